@@ -1,0 +1,145 @@
+//! Routing and answering of one HTTP request.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::header::{HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+use serde_json::{json, Value};
+
+use crate::body::ReplyBody;
+use crate::record::insert_header;
+use crate::script::{Action, Reply};
+use crate::state::State;
+use crate::{RecordedRequest, TestkitError};
+
+/// What a request asks for.
+enum Route {
+    /// `POST …/chat/completions` or `POST …/completions`: answered by the script.
+    Completions,
+    /// `GET …/models`: answered from the model list.
+    Models,
+    /// Anything else: 404.
+    Unknown,
+}
+
+fn route(method: &Method, path: &str) -> Route {
+    let path = path.trim_end_matches('/');
+    if method == Method::POST && path.ends_with("/completions") {
+        Route::Completions
+    } else if method == Method::GET && path.ends_with("/models") {
+        Route::Models
+    } else {
+        Route::Unknown
+    }
+}
+
+/// Record the request, then answer it. An `Err` makes hyper close the
+/// connection without a response.
+pub(crate) async fn handle(
+    state: Arc<State>,
+    request: Request<Incoming>,
+) -> Result<Response<ReplyBody>, TestkitError> {
+    let (parts, body) = request.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map_err(TestkitError::RequestBody)?
+        .to_bytes();
+
+    let mut headers = BTreeMap::new();
+    for (name, value) in &parts.headers {
+        insert_header(
+            &mut headers,
+            name.as_str(),
+            &String::from_utf8_lossy(value.as_bytes()),
+        );
+    }
+    let path = parts.uri.path().to_owned();
+    state.record(RecordedRequest {
+        method: parts.method.as_str().to_owned(),
+        path: path.clone(),
+        headers,
+        body,
+    });
+
+    match route(&parts.method, &path) {
+        Route::Completions => answer(state.next_answer()).await,
+        Route::Models => Ok(json_response(StatusCode::OK, &models_body(&state))),
+        Route::Unknown => Ok(json_response(
+            StatusCode::NOT_FOUND,
+            &error_body(&format!("Invalid URL ({} {path})", parts.method)),
+        )),
+    }
+}
+
+/// Play one scripted answer.
+async fn answer(script: crate::ScriptedResponse) -> Result<Response<ReplyBody>, TestkitError> {
+    if let Some(delay) = script.delay {
+        tokio::time::sleep(delay).await;
+    }
+    match script.action {
+        Action::Drop => Err(TestkitError::ScriptedDrop),
+        Action::Reply(reply) => Ok(build(reply).unwrap_or_else(|problem| {
+            json_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &error_body(&format!("testkit: invalid scripted response: {problem}")),
+            )
+        })),
+    }
+}
+
+/// Turn a scripted reply into a hyper response, or explain why it is invalid.
+fn build(reply: Reply) -> Result<Response<ReplyBody>, String> {
+    let status = StatusCode::from_u16(reply.status)
+        .map_err(|_| format!("status {} is not a valid HTTP status", reply.status))?;
+    let full_len = reply.body.len();
+    let body = match reply.cut_at {
+        None => ReplyBody::full(reply.body),
+        Some(cut_at) => ReplyBody::truncated(reply.body.slice(..cut_at.min(full_len))),
+    };
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    for (name, value) in &reply.headers {
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| format!("{name:?} is not a valid header name"))?;
+        let value = HeaderValue::from_str(value)
+            .map_err(|_| format!("{value:?} is not a valid header value"))?;
+        headers.insert(name, value);
+    }
+    if reply.cut_at.is_some() {
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(full_len));
+    }
+    Ok(response)
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response<ReplyBody> {
+    let mut response = Response::new(ReplyBody::full(Bytes::from(body.to_string())));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+fn models_body(state: &State) -> Value {
+    let data: Vec<Value> = state
+        .models()
+        .into_iter()
+        .map(|id| json!({"id": id, "object": "model", "created": 0, "owned_by": "testkit"}))
+        .collect();
+    json!({"object": "list", "data": data})
+}
+
+fn error_body(message: &str) -> Value {
+    json!({"error": {
+        "message": message,
+        "type": "invalid_request_error",
+        "param": null,
+        "code": null
+    }})
+}

@@ -1,0 +1,339 @@
+//! [`TestServer`]: the listening socket, the accept loop and the public controls.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::task::{JoinHandle, JoinSet};
+
+use crate::handler::handle;
+use crate::state::State;
+use crate::{RecordedRequest, ScriptedResponse, TestkitError};
+
+/// Pending-connection backlog of the listening socket (the kernel may cap it).
+const BACKLOG: u32 = 4096;
+
+/// A real HTTP/1.1 server on `127.0.0.1` that speaks the OpenAI chat API from a script.
+///
+/// * `POST` on any path ending in `/chat/completions` or `/completions` pops the
+///   next [`ScriptedResponse`] pushed with [`push`](Self::push), or plays the
+///   fallback ([`set_fallback`](Self::set_fallback)) when none is left; the
+///   default fallback is a 500 error whose message says
+///   `"testkit: no scripted response left"`.
+/// * `GET` on any path ending in `/models` lists the models set with
+///   [`set_models`](Self::set_models).
+/// * Anything else gets a 404 with an OpenAI-style error body.
+///
+/// Every request is recorded ([`requests`](Self::requests)). Connections are
+/// kept alive and served concurrently. Dropping the server (or calling
+/// [`shutdown`](Self::shutdown)) stops it and closes its connections.
+///
+/// ```
+/// use elelem_testkit::{wire, TestServer};
+///
+/// #[tokio::main]
+/// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let server = TestServer::start().await?;
+///     server.push(wire::completion("gpt-4o-mini", "Hello!"));
+///
+///     let answer: serde_json::Value = reqwest::Client::new()
+///         .post(format!("{}/chat/completions", server.url()))
+///         .bearer_auth("sk-test")
+///         .json(&serde_json::json!({"model": "gpt-4o-mini", "messages": []}))
+///         .send()
+///         .await?
+///         .json()
+///         .await?;
+///     assert_eq!(answer["choices"][0]["message"]["content"], "Hello!");
+///
+///     let seen = server.requests();
+///     assert_eq!(seen[0].path, "/v1/chat/completions");
+///     assert_eq!(seen[0].header("authorization"), Some("Bearer sk-test"));
+///     Ok(())
+/// }
+/// ```
+#[derive(Debug)]
+pub struct TestServer {
+    addr: SocketAddr,
+    state: Arc<State>,
+    accept_loop: JoinHandle<()>,
+}
+
+impl TestServer {
+    /// Bind `127.0.0.1` on a free port and start serving on the current tokio runtime.
+    ///
+    /// The runtime needs its I/O and time drivers (`#[tokio::main]` and
+    /// `#[tokio::test]` enable them). Fails with [`TestkitError::NoRuntime`]
+    /// outside a tokio runtime and with [`TestkitError::Bind`] if the socket
+    /// cannot be set up.
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), elelem_testkit::TestkitError> {
+    /// let server = elelem_testkit::TestServer::start().await?;
+    /// assert!(server.addr().ip().is_loopback());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn start() -> Result<Self, TestkitError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| TestkitError::NoRuntime)?;
+        let listener = listen()?;
+        let addr = listener.local_addr().map_err(TestkitError::Bind)?;
+        let state = Arc::new(State::default());
+        let accept_loop = runtime.spawn(accept_loop(listener, Arc::clone(&state)));
+        Ok(Self {
+            addr,
+            state,
+            accept_loop,
+        })
+    }
+
+    /// The OpenAI-style base URL, `http://127.0.0.1:PORT/v1` (append
+    /// `/chat/completions` or `/models`).
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), elelem_testkit::TestkitError> {
+    /// let server = elelem_testkit::TestServer::start().await?;
+    /// assert_eq!(server.url(), format!("http://{}/v1", server.addr()));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn url(&self) -> String {
+        format!("{}/v1", self.root_url())
+    }
+
+    /// The URL of the server root, `http://127.0.0.1:PORT`, to build other
+    /// prefixes (e.g. DeepInfra's `/v1/openai`).
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), elelem_testkit::TestkitError> {
+    /// let server = elelem_testkit::TestServer::start().await?;
+    /// let deepinfra_base = format!("{}/v1/openai", server.root_url());
+    /// assert!(deepinfra_base.starts_with("http://127.0.0.1:"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn root_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The socket address the server listens on.
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), elelem_testkit::TestkitError> {
+    /// let server = elelem_testkit::TestServer::start().await?;
+    /// assert_ne!(server.addr().port(), 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Append one answer to the script (first in, first out).
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), elelem_testkit::TestkitError> {
+    /// use elelem_testkit::{wire, TestServer};
+    ///
+    /// let server = TestServer::start().await?;
+    /// server.push(wire::completion("gpt-4o-mini", "first"));
+    /// server.push(wire::Completion::new("gpt-4o-mini", "second").usage(100, 20));
+    /// assert_eq!(server.pending(), 2);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn push(&self, answer: impl Into<ScriptedResponse>) {
+        self.state.push([answer.into()]);
+    }
+
+    /// Append several answers to the script, in order.
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), elelem_testkit::TestkitError> {
+    /// use elelem_testkit::{wire, TestServer};
+    ///
+    /// let server = TestServer::start().await?;
+    /// server.push_many([wire::rate_limited(Some("1")), wire::completion("m", "ok")]);
+    /// assert_eq!(server.pending(), 2);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn push_many<R: Into<ScriptedResponse>>(&self, answers: impl IntoIterator<Item = R>) {
+        self.state.push(answers.into_iter().map(Into::into));
+    }
+
+    /// The answer played (again and again) once the script is exhausted.
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), elelem_testkit::TestkitError> {
+    /// use elelem_testkit::{wire, TestServer};
+    ///
+    /// let server = TestServer::start().await?;
+    /// server.set_fallback(wire::completion("gpt-4o-mini", "always this"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn set_fallback(&self, answer: impl Into<ScriptedResponse>) {
+        self.state.set_fallback(answer.into());
+    }
+
+    /// The model ids listed by `GET …/models` (empty by default).
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), elelem_testkit::TestkitError> {
+    /// let server = elelem_testkit::TestServer::start().await?;
+    /// server.set_models(vec!["gpt-4o-mini", "gpt-4o"]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn set_models<S: Into<String>>(&self, models: impl IntoIterator<Item = S>) {
+        self.state
+            .set_models(models.into_iter().map(Into::into).collect());
+    }
+
+    /// How many scripted answers are still queued.
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), elelem_testkit::TestkitError> {
+    /// let server = elelem_testkit::TestServer::start().await?;
+    /// assert_eq!(server.pending(), 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn pending(&self) -> usize {
+        self.state.pending()
+    }
+
+    /// A copy of every request received so far, in arrival order.
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), elelem_testkit::TestkitError> {
+    /// let server = elelem_testkit::TestServer::start().await?;
+    /// assert!(server.requests().is_empty());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.state.requests()
+    }
+
+    /// The most recent request, if any.
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), elelem_testkit::TestkitError> {
+    /// let server = elelem_testkit::TestServer::start().await?;
+    /// assert_eq!(server.last_request(), None);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn last_request(&self) -> Option<RecordedRequest> {
+        self.state.last_request()
+    }
+
+    /// How many requests were received so far (all paths).
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), elelem_testkit::TestkitError> {
+    /// let server = elelem_testkit::TestServer::start().await?;
+    /// assert_eq!(server.request_count(), 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn request_count(&self) -> usize {
+        self.state.request_count()
+    }
+
+    /// Forget the requests recorded so far.
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), elelem_testkit::TestkitError> {
+    /// let server = elelem_testkit::TestServer::start().await?;
+    /// server.clear_requests();
+    /// assert_eq!(server.request_count(), 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn clear_requests(&self) {
+        self.state.clear_requests();
+    }
+
+    /// Stop accepting, close every open connection and wait for the accept
+    /// loop to end. Dropping the server does the same without waiting.
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), elelem_testkit::TestkitError> {
+    /// let server = elelem_testkit::TestServer::start().await?;
+    /// let addr = server.addr();
+    /// server.shutdown().await;
+    /// assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn shutdown(mut self) {
+        self.accept_loop.abort();
+        // The loop never ends by itself: the only outcome is its cancellation.
+        let _cancelled = (&mut self.accept_loop).await;
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.accept_loop.abort();
+    }
+}
+
+/// A listening socket on `127.0.0.1:0` with a large backlog.
+fn listen() -> Result<TcpListener, TestkitError> {
+    let socket = TcpSocket::new_v4().map_err(TestkitError::Bind)?;
+    socket
+        .bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+        .map_err(TestkitError::Bind)?;
+    socket.listen(BACKLOG).map_err(TestkitError::Bind)
+}
+
+/// Accept connections forever. The connection tasks live in a [`JoinSet`], so
+/// cancelling this loop also aborts every connection.
+async fn accept_loop(listener: TcpListener, state: Arc<State>) {
+    let mut connections = JoinSet::new();
+    loop {
+        match listener.accept().await {
+            Ok((stream, _peer)) => {
+                connections.spawn(serve_connection(stream, Arc::clone(&state)));
+            }
+            // Typically out of file descriptors: back off and retry.
+            Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+        }
+        while connections.try_join_next().is_some() {}
+    }
+}
+
+/// Serve one keep-alive HTTP/1.1 connection until the client or a script closes it.
+async fn serve_connection(stream: TcpStream, state: Arc<State>) {
+    // Latency matters more than packet count for tests and benchmarks; failing
+    // to set it only costs speed.
+    let _ = stream.set_nodelay(true);
+    let service = service_fn(move |request| handle(Arc::clone(&state), request));
+    // Connection errors (including the scripted ones) just end the connection.
+    let _ = http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
+}

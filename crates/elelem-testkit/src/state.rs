@@ -1,0 +1,99 @@
+//! [`State`]: the script queue and the request log shared by all connections.
+
+use std::collections::VecDeque;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use serde_json::json;
+
+use crate::{RecordedRequest, ScriptedResponse};
+
+/// Message of the default fallback answer, used when the queue is empty.
+pub(crate) const NO_SCRIPT_LEFT: &str =
+    "testkit: no scripted response left (push one with TestServer::push or set a fallback with TestServer::set_fallback)";
+
+/// Shared, lock-protected state of one server.
+#[derive(Debug)]
+pub(crate) struct State {
+    queue: Mutex<VecDeque<ScriptedResponse>>,
+    fallback: Mutex<ScriptedResponse>,
+    models: Mutex<Vec<String>>,
+    requests: Mutex<Vec<RecordedRequest>>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self {
+            queue: Mutex::default(),
+            fallback: Mutex::new(default_fallback()),
+            models: Mutex::default(),
+            requests: Mutex::default(),
+        }
+    }
+}
+
+/// The 500 answer given when nothing is scripted.
+fn default_fallback() -> ScriptedResponse {
+    ScriptedResponse::json(
+        500,
+        json!({"error": {
+            "message": NO_SCRIPT_LEFT,
+            "type": "server_error",
+            "param": null,
+            "code": null
+        }}),
+    )
+}
+
+/// Lock a mutex, ignoring poisoning (a panicking test thread must not take the
+/// whole server down with it).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl State {
+    pub(crate) fn push(&self, answers: impl IntoIterator<Item = ScriptedResponse>) {
+        lock(&self.queue).extend(answers);
+    }
+
+    /// The next scripted answer, or a copy of the fallback.
+    pub(crate) fn next_answer(&self) -> ScriptedResponse {
+        let next = lock(&self.queue).pop_front();
+        next.unwrap_or_else(|| lock(&self.fallback).clone())
+    }
+
+    pub(crate) fn pending(&self) -> usize {
+        lock(&self.queue).len()
+    }
+
+    pub(crate) fn set_fallback(&self, answer: ScriptedResponse) {
+        *lock(&self.fallback) = answer;
+    }
+
+    pub(crate) fn set_models(&self, models: Vec<String>) {
+        *lock(&self.models) = models;
+    }
+
+    pub(crate) fn models(&self) -> Vec<String> {
+        lock(&self.models).clone()
+    }
+
+    pub(crate) fn record(&self, request: RecordedRequest) {
+        lock(&self.requests).push(request);
+    }
+
+    pub(crate) fn requests(&self) -> Vec<RecordedRequest> {
+        lock(&self.requests).clone()
+    }
+
+    pub(crate) fn last_request(&self) -> Option<RecordedRequest> {
+        lock(&self.requests).last().cloned()
+    }
+
+    pub(crate) fn request_count(&self) -> usize {
+        lock(&self.requests).len()
+    }
+
+    pub(crate) fn clear_requests(&self) {
+        lock(&self.requests).clear();
+    }
+}

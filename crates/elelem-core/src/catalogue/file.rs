@@ -1,0 +1,196 @@
+//! Reading catalogue TOML and merging files into one raw catalogue.
+
+use std::collections::BTreeMap;
+
+use toml::{Table, Value};
+
+use crate::error::ElelemError;
+
+/// Catalogue tables before they are resolved into entries: providers and models by
+/// name, currencies by code. Later files merge into earlier ones field by field.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RawCatalogue {
+    pub providers: BTreeMap<String, Table>,
+    pub models: BTreeMap<String, Table>,
+    /// US dollars per unit of each currency, as decimal strings.
+    pub currencies: BTreeMap<String, String>,
+    /// Which source each model came from, for error messages.
+    pub model_sources: BTreeMap<String, String>,
+}
+
+fn catalogue_error(source_name: &str, reason: impl Into<String>) -> ElelemError {
+    ElelemError::Catalogue {
+        source_name: source_name.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+/// Recursively merges `overlay` into `base`: tables merge, everything else replaces.
+fn merge_tables(base: &mut Table, overlay: Table) {
+    for (key, value) in overlay {
+        match (base.get_mut(&key), value) {
+            (Some(Value::Table(existing)), Value::Table(incoming)) => {
+                merge_tables(existing, incoming)
+            }
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+fn take_string(table: &Table, key: &str, source_name: &str) -> Result<String, ElelemError> {
+    match table.get(key) {
+        Some(Value::String(text)) if !text.is_empty() => Ok(text.clone()),
+        Some(_) => Err(catalogue_error(
+            source_name,
+            format!("`{key}` must be a non-empty string"),
+        )),
+        None => Err(catalogue_error(source_name, format!("`{key}` is missing"))),
+    }
+}
+
+impl RawCatalogue {
+    /// Merges one TOML document into the catalogue.
+    pub fn merge_text(&mut self, source_name: &str, text: &str) -> Result<(), ElelemError> {
+        let document: Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| catalogue_error(source_name, e.to_string()))?;
+        for (key, value) in document {
+            match (key.as_str(), value) {
+                ("provider", Value::Table(table)) => self.merge_provider(source_name, table)?,
+                ("providers", Value::Array(items)) => {
+                    for item in items {
+                        match item {
+                            Value::Table(table) => self.merge_provider(source_name, table)?,
+                            _ => return Err(catalogue_error(source_name, "`providers` must be an array of tables")),
+                        }
+                    }
+                }
+                ("models", Value::Array(items)) => {
+                    let mut seen = std::collections::BTreeSet::new();
+                    for item in items {
+                        match item {
+                            Value::Table(table) => {
+                                let id = take_string(&table, "id", source_name)?;
+                                if !seen.insert(id.clone()) {
+                                    return Err(catalogue_error(
+                                        source_name,
+                                        format!("model id {id:?} is listed twice"),
+                                    ));
+                                }
+                                self.merge_model(source_name, table)?
+                            }
+                            _ => return Err(catalogue_error(source_name, "`models` must be an array of tables")),
+                        }
+                    }
+                }
+                ("currencies", Value::Table(table)) => {
+                    for (code, rate) in table {
+                        let rate = match rate {
+                            Value::String(text) => text,
+                            Value::Float(f) => f.to_string(),
+                            Value::Integer(i) => i.to_string(),
+                            _ => {
+                                return Err(catalogue_error(
+                                    source_name,
+                                    format!("currency rate of {code} must be a decimal string"),
+                                ))
+                            }
+                        };
+                        self.currencies.insert(code, rate);
+                    }
+                }
+                (other, _) => {
+                    return Err(catalogue_error(
+                        source_name,
+                        format!("unexpected top-level key `{other}`; expected provider, providers, models or currencies"),
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn merge_provider(&mut self, source_name: &str, table: Table) -> Result<(), ElelemError> {
+        let name = take_string(&table, "name", source_name)?;
+        match self.providers.get_mut(&name) {
+            Some(existing) => merge_tables(existing, table),
+            None => {
+                self.providers.insert(name, table);
+            }
+        }
+        Ok(())
+    }
+
+    fn merge_model(&mut self, source_name: &str, table: Table) -> Result<(), ElelemError> {
+        let id = take_string(&table, "id", source_name)?;
+        self.model_sources
+            .entry(id.clone())
+            .or_insert_with(|| source_name.to_owned());
+        match self.models.get_mut(&id) {
+            Some(existing) => merge_tables(existing, table),
+            None => {
+                self.models.insert(id, table);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn later_files_merge_field_by_field() {
+        let mut raw = RawCatalogue::default();
+        raw.merge_text(
+            "base",
+            r#"
+            [provider]
+            name = "p"
+            base_url = "http://a"
+            [[models]]
+            id = "p:m"
+            upstream = "m"
+            price = { input = "1", output = "2" }
+            "#,
+        )
+        .unwrap();
+        raw.merge_text(
+            "user",
+            r#"
+            [[providers]]
+            name = "p"
+            base_url = "http://b"
+            [[models]]
+            id = "p:m"
+            price = { output = "3" }
+            "#,
+        )
+        .unwrap();
+        assert_eq!(raw.providers["p"]["base_url"].as_str(), Some("http://b"));
+        let price = raw.models["p:m"]["price"].as_table().unwrap();
+        assert_eq!(price["input"].as_str(), Some("1"));
+        assert_eq!(price["output"].as_str(), Some("3"));
+        assert_eq!(raw.models["p:m"]["upstream"].as_str(), Some("m"));
+    }
+
+    #[test]
+    fn bad_documents_are_clear_errors() {
+        let mut raw = RawCatalogue::default();
+        let e = raw
+            .merge_text("f.toml", "[[models]]\nupstream = 'x'")
+            .unwrap_err();
+        assert!(e.to_string().contains("`id` is missing"), "{e}");
+        let e = raw.merge_text("f.toml", "nonsense = 1").unwrap_err();
+        assert!(e.to_string().contains("unexpected top-level key"), "{e}");
+        let e = raw.merge_text("f.toml", "[provider\n").unwrap_err();
+        assert!(e.to_string().contains("f.toml"), "{e}");
+        let twice = "[[models]]\nid = 'p:a'\n[[models]]\nid = 'p:a'\n";
+        let e = raw.merge_text("f.toml", twice).unwrap_err();
+        assert!(e.to_string().contains("listed twice"), "{e}");
+        assert!(e.to_string().contains("f.toml"), "{e}");
+    }
+}

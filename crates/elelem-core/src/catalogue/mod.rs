@@ -1,0 +1,402 @@
+//! The model catalogue: providers, models, prices and capabilities, compiled in by
+//! the provider crates and extended by user files.
+
+mod entry;
+mod file;
+
+pub use entry::{Capabilities, CostBreakdown, ModelEntry, Prices, ProviderEntry};
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::{Map, Value as JsonValue};
+use toml::{Table, Value};
+
+use crate::error::ElelemError;
+use crate::money::{parse_scaled_decimal, PricePerMillion};
+use file::RawCatalogue;
+
+/// The built-in currency table: the one place rates live.
+const CURRENCIES_TOML: &str = include_str!("../../../../models/currencies.toml");
+
+/// Splits a `provider:model` string at its first `:`.
+///
+/// ```
+/// use elelem_core::catalogue::split_model_id;
+/// assert_eq!(split_model_id("groq:openai/gpt-oss-20b").unwrap(), ("groq", "openai/gpt-oss-20b"));
+/// assert!(split_model_id("gpt-4.1").is_err());
+/// assert!(split_model_id(":x").is_err());
+/// ```
+pub fn split_model_id(id: &str) -> Result<(&str, &str), ElelemError> {
+    match id.split_once(':') {
+        Some((provider, model)) if !provider.trim().is_empty() && !model.trim().is_empty() => {
+            Ok((provider, model))
+        }
+        _ => Err(ElelemError::MalformedModel {
+            input: id.to_owned(),
+        }),
+    }
+}
+
+/// The resolved catalogue.
+///
+/// ```
+/// let catalogue = elelem_core::catalogue::Catalogue::from_sources([("demo", r#"
+///     [provider]
+///     name = "demo"
+///     base_url = "http://127.0.0.1:1/v1"
+///     [[models]]
+///     id = "demo:small"
+///     price = { input = "0.10", output = "0.40" }
+/// "#)]).unwrap();
+/// let model = catalogue.model("demo:small").unwrap();
+/// assert_eq!(model.upstream, "small");
+/// assert!(model.capabilities.json_mode);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Catalogue {
+    providers: BTreeMap<String, ProviderEntry>,
+    models: BTreeMap<String, ModelEntry>,
+}
+
+/// The builder-side view of the catalogue before resolution.
+#[derive(Debug, Clone, Default)]
+pub struct CatalogueSources {
+    raw: RawCatalogue,
+}
+
+impl CatalogueSources {
+    /// Starts with the built-in currency table.
+    pub fn new() -> Result<Self, ElelemError> {
+        let mut raw = RawCatalogue::default();
+        raw.merge_text("models/currencies.toml", CURRENCIES_TOML)?;
+        Ok(CatalogueSources { raw })
+    }
+
+    /// Merges a TOML document (a provider's catalogue or a user file).
+    pub fn add(&mut self, source_name: &str, text: &str) -> Result<(), ElelemError> {
+        self.raw.merge_text(source_name, text)
+    }
+
+    /// Resolves prices, currencies and defaults, checking every entry.
+    pub fn resolve(self) -> Result<Catalogue, ElelemError> {
+        Catalogue::resolve(self.raw)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProviderFields {
+    name: String,
+    base_url: String,
+    #[serde(default)]
+    api_key_env: Option<String>,
+    #[serde(default)]
+    fallback_model: Option<String>,
+    #[serde(default = "usd")]
+    currency: String,
+    #[serde(default)]
+    default_params: Map<String, JsonValue>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModelFields {
+    id: String,
+    #[serde(default)]
+    upstream: Option<String>,
+    #[serde(default)]
+    context_window: Option<u64>,
+    #[serde(default)]
+    max_output: Option<u64>,
+    #[serde(default)]
+    currency: Option<String>,
+    #[serde(default)]
+    price: Option<Table>,
+    #[serde(default)]
+    capabilities: Capabilities,
+    #[serde(default)]
+    max_tokens_field: Option<String>,
+    #[serde(default)]
+    notes: Option<String>,
+    #[serde(default)]
+    default_params: Map<String, JsonValue>,
+}
+
+fn usd() -> String {
+    "USD".to_owned()
+}
+
+fn decimal_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) => Some(text.clone()),
+        Value::Float(f) => Some(f.to_string()),
+        Value::Integer(i) => Some(i.to_string()),
+        _ => None,
+    }
+}
+
+fn error(source_name: &str, reason: impl Into<String>) -> ElelemError {
+    ElelemError::Catalogue {
+        source_name: source_name.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+impl Catalogue {
+    /// A catalogue from TOML documents, merged in order, with the built-in currencies.
+    pub fn from_sources<'a>(
+        sources: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Catalogue, ElelemError> {
+        let mut builder = CatalogueSources::new()?;
+        for (name, text) in sources {
+            builder.add(name, text)?;
+        }
+        builder.resolve()
+    }
+
+    fn resolve(raw: RawCatalogue) -> Result<Catalogue, ElelemError> {
+        let mut rates = BTreeMap::new();
+        for (code, rate) in &raw.currencies {
+            let micros = parse_scaled_decimal(rate, 6)
+                .ok()
+                .and_then(|m| i64::try_from(m).ok())
+                .filter(|m| *m > 0)
+                .ok_or_else(|| {
+                    error("currencies", format!("rate of {code} ({rate:?}) must be a positive decimal with at most 6 decimals"))
+                })?;
+            rates.insert(code.clone(), micros);
+        }
+
+        let mut providers = BTreeMap::new();
+        let mut provider_currency = BTreeMap::new();
+        for (name, table) in raw.providers {
+            let source = format!("provider {name}");
+            let fields: ProviderFields = Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| error(&source, e.message().to_owned()))?;
+            provider_currency.insert(name.clone(), fields.currency);
+            providers.insert(
+                name,
+                ProviderEntry {
+                    name: fields.name,
+                    base_url: fields.base_url,
+                    api_key_env: fields.api_key_env,
+                    fallback_model: fields.fallback_model,
+                    default_params: fields.default_params,
+                },
+            );
+        }
+
+        let mut models = BTreeMap::new();
+        for (id, table) in raw.models {
+            let source = raw
+                .model_sources
+                .get(&id)
+                .cloned()
+                .unwrap_or_else(|| id.clone());
+            let fields: ModelFields = Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| error(&source, format!("{id}: {}", e.message())))?;
+            let (provider, model_name) =
+                split_model_id(&fields.id).map_err(|e| error(&source, e.to_string()))?;
+            let Some(default_currency) = provider_currency.get(provider) else {
+                return Err(error(
+                    &source,
+                    format!("{id}: provider {provider:?} has no [provider] entry"),
+                ));
+            };
+            let currency = fields.currency.unwrap_or_else(|| default_currency.clone());
+            let Some(&rate) = rates.get(&currency) else {
+                return Err(error(
+                    &source,
+                    format!("{id}: unknown currency {currency:?}; add it to [currencies]"),
+                ));
+            };
+            let prices = match fields.price {
+                None => None,
+                Some(price) => Some(parse_prices(&source, &id, &price, rate)?),
+            };
+            let max_tokens_field = fields
+                .max_tokens_field
+                .unwrap_or_else(|| "max_tokens".to_owned());
+            models.insert(
+                id.clone(),
+                ModelEntry {
+                    provider: provider.to_owned(),
+                    upstream: fields.upstream.unwrap_or_else(|| model_name.to_owned()),
+                    id: fields.id.clone(),
+                    prices,
+                    currency,
+                    context_window: fields.context_window,
+                    max_output: fields.max_output,
+                    capabilities: fields.capabilities,
+                    max_tokens_field,
+                    default_params: fields.default_params,
+                    notes: fields.notes,
+                },
+            );
+        }
+
+        let catalogue = Catalogue { providers, models };
+        catalogue.check_fallbacks()?;
+        Ok(catalogue)
+    }
+
+    fn check_fallbacks(&self) -> Result<(), ElelemError> {
+        for provider in self.providers.values() {
+            if let Some(fallback) = &provider.fallback_model {
+                if !self.models.contains_key(fallback) {
+                    return Err(error(
+                        &format!("provider {}", provider.name),
+                        format!("fallback model {fallback:?} is not in the catalogue"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A model by its `provider:model` id.
+    pub fn model(&self, id: &str) -> Option<&ModelEntry> {
+        self.models.get(id)
+    }
+
+    /// A provider by name.
+    pub fn provider(&self, name: &str) -> Option<&ProviderEntry> {
+        self.providers.get(name)
+    }
+
+    /// Every model, sorted by id.
+    pub fn models(&self) -> impl Iterator<Item = &ModelEntry> {
+        self.models.values()
+    }
+
+    /// Every provider, sorted by name.
+    pub fn providers(&self) -> impl Iterator<Item = &ProviderEntry> {
+        self.providers.values()
+    }
+
+    /// The ids of a provider's models, comma-separated (for error messages).
+    pub fn model_ids_of(&self, provider: &str) -> String {
+        let ids: Vec<&str> = self
+            .models
+            .values()
+            .filter(|m| m.provider == provider)
+            .map(|m| m.id.as_str())
+            .collect();
+        if ids.is_empty() {
+            "none".to_owned()
+        } else {
+            ids.join(", ")
+        }
+    }
+}
+
+fn parse_prices(
+    source: &str,
+    id: &str,
+    price: &Table,
+    rate_micros: i64,
+) -> Result<Prices, ElelemError> {
+    for key in price.keys() {
+        if !matches!(key.as_str(), "input" | "output" | "cached_input") {
+            return Err(error(
+                source,
+                format!("{id}: unknown price field `{key}`; expected input, output, cached_input"),
+            ));
+        }
+    }
+    let read = |key: &str| -> Result<Option<PricePerMillion>, ElelemError> {
+        match price.get(key) {
+            None => Ok(None),
+            Some(value) => {
+                let text = decimal_text(value).ok_or_else(|| {
+                    error(
+                        source,
+                        format!("{id}: price `{key}` must be a decimal string"),
+                    )
+                })?;
+                let parsed: PricePerMillion = text
+                    .parse()
+                    .map_err(|e| error(source, format!("{id}: price `{key}`: {e}")))?;
+                Ok(Some(parsed.scaled_by_micros(rate_micros)))
+            }
+        }
+    };
+    let input =
+        read("input")?.ok_or_else(|| error(source, format!("{id}: price needs `input`")))?;
+    let output =
+        read("output")?.ok_or_else(|| error(source, format!("{id}: price needs `output`")))?;
+    let cached_input = read("cached_input")?.unwrap_or(input);
+    Ok(Prices {
+        input,
+        cached_input,
+        output,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEMO: &str = r#"
+        [provider]
+        name = "eu"
+        base_url = "http://x"
+        currency = "EUR"
+        fallback_model = "eu:b"
+        [[models]]
+        id = "eu:a"
+        price = { input = "0.15", output = 0.60 }
+        [[models]]
+        id = "eu:b"
+        upstream = "vendor/b"
+        currency = "USD"
+        price = { input = "1", output = "2", cached_input = "0.5" }
+    "#;
+
+    #[test]
+    fn eur_prices_are_converted_once_at_the_table_rate() {
+        let c = Catalogue::from_sources([("demo", DEMO)]).unwrap();
+        let a = c.model("eu:a").unwrap();
+        assert_eq!(a.currency, "EUR");
+        let prices = a.prices.unwrap();
+        // 0.15 EUR x 1.16 = 0.174 USD; 0.60 x 1.16 = 0.696.
+        assert_eq!(prices.input.to_string(), "0.174");
+        assert_eq!(prices.output.to_string(), "0.696");
+        assert_eq!(prices.cached_input, prices.input);
+        let b = c.model("eu:b").unwrap();
+        assert_eq!(b.upstream, "vendor/b");
+        assert_eq!(b.prices.unwrap().cached_input.to_string(), "0.5");
+    }
+
+    #[test]
+    fn user_rates_override_the_table() {
+        let c = Catalogue::from_sources([("demo", DEMO), ("user", "[currencies]\nEUR = \"2\"")])
+            .unwrap();
+        assert_eq!(
+            c.model("eu:a").unwrap().prices.unwrap().input.to_string(),
+            "0.3"
+        );
+    }
+
+    #[test]
+    fn broken_entries_are_refused_with_the_reason() {
+        let cases = [
+            ("[provider]\nname='p'\nbase_url='u'\nfallback_model='p:nope'", "fallback model"),
+            ("[provider]\nname='p'\nbase_url='u'\n[[models]]\nid='p:m'\ncurrency='XYZ'\nprice={input='1',output='1'}", "unknown currency"),
+            ("[provider]\nname='p'\nbase_url='u'\n[[models]]\nid='p:m'\nprice={input='-1',output='1'}", "negative"),
+            ("[provider]\nname='p'\nbase_url='u'\n[[models]]\nid='p:m'\nprice={output='1'}", "needs `input`"),
+            ("[[models]]\nid='q:m'", "no [provider] entry"),
+            ("[provider]\nname='p'\nbase_url='u'\n[[models]]\nid='nocolon'", "malformed"),
+            ("[provider]\nname='p'\nbase_url='u'\n[[models]]\nid='p:m'\ncapabilities={telepathy=true}", "telepathy"),
+        ];
+        for (text, expected) in cases {
+            let e = Catalogue::from_sources([("t", text)])
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(expected), "{text}\n=> {e}");
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! Step 5 of the pipeline: clean a provider's answer and, in JSON mode, extract,
+//! parse and validate its JSON.
+
+use jsonschema::Validator;
+use serde_json::Value;
+
+use crate::json::{parse_json_answer, split_think, SchemaViolations};
+use crate::types::ChatCompletion;
+
+/// A usable answer.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Answer {
+    /// The content without think blocks (in JSON mode: the JSON text alone).
+    pub content: Option<String>,
+    /// The reasoning text, from think blocks or a reasoning field.
+    pub reasoning: Option<String>,
+    /// The parsed JSON, in JSON mode.
+    pub json: Option<Value>,
+}
+
+/// Why an answer was rejected.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Rejection {
+    /// No parseable JSON; the message for the model.
+    Parse(String),
+    /// Schema violations.
+    Schema(Vec<String>),
+}
+
+/// The reasoning a provider sent in a message field rather than in the content
+/// (`reasoning_content` as DeepSeek does, `reasoning` as GROQ's `parsed` format does).
+fn reasoning_field(completion: &ChatCompletion) -> Option<String> {
+    let extra = &completion.choices.first()?.message.extra;
+    ["reasoning_content", "reasoning"]
+        .iter()
+        .find_map(|key| extra.get(*key)?.as_str())
+        .filter(|text| !text.is_empty())
+        .map(str::to_owned)
+}
+
+/// Cleans and checks the first choice of `completion`. Returns the rejected answer
+/// text alongside the rejection, for the retry feedback.
+pub(crate) fn process(
+    completion: &ChatCompletion,
+    json_mode: bool,
+    validator: Option<&Validator>,
+) -> Result<Answer, (String, Rejection)> {
+    let raw = completion
+        .choices
+        .first()
+        .and_then(|c| c.message.content.as_deref());
+    let split = raw.map(split_think);
+    let think_reasoning = split.as_ref().and_then(|s| s.reasoning.clone());
+    let reasoning = match (think_reasoning, reasoning_field(completion)) {
+        (Some(think), _) => Some(think),
+        (None, field) => field,
+    };
+    let cleaned = split.map(|s| s.answer.into_owned());
+    if !json_mode {
+        return Ok(Answer {
+            content: cleaned,
+            reasoning,
+            json: None,
+        });
+    }
+    let text = cleaned.unwrap_or_default();
+    if completion.choices.is_empty() {
+        return Err((text, Rejection::Parse("the response had no choices".into())));
+    }
+    let value = match parse_json_answer(&text) {
+        Ok(value) => value,
+        Err(error) => return Err((text, Rejection::Parse(error.to_string()))),
+    };
+    if let Some(validator) = validator {
+        if let Err(SchemaViolations { errors }) = SchemaViolations::check(validator, &value) {
+            return Err((text, Rejection::Schema(errors)));
+        }
+    }
+    let json_text = crate::json::extract_json(&text)
+        .map(str::to_owned)
+        .unwrap_or(text);
+    Ok(Answer {
+        content: Some(json_text),
+        reasoning,
+        json: Some(value),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn completion(content: &str) -> ChatCompletion {
+        serde_json::from_value(json!({"choices": [{"message": {"content": content}}]})).unwrap()
+    }
+
+    #[test]
+    fn think_blocks_and_fences_are_removed_in_json_mode() {
+        let c = completion("<think>\nhmm\n</think>\n```json\n{\"a\": 1}\n```");
+        let answer = process(&c, true, None).unwrap();
+        assert_eq!(answer.content.as_deref(), Some("{\"a\": 1}"));
+        assert_eq!(answer.reasoning.as_deref(), Some("hmm"));
+        assert_eq!(answer.json, Some(json!({"a": 1})));
+    }
+
+    #[test]
+    fn text_mode_only_removes_think_blocks() {
+        let c = completion("<think>x</think>Hello");
+        let answer = process(&c, false, None).unwrap();
+        assert_eq!(answer.content.as_deref(), Some("Hello"));
+        assert_eq!(answer.json, None);
+    }
+
+    #[test]
+    fn reasoning_fields_are_picked_up() {
+        let c: ChatCompletion = serde_json::from_value(
+            json!({"choices": [{"message": {"content": "{}", "reasoning_content": "because"}}]}),
+        )
+        .unwrap();
+        assert_eq!(
+            process(&c, true, None).unwrap().reasoning.as_deref(),
+            Some("because")
+        );
+    }
+
+    #[test]
+    fn rejections_carry_the_answer_and_the_reason() {
+        let (text, why) = process(&completion("Sorry, no."), true, None).unwrap_err();
+        assert_eq!(text, "Sorry, no.");
+        assert!(matches!(why, Rejection::Parse(_)));
+        let schema = json!({"type": "object", "required": ["name"]});
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let (_, why) = process(&completion("{\"age\": 3}"), true, Some(&validator)).unwrap_err();
+        match why {
+            Rejection::Schema(errors) => assert!(errors[0].contains("name"), "{errors:?}"),
+            other => panic!("{other:?}"),
+        }
+        let empty: ChatCompletion = serde_json::from_value(json!({"choices": []})).unwrap();
+        assert!(matches!(
+            process(&empty, true, None),
+            Err((_, Rejection::Parse(_)))
+        ));
+    }
+}

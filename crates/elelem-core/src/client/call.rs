@@ -1,0 +1,429 @@
+//! Steps 1, 4, 6 and 7 of the pipeline: check the request, send attempts, let the
+//! retry policy decide after each failure, and record every attempt.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use jsonschema::Validator;
+use tracing::Instrument;
+
+use super::answer::{self, Rejection};
+use super::elelem::{Inner, ProviderSlot};
+use super::prepare::{wire_body, AttemptParams};
+use crate::catalogue::{split_model_id, CostBreakdown, ModelEntry};
+use crate::cost::{Adjustments, AttemptOutcome, RetryCause, TokenCounts, UsageRecord};
+use crate::error::{AttemptError, AttemptProblem, ElelemError};
+use crate::json::{json_instruction, retry_feedback};
+use crate::money::Usd;
+use crate::provider::{Provider, ProviderError, ProviderErrorKind, WireRequest};
+use crate::retry::{Failure, RetryDecision, RetryState};
+use crate::types::{ChatCompletion, ChatRequest, Usage};
+
+/// The model an attempt goes to.
+#[derive(Clone)]
+struct Target {
+    model: ModelEntry,
+    provider: Arc<dyn Provider>,
+}
+
+/// Finds a model and a ready provider for a `provider:model` id.
+fn target(inner: &Inner, id: &str) -> Result<Target, ElelemError> {
+    let (provider_name, _) = split_model_id(id)?;
+    let slot = inner
+        .providers
+        .get(provider_name)
+        .ok_or_else(|| ElelemError::UnknownProvider {
+            provider: provider_name.to_owned(),
+            known: inner
+                .providers
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", "),
+        })?;
+    let model = inner
+        .catalogue
+        .model(id)
+        .ok_or_else(|| ElelemError::UnknownModel {
+            model: id.to_owned(),
+            provider: provider_name.to_owned(),
+            known: inner.catalogue.model_ids_of(provider_name),
+        })?
+        .clone();
+    match slot {
+        ProviderSlot::Ready(provider) => Ok(Target {
+            model,
+            provider: provider.clone(),
+        }),
+        ProviderSlot::MissingKey { env_var } => Err(ElelemError::MissingApiKey {
+            provider: provider_name.to_owned(),
+            env_var: env_var.clone(),
+        }),
+    }
+}
+
+/// The fallback of `current`'s provider, when it exists, differs and is callable.
+fn fallback_of(inner: &Inner, current: &ModelEntry) -> Option<Target> {
+    let id = inner
+        .catalogue
+        .provider(&current.provider)?
+        .fallback_model
+        .as_ref()?;
+    if *id == current.id {
+        return None;
+    }
+    target(inner, id).ok()
+}
+
+fn tokens_of(usage: Option<&Usage>) -> TokenCounts {
+    match usage {
+        None => TokenCounts::default(),
+        Some(u) => TokenCounts {
+            input: u.prompt_tokens,
+            cached_input: u.cached_tokens(),
+            output: u.completion_tokens,
+            reasoning: u.reasoning_tokens(),
+        },
+    }
+}
+
+fn cost_of(model: &ModelEntry, usage: Option<&Usage>) -> CostBreakdown {
+    match (model.prices, usage) {
+        (Some(prices), Some(usage)) => prices.cost(usage),
+        _ => CostBreakdown::default(),
+    }
+}
+
+fn retry_cause(failure: &Failure<'_>) -> RetryCause {
+    match failure {
+        Failure::JsonParse(_) => RetryCause::JsonParse,
+        Failure::JsonSchema(_) => RetryCause::JsonSchema,
+        Failure::Provider(error) => match error.kind() {
+            Some(ProviderErrorKind::RateLimited) => RetryCause::RateLimit,
+            Some(ProviderErrorKind::ApiJsonValidation) => RetryCause::ApiJsonValidation,
+            _ => RetryCause::Transient,
+        },
+    }
+}
+
+/// The answer a provider generated but rejected itself (GROQ's `failed_generation`).
+fn failed_generation(error: &ProviderError) -> Option<String> {
+    let ProviderError::Http(http) = error else {
+        return None;
+    };
+    let body: serde_json::Value = serde_json::from_str(&http.body).ok()?;
+    body.get("error")?
+        .get("failed_generation")?
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// What one failed attempt left behind.
+struct FailedAttempt {
+    problem: AttemptProblem,
+    /// The rejected answer text, for feedback.
+    answer: String,
+}
+
+impl FailedAttempt {
+    fn failure(&self) -> Failure<'_> {
+        match &self.problem {
+            AttemptProblem::Provider(error) => Failure::Provider(error),
+            AttemptProblem::JsonParse(reason) => Failure::JsonParse(reason),
+            AttemptProblem::Schema(errors) => Failure::JsonSchema(errors),
+        }
+    }
+
+    /// The message telling the model what was wrong.
+    fn feedback(&self) -> String {
+        match &self.problem {
+            AttemptProblem::Provider(_) => {
+                retry_feedback("the provider could not validate your answer as JSON")
+            }
+            AttemptProblem::JsonParse(reason) => retry_feedback(reason),
+            AttemptProblem::Schema(errors) => retry_feedback(&format!(
+                "it does not satisfy the JSON schema: {}",
+                errors.join("; ")
+            )),
+        }
+    }
+}
+
+/// One call through the pipeline.
+struct Call<'a> {
+    inner: &'a Inner,
+    request: ChatRequest,
+    instruction: Option<String>,
+    validator: Option<Arc<Validator>>,
+    tags: Arc<[String]>,
+    call_id: u64,
+}
+
+pub(crate) async fn run(
+    inner: &Inner,
+    request: ChatRequest,
+) -> Result<ChatCompletion, ElelemError> {
+    if request.messages.is_empty() {
+        return Err(ElelemError::InvalidRequest {
+            reason: "the request has no messages; add at least one Message".into(),
+        });
+    }
+    let first = target(inner, &request.model)?;
+    let validator = match request.validation_schema() {
+        Some(schema) => Some(
+            inner
+                .schemas
+                .validator(schema)
+                .map_err(|e| ElelemError::InvalidSchema { reason: e.reason })?,
+        ),
+        None => None,
+    };
+    let instruction = request
+        .is_json_mode()
+        .then(|| json_instruction(request.validation_schema()));
+    let call_id = inner.next_call_id.fetch_add(1, Ordering::Relaxed);
+    let span = tracing::info_span!("elelem.chat_completion", call_id, model = %request.model);
+    let call = Call {
+        inner,
+        tags: request.tags.clone().into(),
+        request,
+        instruction,
+        validator,
+        call_id,
+    };
+    call.attempts(first).instrument(span).await
+}
+
+impl Call<'_> {
+    fn initial_temperature(&self, model: &ModelEntry) -> Option<f64> {
+        self.request
+            .temperature
+            .filter(|_| model.capabilities.temperature)
+    }
+
+    fn record(
+        &self,
+        attempt: u32,
+        target: &Target,
+        usage: Option<&Usage>,
+        started: Instant,
+        outcome: AttemptOutcome,
+        adjustments: Adjustments,
+    ) -> (Usd, Instant) {
+        let now = Instant::now();
+        let cost = cost_of(&target.model, usage);
+        self.inner.sink.record(&UsageRecord {
+            timestamp: SystemTime::now(),
+            call_id: self.call_id,
+            attempt,
+            model: target.model.id.clone(),
+            provider: target.model.provider.clone(),
+            tags: self.tags.clone(),
+            tokens: tokens_of(usage),
+            cost,
+            price_known: target.model.prices.is_some(),
+            duration: now.saturating_duration_since(started),
+            outcome,
+            adjustments,
+        });
+        (cost.total(), now)
+    }
+
+    async fn attempts(self, first: Target) -> Result<ChatCompletion, ElelemError> {
+        let policy = self.inner.policy.clone();
+        let json_mode = self.request.is_json_mode();
+        let mut current = first;
+        let mut fallback = fallback_of(self.inner, &current.model);
+        let original_temperature = self.initial_temperature(&current.model);
+        let mut state = RetryState {
+            original_temperature,
+            temperature: original_temperature,
+            fallback_available: fallback.is_some(),
+            ..RetryState::default()
+        };
+        let mut params = AttemptParams {
+            temperature: original_temperature,
+            ..AttemptParams::default()
+        };
+        let mut errors: Vec<AttemptError> = Vec::new();
+        let mut call_cost = Usd::ZERO;
+        let mut since = Instant::now();
+
+        loop {
+            let provider_entry = self.inner.catalogue.provider(&current.model.provider);
+            let body = wire_body(
+                &self.request,
+                self.instruction.as_deref(),
+                provider_entry,
+                &current.model,
+                &params,
+            );
+            state.response_format_sent = body.contains_key("response_format");
+            state.temperature = params.temperature;
+            state.attempts += 1;
+            let attempt = state.attempts;
+            tracing::debug!(attempt, model = %current.model.id, temperature = ?params.temperature, "sending attempt");
+
+            let result = current
+                .provider
+                .chat_completion(WireRequest::new(body))
+                .await;
+            let failed = match result {
+                Ok(response) => {
+                    let completion = response.completion;
+                    match answer::process(&completion, json_mode, self.validator.as_deref()) {
+                        Ok(done) => {
+                            let (cost, _) = self.record(
+                                attempt,
+                                &current,
+                                completion.usage.as_ref(),
+                                since,
+                                AttemptOutcome::Success,
+                                Adjustments::default(),
+                            );
+                            call_cost += cost;
+                            tracing::info!(attempt, model = %current.model.id, cost = %call_cost, "call succeeded");
+                            return Ok(self.finish(completion, done, &current, attempt, call_cost));
+                        }
+                        Err((text, rejection)) => {
+                            let problem = match rejection {
+                                Rejection::Parse(reason) => AttemptProblem::JsonParse(reason),
+                                Rejection::Schema(errors) => AttemptProblem::Schema(errors),
+                            };
+                            (
+                                FailedAttempt {
+                                    problem,
+                                    answer: text,
+                                },
+                                completion.usage,
+                            )
+                        }
+                    }
+                }
+                Err(error) => {
+                    let answer = failed_generation(&error).unwrap_or_default();
+                    (
+                        FailedAttempt {
+                            problem: AttemptProblem::Provider(error),
+                            answer,
+                        },
+                        None,
+                    )
+                }
+            };
+            let (failed, usage) = failed;
+            let failure = failed.failure();
+            let mut decision = if attempt >= self.inner.max_attempts {
+                RetryDecision::Fail
+            } else {
+                policy.decide(&failure, &state)
+            };
+            if decision == RetryDecision::UseFallback && fallback.is_none() {
+                decision = RetryDecision::Fail;
+            }
+            let adjustments = Adjustments {
+                temperature_reduced: matches!(decision, RetryDecision::RetryJson { temperature: Some(t) } if params.temperature.is_some_and(|c| t < c)),
+                response_format_removed: decision == RetryDecision::RemoveResponseFormat
+                    && state.response_format_sent,
+                fallback_model_used: decision == RetryDecision::UseFallback,
+            };
+            let outcome = match decision {
+                RetryDecision::Fail => AttemptOutcome::Failed,
+                _ => AttemptOutcome::Retried(retry_cause(&failure)),
+            };
+            let (cost, now) = self.record(
+                attempt,
+                &current,
+                usage.as_ref(),
+                since,
+                outcome,
+                adjustments,
+            );
+            since = now;
+            call_cost += cost;
+            let is_json_problem = failure.is_json_problem();
+            tracing::warn!(attempt, model = %current.model.id, problem = %failed.problem, decision = ?decision, "attempt failed");
+            let feedback = failed.feedback();
+            errors.push(AttemptError {
+                model: current.model.id.clone(),
+                temperature: params.temperature,
+                problem: failed.problem.clone(),
+            });
+
+            match decision {
+                RetryDecision::Retry { after } => {
+                    match retry_cause(&failure) {
+                        RetryCause::RateLimit => state.rate_limit_retries += 1,
+                        _ => state.transient_retries += 1,
+                    }
+                    tokio::time::sleep(after).await;
+                }
+                RetryDecision::RetryJson { temperature } => {
+                    state.json_retries += 1;
+                    params.temperature =
+                        temperature.filter(|_| current.model.capabilities.temperature);
+                    params.feedback = Some((failed.answer, feedback));
+                }
+                RetryDecision::RemoveResponseFormat => {
+                    state.json_retries += 1;
+                    state.response_format_removed = true;
+                    params.response_format_removed = true;
+                    params.temperature = state.original_temperature;
+                    params.feedback = Some((failed.answer, feedback));
+                }
+                RetryDecision::UseFallback => {
+                    if let Some(next) = fallback.take() {
+                        tracing::warn!(from = %current.model.id, to = %next.model.id, "switching to the fallback model");
+                        current = next;
+                    }
+                    let temperature = self.initial_temperature(&current.model);
+                    state.original_temperature = temperature;
+                    state.json_retries = 0;
+                    state.response_format_removed = false;
+                    state.fallback_available = false;
+                    params = AttemptParams {
+                        temperature,
+                        ..AttemptParams::default()
+                    };
+                }
+                RetryDecision::Fail => {
+                    let model = current.model.id.clone();
+                    return Err(match failed.problem {
+                        AttemptProblem::Provider(error) if !is_json_problem => {
+                            ElelemError::Provider {
+                                model,
+                                error,
+                                attempts: errors,
+                            }
+                        }
+                        _ => ElelemError::InvalidJson {
+                            model,
+                            attempts: errors,
+                        },
+                    });
+                }
+            }
+        }
+    }
+
+    fn finish(
+        &self,
+        mut completion: ChatCompletion,
+        answer: answer::Answer,
+        target: &Target,
+        attempts: u32,
+        cost: Usd,
+    ) -> ChatCompletion {
+        if let Some(choice) = completion.choices.first_mut() {
+            choice.message.content = answer.content;
+        }
+        completion.elelem.requested_model = self.request.model.clone();
+        completion.elelem.answered_by = target.model.id.clone();
+        completion.elelem.attempts = attempts;
+        completion.elelem.cost = cost;
+        completion.elelem.reasoning = answer.reasoning;
+        completion.elelem.json = answer.json;
+        completion
+    }
+}

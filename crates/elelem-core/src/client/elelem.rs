@@ -1,0 +1,129 @@
+//! The [`Elelem`] client.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use super::builder::ElelemBuilder;
+use crate::catalogue::Catalogue;
+use crate::cost::{CostSink, Stats, StatsQuery};
+use crate::error::ElelemError;
+use crate::json::SchemaCache;
+use crate::provider::Provider;
+use crate::retry::RetryPolicy;
+use crate::types::{ChatCompletion, ChatRequest, ModelInfo, ModelList};
+
+/// A provider as the client holds it.
+#[derive(Debug, Clone)]
+pub(crate) enum ProviderSlot {
+    /// Ready to call.
+    Ready(Arc<dyn Provider>),
+    /// Its key is not set.
+    MissingKey { env_var: Option<String> },
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub catalogue: Catalogue,
+    pub providers: BTreeMap<String, ProviderSlot>,
+    pub sink: Arc<dyn CostSink>,
+    pub policy: Arc<dyn RetryPolicy>,
+    pub schemas: SchemaCache,
+    pub next_call_id: AtomicU64,
+    pub max_attempts: u32,
+}
+
+/// One API over many LLM providers: JSON that validates, and exact costs.
+///
+/// Cloning is cheap and clones share everything (providers, stats, caches).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), elelem_core::ElelemError> {
+/// use elelem_core::{ChatRequest, Elelem, Message, ResponseFormat};
+/// let elelem = Elelem::new()?;
+/// let request = ChatRequest::new("groq:openai/gpt-oss-20b", vec![Message::user("A JSON greeting")])
+///     .response_format(ResponseFormat::JsonObject)
+///     .tags(["demo"]);
+/// let response = elelem.create_chat_completion(request).await?;
+/// println!("{:?} cost {}", response.content(), response.elelem.cost);
+/// println!("{}", serde_json::to_string_pretty(&elelem.get_stats_by_tag("demo")).unwrap());
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Elelem {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl Elelem {
+    /// A client with every linked provider, keys from `{PROVIDER}_API_KEY`.
+    ///
+    /// ```
+    /// let elelem = elelem_core::Elelem::new().unwrap();
+    /// assert_eq!(elelem.get_stats().total_calls, 0);
+    /// ```
+    pub fn new() -> Result<Elelem, ElelemError> {
+        ElelemBuilder::default().build()
+    }
+
+    /// A builder for a configured client.
+    ///
+    /// ```
+    /// let elelem = elelem_core::Elelem::builder().api_key("openai", "sk-test").build().unwrap();
+    /// # let _ = elelem;
+    /// ```
+    pub fn builder() -> ElelemBuilder {
+        ElelemBuilder::default()
+    }
+
+    /// Sends a chat completion through the pipeline: parameter clean-up, JSON
+    /// instructions, retries, think-tag removal, JSON extraction and validation,
+    /// fallback, and cost recording.
+    pub async fn create_chat_completion(
+        &self,
+        request: ChatRequest,
+    ) -> Result<ChatCompletion, ElelemError> {
+        super::call::run(&self.inner, request).await
+    }
+
+    /// Totals over every call.
+    pub fn get_stats(&self) -> Stats {
+        self.inner.sink.stats(&StatsQuery::All).unwrap_or_default()
+    }
+
+    /// Totals over the calls tagged `tag` (all zeros for an unknown tag).
+    pub fn get_stats_by_tag(&self, tag: &str) -> Stats {
+        self.inner
+            .sink
+            .stats(&StatsQuery::Tag(tag.to_owned()))
+            .unwrap_or_default()
+    }
+
+    /// Every catalogued model in OpenAI's list shape; `available` says whether its
+    /// provider can be called (plugin linked and key set).
+    pub fn list_models(&self) -> ModelList {
+        let data = self
+            .inner
+            .catalogue
+            .models()
+            .map(|model| ModelInfo {
+                id: model.id.clone(),
+                object: "model".into(),
+                created: 1_677_610_602,
+                owned_by: model.provider.clone(),
+                available: matches!(
+                    self.inner.providers.get(&model.provider),
+                    Some(ProviderSlot::Ready(_))
+                ),
+            })
+            .collect();
+        ModelList {
+            object: "list".into(),
+            data,
+        }
+    }
+
+    /// The catalogue in use.
+    pub fn catalogue(&self) -> &Catalogue {
+        &self.inner.catalogue
+    }
+}

@@ -1,0 +1,283 @@
+//! Step 2 and 3 of the pipeline: the wire body for one attempt, with what the model
+//! does not support removed and the JSON instructions added.
+
+use serde_json::{Map, Value};
+
+use crate::catalogue::{ModelEntry, ProviderEntry};
+use crate::types::{ChatRequest, Content, Message, ResponseFormat, Role};
+
+/// What changes between attempts of one call.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AttemptParams {
+    /// The temperature to send (already `None` when unsupported).
+    pub temperature: Option<f64>,
+    /// Whether `response_format` was dropped by the retry ladder.
+    pub response_format_removed: bool,
+    /// The rejected answer and what was wrong with it, for a JSON retry.
+    pub feedback: Option<(String, String)>,
+}
+
+/// The `response_format` to send to this model for this request, if any.
+fn wire_response_format(request: &ChatRequest, model: &ModelEntry) -> Option<Value> {
+    let caps = model.capabilities;
+    match &request.response_format {
+        Some(ResponseFormat::JsonSchema { .. }) if caps.json_schema => request
+            .response_format
+            .as_ref()
+            .map(ResponseFormat::to_wire),
+        Some(ResponseFormat::Text) if !request.is_json_mode() => None,
+        _ if request.is_json_mode() && caps.json_mode => Some(ResponseFormat::JsonObject.to_wire()),
+        _ => None,
+    }
+}
+
+/// The messages with the JSON instruction added: appended to the first system
+/// message, or a new system message first, or (when the model has no system role)
+/// folded into the first user message.
+fn messages_with_instruction(
+    messages: &[Message],
+    instruction: Option<&str>,
+    model: &ModelEntry,
+) -> Vec<Message> {
+    let mut out = messages.to_vec();
+    if let Some(instruction) = instruction {
+        match out.iter_mut().find(|m| m.role == Role::System) {
+            Some(system) => {
+                let text = system.text();
+                let joined = if text.is_empty() {
+                    instruction.to_owned()
+                } else {
+                    format!("{text}\n\n{instruction}")
+                };
+                system.content = Some(Content::Text(joined));
+            }
+            None => out.insert(0, Message::system(instruction)),
+        }
+    }
+    if !model.capabilities.system_role {
+        fold_system_into_user(&mut out);
+    }
+    out
+}
+
+/// Turns system messages into text before the first user message.
+fn fold_system_into_user(messages: &mut Vec<Message>) {
+    let system_text: Vec<String> = messages
+        .iter()
+        .filter(|m| m.role == Role::System)
+        .map(Message::text)
+        .collect();
+    if system_text.is_empty() {
+        return;
+    }
+    messages.retain(|m| m.role != Role::System);
+    let preamble = system_text.join("\n\n");
+    match messages.iter_mut().find(|m| m.role == Role::User) {
+        Some(user) => match &mut user.content {
+            Some(Content::Parts(parts)) => {
+                parts.insert(0, serde_json::json!({"type": "text", "text": preamble}))
+            }
+            content => {
+                let text = content.as_ref().map(Content::text).unwrap_or_default();
+                *content = Some(Content::Text(format!("{preamble}\n\n{text}")));
+            }
+        },
+        None => messages.insert(0, Message::user(preamble)),
+    }
+}
+
+/// The complete body for one attempt.
+pub(crate) fn wire_body(
+    request: &ChatRequest,
+    instruction: Option<&str>,
+    provider: Option<&ProviderEntry>,
+    model: &ModelEntry,
+    params: &AttemptParams,
+) -> Map<String, Value> {
+    let mut body = Map::new();
+    if let Some(provider) = provider {
+        body.extend(provider.default_params.clone());
+    }
+    body.extend(model.default_params.clone());
+    body.extend(request.extra.clone());
+
+    let mut messages = messages_with_instruction(&request.messages, instruction, model);
+    if let Some((answer, problem)) = &params.feedback {
+        messages.push(Message::assistant(answer.clone()));
+        messages.push(Message::user(problem.clone()));
+    }
+    body.insert("model".into(), Value::String(model.upstream.clone()));
+    body.insert(
+        "messages".into(),
+        serde_json::to_value(messages).unwrap_or(Value::Array(Vec::new())),
+    );
+
+    body.remove("temperature");
+    if model.capabilities.temperature {
+        if let Some(temperature) = params.temperature {
+            if let Some(number) = serde_json::Number::from_f64(temperature) {
+                body.insert("temperature".into(), Value::Number(number));
+            }
+        }
+    }
+
+    if let Some(max_tokens) = request.max_tokens {
+        body.remove("max_tokens");
+        body.remove("max_completion_tokens");
+        body.insert(model.max_tokens_field.clone(), Value::from(max_tokens));
+    }
+
+    body.remove("response_format");
+    if !params.response_format_removed {
+        if let Some(format) = wire_response_format(request, model) {
+            body.insert("response_format".into(), format);
+        }
+    }
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::catalogue::Catalogue;
+
+    fn catalogue() -> Catalogue {
+        Catalogue::from_sources([(
+            "t",
+            r#"
+            [provider]
+            name = "p"
+            base_url = "http://x"
+            default_params = { service_tier = "auto" }
+            [[models]]
+            id = "p:full"
+            upstream = "vendor/full"
+            capabilities = { json_schema = true }
+            [[models]]
+            id = "p:reasoner"
+            capabilities = { temperature = false }
+            max_tokens_field = "max_completion_tokens"
+            [[models]]
+            id = "p:plain"
+            capabilities = { json_mode = false, system_role = false }
+            "#,
+        )])
+        .unwrap()
+    }
+
+    fn schema_request() -> ChatRequest {
+        ChatRequest::new(
+            "p:full",
+            vec![Message::system("Be brief."), Message::user("Hi")],
+        )
+        .response_format(ResponseFormat::JsonSchema {
+            name: "s".into(),
+            schema: json!({"type": "object"}),
+            strict: Some(true),
+        })
+        .temperature(0.8)
+        .max_tokens(100)
+        .extra("seed", 3)
+        .extra("temperature", 2.0)
+    }
+
+    #[test]
+    fn json_schema_goes_natively_where_supported_with_defaults_and_extras() {
+        let c = catalogue();
+        let params = AttemptParams {
+            temperature: Some(0.8),
+            ..AttemptParams::default()
+        };
+        let body = wire_body(
+            &schema_request(),
+            Some("JSON!"),
+            c.provider("p"),
+            c.model("p:full").unwrap(),
+            &params,
+        );
+        assert_eq!(body["model"], "vendor/full");
+        assert_eq!(body["service_tier"], "auto");
+        assert_eq!(body["seed"], 3);
+        assert_eq!(body["temperature"], 0.8);
+        assert_eq!(body["max_tokens"], 100);
+        assert_eq!(body["response_format"]["type"], "json_schema");
+        assert_eq!(body["messages"][0]["content"], "Be brief.\n\nJSON!");
+    }
+
+    #[test]
+    fn unsupported_parameters_are_removed_and_degraded() {
+        let c = catalogue();
+        let params = AttemptParams {
+            temperature: Some(0.8),
+            ..AttemptParams::default()
+        };
+        let mut request = schema_request();
+        request.model = "p:reasoner".into();
+        let body = wire_body(
+            &request,
+            Some("JSON!"),
+            c.provider("p"),
+            c.model("p:reasoner").unwrap(),
+            &params,
+        );
+        assert!(!body.contains_key("temperature"));
+        assert!(!body.contains_key("max_tokens"));
+        assert_eq!(body["max_completion_tokens"], 100);
+        assert_eq!(body["response_format"], json!({"type": "json_object"}));
+
+        let body = wire_body(
+            &request,
+            Some("JSON!"),
+            c.provider("p"),
+            c.model("p:plain").unwrap(),
+            &params,
+        );
+        assert!(!body.contains_key("response_format"));
+        let messages = body["messages"].as_array().unwrap();
+        assert_eq!(messages.len(), 1);
+        assert_eq!(messages[0]["role"], "user");
+        assert_eq!(messages[0]["content"], "Be brief.\n\nJSON!\n\nHi");
+    }
+
+    #[test]
+    fn removal_and_feedback_are_applied() {
+        let c = catalogue();
+        let params = AttemptParams {
+            temperature: Some(0.5),
+            response_format_removed: true,
+            feedback: Some(("{bad".into(), "fix it".into())),
+        };
+        let body = wire_body(
+            &schema_request(),
+            None,
+            c.provider("p"),
+            c.model("p:full").unwrap(),
+            &params,
+        );
+        assert!(!body.contains_key("response_format"));
+        let messages = body["messages"].as_array().unwrap();
+        assert_eq!(messages[2], json!({"role": "assistant", "content": "{bad"}));
+        assert_eq!(messages[3], json!({"role": "user", "content": "fix it"}));
+    }
+
+    #[test]
+    fn a_json_instruction_without_system_message_becomes_the_first_message() {
+        let c = catalogue();
+        let request = ChatRequest::new("p:full", vec![Message::user("Hi")])
+            .response_format(ResponseFormat::JsonObject);
+        let body = wire_body(
+            &request,
+            Some("JSON!"),
+            None,
+            c.model("p:full").unwrap(),
+            &AttemptParams::default(),
+        );
+        assert_eq!(
+            body["messages"][0],
+            json!({"role": "system", "content": "JSON!"})
+        );
+        assert_eq!(body["response_format"], json!({"type": "json_object"}));
+    }
+}

@@ -1,0 +1,114 @@
+//! What is recorded for each attempt.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use crate::catalogue::CostBreakdown;
+use crate::money::Usd;
+
+/// Why a failed attempt was retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetryCause {
+    /// A 429 rate limit.
+    RateLimit,
+    /// A transient failure: 5xx, connection, timeout, unusable body.
+    Transient,
+    /// The answer was not parseable JSON.
+    JsonParse,
+    /// The answer's JSON violated the schema.
+    JsonSchema,
+    /// The provider's own JSON validation failed (GROQ's `json_validate_failed`).
+    ApiJsonValidation,
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "outcome", content = "cause")]
+pub enum AttemptOutcome {
+    /// The call succeeded with this attempt.
+    Success,
+    /// The attempt failed and the call went on.
+    Retried(RetryCause),
+    /// The attempt failed and the call gave up.
+    Failed,
+}
+
+/// What the retry after a failed attempt changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Adjustments {
+    /// The temperature was lowered.
+    pub temperature_reduced: bool,
+    /// `response_format` was removed.
+    pub response_format_removed: bool,
+    /// The call moved to the fallback model.
+    pub fallback_model_used: bool,
+}
+
+/// Token counts of one attempt; `None` where the provider did not report them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct TokenCounts {
+    /// Input tokens, cached included.
+    pub input: Option<u64>,
+    /// Cached input tokens.
+    pub cached_input: Option<u64>,
+    /// Output tokens, reasoning included.
+    pub output: Option<u64>,
+    /// Reasoning tokens.
+    pub reasoning: Option<u64>,
+}
+
+/// One attempt of one call, as a cost sink receives it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UsageRecord {
+    /// When the attempt finished.
+    pub timestamp: SystemTime,
+    /// The call's id, shared by all its attempts.
+    pub call_id: u64,
+    /// The attempt's number in the call, from 1.
+    pub attempt: u32,
+    /// The `provider:model` the attempt went to.
+    pub model: String,
+    /// The provider.
+    pub provider: String,
+    /// The call's tags.
+    pub tags: Arc<[String]>,
+    /// Tokens used.
+    pub tokens: TokenCounts,
+    /// The exact cost.
+    pub cost: CostBreakdown,
+    /// Whether the model's prices were known (if not, the cost is zero and unknown).
+    pub price_known: bool,
+    /// The time since the previous attempt ended (or the call started), so a call's
+    /// attempt durations add up to its wall time, waits included.
+    pub duration: Duration,
+    /// How the attempt ended.
+    pub outcome: AttemptOutcome,
+    /// What the retry after this attempt changed.
+    pub adjustments: Adjustments,
+}
+
+impl UsageRecord {
+    /// Whether this record ends its call (success or final failure).
+    pub fn ends_call(&self) -> bool {
+        !matches!(self.outcome, AttemptOutcome::Retried(_))
+    }
+
+    /// The total cost.
+    pub fn total_cost(&self) -> Usd {
+        self.cost.total()
+    }
+}
+
+impl Serialize for CostBreakdown {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct("CostBreakdown", 3)?;
+        s.serialize_field("input_nano_usd", &self.input.nanos_rounded())?;
+        s.serialize_field("output_nano_usd", &self.output.nanos_rounded())?;
+        s.serialize_field("reasoning_nano_usd", &self.reasoning.nanos_rounded())?;
+        s.end()
+    }
+}

@@ -1,0 +1,12 @@
+//! JSON mode: think-tag removal, JSON extraction, schema validation and the prompt
+//! text that asks for JSON.
+
+mod extract;
+mod instructions;
+mod think;
+mod validator;
+
+pub use extract::{extract_json, parse_json_answer, JsonAnswerError};
+pub use instructions::{json_instruction, retry_feedback};
+pub use think::{remove_think_tags, split_think, ThinkSplit};
+pub use validator::{SchemaCache, SchemaError, SchemaViolations};

@@ -1,0 +1,243 @@
+//! Provider failures, classified so the retry policy can decide what to do.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+/// The most characters of a response body kept in an error.
+pub const MAX_ERROR_BODY_CHARS: usize = 2_000;
+
+/// What kind of failure an HTTP error is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ProviderErrorKind {
+    /// 429: too many requests; wait and retry.
+    RateLimited,
+    /// 429 `insufficient_quota`: billing is exhausted; never retried.
+    QuotaExhausted,
+    /// The provider's own JSON validation of the generated answer failed (GROQ's 400
+    /// `json_validate_failed`); retried like an invalid JSON answer.
+    ApiJsonValidation,
+    /// 401 or 403: the key is wrong or lacks access.
+    Authentication,
+    /// 404: unknown model or endpoint.
+    NotFound,
+    /// 408, 409, 5xx (529 overloaded included): a transient server failure.
+    Server,
+    /// Any other 4xx: the request itself is wrong.
+    BadRequest,
+}
+
+impl ProviderErrorKind {
+    /// The default classification of an HTTP status and OpenAI error code.
+    ///
+    /// ```
+    /// use elelem_core::provider::ProviderErrorKind as K;
+    /// assert_eq!(K::classify(429, Some("insufficient_quota")), K::QuotaExhausted);
+    /// assert_eq!(K::classify(429, None), K::RateLimited);
+    /// assert_eq!(K::classify(502, None), K::Server);
+    /// assert_eq!(K::classify(400, None), K::BadRequest);
+    /// ```
+    pub fn classify(status: u16, code: Option<&str>) -> ProviderErrorKind {
+        match (status, code) {
+            (429, Some("insufficient_quota")) => ProviderErrorKind::QuotaExhausted,
+            (429, _) => ProviderErrorKind::RateLimited,
+            (401 | 403, _) => ProviderErrorKind::Authentication,
+            (404, _) => ProviderErrorKind::NotFound,
+            (408 | 409, _) => ProviderErrorKind::Server,
+            (s, _) if s >= 500 => ProviderErrorKind::Server,
+            _ => ProviderErrorKind::BadRequest,
+        }
+    }
+
+    /// Whether a failure of this kind is worth retrying by default.
+    pub fn is_retryable(self) -> bool {
+        matches!(
+            self,
+            ProviderErrorKind::RateLimited
+                | ProviderErrorKind::Server
+                | ProviderErrorKind::ApiJsonValidation
+        )
+    }
+}
+
+/// An HTTP error answer from a provider: status, the headers that matter, the raw
+/// body (truncated) and what the body says.
+#[derive(Clone, PartialEq)]
+pub struct HttpError {
+    /// The provider's name.
+    pub provider: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// The classification.
+    pub kind: ProviderErrorKind,
+    /// `error.message` from the body, when it is OpenAI-shaped JSON.
+    pub message: Option<String>,
+    /// `error.code` from the body.
+    pub code: Option<String>,
+    /// `error.type` from the body.
+    pub error_type: Option<String>,
+    /// The delay the server asked for (`retry-after-ms`, `retry-after`).
+    pub retry_after: Option<Duration>,
+    /// The server's `x-should-retry` verdict, when it sent one.
+    pub should_retry: Option<bool>,
+    /// Headers worth keeping (`retry-after*`, `x-ratelimit-*`, `x-request-id`,
+    /// `content-type`), lower-case names.
+    pub headers: BTreeMap<String, String>,
+    /// The body as received, at most [`MAX_ERROR_BODY_CHARS`] characters.
+    pub body: String,
+}
+
+impl HttpError {
+    /// Whether this error is worth retrying: the server's `x-should-retry` if sent,
+    /// else the kind's default.
+    pub fn is_retryable(&self) -> bool {
+        match (self.kind, self.should_retry) {
+            // Billing exhaustion and bad keys do not heal by waiting.
+            (ProviderErrorKind::QuotaExhausted | ProviderErrorKind::Authentication, _) => false,
+            (_, Some(verdict)) => verdict,
+            (kind, None) => kind.is_retryable(),
+        }
+    }
+}
+
+impl fmt::Debug for HttpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpError")
+            .field("provider", &self.provider)
+            .field("status", &self.status)
+            .field("kind", &self.kind)
+            .field("message", &self.message)
+            .field("code", &self.code)
+            .field("retry_after", &self.retry_after)
+            .field("body", &self.body)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Display for HttpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} answered HTTP {}", self.provider, self.status)?;
+        if let Some(code) = &self.code {
+            write!(f, " ({code})")?;
+        }
+        match &self.message {
+            Some(message) => write!(f, ": {message}")?,
+            None if !self.body.is_empty() => write!(f, "; body: {}", snippet(&self.body, 200))?,
+            None => {}
+        }
+        match self.kind {
+            ProviderErrorKind::Authentication => {
+                f.write_str(" — check the provider's API key and its access to this model")
+            }
+            ProviderErrorKind::QuotaExhausted => {
+                f.write_str(" — the account's quota is used up; add credit, retrying will not help")
+            }
+            ProviderErrorKind::NotFound => {
+                f.write_str(" — check the model id and the provider's base URL")
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Why a provider call failed.
+///
+/// ```
+/// use elelem_core::provider::ProviderError;
+/// let e = ProviderError::invalid_body("groq", "expected value at line 1", "<html>502 Bad Gateway</html>");
+/// assert!(e.is_retryable());
+/// assert!(e.to_string().contains("<html>"));
+/// ```
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProviderError {
+    /// The provider answered with an HTTP error status.
+    #[error("{0}")]
+    Http(Box<HttpError>),
+    /// The connection failed or was dropped (before or during the response).
+    #[error("connection to {provider} failed: {message}")]
+    Connection {
+        /// The provider's name.
+        provider: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// No complete answer within the time limit.
+    #[error("{provider} did not answer within {after:?}; raise the timeout if the model is slow")]
+    Timeout {
+        /// The provider's name.
+        provider: String,
+        /// The time limit.
+        after: Duration,
+    },
+    /// The response body was larger than the configured limit.
+    #[error("{provider} sent a response body larger than the limit of {limit} bytes; raise `max_response_bytes` if this is expected")]
+    BodyTooLarge {
+        /// The provider's name.
+        provider: String,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// A success status with a body that is not a chat completion (HTML, truncated
+    /// JSON, another shape).
+    #[error("{provider} sent a body that is not a chat completion ({reason}); it starts with: {snippet}")]
+    InvalidBody {
+        /// The provider's name.
+        provider: String,
+        /// The parse error.
+        reason: String,
+        /// The start of the body.
+        snippet: String,
+    },
+}
+
+impl ProviderError {
+    /// An [`ProviderError::InvalidBody`] with the body cut to a snippet.
+    pub fn invalid_body(
+        provider: impl Into<String>,
+        reason: impl Into<String>,
+        body: &str,
+    ) -> ProviderError {
+        ProviderError::InvalidBody {
+            provider: provider.into(),
+            reason: reason.into(),
+            snippet: snippet(body, 300),
+        }
+    }
+
+    /// The HTTP error kind, for HTTP errors.
+    pub fn kind(&self) -> Option<ProviderErrorKind> {
+        match self {
+            ProviderError::Http(http) => Some(http.kind),
+            _ => None,
+        }
+    }
+
+    /// Whether retrying the same request may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ProviderError::Http(http) => http.is_retryable(),
+            ProviderError::Connection { .. }
+            | ProviderError::Timeout { .. }
+            | ProviderError::InvalidBody { .. } => true,
+            ProviderError::BodyTooLarge { .. } => false,
+        }
+    }
+
+    /// The delay the server asked for, if any.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ProviderError::Http(http) => http.retry_after,
+            _ => None,
+        }
+    }
+}
+
+/// The first `max_chars` characters of `text`, marked when cut.
+pub(crate) fn snippet(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        Some((cut, _)) => format!("{}… [truncated]", &text[..cut]),
+        None => text.to_owned(),
+    }
+}

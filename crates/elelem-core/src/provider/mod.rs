@@ -1,0 +1,47 @@
+//! The provider plugin contract: the [`Provider`] trait, what it is given and what it
+//! returns, and how a provider crate registers itself.
+
+mod error;
+mod registration;
+mod wire;
+
+pub use error::{HttpError, ProviderError, ProviderErrorKind, MAX_ERROR_BODY_CHARS};
+pub use registration::{ProviderPlugin, ProviderSettings};
+pub use wire::{ProviderResponse, WireRequest};
+
+use async_trait::async_trait;
+
+/// A provider: something that turns a [`WireRequest`] into a completion.
+///
+/// Implementations do one HTTP round trip (or the equivalent) and classify failures
+/// into [`ProviderError`]s; retries, JSON repair and cost accounting are the
+/// pipeline's job, not the provider's.
+///
+/// ```
+/// use async_trait::async_trait;
+/// use elelem_core::provider::{Provider, ProviderError, ProviderResponse, WireRequest};
+/// use elelem_core::ChatCompletion;
+///
+/// #[derive(Debug)]
+/// struct Echo;
+///
+/// #[async_trait]
+/// impl Provider for Echo {
+///     async fn chat_completion(&self, request: WireRequest) -> Result<ProviderResponse, ProviderError> {
+///         let last = request.body["messages"].as_array().and_then(|m| m.last()).cloned();
+///         let text = last.and_then(|m| m["content"].as_str().map(str::to_owned)).unwrap_or_default();
+///         let completion: ChatCompletion = serde_json::from_value(serde_json::json!({
+///             "choices": [{"message": {"content": text}, "finish_reason": "stop"}]
+///         })).map_err(|e| ProviderError::invalid_body("echo", e.to_string(), ""))?;
+///         Ok(ProviderResponse::new(completion))
+///     }
+/// }
+/// ```
+#[async_trait]
+pub trait Provider: Send + Sync + std::fmt::Debug {
+    /// Sends one chat completion request.
+    async fn chat_completion(
+        &self,
+        request: WireRequest,
+    ) -> Result<ProviderResponse, ProviderError>;
+}

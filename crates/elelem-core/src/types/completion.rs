@@ -1,0 +1,265 @@
+//! OpenAI's `chat.completion` object, tolerant of what real providers send.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
+
+use super::{Role, Usage};
+use crate::money::Usd;
+
+/// A chat completion, identical in shape to OpenAI's `chat.completion` object.
+///
+/// It deserializes any real OpenAI-compatible response: missing `object`, `created`
+/// or `usage`, an empty `finish_reason`, unknown values and vendor fields (kept in
+/// `extra`). Elelem's own facts about the call are in [`ChatCompletion::elelem`],
+/// which is not serialized, so the JSON stays exactly OpenAI's.
+///
+/// ```
+/// let body = r#"{"id":"c1","object":"chat.completion","created":1,"model":"m",
+///   "choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],
+///   "usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4},
+///   "x_groq":{"id":"req_1"}}"#;
+/// let completion: elelem_core::ChatCompletion = serde_json::from_str(body).unwrap();
+/// assert_eq!(completion.content(), Some("hi"));
+/// assert!(completion.extra.contains_key("x_groq"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatCompletion {
+    /// The provider's id for this completion.
+    #[serde(default)]
+    pub id: String,
+    /// Always `chat.completion`.
+    #[serde(default = "chat_completion_object")]
+    pub object: String,
+    /// Unix time of creation.
+    #[serde(default)]
+    pub created: u64,
+    /// The model that answered, as the provider names it.
+    #[serde(default)]
+    pub model: String,
+    /// The answers.
+    #[serde(default)]
+    pub choices: Vec<Choice>,
+    /// Token usage, when reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+    /// The backend configuration fingerprint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_fingerprint: Option<String>,
+    /// The service tier used; any value is accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_tier: Option<String>,
+    /// Vendor fields (`x_groq`, ...), kept as sent.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+    /// Elelem's facts about the call; not part of the OpenAI JSON.
+    #[serde(skip)]
+    pub elelem: ElelemMeta,
+}
+
+fn chat_completion_object() -> String {
+    "chat.completion".to_owned()
+}
+
+impl ChatCompletion {
+    /// The first choice's content, if any.
+    pub fn content(&self) -> Option<&str> {
+        self.choices.first()?.message.content.as_deref()
+    }
+}
+
+/// Elelem's facts about a finished call.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ElelemMeta {
+    /// The `provider:model` the caller asked for.
+    pub requested_model: String,
+    /// The `provider:model` that produced this answer (differs after a fallback).
+    pub answered_by: String,
+    /// How many requests were sent for this call, retries included.
+    pub attempts: u32,
+    /// The exact cost of all attempts of this call.
+    pub cost: Usd,
+    /// Reasoning text removed from the content (`<think>` blocks).
+    pub reasoning: Option<String>,
+    /// In JSON mode, the parsed and validated JSON value of the content.
+    pub json: Option<Value>,
+}
+
+/// One answer of a completion.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Choice {
+    /// The answer's index.
+    #[serde(default)]
+    pub index: u32,
+    /// The message.
+    pub message: ResponseMessage,
+    /// Why generation stopped.
+    #[serde(default)]
+    pub finish_reason: Option<FinishReason>,
+    /// Log probabilities, when requested.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logprobs: Option<Value>,
+    /// Other fields, kept as sent.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// The model's message in a response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResponseMessage {
+    /// Always the assistant.
+    #[serde(default = "assistant_role")]
+    pub role: Role,
+    /// The text of the answer.
+    #[serde(default)]
+    pub content: Option<String>,
+    /// A refusal message, if the model refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<String>,
+    /// Other fields (`tool_calls`, `reasoning_content`, `reasoning`, ...), kept as sent.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+fn assistant_role() -> Role {
+    Role::Assistant
+}
+
+/// Why the model stopped. Unknown values (and the empty string some providers send)
+/// are kept as [`FinishReason::Other`].
+///
+/// ```
+/// use elelem_core::FinishReason;
+/// let r: FinishReason = serde_json::from_str(r#""length""#).unwrap();
+/// assert_eq!(r, FinishReason::Length);
+/// let r: FinishReason = serde_json::from_str(r#""""#).unwrap();
+/// assert_eq!(r, FinishReason::Other(String::new()));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum FinishReason {
+    /// A natural stop or a stop sequence.
+    Stop,
+    /// The token limit was reached.
+    Length,
+    /// The model called tools.
+    ToolCalls,
+    /// Content was filtered.
+    ContentFilter,
+    /// The model called a function (legacy).
+    FunctionCall,
+    /// Anything else, kept verbatim.
+    Other(String),
+}
+
+impl FinishReason {
+    /// The wire string.
+    pub fn as_str(&self) -> &str {
+        match self {
+            FinishReason::Stop => "stop",
+            FinishReason::Length => "length",
+            FinishReason::ToolCalls => "tool_calls",
+            FinishReason::ContentFilter => "content_filter",
+            FinishReason::FunctionCall => "function_call",
+            FinishReason::Other(other) => other,
+        }
+    }
+}
+
+impl From<&str> for FinishReason {
+    fn from(value: &str) -> Self {
+        match value {
+            "stop" => FinishReason::Stop,
+            "length" => FinishReason::Length,
+            "tool_calls" => FinishReason::ToolCalls,
+            "content_filter" => FinishReason::ContentFilter,
+            "function_call" => FinishReason::FunctionCall,
+            other => FinishReason::Other(other.to_owned()),
+        }
+    }
+}
+
+impl Serialize for FinishReason {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for FinishReason {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = std::borrow::Cow::<str>::deserialize(deserializer)?;
+        Ok(FinishReason::from(text.as_ref()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn openai_body() -> Value {
+        json!({
+            "id": "chatcmpl-abc",
+            "object": "chat.completion",
+            "created": 1_741_569_952,
+            "model": "gpt-4.1-2025-04-14",
+            "choices": [{
+                "index": 0,
+                "message": {"role": "assistant", "content": "Hello!", "refusal": null, "annotations": []},
+                "logprobs": null,
+                "finish_reason": "stop"
+            }],
+            "usage": {
+                "prompt_tokens": 19, "completion_tokens": 10, "total_tokens": 29,
+                "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+                "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
+                    "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}
+            },
+            "service_tier": "default",
+            "system_fingerprint": null
+        })
+    }
+
+    #[test]
+    fn a_real_openai_response_round_trips_to_the_same_json() {
+        let body = openai_body();
+        let completion: ChatCompletion = serde_json::from_value(body.clone()).unwrap();
+        let mut back = serde_json::to_value(&completion).unwrap();
+        // `refusal: null` and `system_fingerprint: null` are the only fields that
+        // serialize as absent rather than null; everything else is identical.
+        back["choices"][0]["message"]["refusal"] = Value::Null;
+        back["system_fingerprint"] = Value::Null;
+        back["choices"][0]["logprobs"] = Value::Null;
+        assert_eq!(back, body);
+    }
+
+    #[test]
+    fn tolerates_what_real_providers_omit_or_add() {
+        let body = json!({
+            "id": "x",
+            "model": "llama",
+            "choices": [{"message": {"content": "{}"}, "finish_reason": ""}],
+            "service_tier": "on_demand_v2",
+            "x_groq": {"id": "req_01"},
+            "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7, "queue_time": 0.02}
+        });
+        let completion: ChatCompletion = serde_json::from_value(body).unwrap();
+        assert_eq!(completion.object, "chat.completion");
+        assert_eq!(completion.choices[0].message.role, Role::Assistant);
+        assert_eq!(
+            completion.choices[0].finish_reason,
+            Some(FinishReason::Other(String::new()))
+        );
+        assert_eq!(completion.service_tier.as_deref(), Some("on_demand_v2"));
+        assert!(completion.extra.contains_key("x_groq"));
+        let usage = completion.usage.unwrap();
+        assert_eq!(usage.cached_tokens(), None);
+        assert_eq!(usage.extra["queue_time"], json!(0.02));
+    }
+
+    #[test]
+    fn missing_usage_is_none_not_zero() {
+        let completion: ChatCompletion =
+            serde_json::from_value(json!({"choices": [{"message": {"content": "a"}}]})).unwrap();
+        assert!(completion.usage.is_none());
+        assert_eq!(completion.content(), Some("a"));
+    }
+}

@@ -1,0 +1,13 @@
+//! The OpenAI-shaped data that flows through Elelem: requests, messages, responses.
+
+mod completion;
+mod message;
+mod model_list;
+mod request;
+mod usage;
+
+pub use completion::{ChatCompletion, Choice, ElelemMeta, FinishReason, ResponseMessage};
+pub use message::{Content, Message, Role};
+pub use model_list::{ModelInfo, ModelList};
+pub use request::{ChatRequest, ResponseFormat};
+pub use usage::{CompletionTokensDetails, PromptTokensDetails, Usage};

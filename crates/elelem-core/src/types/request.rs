@@ -1,0 +1,202 @@
+//! A chat request: the model string, the messages and the parameters.
+
+use serde::{Serialize, Serializer};
+use serde_json::{json, Map, Value};
+
+use super::Message;
+
+/// The output format to ask for.
+///
+/// `JsonSchema` is sent natively to models whose catalogue entry supports it, sent
+/// as `json_object` (with the schema in the instructions) to models that only have a
+/// JSON mode, and as instructions alone elsewhere; the answer is validated against
+/// the schema locally either way.
+///
+/// ```
+/// use elelem_core::ResponseFormat;
+/// let f = ResponseFormat::JsonObject;
+/// assert_eq!(serde_json::to_value(&f).unwrap(), serde_json::json!({"type": "json_object"}));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub enum ResponseFormat {
+    /// Free text (the default).
+    Text,
+    /// Any JSON object.
+    JsonObject,
+    /// JSON conforming to a schema.
+    JsonSchema {
+        /// The schema's name (letters, digits, `_` and `-`).
+        name: String,
+        /// The JSON schema (draft-07 or later).
+        schema: Value,
+        /// Whether to ask for OpenAI's strict mode.
+        strict: Option<bool>,
+    },
+}
+
+impl ResponseFormat {
+    /// Whether this format asks for JSON.
+    pub fn is_json(&self) -> bool {
+        !matches!(self, ResponseFormat::Text)
+    }
+
+    /// The OpenAI wire form.
+    pub fn to_wire(&self) -> Value {
+        match self {
+            ResponseFormat::Text => json!({"type": "text"}),
+            ResponseFormat::JsonObject => json!({"type": "json_object"}),
+            ResponseFormat::JsonSchema {
+                name,
+                schema,
+                strict,
+            } => {
+                let mut inner = Map::new();
+                inner.insert("name".into(), Value::String(name.clone()));
+                inner.insert("schema".into(), schema.clone());
+                if let Some(strict) = strict {
+                    inner.insert("strict".into(), Value::Bool(*strict));
+                }
+                json!({"type": "json_schema", "json_schema": inner})
+            }
+        }
+    }
+}
+
+impl Serialize for ResponseFormat {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_wire().serialize(serializer)
+    }
+}
+
+/// A chat completion request on a `"provider:model"` string.
+///
+/// ```
+/// use elelem_core::{ChatRequest, Message, ResponseFormat};
+/// let request = ChatRequest::new("groq:openai/gpt-oss-20b", vec![Message::user("Give me JSON")])
+///     .response_format(ResponseFormat::JsonObject)
+///     .json_schema(serde_json::json!({"type": "object", "required": ["name"]}))
+///     .temperature(1.0)
+///     .max_tokens(200)
+///     .tags(["example"])
+///     .extra("seed", 7);
+/// assert!(request.is_json_mode());
+/// assert_eq!(request.tags, vec!["example".to_string()]);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatRequest {
+    /// The `provider:model` string.
+    pub model: String,
+    /// The conversation.
+    pub messages: Vec<Message>,
+    /// The output format asked for.
+    pub response_format: Option<ResponseFormat>,
+    /// A JSON schema the answer must satisfy (validated locally; implies JSON mode).
+    pub json_schema: Option<Value>,
+    /// Sampling temperature.
+    pub temperature: Option<f64>,
+    /// Output token limit.
+    pub max_tokens: Option<u32>,
+    /// Tags the cost of this call is counted under.
+    pub tags: Vec<String>,
+    /// Any other OpenAI field, sent as given.
+    pub extra: Map<String, Value>,
+}
+
+impl ChatRequest {
+    /// A request with a model string and messages.
+    pub fn new(model: impl Into<String>, messages: Vec<Message>) -> Self {
+        ChatRequest {
+            model: model.into(),
+            messages,
+            response_format: None,
+            json_schema: None,
+            temperature: None,
+            max_tokens: None,
+            tags: Vec::new(),
+            extra: Map::new(),
+        }
+    }
+
+    /// Sets the output format.
+    pub fn response_format(mut self, format: ResponseFormat) -> Self {
+        self.response_format = Some(format);
+        self
+    }
+
+    /// Sets a JSON schema (draft-07) the answer must satisfy. Turns JSON mode on.
+    pub fn json_schema(mut self, schema: Value) -> Self {
+        self.json_schema = Some(schema);
+        self
+    }
+
+    /// Sets the temperature.
+    pub fn temperature(mut self, temperature: f64) -> Self {
+        self.temperature = Some(temperature);
+        self
+    }
+
+    /// Sets the output token limit.
+    pub fn max_tokens(mut self, max_tokens: u32) -> Self {
+        self.max_tokens = Some(max_tokens);
+        self
+    }
+
+    /// Sets the tags this call's cost is counted under.
+    pub fn tags<I, S>(mut self, tags: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.tags = tags.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets any other OpenAI field (`seed`, `top_p`, `stop`, ...).
+    pub fn extra(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.extra.insert(key.into(), value.into());
+        self
+    }
+
+    /// Whether the answer must be JSON: a JSON response format or a schema was given.
+    pub fn is_json_mode(&self) -> bool {
+        self.json_schema.is_some() || self.response_format.as_ref().is_some_and(|f| f.is_json())
+    }
+
+    /// The schema to validate against: the explicit one, else the response format's.
+    pub fn validation_schema(&self) -> Option<&Value> {
+        self.json_schema.as_ref().or(match &self.response_format {
+            Some(ResponseFormat::JsonSchema { schema, .. }) => Some(schema),
+            _ => None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_schema_format_has_openai_shape() {
+        let f = ResponseFormat::JsonSchema {
+            name: "person".into(),
+            schema: json!({"type": "object"}),
+            strict: Some(true),
+        };
+        assert_eq!(
+            f.to_wire(),
+            json!({"type": "json_schema", "json_schema": {"name": "person", "schema": {"type": "object"}, "strict": true}})
+        );
+    }
+
+    #[test]
+    fn schema_from_response_format_is_used_for_validation() {
+        let r = ChatRequest::new("a:b", vec![]).response_format(ResponseFormat::JsonSchema {
+            name: "n".into(),
+            schema: json!({"type": "array"}),
+            strict: None,
+        });
+        assert_eq!(r.validation_schema(), Some(&json!({"type": "array"})));
+        assert!(r.is_json_mode());
+        assert!(!ChatRequest::new("a:b", vec![]).is_json_mode());
+    }
+}

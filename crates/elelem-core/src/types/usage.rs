@@ -1,0 +1,84 @@
+//! Token usage as OpenAI reports it.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Token counts of one response. A number the provider did not report is `None`,
+/// never a silent zero; fields Elelem does not know (GROQ's `queue_time`, ...) are
+/// kept in `extra`.
+///
+/// ```
+/// let usage: elelem_core::Usage = serde_json::from_str(
+///     r#"{"prompt_tokens":10,"completion_tokens":5,"total_tokens":15,"queue_time":0.01}"#,
+/// ).unwrap();
+/// assert_eq!(usage.prompt_tokens, Some(10));
+/// assert_eq!(usage.reasoning_tokens(), None);
+/// assert!(usage.extra.contains_key("queue_time"));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Input tokens, cached ones included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_tokens: Option<u64>,
+    /// Output tokens, reasoning ones included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_tokens: Option<u64>,
+    /// Input plus output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_tokens: Option<u64>,
+    /// Breakdown of the input tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_tokens_details: Option<PromptTokensDetails>,
+    /// Breakdown of the output tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_tokens_details: Option<CompletionTokensDetails>,
+    /// Vendor fields, kept as sent.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl Usage {
+    /// Cached input tokens, if reported.
+    pub fn cached_tokens(&self) -> Option<u64> {
+        self.prompt_tokens_details.as_ref()?.cached_tokens
+    }
+
+    /// Reasoning tokens, if reported.
+    pub fn reasoning_tokens(&self) -> Option<u64> {
+        self.completion_tokens_details.as_ref()?.reasoning_tokens
+    }
+}
+
+/// Breakdown of input tokens.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PromptTokensDetails {
+    /// Tokens read from the provider's prompt cache (part of `prompt_tokens`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_tokens: Option<u64>,
+    /// Audio input tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio_tokens: Option<u64>,
+    /// Other fields, kept as sent.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// Breakdown of output tokens.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CompletionTokensDetails {
+    /// Hidden reasoning tokens (part of `completion_tokens`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_tokens: Option<u64>,
+    /// Audio output tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio_tokens: Option<u64>,
+    /// Predicted-output tokens that were used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted_prediction_tokens: Option<u64>,
+    /// Predicted-output tokens that were not used (still billed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejected_prediction_tokens: Option<u64>,
+    /// Other fields, kept as sent.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}

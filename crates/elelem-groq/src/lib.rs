@@ -1,0 +1,66 @@
+//! The GROQ provider for Elelem: the OpenAI protocol at
+//! `https://api.groq.com/openai/v1`, key in `GROQ_API_KEY`.
+//!
+//! GROQ's quirk: when it cannot produce the JSON a request asked for, it answers
+//! HTTP 400 with `error.code = "json_validate_failed"` and the rejected text in
+//! `error.failed_generation`. That is a JSON failure of the model, not a bad
+//! request, so it is classified [`ProviderErrorKind::ApiJsonValidation`] and goes
+//! through Elelem's JSON retry ladder (counted as `api_json_validation_retries`).
+//!
+//! ```
+//! use elelem_groq as _;
+//! let plugin = elelem_core::provider::ProviderPlugin::all().find(|p| p.name == "groq");
+//! assert!(plugin.is_some());
+//! ```
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use elelem_core::provider::{Provider, ProviderErrorKind, ProviderPlugin, ProviderSettings};
+use elelem_core::ElelemError;
+use elelem_openai::{OpenAiCompatible, Quirks};
+
+/// The GROQ catalogue.
+pub const CATALOGUE: &str = include_str!("../../../models/groq.toml");
+
+/// GROQ's deviations from OpenAI.
+///
+/// ```
+/// use elelem_openai::Quirks;
+/// use elelem_core::provider::ProviderErrorKind;
+/// let error = serde_json::json!({"code": "json_validate_failed"});
+/// assert_eq!(elelem_groq::GroqQuirks.classify_error(400, Some(&error)), Some(ProviderErrorKind::ApiJsonValidation));
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GroqQuirks;
+
+impl Quirks for GroqQuirks {
+    fn classify_error(&self, status: u16, error: Option<&Value>) -> Option<ProviderErrorKind> {
+        let code = error?.get("code")?.as_str()?;
+        (status == 400 && code == "json_validate_failed")
+            .then_some(ProviderErrorKind::ApiJsonValidation)
+    }
+}
+
+/// Builds the `groq` provider.
+///
+/// ```
+/// # use std::time::Duration;
+/// let settings = elelem_core::provider::ProviderSettings {
+///     name: "groq".into(), base_url: "https://api.groq.com/openai/v1".into(),
+///     api_key: Some("gsk-test".into()), api_key_env: Some("GROQ_API_KEY".into()),
+///     timeout: Duration::from_secs(60), max_response_bytes: 1 << 20,
+/// };
+/// assert!(elelem_groq::build(settings).is_ok());
+/// ```
+pub fn build(settings: ProviderSettings) -> Result<Arc<dyn Provider>, ElelemError> {
+    Ok(Arc::new(OpenAiCompatible::new(
+        settings,
+        Arc::new(GroqQuirks),
+    )?))
+}
+
+elelem_core::inventory::submit! {
+    ProviderPlugin { name: "groq", catalogue: CATALOGUE, build }
+}

@@ -1,0 +1,164 @@
+//! Turning an HTTP error answer into a classified [`HttpError`].
+
+use std::collections::BTreeMap;
+
+use reqwest::header::HeaderMap;
+use serde_json::Value;
+
+use elelem_core::provider::{HttpError, ProviderErrorKind, MAX_ERROR_BODY_CHARS};
+use elelem_core::retry::retry_after_from_headers;
+use elelem_core::ApiKey;
+
+use crate::Quirks;
+
+/// Whether a response header is worth keeping in errors and responses.
+pub(crate) fn is_kept_header(name: &str) -> bool {
+    name.starts_with("x-ratelimit-")
+        || name.starts_with("retry-after")
+        || matches!(name, "x-request-id" | "x-should-retry" | "content-type")
+}
+
+/// The headers worth keeping, lower-case names.
+pub(crate) fn kept_headers(headers: &HeaderMap) -> BTreeMap<String, String> {
+    headers
+        .iter()
+        .filter(|(name, _)| is_kept_header(name.as_str()))
+        .filter_map(|(name, value)| {
+            Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+        })
+        .collect()
+}
+
+/// The text with every occurrence of the key replaced, so a server echoing the key
+/// cannot leak it into errors or logs.
+pub(crate) fn redact(text: &str, key: Option<&ApiKey>) -> String {
+    match key {
+        Some(key) if key.expose().len() >= 4 && text.contains(key.expose()) => {
+            text.replace(key.expose(), "***")
+        }
+        _ => text.to_owned(),
+    }
+}
+
+/// Builds the error for a non-success status.
+pub(crate) fn http_error(
+    provider: &str,
+    status: u16,
+    headers: &HeaderMap,
+    body: &[u8],
+    key: Option<&ApiKey>,
+    quirks: &dyn Quirks,
+) -> HttpError {
+    let text = redact(&String::from_utf8_lossy(body), key);
+    let parsed: Option<Value> = serde_json::from_str(&text).ok();
+    let error = parsed.as_ref().and_then(|v| v.get("error"));
+    let field = |name: &str| -> Option<String> {
+        match error?.get(name)? {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    };
+    // Some providers send `{"error": "text"}` or `{"message": ...}` instead.
+    let message = field("message")
+        .or_else(|| error.and_then(Value::as_str).map(str::to_owned))
+        .or_else(|| parsed.as_ref()?.get("message")?.as_str().map(str::to_owned));
+    let code = field("code");
+    let kept = kept_headers(headers);
+    let retry_after = retry_after_from_headers(kept.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let should_retry = match kept.get("x-should-retry").map(String::as_str) {
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        _ => None,
+    };
+    let kind = quirks
+        .classify_error(status, error)
+        .unwrap_or_else(|| ProviderErrorKind::classify(status, code.as_deref()));
+    let body = match text.char_indices().nth(MAX_ERROR_BODY_CHARS) {
+        Some((cut, _)) => text[..cut].to_owned(),
+        None => text,
+    };
+    HttpError {
+        provider: provider.to_owned(),
+        status,
+        kind,
+        message,
+        code,
+        error_type: field("type"),
+        retry_after,
+        should_retry,
+        headers: kept,
+        body,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use reqwest::header::{HeaderName, HeaderValue};
+
+    use super::*;
+    use crate::NoQuirks;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            map.insert(HeaderName::from_static(k), HeaderValue::from_static(v));
+        }
+        map
+    }
+
+    #[test]
+    fn openai_rate_limit_is_classified_with_its_delay() {
+        let body = br#"{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}"#;
+        let h = headers(&[
+            ("retry-after", "2"),
+            ("x-ratelimit-remaining-requests", "0"),
+            ("set-cookie", "x"),
+        ]);
+        let e = http_error("openai", 429, &h, body, None, &NoQuirks);
+        assert_eq!(e.kind, ProviderErrorKind::RateLimited);
+        assert_eq!(e.retry_after, Some(std::time::Duration::from_secs(2)));
+        assert_eq!(e.code.as_deref(), Some("rate_limit_exceeded"));
+        assert_eq!(
+            e.headers
+                .get("x-ratelimit-remaining-requests")
+                .map(String::as_str),
+            Some("0")
+        );
+        assert!(!e.headers.contains_key("set-cookie"));
+    }
+
+    #[test]
+    fn html_and_huge_bodies_are_kept_truncated() {
+        let html = "<html>".repeat(1_000);
+        let e = http_error(
+            "groq",
+            502,
+            &HeaderMap::new(),
+            html.as_bytes(),
+            None,
+            &NoQuirks,
+        );
+        assert_eq!(e.kind, ProviderErrorKind::Server);
+        assert_eq!(e.body.chars().count(), MAX_ERROR_BODY_CHARS);
+        assert!(e.message.is_none());
+    }
+
+    #[test]
+    fn echoed_keys_are_redacted_and_should_retry_is_read() {
+        let key = ApiKey::new("sk-very-secret");
+        let body = br#"{"error":{"message":"bad key sk-very-secret"}}"#;
+        let e = http_error(
+            "openai",
+            500,
+            &headers(&[("x-should-retry", "false")]),
+            body,
+            Some(&key),
+            &NoQuirks,
+        );
+        assert!(!e.body.contains("sk-very-secret"));
+        assert!(!e.message.clone().unwrap().contains("sk-very-secret"));
+        assert_eq!(e.should_retry, Some(false));
+        assert!(!e.is_retryable());
+    }
+}

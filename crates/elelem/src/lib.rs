@@ -1,0 +1,56 @@
+//! Elelem: one API over many LLM providers, built for reliable JSON output and
+//! exact cost accounting.
+//!
+//! Depend on this crate with the providers you want as Cargo features (`openai`,
+//! `groq`, `deepinfra`, `scaleway`; all on by default). Each enabled provider
+//! registers itself; model strings name the provider: `"groq:openai/gpt-oss-20b"`.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), elelem::ElelemError> {
+//! use elelem::{ChatRequest, Elelem, Message, ResponseFormat};
+//!
+//! let elelem = Elelem::new()?; // keys from GROQ_API_KEY, OPENAI_API_KEY, ...
+//! let request = ChatRequest::new(
+//!     "groq:openai/gpt-oss-20b",
+//!     vec![Message::system("You extract data."), Message::user("Alice is 30.")],
+//! )
+//! .response_format(ResponseFormat::JsonObject)
+//! .json_schema(serde_json::json!({
+//!     "type": "object",
+//!     "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+//!     "required": ["name", "age"]
+//! }))
+//! .tags(["extraction"]);
+//! let response = elelem.create_chat_completion(request).await?;
+//! println!("{}", response.choices[0].message.content.as_deref().unwrap_or_default());
+//! println!("{}", serde_json::to_string_pretty(&elelem.get_stats_by_tag("extraction")).unwrap_or_default());
+//! # Ok(()) }
+//! ```
+
+pub use elelem_core::*;
+
+/// The provider crates compiled in, by feature.
+pub mod providers {
+    #[cfg(feature = "deepinfra")]
+    pub use elelem_deepinfra as deepinfra;
+    #[cfg(feature = "groq")]
+    pub use elelem_groq as groq;
+    #[cfg(feature = "openai")]
+    pub use elelem_openai as openai;
+    #[cfg(feature = "scaleway")]
+    pub use elelem_scaleway as scaleway;
+
+    /// The names of the providers registered in this program (the enabled
+    /// features, plus any provider registered by user code).
+    ///
+    /// ```
+    /// let names = elelem::providers::registered();
+    /// # #[cfg(feature = "groq")]
+    /// assert!(names.contains(&"groq"));
+    /// ```
+    pub fn registered() -> Vec<&'static str> {
+        elelem_core::provider::ProviderPlugin::all()
+            .map(|p| p.name)
+            .collect()
+    }
+}

@@ -63,7 +63,8 @@ pub struct TokenCounts {
 /// One attempt of one call, as a cost sink receives it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UsageRecord {
-    /// When the attempt finished.
+    /// When the attempt finished (serialized as Unix milliseconds).
+    #[serde(rename = "timestamp_unix_ms", serialize_with = "unix_millis")]
     pub timestamp: SystemTime,
     /// The call's id, shared by all its attempts.
     pub call_id: u64,
@@ -82,12 +83,26 @@ pub struct UsageRecord {
     /// Whether the model's prices were known (if not, the cost is zero and unknown).
     pub price_known: bool,
     /// The time since the previous attempt ended (or the call started), so a call's
-    /// attempt durations add up to its wall time, waits included.
+    /// attempt durations add up to its wall time, waits included. Serialized as
+    /// `duration_seconds`.
+    #[serde(rename = "duration_seconds", serialize_with = "seconds")]
     pub duration: Duration,
     /// How the attempt ended.
     pub outcome: AttemptOutcome,
     /// What the retry after this attempt changed.
     pub adjustments: Adjustments,
+}
+
+fn unix_millis<S: serde::Serializer>(time: &SystemTime, serializer: S) -> Result<S::Ok, S::Error> {
+    let millis = time
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    serializer.serialize_u128(millis)
+}
+
+fn seconds<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_f64(duration.as_secs_f64())
 }
 
 impl UsageRecord {
@@ -102,10 +117,13 @@ impl UsageRecord {
     }
 }
 
+/// Serialized in nano-dollars (rounded to the nearest nano-dollar; the exact
+/// amounts stay available as [`Usd`] in memory).
 impl Serialize for CostBreakdown {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut s = serializer.serialize_struct("CostBreakdown", 3)?;
+        let mut s = serializer.serialize_struct("CostBreakdown", 4)?;
+        s.serialize_field("total_nano_usd", &self.total().nanos_rounded())?;
         s.serialize_field("input_nano_usd", &self.input.nanos_rounded())?;
         s.serialize_field("output_nano_usd", &self.output.nanos_rounded())?;
         s.serialize_field("reasoning_nano_usd", &self.reasoning.nanos_rounded())?;

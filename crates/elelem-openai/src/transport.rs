@@ -201,6 +201,7 @@ impl Provider for OpenAiCompatible {
         Ok(ProviderResponse {
             completion,
             headers: kept_headers(&headers),
+            reported_cost: None,
         })
     }
 }

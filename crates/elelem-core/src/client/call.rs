@@ -95,6 +95,36 @@ fn cost_of(model: &ModelEntry, usage: Option<&Usage>) -> CostBreakdown {
     }
 }
 
+/// The cost of an answer: the provider's own figure when it reports one (split
+/// between input and output in the price table's proportions, total exact),
+/// else the price table's.
+fn answer_cost(model: &ModelEntry, usage: Option<&Usage>, reported: Option<Usd>) -> CostBreakdown {
+    let table = cost_of(model, usage);
+    let Some(reported) = reported else {
+        return table;
+    };
+    let table_total = table.total().femtos();
+    if table_total <= 0 {
+        return CostBreakdown {
+            input: reported,
+            ..CostBreakdown::default()
+        };
+    }
+    let scale =
+        |part: Usd| Usd::from_femtos(reported.femtos().saturating_mul(part.femtos()) / table_total);
+    let input = scale(table.input);
+    let output = Usd::from_femtos(reported.femtos() - input.femtos());
+    let reasoning = match table.output.femtos() {
+        0 => Usd::ZERO,
+        out => Usd::from_femtos(output.femtos().saturating_mul(table.reasoning.femtos()) / out),
+    };
+    CostBreakdown {
+        input,
+        output,
+        reasoning,
+    }
+}
+
 fn retry_cause(failure: &Failure<'_>) -> RetryCause {
     match failure {
         Failure::JsonParse(_) => RetryCause::JsonParse,
@@ -207,12 +237,13 @@ impl Call<'_> {
         attempt: u32,
         target: &Target,
         usage: Option<&Usage>,
+        reported: Option<Usd>,
         started: Instant,
         outcome: AttemptOutcome,
         adjustments: Adjustments,
     ) -> (Usd, Instant) {
         let now = Instant::now();
-        let cost = cost_of(&target.model, usage);
+        let cost = answer_cost(&target.model, usage, reported);
         self.inner.sink.record(&UsageRecord {
             timestamp: SystemTime::now(),
             call_id: self.call_id,
@@ -222,7 +253,7 @@ impl Call<'_> {
             tags: self.tags.clone(),
             tokens: tokens_of(usage),
             cost,
-            price_known: target.model.prices.is_some(),
+            price_known: target.model.prices.is_some() || reported.is_some(),
             duration: now.saturating_duration_since(started),
             outcome,
             adjustments,
@@ -271,6 +302,7 @@ impl Call<'_> {
                 .await;
             let failed = match result {
                 Ok(response) => {
+                    let reported = response.reported_cost;
                     let completion = response.completion;
                     match answer::process(&completion, json_mode, self.validator.as_deref()) {
                         Ok(done) => {
@@ -278,6 +310,7 @@ impl Call<'_> {
                                 attempt,
                                 &current,
                                 completion.usage.as_ref(),
+                                reported,
                                 since,
                                 AttemptOutcome::Success,
                                 Adjustments::default(),
@@ -297,6 +330,7 @@ impl Call<'_> {
                                     answer: text,
                                 },
                                 completion.usage,
+                                reported,
                             )
                         }
                     }
@@ -309,10 +343,11 @@ impl Call<'_> {
                             answer,
                         },
                         None,
+                        None,
                     )
                 }
             };
-            let (failed, usage) = failed;
+            let (failed, usage, reported) = failed;
             let failure = failed.failure();
             let mut decision = if attempt >= self.inner.max_attempts {
                 RetryDecision::Fail
@@ -336,6 +371,7 @@ impl Call<'_> {
                 attempt,
                 &current,
                 usage.as_ref(),
+                reported,
                 since,
                 outcome,
                 adjustments,
@@ -425,5 +461,30 @@ impl Call<'_> {
         completion.elelem.reasoning = answer.reasoning;
         completion.elelem.json = answer.json;
         completion
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalogue::Catalogue;
+
+    #[test]
+    fn a_reported_cost_replaces_the_table_and_keeps_its_total_exact() {
+        let c = Catalogue::from_sources([(
+            "t",
+            "[provider]\nname='p'\nbase_url='u'\n[[models]]\nid='p:m'\nprice={input='1',output='3'}\n[[models]]\nid='p:free'",
+        )])
+        .unwrap();
+        let usage: Usage = serde_json::from_str(r#"{"prompt_tokens":1000,"completion_tokens":1000,"completion_tokens_details":{"reasoning_tokens":500}}"#).unwrap();
+        let reported: Usd = "0.0001".parse().unwrap();
+        let cost = answer_cost(c.model("p:m").unwrap(), Some(&usage), Some(reported));
+        assert_eq!(cost.total(), reported);
+        assert_eq!(cost.input, "0.000025".parse().unwrap());
+        assert_eq!(cost.reasoning, "0.0000375".parse().unwrap());
+        let unpriced = answer_cost(c.model("p:free").unwrap(), Some(&usage), Some(reported));
+        assert_eq!(unpriced.total(), reported);
+        let table = answer_cost(c.model("p:m").unwrap(), Some(&usage), None);
+        assert_eq!(table.total(), "0.004".parse().unwrap());
     }
 }

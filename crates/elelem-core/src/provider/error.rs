@@ -171,6 +171,12 @@ pub enum ProviderError {
         /// The time limit.
         after: Duration,
     },
+    /// The provider does not offer this operation.
+    #[error("this provider does not support {operation}")]
+    Unsupported {
+        /// What was asked for (`streaming`, `legacy completions`, `model listing`).
+        operation: &'static str,
+    },
     /// The response body was larger than the configured limit.
     #[error("{provider} sent a response body larger than the limit of {limit} bytes; raise `max_response_bytes` if this is expected")]
     BodyTooLarge {
@@ -221,7 +227,7 @@ impl ProviderError {
             ProviderError::Connection { .. }
             | ProviderError::Timeout { .. }
             | ProviderError::InvalidBody { .. } => true,
-            ProviderError::BodyTooLarge { .. } => false,
+            ProviderError::BodyTooLarge { .. } | ProviderError::Unsupported { .. } => false,
         }
     }
 

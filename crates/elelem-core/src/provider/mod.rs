@@ -7,7 +7,9 @@ mod wire;
 
 pub use error::{HttpError, ProviderError, ProviderErrorKind, MAX_ERROR_BODY_CHARS};
 pub use registration::{ProviderPlugin, ProviderSettings};
-pub use wire::{ProviderResponse, WireRequest};
+pub use wire::{
+    ChunkStream, ProviderResponse, ProviderStream, TextCompletionResponse, WireRequest,
+};
 
 use async_trait::async_trait;
 

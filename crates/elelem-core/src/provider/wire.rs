@@ -1,10 +1,14 @@
 //! What goes to a provider and what comes back.
 
 use std::collections::BTreeMap;
+use std::pin::Pin;
 
+use futures_core::Stream;
 use serde_json::{Map, Value};
 
-use crate::types::ChatCompletion;
+use super::ProviderError;
+use crate::money::Usd;
+use crate::types::{ChatCompletion, ChatCompletionChunk, TextCompletion};
 
 /// One request as it goes on the wire: the OpenAI chat completion body, with the
 /// upstream model id in `model`, every parameter already adjusted for the model.
@@ -33,6 +37,9 @@ pub struct ProviderResponse {
     pub completion: ChatCompletion,
     /// Response headers worth keeping (rate-limit state, request ids), lower-case names.
     pub headers: BTreeMap<String, String>,
+    /// The cost the provider itself reported for this response (OpenRouter's
+    /// `usage.cost`), which then replaces the price-table cost.
+    pub reported_cost: Option<Usd>,
 }
 
 impl ProviderResponse {
@@ -47,6 +54,36 @@ impl ProviderResponse {
         ProviderResponse {
             completion,
             headers: BTreeMap::new(),
+            reported_cost: None,
         }
     }
+}
+
+/// Chunks of a streamed completion, as a provider decodes them.
+pub type ChunkStream =
+    Pin<Box<dyn Stream<Item = Result<ChatCompletionChunk, ProviderError>> + Send>>;
+
+/// A provider's streamed answer: its chunks and the response headers.
+pub struct ProviderStream {
+    /// The chunks, ending after the provider's end marker (`data: [DONE]`).
+    pub chunks: ChunkStream,
+    /// Response headers worth keeping, lower-case names.
+    pub headers: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for ProviderStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderStream")
+            .field("headers", &self.headers)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A provider's answer to a legacy `/completions` request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextCompletionResponse {
+    /// The completion as the provider sent it.
+    pub completion: TextCompletion,
+    /// Response headers worth keeping, lower-case names.
+    pub headers: BTreeMap<String, String>,
 }

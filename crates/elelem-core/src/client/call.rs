@@ -149,6 +149,13 @@ fn failed_generation(error: &ProviderError) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// What an attempt's answer cost: its usage, and the provider's own figure if any.
+#[derive(Clone, Copy)]
+struct Spend<'a> {
+    usage: Option<&'a Usage>,
+    reported: Option<Usd>,
+}
+
 /// What one failed attempt left behind.
 struct FailedAttempt {
     problem: AttemptProblem,
@@ -236,12 +243,12 @@ impl Call<'_> {
         &self,
         attempt: u32,
         target: &Target,
-        usage: Option<&Usage>,
-        reported: Option<Usd>,
+        spend: Spend<'_>,
         started: Instant,
         outcome: AttemptOutcome,
         adjustments: Adjustments,
     ) -> (Usd, Instant) {
+        let Spend { usage, reported } = spend;
         let now = Instant::now();
         let cost = answer_cost(&target.model, usage, reported);
         self.inner.sink.record(&UsageRecord {
@@ -309,8 +316,10 @@ impl Call<'_> {
                             let (cost, _) = self.record(
                                 attempt,
                                 &current,
-                                completion.usage.as_ref(),
-                                reported,
+                                Spend {
+                                    usage: completion.usage.as_ref(),
+                                    reported,
+                                },
                                 since,
                                 AttemptOutcome::Success,
                                 Adjustments::default(),
@@ -370,8 +379,10 @@ impl Call<'_> {
             let (cost, now) = self.record(
                 attempt,
                 &current,
-                usage.as_ref(),
-                reported,
+                Spend {
+                    usage: usage.as_ref(),
+                    reported,
+                },
                 since,
                 outcome,
                 adjustments,

@@ -50,6 +50,11 @@ impl Usd {
         }
     }
 
+    /// Whether the amount is zero.
+    pub const fn is_zero(&self) -> bool {
+        self.femtos == 0
+    }
+
     /// The exact amount in femto-dollars.
     pub const fn femtos(self) -> i128 {
         self.femtos

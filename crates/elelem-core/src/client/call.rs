@@ -264,6 +264,9 @@ impl Call<'_> {
             duration: now.saturating_duration_since(started),
             outcome,
             adjustments,
+            cache_hit: false,
+            saved_cost: Usd::ZERO,
+            stream_interrupted: false,
         });
         (cost.total(), now)
     }

@@ -117,6 +117,9 @@ mod tests {
                 temperature_reduced: true,
                 ..Adjustments::default()
             },
+            cache_hit: false,
+            saved_cost: Usd::ZERO,
+            stream_interrupted: false,
         }
     }
 
@@ -174,5 +177,58 @@ mod tests {
         let stats = sink.stats(&StatsQuery::Tag("t".into())).unwrap();
         assert_eq!(stats.total_calls, 8_000);
         assert_eq!(stats.total_cost_usd, Usd::from_nanos(expected));
+    }
+}
+
+#[cfg(test)]
+mod extension_tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+    use crate::catalogue::CostBreakdown;
+    use crate::cost::{Adjustments, AttemptOutcome, TokenCounts};
+    use crate::money::Usd;
+
+    fn record(price_known: bool, cache_hit: bool, interrupted: bool) -> UsageRecord {
+        UsageRecord {
+            timestamp: SystemTime::now(),
+            call_id: 1,
+            attempt: 1,
+            model: "p:m".into(),
+            provider: "p".into(),
+            tags: vec!["x".to_string()].into(),
+            tokens: TokenCounts::default(),
+            cost: CostBreakdown::default(),
+            price_known,
+            duration: Duration::ZERO,
+            outcome: AttemptOutcome::Success,
+            adjustments: Adjustments::default(),
+            cache_hit,
+            saved_cost: if cache_hit {
+                Usd::from_nanos(40)
+            } else {
+                Usd::ZERO
+            },
+            stream_interrupted: interrupted,
+        }
+    }
+
+    #[test]
+    fn extension_counters_count_and_appear_only_when_non_zero() {
+        let sink = InMemoryStatsSink::new();
+        let quiet = serde_json::to_value(sink.stats(&StatsQuery::All).unwrap()).unwrap();
+        assert!(quiet.get("cache_hits").is_none() && quiet.get("unpriced_calls").is_none());
+        sink.record(&record(false, false, false));
+        sink.record(&record(true, true, false));
+        sink.record(&record(true, true, false));
+        sink.record(&record(true, false, true));
+        let stats = sink.stats(&StatsQuery::Tag("x".into())).unwrap();
+        assert_eq!(stats.unpriced_calls, 1);
+        assert_eq!(stats.cache_hits, 2);
+        assert_eq!(stats.cache_saved_cost_usd, Usd::from_nanos(80));
+        assert_eq!(stats.interrupted_streams, 1);
+        let json = serde_json::to_value(&stats).unwrap();
+        assert_eq!(json["cache_hits"], 2);
+        assert_eq!(json["unpriced_calls"], 1);
     }
 }

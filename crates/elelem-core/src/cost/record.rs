@@ -91,6 +91,13 @@ pub struct UsageRecord {
     pub outcome: AttemptOutcome,
     /// What the retry after this attempt changed.
     pub adjustments: Adjustments,
+    /// Served from the response cache: no provider call, zero cost.
+    pub cache_hit: bool,
+    /// For a cache hit, what the call would have cost.
+    pub saved_cost: Usd,
+    /// A stream that ended before the provider reported its usage (broken, timed
+    /// out or dropped by the caller): the tokens are what was known.
+    pub stream_interrupted: bool,
 }
 
 fn unix_millis<S: serde::Serializer>(time: &SystemTime, serializer: S) -> Result<S::Ok, S::Error> {

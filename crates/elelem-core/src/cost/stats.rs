@@ -33,7 +33,8 @@ pub struct RetryAnalytics {
     pub total_retries: u64,
 }
 
-/// Token, cost and retry totals, serialized exactly as the Python Elelem dictionary.
+/// Token, cost and retry totals, serialized exactly as the Python Elelem dictionary
+/// (plus Elelem's extension counters, each only when non-zero).
 ///
 /// Costs are exact ([`Usd`]) and serialize as dollars. Every attempt counts towards
 /// tokens and cost, failed ones included. `total_calls` counts finished calls
@@ -72,6 +73,26 @@ pub struct Stats {
     pub reasoning_cost_usd: Usd,
     /// Retry counters.
     pub retry_analytics: RetryAnalytics,
+    /// Elelem extension: finished calls whose model had no known price (their cost
+    /// is unknown, counted as zero). Serialized only when non-zero.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unpriced_calls: u64,
+    /// Elelem extension: calls answered from the response cache. Serialized only
+    /// when non-zero.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cache_hits: u64,
+    /// Elelem extension: what the cache hits would have cost. Serialized only when
+    /// non-zero.
+    #[serde(default, skip_serializing_if = "Usd::is_zero")]
+    pub cache_saved_cost_usd: Usd,
+    /// Elelem extension: streams that ended before their usage was reported.
+    /// Serialized only when non-zero.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub interrupted_streams: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Exact running totals behind a [`Stats`].
@@ -86,6 +107,10 @@ pub(crate) struct StatsAccumulator {
     calls: u64,
     duration_nanos: u128,
     retries: RetryAnalytics,
+    unpriced_calls: u64,
+    cache_hits: u64,
+    cache_saved: Usd,
+    interrupted_streams: u64,
 }
 
 impl StatsAccumulator {
@@ -105,6 +130,14 @@ impl StatsAccumulator {
         self.duration_nanos = self
             .duration_nanos
             .saturating_add(record.duration.as_nanos());
+        if record.ends_call() && !record.price_known && !record.cache_hit {
+            self.unpriced_calls += 1;
+        }
+        if record.cache_hit {
+            self.cache_hits += 1;
+            self.cache_saved += record.saved_cost;
+        }
+        self.interrupted_streams += u64::from(record.stream_interrupted);
         let r = &mut self.retries;
         match record.outcome {
             AttemptOutcome::Success => self.calls += 1,
@@ -149,6 +182,10 @@ impl StatsAccumulator {
             reasoning_tokens: self.reasoning_tokens,
             reasoning_cost_usd: self.reasoning_cost,
             retry_analytics: self.retries.clone(),
+            unpriced_calls: self.unpriced_calls,
+            cache_hits: self.cache_hits,
+            cache_saved_cost_usd: self.cache_saved,
+            interrupted_streams: self.interrupted_streams,
         }
     }
 }

@@ -189,10 +189,70 @@ impl Serialize for Usd {
 }
 
 impl<'de> Deserialize<'de> for Usd {
+    /// Reads a JSON number of dollars, including the exponent form serde_json
+    /// writes for small amounts (`7.5e-7`), rounded to the nearest femto-dollar.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let value = serde_json::Number::deserialize(deserializer)?;
-        value.to_string().parse().map_err(serde::de::Error::custom)
+        parse_rounded_with_exponent(&value.to_string(), 15)
+            .map(Usd::from_femtos)
+            .map_err(serde::de::Error::custom)
     }
+}
+
+/// Parses a decimal that may carry an exponent (`1.25e-3`) into an integer scaled by
+/// `10^scale`, rounding half away from zero where digits go beyond the scale.
+fn parse_rounded_with_exponent(input: &str, scale: u32) -> Result<i128, DecimalError> {
+    let err = |reason| DecimalError {
+        input: input.to_owned(),
+        reason,
+    };
+    let text = input.trim();
+    let (mantissa, exponent) = match text.find(['e', 'E']) {
+        Some(at) => (
+            &text[..at],
+            text[at + 1..]
+                .parse::<i32>()
+                .map_err(|_| err("invalid exponent"))?,
+        ),
+        None => (text, 0),
+    };
+    let (negative, mantissa) = match mantissa.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, mantissa),
+    };
+    let (whole, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits: String = whole.chars().chain(frac.chars()).collect();
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(err(
+            "only digits, one decimal point and an exponent are allowed",
+        ));
+    }
+    let digits = digits.trim_start_matches('0');
+    let number: i128 = if digits.is_empty() {
+        0
+    } else {
+        digits.parse().map_err(|_| err("number too large"))?
+    };
+    // value = number x 10^(exponent - decimals); scaled = value x 10^scale.
+    let shift = i64::from(exponent) - frac.len() as i64 + i64::from(scale);
+    let scaled = if shift >= 0 {
+        let factor = u32::try_from(shift)
+            .ok()
+            .and_then(|s| 10i128.checked_pow(s))
+            .ok_or_else(|| err("number too large"))?;
+        number
+            .checked_mul(factor)
+            .ok_or_else(|| err("number too large"))?
+    } else {
+        match u32::try_from(-shift)
+            .ok()
+            .and_then(|s| 10i128.checked_pow(s))
+        {
+            Some(divisor) => (number + divisor / 2) / divisor,
+            None => 0,
+        }
+    };
+    Ok(if negative { -scaled } else { scaled })
 }
 
 /// A price in nano-dollars per million tokens (so `0.075` USD per 1M is `75_000_000`).
@@ -319,6 +379,23 @@ mod tests {
         let eur: PricePerMillion = "0.15".parse().unwrap();
         // 1.08 USD per EUR
         assert_eq!(eur.scaled_by_micros(1_080_000).to_string(), "0.162");
+    }
+
+    #[test]
+    fn reads_back_the_exponent_form_serde_json_writes() {
+        let small = Usd::from_femtos(750_000_000); // $7.5e-7
+        let text = serde_json::to_string(&small).unwrap();
+        assert!(text.contains('e'), "{text}");
+        assert_eq!(serde_json::from_str::<Usd>(&text).unwrap(), small);
+        assert_eq!(
+            serde_json::from_str::<Usd>("1.5E+2").unwrap(),
+            "150".parse().unwrap()
+        );
+        assert_eq!(
+            serde_json::from_str::<Usd>("-5e-16").unwrap(),
+            Usd::from_femtos(-1)
+        );
+        assert_eq!(serde_json::from_str::<Usd>("1e-30").unwrap(), Usd::ZERO);
     }
 
     #[test]

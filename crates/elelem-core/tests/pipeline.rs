@@ -117,6 +117,7 @@ fn http_error(
         retry_after: None,
         should_retry: None,
         headers: BTreeMap::new(),
+        error_object: body.get("error").cloned(),
         body: body.to_string(),
     })))
 }

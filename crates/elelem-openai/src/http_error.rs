@@ -64,7 +64,10 @@ pub(crate) fn http_error(
         .or_else(|| error.and_then(Value::as_str).map(str::to_owned))
         .or_else(|| parsed.as_ref()?.get("message")?.as_str().map(str::to_owned));
     let code = field("code");
-    let kept = kept_headers(headers);
+    let kept: BTreeMap<String, String> = kept_headers(headers)
+        .into_iter()
+        .map(|(name, value)| (name, redact(&value, key)))
+        .collect();
     let retry_after = retry_after_from_headers(kept.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let should_retry = match kept.get("x-should-retry").map(String::as_str) {
         Some("true") => Some(true),
@@ -74,6 +77,8 @@ pub(crate) fn http_error(
     let kind = quirks
         .classify_error(status, error)
         .unwrap_or_else(|| ProviderErrorKind::classify(status, code.as_deref()));
+    let error_object = error.filter(|e| e.is_object()).cloned();
+    let error_type = field("type");
     let body = match text.char_indices().nth(MAX_ERROR_BODY_CHARS) {
         Some((cut, _)) => text[..cut].to_owned(),
         None => text,
@@ -84,11 +89,12 @@ pub(crate) fn http_error(
         kind,
         message,
         code,
-        error_type: field("type"),
+        error_type,
         retry_after,
         should_retry,
         headers: kept,
         body,
+        error_object,
     }
 }
 

@@ -137,13 +137,14 @@ fn retry_cause(failure: &Failure<'_>) -> RetryCause {
     }
 }
 
-/// The answer a provider generated but rejected itself (GROQ's `failed_generation`).
+/// The answer a provider generated but rejected itself (GROQ's `failed_generation`),
+/// read from the untruncated error object.
 fn failed_generation(error: &ProviderError) -> Option<String> {
     let ProviderError::Http(http) = error else {
         return None;
     };
-    let body: serde_json::Value = serde_json::from_str(&http.body).ok()?;
-    body.get("error")?
+    http.error_object
+        .as_ref()?
         .get("failed_generation")?
         .as_str()
         .map(str::to_owned)
@@ -314,7 +315,12 @@ impl Call<'_> {
                 Ok(response) => {
                     let reported = response.reported_cost;
                     let completion = response.completion;
-                    match answer::process(&completion, json_mode, self.validator.as_deref()) {
+                    match answer::process(
+                        &completion,
+                        json_mode,
+                        current.model.capabilities.reasoning,
+                        self.validator.as_deref(),
+                    ) {
                         Ok(done) => {
                             let (cost, _) = self.record(
                                 attempt,

@@ -86,6 +86,9 @@ pub struct HttpError {
     pub headers: BTreeMap<String, String>,
     /// The body as received, at most [`MAX_ERROR_BODY_CHARS`] characters.
     pub body: String,
+    /// The body's `error` object in full (not truncated), when the body is JSON.
+    /// GROQ's `failed_generation` lives here.
+    pub error_object: Option<serde_json::Value>,
 }
 
 impl HttpError {

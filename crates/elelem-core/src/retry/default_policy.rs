@@ -187,6 +187,7 @@ mod tests {
             should_retry: None,
             headers: BTreeMap::new(),
             body: String::new(),
+            error_object: None,
         }))
     }
 

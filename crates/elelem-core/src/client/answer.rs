@@ -38,18 +38,46 @@ fn reasoning_field(completion: &ChatCompletion) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// Whether think blocks should be removed from this answer: always for reasoning
+/// models, and for any model whose answer opens with a think block. Other models'
+/// text is kept verbatim, so `<think>` inside an ordinary answer survives.
+fn strips_think(raw: &str, reasoning_model: bool) -> bool {
+    if reasoning_model {
+        return true;
+    }
+    let start = raw.trim_start();
+    start
+        .get(..6)
+        .is_some_and(|head| head.eq_ignore_ascii_case("<think"))
+}
+
 /// Cleans and checks the first choice of `completion`. Returns the rejected answer
 /// text alongside the rejection, for the retry feedback.
 pub(crate) fn process(
     completion: &ChatCompletion,
     json_mode: bool,
+    reasoning_model: bool,
     validator: Option<&Validator>,
 ) -> Result<Answer, (String, Rejection)> {
     let raw = completion
         .choices
         .first()
         .and_then(|c| c.message.content.as_deref());
-    let split = raw.map(split_think);
+    // An answer that is JSON as it stands is taken as it stands, even if a string
+    // in it mentions think tags.
+    let already_json = json_mode
+        && raw
+            .is_some_and(|text| serde_json::from_str::<serde::de::IgnoredAny>(text.trim()).is_ok());
+    let split = raw.map(|text| {
+        if !already_json && strips_think(text, reasoning_model) {
+            split_think(text)
+        } else {
+            crate::json::ThinkSplit {
+                answer: std::borrow::Cow::Borrowed(text.trim()),
+                reasoning: None,
+            }
+        }
+    });
     let think_reasoning = split.as_ref().and_then(|s| s.reasoning.clone());
     let reasoning = match (think_reasoning, reasoning_field(completion)) {
         (Some(think), _) => Some(think),
@@ -99,7 +127,7 @@ mod tests {
     #[test]
     fn think_blocks_and_fences_are_removed_in_json_mode() {
         let c = completion("<think>\nhmm\n</think>\n```json\n{\"a\": 1}\n```");
-        let answer = process(&c, true, None).unwrap();
+        let answer = process(&c, true, true, None).unwrap();
         assert_eq!(answer.content.as_deref(), Some("{\"a\": 1}"));
         assert_eq!(answer.reasoning.as_deref(), Some("hmm"));
         assert_eq!(answer.json, Some(json!({"a": 1})));
@@ -108,9 +136,31 @@ mod tests {
     #[test]
     fn text_mode_only_removes_think_blocks() {
         let c = completion("<think>x</think>Hello");
-        let answer = process(&c, false, None).unwrap();
+        let answer = process(&c, false, true, None).unwrap();
         assert_eq!(answer.content.as_deref(), Some("Hello"));
         assert_eq!(answer.json, None);
+    }
+
+    #[test]
+    fn other_models_keep_think_tags_that_are_part_of_their_answer() {
+        let text = completion("Wrap it in <think> and </think> tags.");
+        let answer = process(&text, false, false, None).unwrap();
+        assert_eq!(
+            answer.content.as_deref(),
+            Some("Wrap it in <think> and </think> tags.")
+        );
+        assert_eq!(answer.reasoning, None);
+        let json = completion("{\"open\": \"<think>\", \"close\": \"</think>\"}");
+        for reasoning_model in [false, true] {
+            let answer = process(&json, true, reasoning_model, None).unwrap();
+            assert_eq!(
+                answer.json,
+                Some(json!({"open": "<think>", "close": "</think>"}))
+            );
+        }
+        let leading = completion("<think>plan</think>{\"a\": 1}");
+        let answer = process(&leading, true, false, None).unwrap();
+        assert_eq!(answer.reasoning.as_deref(), Some("plan"));
     }
 
     #[test]
@@ -120,26 +170,27 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            process(&c, true, None).unwrap().reasoning.as_deref(),
+            process(&c, true, true, None).unwrap().reasoning.as_deref(),
             Some("because")
         );
     }
 
     #[test]
     fn rejections_carry_the_answer_and_the_reason() {
-        let (text, why) = process(&completion("Sorry, no."), true, None).unwrap_err();
+        let (text, why) = process(&completion("Sorry, no."), true, false, None).unwrap_err();
         assert_eq!(text, "Sorry, no.");
         assert!(matches!(why, Rejection::Parse(_)));
         let schema = json!({"type": "object", "required": ["name"]});
         let validator = jsonschema::validator_for(&schema).unwrap();
-        let (_, why) = process(&completion("{\"age\": 3}"), true, Some(&validator)).unwrap_err();
+        let (_, why) =
+            process(&completion("{\"age\": 3}"), true, false, Some(&validator)).unwrap_err();
         match why {
             Rejection::Schema(errors) => assert!(errors[0].contains("name"), "{errors:?}"),
             other => panic!("{other:?}"),
         }
         let empty: ChatCompletion = serde_json::from_value(json!({"choices": []})).unwrap();
         assert!(matches!(
-            process(&empty, true, None),
+            process(&empty, true, false, None),
             Err((_, Rejection::Parse(_)))
         ));
     }

@@ -124,12 +124,13 @@ impl UsageRecord {
     }
 }
 
-/// Serialized in nano-dollars (rounded to the nearest nano-dollar; the exact
-/// amounts stay available as [`Usd`] in memory).
+/// Serialized in nano-dollars rounded to the nearest nano-dollar, plus the exact
+/// total in femto-dollars (10^-15 USD) for tools that sum records.
 impl Serialize for CostBreakdown {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut s = serializer.serialize_struct("CostBreakdown", 4)?;
+        let mut s = serializer.serialize_struct("CostBreakdown", 5)?;
+        s.serialize_field("total_femto_usd", &self.total().femtos())?;
         s.serialize_field("total_nano_usd", &self.total().nanos_rounded())?;
         s.serialize_field("input_nano_usd", &self.input.nanos_rounded())?;
         s.serialize_field("output_nano_usd", &self.output.nanos_rounded())?;

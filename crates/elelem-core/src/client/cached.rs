@@ -1,0 +1,162 @@
+//! The response cache in the pipeline: the key of a request, the lookup before the
+//! first attempt, and the store after a successful call.
+//!
+//! Streaming (hook): a streamed request can be served from the cache with the same
+//! [`CacheSlot::new`] and [`CacheSlot::lookup`], replaying the completion found with
+//! [`crate::cache::CachedResponse::replay_chunks`], and can store its collected
+//! completion with [`CacheSlot::store`].
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use jsonschema::Validator;
+use serde_json::{json, Value};
+
+use super::answer;
+use super::checks;
+use super::elelem::Inner;
+use super::prepare::{wire_body, AttemptParams};
+use crate::cache::{Cache, CacheKey, CacheMode, CachedResponse};
+use crate::catalogue::ModelEntry;
+use crate::cost::{Adjustments, AttemptOutcome, TokenCounts, UsageRecord};
+use crate::money::Usd;
+use crate::types::{ChatCompletion, ChatRequest};
+
+/// Version of the key's content: bump it when the content changes meaning.
+const KEY_VERSION: u32 = 1;
+
+/// A request's place in the response cache.
+pub(crate) struct CacheSlot {
+    cache: Arc<dyn Cache>,
+    key: CacheKey,
+    mode: CacheMode,
+}
+
+impl CacheSlot {
+    /// The slot of `request` going first to `model`; `None` when the client has no
+    /// cache or the request ignores it.
+    pub fn new(
+        inner: &Inner,
+        request: &ChatRequest,
+        model: &ModelEntry,
+        instruction: Option<&str>,
+    ) -> Option<Self> {
+        if request.cache == CacheMode::Ignore {
+            return None;
+        }
+        let cache = inner.state.cache.clone()?;
+        Some(CacheSlot {
+            cache,
+            key: key_of(inner, request, model, instruction),
+            mode: request.cache,
+        })
+    }
+
+    /// The cached answer, if there is one that still passes the request's schema and
+    /// checks; a hit is recorded in the cost sink (zero cost, the saved cost, no
+    /// tokens).
+    pub async fn lookup(
+        &self,
+        inner: &Inner,
+        request: &ChatRequest,
+        model: &ModelEntry,
+        validator: Option<&Validator>,
+        call_id: u64,
+    ) -> Option<ChatCompletion> {
+        if self.mode == CacheMode::Refresh {
+            return None;
+        }
+        let started = Instant::now();
+        let entry = self.cache.get(&self.key).await?;
+        let json_mode = request.is_json_mode();
+        let checked = answer::process(
+            &entry.completion,
+            json_mode,
+            model.capabilities.reasoning,
+            validator,
+        )
+        .and_then(|done| checks::apply(done, &request.checks));
+        let done = match checked {
+            Ok(done) => done,
+            Err((_, rejection)) => {
+                tracing::info!(key = %self.key, ?rejection, "cached answer no longer passes the request's schema or checks; ignored");
+                return None;
+            }
+        };
+        let mut completion = entry.completion;
+        if let Some(choice) = completion.choices.first_mut() {
+            choice.message.content = done.content;
+        }
+        let meta = &mut completion.elelem;
+        meta.requested_model = request.model.clone();
+        meta.answered_by = entry.answered_by;
+        meta.attempts = 0;
+        meta.cost = Usd::ZERO;
+        meta.reasoning = entry.reasoning.or(done.reasoning);
+        meta.json = done.json;
+        meta.cache_hit = true;
+        inner.sink.record(&UsageRecord {
+            timestamp: SystemTime::now(),
+            call_id,
+            attempt: 1,
+            model: model.id.clone(),
+            provider: model.provider.clone(),
+            tags: request.tags.clone().into(),
+            tokens: TokenCounts::default(),
+            cost: Default::default(),
+            price_known: model.prices.is_some(),
+            duration: started.elapsed(),
+            outcome: AttemptOutcome::Success,
+            adjustments: Adjustments::default(),
+            cache_hit: true,
+            saved_cost: entry.cost,
+            stream_interrupted: false,
+        });
+        tracing::info!(key = %self.key, model = %model.id, saved = %entry.cost, "answered from the response cache");
+        Some(completion)
+    }
+
+    /// Stores a successful call's answer.
+    pub async fn store(&self, completion: &ChatCompletion) {
+        let meta = &completion.elelem;
+        let mut entry =
+            CachedResponse::new(completion.clone(), meta.answered_by.clone(), meta.cost);
+        entry.reasoning = meta.reasoning.clone();
+        self.cache.put(&self.key, &entry).await;
+        tracing::debug!(key = %self.key, "answer stored in the response cache");
+    }
+}
+
+/// The key of everything that determines the answer: provider, endpoint, model,
+/// the first attempt's exact body (upstream id, messages with the JSON
+/// instructions, parameters, defaults, `response_format`), the validation schema
+/// and the fallback models. API keys travel in headers and are never part of it.
+fn key_of(
+    inner: &Inner,
+    request: &ChatRequest,
+    model: &ModelEntry,
+    instruction: Option<&str>,
+) -> CacheKey {
+    let params = AttemptParams {
+        temperature: request
+            .temperature
+            .filter(|_| model.capabilities.temperature),
+        ..AttemptParams::default()
+    };
+    let body = wire_body(
+        request,
+        instruction,
+        inner.catalogue.provider(&model.provider),
+        model,
+        &params,
+    );
+    CacheKey::from_content(&json!({
+        "elelem_cache_key": KEY_VERSION,
+        "provider": model.provider,
+        "endpoint": inner.state.endpoint(&model.provider),
+        "model": model.id,
+        "body": Value::Object(body),
+        "schema": request.validation_schema(),
+        "fallback_models": request.fallback_models,
+    }))
+}

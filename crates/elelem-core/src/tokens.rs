@@ -1,0 +1,313 @@
+//! Token estimates of a prompt, and the pre-flight check that a request fits its
+//! model's context window.
+//!
+//! Counting follows OpenAI's published recipe for chat models: each message costs
+//! its text's tokens plus 3 (plus 1 for a `name`), and the reply is primed with 3
+//! more. The text is tokenized with the model family's real encoding where one is
+//! known (`tiktoken-rs`, whose encodings are compiled in, so it works offline):
+//!
+//! | models (by upstream id) | counter |
+//! |---|---|
+//! | `gpt-4o`, `gpt-4.1`, `gpt-4.5`, `gpt-5`, `o1`, `o3`, `o4`, `gpt-oss` | `o200k_base` |
+//! | `gpt-4`, `gpt-3.5`, OpenAI embeddings, Llama 3 (whose tokenizer extends `cl100k_base`, so the count is close and slightly high) | `cl100k_base` |
+//! | everything else (Kimi, Mistral, Qwen, DeepSeek, Llama 4, ...) | approximate: one token per 4 characters, rounded up |
+//!
+//! Besides text, an image part counts 85 tokens (OpenAI's low-detail price; a
+//! high-detail image costs more) and other message fields (`tool_calls`, ...)
+//! count as their JSON text. An estimate is an estimate: a provider's own
+//! count can differ by a few percent, more for the approximation.
+
+use std::sync::OnceLock;
+
+use serde_json::Value;
+use tiktoken_rs::CoreBPE;
+
+use crate::catalogue::ModelEntry;
+use crate::error::ElelemError;
+use crate::types::{Content, Message};
+
+/// Tokens added per message by the chat format.
+const PER_MESSAGE: u64 = 3;
+/// Tokens added for a message's `name`.
+const PER_NAME: u64 = 1;
+/// Tokens priming the reply.
+const REPLY_PRIMING: u64 = 3;
+/// Tokens counted for one image part.
+const PER_IMAGE: u64 = 85;
+
+/// How tokens are counted for a model.
+///
+/// ```
+/// use elelem_core::TokenCounter;
+/// assert_eq!(TokenCounter::for_upstream("gpt-4.1-mini"), TokenCounter::O200kBase);
+/// assert_eq!(TokenCounter::for_upstream("openai/gpt-oss-20b"), TokenCounter::O200kBase);
+/// assert_eq!(TokenCounter::for_upstream("gpt-3.5-turbo"), TokenCounter::Cl100kBase);
+/// assert_eq!(TokenCounter::for_upstream("moonshotai/kimi-k2-instruct"), TokenCounter::Approximate);
+/// assert_eq!(TokenCounter::Approximate.count("abcdefghi"), 3);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenCounter {
+    /// OpenAI's `o200k_base` encoding (GPT-4o and later, o-series, gpt-oss).
+    O200kBase,
+    /// OpenAI's `cl100k_base` encoding (GPT-4, GPT-3.5; close for Llama 3).
+    Cl100kBase,
+    /// No tokenizer fits: one token per 4 characters, rounded up.
+    Approximate,
+}
+
+impl TokenCounter {
+    /// The counter for a model's upstream id (see the module table).
+    pub fn for_upstream(upstream: &str) -> Self {
+        let lower = upstream.to_ascii_lowercase();
+        let name = lower.rsplit('/').next().unwrap_or(&lower);
+        let o_series = name.len() >= 2
+            && name.starts_with('o')
+            && name.as_bytes().get(1).is_some_and(u8::is_ascii_digit);
+        let o200k = ["gpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "chatgpt-4o"];
+        let cl100k = ["gpt-4", "gpt-3.5", "text-embedding-3", "text-embedding-ada"];
+        if lower.contains("gpt-oss") || o_series || o200k.iter().any(|p| name.starts_with(p)) {
+            TokenCounter::O200kBase
+        } else if cl100k.iter().any(|p| name.starts_with(p))
+            || name.starts_with("llama-3")
+            || name.starts_with("llama3")
+            || name.starts_with("meta-llama-3")
+        {
+            TokenCounter::Cl100kBase
+        } else {
+            TokenCounter::Approximate
+        }
+    }
+
+    /// The counter for a catalogue model.
+    pub fn for_model(model: &ModelEntry) -> Self {
+        TokenCounter::for_upstream(&model.upstream)
+    }
+
+    /// The counter's name: `o200k_base`, `cl100k_base` or `approximate`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TokenCounter::O200kBase => "o200k_base",
+            TokenCounter::Cl100kBase => "cl100k_base",
+            TokenCounter::Approximate => "approximate",
+        }
+    }
+
+    /// The tokens of `text`. Falls back to the approximation should an encoding
+    /// fail to load.
+    pub fn count(self, text: &str) -> u64 {
+        if text.is_empty() {
+            return 0;
+        }
+        let bpe = match self {
+            TokenCounter::O200kBase => O200K
+                .get_or_init(|| loaded(tiktoken_rs::o200k_base()))
+                .as_ref(),
+            TokenCounter::Cl100kBase => CL100K
+                .get_or_init(|| loaded(tiktoken_rs::cl100k_base()))
+                .as_ref(),
+            TokenCounter::Approximate => None,
+        };
+        match bpe {
+            Some(bpe) => bpe.encode_ordinary(text).len() as u64,
+            None => (text.chars().count() as u64).div_ceil(4),
+        }
+    }
+}
+
+static O200K: OnceLock<Option<CoreBPE>> = OnceLock::new();
+static CL100K: OnceLock<Option<CoreBPE>> = OnceLock::new();
+
+/// An encoding loaded (from the data compiled into `tiktoken-rs`), or `None` with a
+/// warning.
+fn loaded<E: std::fmt::Display>(result: Result<CoreBPE, E>) -> Option<CoreBPE> {
+    match result {
+        Ok(bpe) => Some(bpe),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot load a tokenizer; token counts are approximate");
+            None
+        }
+    }
+}
+
+/// A prompt's estimated token count and how it was counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenEstimate {
+    /// The estimated prompt tokens.
+    pub tokens: u64,
+    /// The counter used.
+    pub counter: TokenCounter,
+}
+
+/// The counted parts of one message: its text and its other fields.
+fn message_parts(message: &Message) -> (String, u64) {
+    let mut text = String::new();
+    let mut images = 0;
+    match &message.content {
+        Some(Content::Text(t)) => text.push_str(t),
+        Some(Content::Parts(parts)) => {
+            for part in parts {
+                match part.get("text").and_then(Value::as_str) {
+                    Some(t) => {
+                        text.push_str(t);
+                        text.push('\n');
+                    }
+                    None if part.get("type").and_then(Value::as_str) == Some("image_url") => {
+                        images += 1
+                    }
+                    None => text.push_str(&part.to_string()),
+                }
+            }
+        }
+        None => {}
+    }
+    for (key, value) in &message.extra {
+        if key == "name" {
+            continue;
+        }
+        match value {
+            Value::String(s) => text.push_str(s),
+            other => text.push_str(&other.to_string()),
+        }
+    }
+    let overhead =
+        PER_MESSAGE + images * PER_IMAGE + u64::from(message.extra.contains_key("name")) * PER_NAME;
+    (text, overhead)
+}
+
+/// Estimates the prompt tokens of `messages` for `model` (see the [module
+/// documentation](self) for the counters and the per-message overhead).
+///
+/// ```
+/// use elelem_core::{estimate_tokens, catalogue::Catalogue, Message, TokenCounter};
+/// let c = Catalogue::from_sources([("t", "[provider]\nname='openai'\nbase_url='u'\n[[models]]\nid='openai:gpt-4.1-mini'")]).unwrap();
+/// let estimate = estimate_tokens(&[Message::user("Hello world")], c.model("openai:gpt-4.1-mini").unwrap());
+/// assert_eq!(estimate.counter, TokenCounter::O200kBase);
+/// assert_eq!(estimate.tokens, 2 + 3 + 3); // "Hello world" is 2 tokens
+/// ```
+pub fn estimate_tokens(messages: &[Message], model: &ModelEntry) -> TokenEstimate {
+    let counter = TokenCounter::for_model(model);
+    let tokens = messages
+        .iter()
+        .map(|m| {
+            let (text, overhead) = message_parts(m);
+            let name = m.extra.get("name").and_then(Value::as_str).unwrap_or("");
+            counter.count(&text) + counter.count(name) + overhead
+        })
+        .sum::<u64>()
+        + REPLY_PRIMING;
+    TokenEstimate { tokens, counter }
+}
+
+/// Fails with [`ElelemError::ContextWindowExceeded`] when the prompt (with the JSON
+/// `instruction`) plus `max_tokens` cannot fit `model`'s context window. Nothing is
+/// tokenized when the prompt's byte length already proves it fits (a token is at
+/// least one byte).
+pub(crate) fn check_context_window(
+    model: &ModelEntry,
+    messages: &[Message],
+    instruction: Option<&str>,
+    max_tokens: Option<u32>,
+) -> Result<(), ElelemError> {
+    let Some(window) = model.context_window else {
+        return Ok(());
+    };
+    let output = max_tokens.map_or(0, u64::from);
+    let instruction_message = instruction.map(Message::system);
+    let all = || messages.iter().chain(instruction_message.iter());
+    let upper_bound: u64 = all()
+        .map(|m| {
+            let (text, overhead) = message_parts(m);
+            text.len() as u64
+                + overhead
+                + PER_NAME
+                + m.extra
+                    .get("name")
+                    .map_or(0, |n| n.to_string().len() as u64)
+        })
+        .sum::<u64>()
+        + REPLY_PRIMING;
+    if upper_bound.saturating_add(output) <= window {
+        return Ok(());
+    }
+    let all_messages: Vec<Message> = all().cloned().collect();
+    let estimate = estimate_tokens(&all_messages, model);
+    if estimate.tokens.saturating_add(output) <= window {
+        return Ok(());
+    }
+    Err(ElelemError::ContextWindowExceeded {
+        model: model.id.clone(),
+        prompt_tokens: estimate.tokens,
+        max_tokens,
+        context_window: window,
+        method: estimate.counter.name().to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalogue::Catalogue;
+
+    fn catalogue() -> Catalogue {
+        Catalogue::from_sources([(
+            "t",
+            "[provider]\nname='p'\nbase_url='u'\n[[models]]\nid='p:gpt-4.1'\ncontext_window=100\n[[models]]\nid='p:mystery'\ncontext_window=100\n[[models]]\nid='p:gpt-3.5-turbo'\n[[models]]\nid='p:unbounded'",
+        )])
+        .unwrap()
+    }
+
+    #[test]
+    fn real_tokenizers_count_known_strings() {
+        // Reference counts from OpenAI's tokenizer.
+        assert_eq!(TokenCounter::O200kBase.count("Hello world"), 2);
+        assert_eq!(TokenCounter::Cl100kBase.count("Hello world"), 2);
+        assert_eq!(TokenCounter::Cl100kBase.count("tiktoken is great!"), 6);
+        assert_eq!(TokenCounter::O200kBase.count(""), 0);
+        assert_eq!(TokenCounter::Approximate.count("abcde"), 2);
+    }
+
+    #[test]
+    fn overheads_names_and_images_are_counted() {
+        let c = catalogue();
+        let model = c.model("p:mystery").unwrap();
+        let mut named = Message::user("abcd");
+        named.extra.insert("name".into(), "bob".into());
+        let image = Message {
+            role: crate::Role::User,
+            content: Some(Content::Parts(vec![
+                serde_json::json!({"type": "text", "text": "abc"}),
+                serde_json::json!({"type": "image_url", "image_url": {"url": "data:"}}),
+            ])),
+            extra: serde_json::Map::new(),
+        };
+        // "abcd" 1 + 3; name "bob" 1 + 1; "abc\n" 1 + 3 + 85; priming 3.
+        let estimate = estimate_tokens(&[named, image], model);
+        assert_eq!(estimate.counter, TokenCounter::Approximate);
+        assert_eq!(estimate.tokens, 1 + 3 + 1 + 1 + 1 + 3 + 85 + 3);
+    }
+
+    #[test]
+    fn the_pre_flight_check_refuses_only_what_cannot_fit() {
+        let c = catalogue();
+        let model = c.model("p:gpt-4.1").unwrap();
+        let short = [Message::user("Hi")];
+        assert!(check_context_window(model, &short, None, Some(50)).is_ok());
+        let e = check_context_window(model, &short, None, Some(99)).unwrap_err();
+        match e {
+            ElelemError::ContextWindowExceeded {
+                prompt_tokens,
+                context_window,
+                ..
+            } => {
+                assert_eq!(context_window, 100);
+                assert_eq!(prompt_tokens, 1 + 3 + 3);
+            }
+            other => panic!("{other:?}"),
+        }
+        let long = [Message::user("word ".repeat(200))];
+        assert!(check_context_window(model, &long, None, None).is_err());
+        assert!(check_context_window(model, &short, Some(&"x ".repeat(300)), None).is_err());
+        let unbounded = c.model("p:unbounded").unwrap();
+        assert!(check_context_window(unbounded, &long, None, Some(u32::MAX)).is_ok());
+    }
+}

@@ -1,0 +1,143 @@
+//! The Anthropic provider for Elelem: Claude through the native Messages API
+//! (`POST https://api.anthropic.com/v1/messages`, key in `ANTHROPIC_API_KEY`
+//! sent as `x-api-key`, with `anthropic-version: 2023-06-01`).
+//!
+//! Requests are mapped from the OpenAI shape:
+//!
+//! * system (and developer) messages become the top-level `system`;
+//! * `max_tokens` is required: the request's, else the model's
+//!   `default_params.max_tokens` in `models/anthropic.toml`, else 4096 (raised
+//!   above `thinking.budget_tokens` when extended thinking asks for more);
+//! * content parts become `text` and `image` blocks, assistant `tool_calls`
+//!   become `tool_use` blocks, `tool` messages `tool_result` blocks; `tools`,
+//!   `tool_choice` and `stop` are translated;
+//! * extended thinking is asked with `.extra("thinking", json!({"type": "enabled",
+//!   "budget_tokens": 2048}))`; `temperature` and `top_k` are then left out, as
+//!   Anthropic refuses them with thinking;
+//! * JSON mode is done by instructions (Anthropic has no `response_format`), with
+//!   Elelem's local validation and retries as usual.
+//!
+//! Answers are mapped back to a `chat.completion`: `text` blocks are the content,
+//! `thinking` blocks the reasoning (`reasoning_content`, exposed as
+//! `response.elelem.reasoning`; the blocks with their signatures are kept in the
+//! message's `thinking_blocks` and sent back when the message is reused),
+//! `tool_use` blocks the `tool_calls`; `stop_reason` `end_turn`/`stop_sequence`
+//! become `stop`, `max_tokens` `length`, `tool_use` `tool_calls`, `refusal`
+//! `content_filter`. Usage: `prompt_tokens` = `input_tokens` +
+//! `cache_creation_input_tokens` + `cache_read_input_tokens`; cache reads are
+//! `cached_tokens` (billed at `cached_input`), cache writes `cache_write_tokens`
+//! (billed at `cache_write_input`, the 5-minute write price).
+//!
+//! Errors: 529 `overloaded_error` is a server failure, retried like a 5xx; 429
+//! `rate_limit_error` waits for `retry-after`.
+//!
+//! ```
+//! use elelem_anthropic as _;
+//! let plugin = elelem_core::provider::ProviderPlugin::all().find(|p| p.name == "anthropic");
+//! assert!(plugin.is_some());
+//! ```
+
+mod convert;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use elelem_core::provider::{
+    Provider, ProviderError, ProviderPlugin, ProviderResponse, ProviderSettings, WireRequest,
+};
+use elelem_core::{ChatCompletion, ElelemError};
+use elelem_openai::{HttpClient, NoQuirks};
+
+pub use convert::DEFAULT_MAX_TOKENS;
+
+/// The Anthropic catalogue.
+pub const CATALOGUE: &str = include_str!("../../../models/anthropic.toml");
+
+/// The API version sent in `anthropic-version`.
+pub const API_VERSION: &str = "2023-06-01";
+
+/// The Anthropic provider: one `POST {base}/messages` per attempt.
+///
+/// ```
+/// # use std::time::Duration;
+/// let provider = elelem_anthropic::Anthropic::new(elelem_core::provider::ProviderSettings {
+///     name: "anthropic".into(), base_url: "https://api.anthropic.com/v1".into(),
+///     api_key: Some("sk-ant-test".into()), api_key_env: Some("ANTHROPIC_API_KEY".into()),
+///     timeout: Duration::from_secs(60), max_response_bytes: 1 << 20,
+/// }).unwrap();
+/// assert_eq!(provider.messages_url(), "https://api.anthropic.com/v1/messages");
+/// ```
+#[derive(Debug, Clone)]
+pub struct Anthropic {
+    http: HttpClient,
+    messages_url: String,
+}
+
+impl Anthropic {
+    /// A provider for these settings.
+    pub fn new(settings: ProviderSettings) -> Result<Self, ElelemError> {
+        let http = HttpClient::new(settings, Arc::new(NoQuirks))?
+            .with_key_header("x-api-key", "")?
+            .with_header("anthropic-version", API_VERSION)?;
+        Ok(Anthropic {
+            messages_url: format!("{}/messages", http.base_url()),
+            http,
+        })
+    }
+
+    /// The Messages URL (`{base}/messages`).
+    pub fn messages_url(&self) -> &str {
+        &self.messages_url
+    }
+}
+
+#[async_trait]
+impl Provider for Anthropic {
+    async fn chat_completion(
+        &self,
+        request: WireRequest,
+    ) -> Result<ProviderResponse, ProviderError> {
+        let body = convert::messages_request(&request.body);
+        let reply = self.http.post_json(&self.messages_url, &body).await?;
+        let message: Value = self.http.decode(&reply)?;
+        if message.get("type").and_then(Value::as_str) != Some("message") {
+            return Err(ProviderError::invalid_body(
+                self.http.name(),
+                "expected an object of type \"message\"",
+                &String::from_utf8_lossy(&reply.body),
+            ));
+        }
+        let completion: ChatCompletion = serde_json::from_value(convert::completion(&message))
+            .map_err(|e| {
+                ProviderError::invalid_body(
+                    self.http.name(),
+                    e.to_string(),
+                    &String::from_utf8_lossy(&reply.body),
+                )
+            })?;
+        let mut response = ProviderResponse::new(completion);
+        response.headers = reply.headers;
+        Ok(response)
+    }
+}
+
+/// Builds the `anthropic` provider.
+///
+/// ```
+/// # use std::time::Duration;
+/// let settings = elelem_core::provider::ProviderSettings {
+///     name: "anthropic".into(), base_url: "https://api.anthropic.com/v1".into(),
+///     api_key: Some("sk-ant-test".into()), api_key_env: Some("ANTHROPIC_API_KEY".into()),
+///     timeout: Duration::from_secs(60), max_response_bytes: 1 << 20,
+/// };
+/// assert!(elelem_anthropic::build(settings).is_ok());
+/// ```
+pub fn build(settings: ProviderSettings) -> Result<Arc<dyn Provider>, ElelemError> {
+    Ok(Arc::new(Anthropic::new(settings)?))
+}
+
+elelem_core::inventory::submit! {
+    ProviderPlugin { name: "anthropic", catalogue: CATALOGUE, build }
+}

@@ -1,0 +1,144 @@
+//! The Gemini provider for Elelem: Google's native `generateContent` API
+//! (`POST https://generativelanguage.googleapis.com/v1beta/models/{model}:generateContent`,
+//! key in `GEMINI_API_KEY` sent as `x-goog-api-key`).
+//!
+//! Requests are mapped from the OpenAI shape: system messages become
+//! `systemInstruction`, the conversation `contents` with roles `user` and
+//! `model` (images as `inlineData` / `fileData`, tool calls and results as
+//! `functionCall` / `functionResponse` parts); `temperature`, `max_tokens` (as
+//! `maxOutputTokens`), `top_p`, `stop`, `seed` go into `generationConfig`. JSON
+//! mode sets `responseMimeType: "application/json"`; a native JSON schema (models
+//! with `json_schema` in the catalogue) is also sent as `responseSchema`, in
+//! Gemini's schema dialect (the answer is still validated against your full
+//! schema). `reasoning_effort` becomes a `thinkingConfig.thinkingBudget` as on
+//! Google's OpenAI-compatible endpoint; a `generationConfig` object given with
+//! `.extra(...)` is merged last (e.g. `{"thinkingConfig": {"includeThoughts":
+//! true}}`).
+//!
+//! Answers are mapped back to a `chat.completion`: text parts are the content,
+//! parts with `thought: true` the reasoning, `functionCall` parts the
+//! `tool_calls`; `finishReason` `STOP` becomes `stop`, `MAX_TOKENS` `length`,
+//! `SAFETY` and the other blocking reasons `content_filter`. Usage:
+//! `promptTokenCount` (cached tokens included) is `prompt_tokens`,
+//! `cachedContentTokenCount` `cached_tokens`, and thinking is billed as output:
+//! `completion_tokens` = `candidatesTokenCount` + `thoughtsTokenCount`,
+//! `reasoning_tokens` = `thoughtsTokenCount`.
+//!
+//! A 429 `RESOURCE_EXHAUSTED` waits for the `retryDelay` of its `RetryInfo`
+//! detail when there is one; a 503 `UNAVAILABLE` (model overloaded) is retried
+//! like any 5xx.
+//!
+//! ```
+//! use elelem_gemini as _;
+//! let plugin = elelem_core::provider::ProviderPlugin::all().find(|p| p.name == "gemini");
+//! assert!(plugin.is_some());
+//! ```
+
+mod convert;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use elelem_core::provider::{
+    Provider, ProviderError, ProviderPlugin, ProviderResponse, ProviderSettings, WireRequest,
+};
+use elelem_core::{ChatCompletion, ElelemError};
+use elelem_openai::{HttpClient, NoQuirks};
+
+/// The Gemini catalogue.
+pub const CATALOGUE: &str = include_str!("../../../models/gemini.toml");
+
+/// The Gemini provider: one `POST {base}/models/{model}:generateContent` per
+/// attempt.
+///
+/// ```
+/// # use std::time::Duration;
+/// let provider = elelem_gemini::Gemini::new(elelem_core::provider::ProviderSettings {
+///     name: "gemini".into(), base_url: "https://generativelanguage.googleapis.com/v1beta".into(),
+///     api_key: Some("AIza-test".into()), api_key_env: Some("GEMINI_API_KEY".into()),
+///     timeout: Duration::from_secs(60), max_response_bytes: 1 << 20,
+/// }).unwrap();
+/// assert_eq!(
+///     provider.generate_url("gemini-2.5-flash"),
+///     "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:generateContent"
+/// );
+/// ```
+#[derive(Debug, Clone)]
+pub struct Gemini {
+    http: HttpClient,
+}
+
+impl Gemini {
+    /// A provider for these settings.
+    pub fn new(settings: ProviderSettings) -> Result<Self, ElelemError> {
+        let http =
+            HttpClient::new(settings, Arc::new(NoQuirks))?.with_key_header("x-goog-api-key", "")?;
+        Ok(Gemini { http })
+    }
+
+    /// The `generateContent` URL of a model (a `models/` prefix is accepted).
+    pub fn generate_url(&self, model: &str) -> String {
+        let model = model.strip_prefix("models/").unwrap_or(model);
+        format!("{}/models/{model}:generateContent", self.http.base_url())
+    }
+}
+
+#[async_trait]
+impl Provider for Gemini {
+    async fn chat_completion(
+        &self,
+        request: WireRequest,
+    ) -> Result<ProviderResponse, ProviderError> {
+        let model = request
+            .body
+            .get("model")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let body = convert::generate_request(&request.body);
+        let reply = match self.http.post_json(&self.generate_url(&model), &body).await {
+            Ok(reply) => reply,
+            Err(ProviderError::Http(mut error)) => {
+                // Gemini says how long to wait in the body, not in a header.
+                if error.retry_after.is_none() {
+                    error.retry_after = error.error_object.as_ref().and_then(convert::retry_delay);
+                }
+                return Err(ProviderError::Http(error));
+            }
+            Err(other) => return Err(other),
+        };
+        let answer: Value = self.http.decode(&reply)?;
+        let completion: ChatCompletion = serde_json::from_value(convert::completion(&answer))
+            .map_err(|e| {
+                ProviderError::invalid_body(
+                    self.http.name(),
+                    e.to_string(),
+                    &String::from_utf8_lossy(&reply.body),
+                )
+            })?;
+        let mut response = ProviderResponse::new(completion);
+        response.headers = reply.headers;
+        Ok(response)
+    }
+}
+
+/// Builds the `gemini` provider.
+///
+/// ```
+/// # use std::time::Duration;
+/// let settings = elelem_core::provider::ProviderSettings {
+///     name: "gemini".into(), base_url: "https://generativelanguage.googleapis.com/v1beta".into(),
+///     api_key: Some("AIza-test".into()), api_key_env: Some("GEMINI_API_KEY".into()),
+///     timeout: Duration::from_secs(60), max_response_bytes: 1 << 20,
+/// };
+/// assert!(elelem_gemini::build(settings).is_ok());
+/// ```
+pub fn build(settings: ProviderSettings) -> Result<Arc<dyn Provider>, ElelemError> {
+    Ok(Arc::new(Gemini::new(settings)?))
+}
+
+elelem_core::inventory::submit! {
+    ProviderPlugin { name: "gemini", catalogue: CATALOGUE, build }
+}

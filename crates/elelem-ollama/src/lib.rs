@@ -1,0 +1,167 @@
+//! The Ollama provider for Elelem: local models through Ollama's native
+//! `POST /api/chat` at `http://localhost:11434` (no key needed).
+//!
+//! Requests are mapped from the OpenAI shape: `stream: false`; JSON mode becomes
+//! `format: "json"`, a native JSON schema becomes `format: <schema>`;
+//! `temperature`, `max_tokens` (as `num_predict`), `top_p`, `seed`, `stop`, ...
+//! go into `options`; images (base64 data URLs) into `images`; `tools`,
+//! `keep_alive` and `think` pass through. Answers are mapped back to a
+//! `chat.completion`: `prompt_eval_count` / `eval_count` become the usage (a
+//! count Ollama leaves out, as it does for a fully cached prompt, stays unknown),
+//! `done_reason` the finish reason, `message.thinking` the reasoning, and the
+//! timings (nanoseconds) are kept under `x_ollama`.
+//!
+//! Any local model may be called (`ollama:mistral-nemo`): the provider allows
+//! models that are not in the catalogue. Ollama models have **no price**: a local
+//! model's cost (hardware, power) is not something Elelem can know, so every
+//! Ollama call is recorded with an unknown cost and counted in
+//! `Stats::unpriced_calls`. If you want them counted as free, give the model
+//! `price = { input = "0", output = "0" }` in your models file.
+//!
+//! [`Provider::list_models`] answers the models pulled on the server
+//! (`GET /api/tags`). A base URL ending in `/v1` or `/api` (Ollama's
+//! OpenAI-compatible and native prefixes) is accepted and trimmed to the root.
+//!
+//! ```
+//! use elelem_ollama as _;
+//! let plugin = elelem_core::provider::ProviderPlugin::all().find(|p| p.name == "ollama");
+//! assert!(plugin.is_some());
+//! ```
+
+mod convert;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use elelem_core::provider::{
+    Provider, ProviderError, ProviderPlugin, ProviderResponse, ProviderSettings, WireRequest,
+};
+use elelem_core::{ChatCompletion, ElelemError, ModelInfo, ModelList};
+use elelem_openai::{HttpClient, NoQuirks};
+
+/// The Ollama catalogue.
+pub const CATALOGUE: &str = include_str!("../../../models/ollama.toml");
+
+/// Ollama's default address.
+pub const DEFAULT_BASE_URL: &str = "http://localhost:11434";
+
+/// The Ollama provider: one `POST /api/chat` per attempt.
+///
+/// ```
+/// # use std::time::Duration;
+/// let provider = elelem_ollama::Ollama::new(elelem_core::provider::ProviderSettings {
+///     name: "ollama".into(), base_url: "http://127.0.0.1:11434/v1".into(),
+///     api_key: None, api_key_env: None,
+///     timeout: Duration::from_secs(60), max_response_bytes: 1 << 20,
+/// }).unwrap();
+/// assert_eq!(provider.chat_url(), "http://127.0.0.1:11434/api/chat");
+/// ```
+#[derive(Debug, Clone)]
+pub struct Ollama {
+    http: HttpClient,
+    root: String,
+    chat_url: String,
+}
+
+impl Ollama {
+    /// A provider for these settings. A key, when set, is sent as a bearer token
+    /// (for an Ollama behind an authenticating proxy).
+    pub fn new(settings: ProviderSettings) -> Result<Self, ElelemError> {
+        let http = HttpClient::new(settings, Arc::new(NoQuirks))?
+            .with_key_header("authorization", "Bearer ")?;
+        let mut root = http.base_url();
+        for suffix in ["/v1", "/api"] {
+            root = root.strip_suffix(suffix).unwrap_or(root);
+        }
+        let root = root.to_owned();
+        Ok(Ollama {
+            chat_url: format!("{root}/api/chat"),
+            root,
+            http,
+        })
+    }
+
+    /// The chat URL (`{root}/api/chat`).
+    pub fn chat_url(&self) -> &str {
+        &self.chat_url
+    }
+}
+
+#[async_trait]
+impl Provider for Ollama {
+    async fn chat_completion(
+        &self,
+        request: WireRequest,
+    ) -> Result<ProviderResponse, ProviderError> {
+        let body = convert::chat_request(&request.body);
+        let reply = self.http.post_json(&self.chat_url, &body).await?;
+        let answer: Value = self.http.decode(&reply)?;
+        let completion: ChatCompletion = serde_json::from_value(convert::completion(&answer))
+            .map_err(|e| {
+                ProviderError::invalid_body(
+                    self.http.name(),
+                    e.to_string(),
+                    &String::from_utf8_lossy(&reply.body),
+                )
+            })?;
+        let mut response = ProviderResponse::new(completion);
+        response.headers = reply.headers;
+        Ok(response)
+    }
+
+    async fn list_models(&self) -> Result<ModelList, ProviderError> {
+        let reply = self.http.get(&format!("{}/api/tags", self.root)).await?;
+        let tags: Value = self.http.decode(&reply)?;
+        let provider = self.http.name();
+        let mut data: Vec<ModelInfo> = tags
+            .get("models")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|model| {
+                let name = model
+                    .get("name")
+                    .or_else(|| model.get("model"))
+                    .and_then(Value::as_str)?;
+                Some(ModelInfo {
+                    id: format!("{provider}:{name}"),
+                    object: "model".into(),
+                    created: model
+                        .get("modified_at")
+                        .and_then(Value::as_str)
+                        .and_then(convert::unix_seconds)
+                        .unwrap_or(0),
+                    owned_by: provider.to_owned(),
+                    available: true,
+                })
+            })
+            .collect();
+        data.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(ModelList {
+            object: "list".into(),
+            data,
+        })
+    }
+}
+
+/// Builds the `ollama` provider.
+///
+/// ```
+/// # use std::time::Duration;
+/// let settings = elelem_core::provider::ProviderSettings {
+///     name: "ollama".into(), base_url: elelem_ollama::DEFAULT_BASE_URL.into(),
+///     api_key: None, api_key_env: None,
+///     timeout: Duration::from_secs(60), max_response_bytes: 1 << 20,
+/// };
+/// assert!(elelem_ollama::build(settings).is_ok());
+/// ```
+pub fn build(settings: ProviderSettings) -> Result<Arc<dyn Provider>, ElelemError> {
+    Ok(Arc::new(Ollama::new(settings)?))
+}
+
+elelem_core::inventory::submit! {
+    ProviderPlugin { name: "ollama", catalogue: CATALOGUE, build }
+}

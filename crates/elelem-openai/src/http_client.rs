@@ -1,0 +1,267 @@
+//! A JSON-over-HTTP client for providers with their own protocol (Anthropic's
+//! Messages API, Gemini's `generateContent`, Ollama's `/api/chat`): the same
+//! timeouts, body limit, key redaction and error classification as the OpenAI
+//! transport, without the OpenAI request and response shapes.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
+use serde::de::DeserializeOwned;
+
+use elelem_core::provider::{ProviderError, ProviderSettings};
+use elelem_core::ElelemError;
+
+use crate::http_error::{http_error, kept_headers, redact};
+use crate::Quirks;
+
+/// A successful HTTP answer: the kept headers (rate limits, request ids) and the
+/// body.
+#[derive(Debug, Clone)]
+pub struct HttpReply {
+    /// Response headers worth keeping, lower-case names.
+    pub headers: BTreeMap<String, String>,
+    /// The body as received.
+    pub body: Bytes,
+}
+
+/// A JSON-over-HTTP client bound to one provider's settings, for native
+/// (non-OpenAI) protocols. Non-success statuses become classified
+/// [`ProviderError::Http`] errors (the [`Quirks::classify_error`] of the given
+/// quirks first, then the default classification); the key never appears in
+/// errors or logs.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use elelem_core::provider::ProviderSettings;
+/// use elelem_openai::{HttpClient, NoQuirks};
+///
+/// let client = HttpClient::new(ProviderSettings {
+///     name: "acme".into(),
+///     base_url: "http://127.0.0.1:9/api/".into(),
+///     api_key: Some("k-123".into()),
+///     api_key_env: Some("ACME_API_KEY".into()),
+///     timeout: Duration::from_secs(30),
+///     max_response_bytes: 1 << 20,
+/// }, Arc::new(NoQuirks))
+/// .unwrap()
+/// .with_key_header("x-api-key", "")
+/// .unwrap()
+/// .with_header("acme-version", "2024-01-01")
+/// .unwrap();
+/// assert_eq!(client.base_url(), "http://127.0.0.1:9/api");
+/// assert!(!format!("{client:?}").contains("k-123"));
+/// ```
+#[derive(Clone)]
+pub struct HttpClient {
+    settings: ProviderSettings,
+    base_url: String,
+    headers: HeaderMap,
+    http: reqwest::Client,
+    quirks: Arc<dyn Quirks>,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("name", &self.settings.name)
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+fn config_error(reason: String) -> ElelemError {
+    ElelemError::Config { reason }
+}
+
+impl HttpClient {
+    /// A client for these settings; `quirks` classifies HTTP errors.
+    pub fn new(settings: ProviderSettings, quirks: Arc<dyn Quirks>) -> Result<Self, ElelemError> {
+        let base_url = settings.base_url.trim_end_matches('/').to_owned();
+        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+            return Err(config_error(format!(
+                "base URL of {} must start with http:// or https://, got {:?}",
+                settings.name, settings.base_url
+            )));
+        }
+        let http = reqwest::Client::builder()
+            .timeout(settings.timeout)
+            .connect_timeout(settings.timeout.min(Duration::from_secs(30)))
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build()
+            .map_err(|e| {
+                config_error(format!(
+                    "cannot build the HTTP client for {}: {e}",
+                    settings.name
+                ))
+            })?;
+        Ok(HttpClient {
+            settings,
+            base_url,
+            headers: HeaderMap::new(),
+            http,
+            quirks,
+        })
+    }
+
+    fn insert(mut self, name: &str, value: &str, sensitive: bool) -> Result<Self, ElelemError> {
+        let header = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| config_error(format!("{name:?} is not a valid HTTP header name")))?;
+        let mut value = HeaderValue::from_str(value).map_err(|_| {
+            config_error(format!(
+                "the value of header {name} for {} contains characters not allowed in an HTTP header",
+                self.settings.name
+            ))
+        })?;
+        value.set_sensitive(sensitive);
+        self.headers.insert(header, value);
+        Ok(self)
+    }
+
+    /// Sends this header with every request.
+    pub fn with_header(self, name: &str, value: &str) -> Result<Self, ElelemError> {
+        self.insert(name, value, false)
+    }
+
+    /// Sends the API key, after `prefix` (`"Bearer "`, or `""`), in header `name`
+    /// with every request, when a key is set. The header is marked sensitive.
+    pub fn with_key_header(self, name: &str, prefix: &str) -> Result<Self, ElelemError> {
+        match self.settings.api_key.clone() {
+            Some(key) => self.insert(name, &format!("{prefix}{}", key.expose()), true),
+            None => Ok(self),
+        }
+    }
+
+    /// The base URL without a trailing `/`.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The provider's name.
+    pub fn name(&self) -> &str {
+        &self.settings.name
+    }
+
+    /// The settings the client was built from.
+    pub fn settings(&self) -> &ProviderSettings {
+        &self.settings
+    }
+
+    /// `POST`s `body` as JSON to `url`.
+    pub async fn post_json(
+        &self,
+        url: &str,
+        body: &serde_json::Value,
+    ) -> Result<HttpReply, ProviderError> {
+        let payload = serde_json::to_vec(body).map_err(|e| {
+            ProviderError::invalid_body(self.name(), format!("cannot encode the request: {e}"), "")
+        })?;
+        let request = self
+            .http
+            .post(url)
+            .headers(self.headers.clone())
+            .header(CONTENT_TYPE, "application/json")
+            .body(payload);
+        self.send(request).await
+    }
+
+    /// `GET`s `url`.
+    pub async fn get(&self, url: &str) -> Result<HttpReply, ProviderError> {
+        self.send(self.http.get(url).headers(self.headers.clone()))
+            .await
+    }
+
+    /// Decodes a reply's JSON body, or explains why it is not the expected shape
+    /// (with the key redacted from the body snippet).
+    pub fn decode<T: DeserializeOwned>(&self, reply: &HttpReply) -> Result<T, ProviderError> {
+        serde_json::from_slice(&reply.body).map_err(|e| {
+            ProviderError::invalid_body(
+                self.name(),
+                e.to_string(),
+                &redact(
+                    &String::from_utf8_lossy(&reply.body),
+                    self.settings.api_key.as_ref(),
+                ),
+            )
+        })
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<HttpReply, ProviderError> {
+        let response = request
+            .send()
+            .await
+            .map_err(|e| self.connection_error(&e))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = self.read_body(response).await?;
+        tracing::debug!(
+            provider = self.name(),
+            status = status.as_u16(),
+            bytes = body.len(),
+            "response received"
+        );
+        if !status.is_success() {
+            let error = http_error(
+                self.name(),
+                status.as_u16(),
+                &headers,
+                &body,
+                self.settings.api_key.as_ref(),
+                self.quirks.as_ref(),
+            );
+            return Err(ProviderError::Http(Box::new(error)));
+        }
+        Ok(HttpReply {
+            headers: kept_headers(&headers),
+            body: body.freeze(),
+        })
+    }
+
+    fn connection_error(&self, error: &reqwest::Error) -> ProviderError {
+        if error.is_timeout() {
+            return ProviderError::Timeout {
+                provider: self.name().to_owned(),
+                after: self.settings.timeout,
+            };
+        }
+        let mut message = error.to_string();
+        let mut source = std::error::Error::source(error);
+        while let Some(cause) = source {
+            message.push_str(": ");
+            message.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        ProviderError::Connection {
+            provider: self.name().to_owned(),
+            message: redact(&message, self.settings.api_key.as_ref()),
+        }
+    }
+
+    /// Reads the body, refusing more than the configured limit.
+    async fn read_body(&self, mut response: reqwest::Response) -> Result<BytesMut, ProviderError> {
+        let limit = self.settings.max_response_bytes;
+        let too_large = || ProviderError::BodyTooLarge {
+            provider: self.name().to_owned(),
+            limit,
+        };
+        let expected = response.content_length().unwrap_or(0);
+        if expected > limit as u64 {
+            return Err(too_large());
+        }
+        let mut body = BytesMut::with_capacity(expected as usize);
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| self.connection_error(&e))?
+        {
+            if body.len() + chunk.len() > limit {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+}

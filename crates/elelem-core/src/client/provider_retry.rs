@@ -1,0 +1,90 @@
+//! The retry step after a provider failure, for calls without a JSON ladder
+//! (streams before their first chunk, legacy completions).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::call::{retry_cause, write_record, AttemptRecord, Spend};
+use super::elelem::Inner;
+use crate::catalogue::ModelEntry;
+use crate::cost::{Adjustments, AttemptOutcome, RetryCause};
+use crate::error::{AttemptError, AttemptProblem, ElelemError};
+use crate::money::Usd;
+use crate::provider::ProviderError;
+use crate::retry::{Failure, RetryDecision, RetryState};
+
+/// One call's attempts at a model: what the retry step reads and updates.
+pub(crate) struct ProviderAttempts<'a> {
+    pub inner: &'a Inner,
+    pub call_id: u64,
+    pub model: &'a ModelEntry,
+    pub tags: &'a Arc<[String]>,
+    pub temperature: Option<f64>,
+    pub state: RetryState,
+    pub errors: Vec<AttemptError>,
+    pub cost: Usd,
+    pub since: Instant,
+}
+
+impl ProviderAttempts<'_> {
+    /// Counts a new attempt and returns its number.
+    pub fn begin(&mut self) -> u32 {
+        self.state.attempts += 1;
+        self.state.attempts
+    }
+
+    /// Records a failed attempt and lets the policy decide: the wait before the
+    /// next attempt, or the error that ends the call.
+    pub fn failed(&mut self, error: ProviderError) -> Result<Duration, ElelemError> {
+        let attempt = self.state.attempts;
+        let failure = Failure::Provider(&error);
+        let cause = retry_cause(&failure);
+        let wait = match self.inner.policy.decide(&failure, &self.state) {
+            RetryDecision::Retry { after } if attempt < self.inner.max_attempts => Some(after),
+            _ => None,
+        };
+        let (spent, now) = write_record(
+            self.inner.sink.as_ref(),
+            AttemptRecord {
+                call_id: self.call_id,
+                attempt,
+                model: self.model,
+                tags: self.tags,
+                spend: Spend {
+                    usage: None,
+                    reported: None,
+                },
+                started: self.since,
+                outcome: match wait {
+                    Some(_) => AttemptOutcome::Retried(cause),
+                    None => AttemptOutcome::Failed,
+                },
+                adjustments: Adjustments::default(),
+                stream_interrupted: false,
+            },
+        );
+        self.cost += spent;
+        self.since = now;
+        tracing::warn!(attempt, model = %self.model.id, problem = %error, "attempt failed");
+        self.errors.push(AttemptError {
+            model: self.model.id.clone(),
+            temperature: self.temperature,
+            problem: AttemptProblem::Provider(error.clone()),
+        });
+        match wait {
+            Some(after) => {
+                if cause == RetryCause::RateLimit {
+                    self.state.rate_limit_retries += 1;
+                } else {
+                    self.state.transient_retries += 1;
+                }
+                Ok(after)
+            }
+            None => Err(ElelemError::Provider {
+                model: self.model.id.clone(),
+                error,
+                attempts: std::mem::take(&mut self.errors),
+            }),
+        }
+    }
+}

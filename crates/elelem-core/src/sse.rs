@@ -1,0 +1,253 @@
+//! An incremental decoder for server-sent events, as OpenAI-compatible providers
+//! stream them (`data: {...}` events, `data: [DONE]` at the end).
+//!
+//! Bytes are fed as they arrive, split anywhere: inside a UTF-8 character, inside
+//! `data:`, between `\r` and `\n`. Each byte is scanned once; nothing before the
+//! current line is re-read, and consumed bytes are dropped as the buffer grows.
+
+/// One decoded event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SseEvent {
+    /// An event's data (multi-line data joined with `\n`).
+    Data(String),
+    /// The `[DONE]` marker.
+    Done,
+}
+
+/// The error for an event whose data is not UTF-8.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the stream sent an event that is not UTF-8 text")]
+pub struct SseError;
+
+/// Decodes server-sent events from bytes fed in any pieces.
+///
+/// ```
+/// use elelem_core::sse::{SseDecoder, SseEvent};
+/// let mut decoder = SseDecoder::new();
+/// decoder.push(b"data: {\"a\"");
+/// assert_eq!(decoder.next_event(), None);
+/// decoder.push(b":1}\r\n\r\ndata: [DONE]\n\n");
+/// assert_eq!(decoder.next_event(), Some(Ok(SseEvent::Data("{\"a\":1}".into()))));
+/// assert_eq!(decoder.next_event(), Some(Ok(SseEvent::Done)));
+/// assert_eq!(decoder.next_event(), None);
+/// ```
+#[derive(Debug, Default)]
+pub struct SseDecoder {
+    /// Bytes received and not yet consumed (from `start`).
+    buffer: Vec<u8>,
+    /// Where unconsumed bytes begin.
+    start: usize,
+    /// How far the current line has been scanned for a terminator.
+    scanned: usize,
+    /// The previous line ended with `\r`: a `\n` right after it is part of it.
+    skip_lf: bool,
+    /// Data lines of the event being assembled.
+    data: Vec<u8>,
+    /// Whether the current event has any data line.
+    has_data: bool,
+}
+
+impl SseDecoder {
+    /// A decoder with nothing buffered.
+    pub fn new() -> Self {
+        SseDecoder::default()
+    }
+
+    /// Adds received bytes.
+    pub fn push(&mut self, bytes: &[u8]) {
+        if self.start > 0 && self.start >= self.buffer.len() / 2 {
+            self.buffer.drain(..self.start);
+            self.scanned -= self.start;
+            self.start = 0;
+        }
+        self.buffer.extend_from_slice(bytes);
+    }
+
+    /// The next complete event, if the bytes so far hold one.
+    pub fn next_event(&mut self) -> Option<Result<SseEvent, SseError>> {
+        while let Some(line_end) = self.next_line_end() {
+            let (line_start, terminator_len) = line_end;
+            let line = &self.buffer[line_start..self.scanned];
+            let event = self.take_line(line_start, line.len());
+            self.scanned += terminator_len;
+            self.start = self.scanned;
+            if event.is_some() {
+                return event;
+            }
+        }
+        None
+    }
+
+    /// Ends the stream: an event not closed by a blank line is returned.
+    pub fn finish(&mut self) -> Option<Result<SseEvent, SseError>> {
+        if self.start < self.buffer.len() {
+            let start = self.start;
+            let len = self.buffer.len() - start;
+            self.scanned = self.buffer.len();
+            self.start = self.buffer.len();
+            if let Some(event) = self.take_line(start, len) {
+                return Some(event);
+            }
+        }
+        self.dispatch()
+    }
+
+    /// Finds the end of the next line: returns where it starts and the length of its
+    /// terminator, leaving `scanned` at the terminator.
+    fn next_line_end(&mut self) -> Option<(usize, usize)> {
+        if self.skip_lf && self.start < self.buffer.len() {
+            if self.buffer[self.start] == b'\n' {
+                self.start += 1;
+            }
+            self.scanned = self.scanned.max(self.start);
+            self.skip_lf = false;
+        }
+        let line_start = self.start;
+        let from = self.scanned.max(line_start);
+        let offset = self.buffer[from..]
+            .iter()
+            .position(|&b| b == b'\n' || b == b'\r');
+        match offset {
+            Some(offset) => {
+                self.scanned = from + offset;
+                if self.buffer[self.scanned] == b'\r' {
+                    match self.buffer.get(self.scanned + 1) {
+                        Some(b'\n') => Some((line_start, 2)),
+                        Some(_) => Some((line_start, 1)),
+                        None => {
+                            self.skip_lf = true;
+                            Some((line_start, 1))
+                        }
+                    }
+                } else {
+                    Some((line_start, 1))
+                }
+            }
+            None => {
+                self.scanned = self.buffer.len();
+                None
+            }
+        }
+    }
+
+    /// Handles one line; returns an event when the line ends one.
+    fn take_line(&mut self, start: usize, len: usize) -> Option<Result<SseEvent, SseError>> {
+        let line = &self.buffer[start..start + len];
+        if line.is_empty() {
+            return self.dispatch();
+        }
+        if line[0] == b':' {
+            return None;
+        }
+        let (field, value) = match line.iter().position(|&b| b == b':') {
+            Some(colon) => {
+                let value = &line[colon + 1..];
+                (&line[..colon], value.strip_prefix(b" ").unwrap_or(value))
+            }
+            None => (line, &[][..]),
+        };
+        if field == b"data" {
+            if self.has_data {
+                self.data.push(b'\n');
+            }
+            self.data.extend_from_slice(value);
+            self.has_data = true;
+        }
+        None
+    }
+
+    fn dispatch(&mut self) -> Option<Result<SseEvent, SseError>> {
+        if !self.has_data {
+            return None;
+        }
+        self.has_data = false;
+        let data = std::mem::take(&mut self.data);
+        if data == b"[DONE]" {
+            return Some(Ok(SseEvent::Done));
+        }
+        Some(
+            String::from_utf8(data)
+                .map(SseEvent::Data)
+                .map_err(|_| SseError),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_in_pieces(bytes: &[u8], cuts: &[usize]) -> Vec<Result<SseEvent, SseError>> {
+        let mut decoder = SseDecoder::new();
+        let mut events = Vec::new();
+        let mut last = 0;
+        for &cut in cuts.iter().chain(std::iter::once(&bytes.len())) {
+            decoder.push(&bytes[last..cut]);
+            last = cut;
+            while let Some(event) = decoder.next_event() {
+                events.push(event);
+            }
+        }
+        while let Some(event) = decoder.finish() {
+            events.push(event);
+        }
+        events
+    }
+
+    const STREAM: &str = concat!(
+        ": keep-alive comment\r\n\r\n",
+        "data: {\"id\":\"c1\",\"choices\":[{\"delta\":{\"content\":\"Grüße, 世界 🎉\"}}]}\r\n\r\n",
+        "event: message\n",
+        "data: {\"multi\":\n",
+        "data: true}\n\n",
+        "data:{\"no_space\":1}\r\r",
+        "data: [DONE]\n\n"
+    );
+
+    fn expected() -> Vec<Result<SseEvent, SseError>> {
+        vec![
+            Ok(SseEvent::Data(
+                "{\"id\":\"c1\",\"choices\":[{\"delta\":{\"content\":\"Grüße, 世界 🎉\"}}]}".into(),
+            )),
+            Ok(SseEvent::Data("{\"multi\":\ntrue}".into())),
+            Ok(SseEvent::Data("{\"no_space\":1}".into())),
+            Ok(SseEvent::Done),
+        ]
+    }
+
+    #[test]
+    fn decodes_a_whole_stream() {
+        assert_eq!(decode_in_pieces(STREAM.as_bytes(), &[]), expected());
+    }
+
+    #[test]
+    fn any_single_cut_gives_the_same_events() {
+        let bytes = STREAM.as_bytes();
+        for cut in 1..bytes.len() {
+            assert_eq!(decode_in_pieces(bytes, &[cut]), expected(), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn byte_by_byte_gives_the_same_events() {
+        let bytes = STREAM.as_bytes();
+        let cuts: Vec<usize> = (1..bytes.len()).collect();
+        assert_eq!(decode_in_pieces(bytes, &cuts), expected());
+    }
+
+    #[test]
+    fn an_unterminated_last_event_is_returned_at_the_end() {
+        assert_eq!(
+            decode_in_pieces(b"data: {\"a\":1}", &[]),
+            vec![Ok(SseEvent::Data("{\"a\":1}".into()))]
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_is_an_error_not_a_panic() {
+        assert_eq!(
+            decode_in_pieces(b"data: \xff\xfe\n\n", &[]),
+            vec![Err(SseError)]
+        );
+    }
+}

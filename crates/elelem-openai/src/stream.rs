@@ -1,0 +1,150 @@
+//! Streaming over the OpenAI protocol: SSE `data:` chunks until `data: [DONE]`.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use elelem_core::provider::{ProviderError, ProviderStream, WireRequest};
+use elelem_core::sse::{SseDecoder, SseEvent};
+use elelem_core::ChatCompletionChunk;
+
+use crate::http_error::{kept_headers, redact};
+use crate::transport::OpenAiCompatible;
+
+/// Where a stream's decoding stands.
+struct Decoding {
+    transport: Arc<OpenAiCompatible>,
+    response: reqwest::Response,
+    decoder: SseDecoder,
+    pending: VecDeque<Result<SseEvent, elelem_core::sse::SseError>>,
+    ended: bool,
+    done: bool,
+}
+
+impl Decoding {
+    fn error_in_stream(&self, data: &str) -> Option<ProviderError> {
+        let value: Value = serde_json::from_str(data).ok()?;
+        let error = value.get("error")?;
+        let message = error
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("no message");
+        Some(ProviderError::invalid_body(
+            self.transport.name(),
+            format!("the provider reported an error mid-stream: {message}"),
+            &redact(data, self.transport.settings().api_key.as_ref()),
+        ))
+    }
+
+    fn chunk(&self, data: &str) -> Result<ChatCompletionChunk, ProviderError> {
+        if let Some(error) = self.error_in_stream(data) {
+            return Err(error);
+        }
+        let mut chunk: ChatCompletionChunk = serde_json::from_str(data)
+            .map_err(|e| ProviderError::invalid_body(self.transport.name(), e.to_string(), data))?;
+        self.transport.quirks().adapt_chunk(&mut chunk);
+        Ok(chunk)
+    }
+
+    /// The next chunk, or `None` after `[DONE]` or an error.
+    async fn next(&mut self) -> Option<Result<ChatCompletionChunk, ProviderError>> {
+        if self.done {
+            return None;
+        }
+        loop {
+            let event = self
+                .pending
+                .pop_front()
+                .or_else(|| self.decoder.next_event());
+            match event {
+                Some(Ok(SseEvent::Data(data))) => {
+                    let chunk = self.chunk(&data);
+                    self.done = chunk.is_err();
+                    return Some(chunk);
+                }
+                Some(Ok(SseEvent::Done)) => {
+                    self.done = true;
+                    return None;
+                }
+                Some(Err(error)) => {
+                    self.done = true;
+                    return Some(Err(ProviderError::invalid_body(
+                        self.transport.name(),
+                        error.to_string(),
+                        "",
+                    )));
+                }
+                None if self.ended => {
+                    self.done = true;
+                    return Some(Err(ProviderError::Connection {
+                        provider: self.transport.name().to_owned(),
+                        message: "the stream ended before `data: [DONE]`".into(),
+                    }));
+                }
+                None => {}
+            }
+            match self.response.chunk().await {
+                Ok(Some(bytes)) => self.decoder.push(&bytes),
+                Ok(None) => {
+                    self.ended = true;
+                    while let Some(event) = self.decoder.finish() {
+                        self.pending.push_back(event);
+                    }
+                }
+                Err(error) => {
+                    self.done = true;
+                    return Some(Err(self.transport.connection_error(&error)));
+                }
+            }
+        }
+    }
+}
+
+/// Opens a stream: sends the request and, on success, decodes its events lazily.
+pub(crate) async fn open(
+    transport: Arc<OpenAiCompatible>,
+    request: WireRequest,
+) -> Result<ProviderStream, ProviderError> {
+    let mut body = request.body;
+    transport.quirks().adapt_request(&mut body);
+    body.insert("stream".into(), Value::Bool(true));
+    if transport.quirks().stream_usage() && !body.contains_key("stream_options") {
+        body.insert(
+            "stream_options".into(),
+            serde_json::json!({"include_usage": true}),
+        );
+    }
+    let payload = serde_json::to_vec(&body).map_err(|e| {
+        ProviderError::invalid_body(
+            transport.name(),
+            format!("cannot encode the request: {e}"),
+            "",
+        )
+    })?;
+    let response = transport
+        .post(transport.chat_url(), payload)
+        .send()
+        .await
+        .map_err(|e| transport.connection_error(&e))?;
+    if !response.status().is_success() {
+        return Err(transport.status_error(response).await);
+    }
+    let headers = kept_headers(response.headers());
+    let decoding = Decoding {
+        transport,
+        response,
+        decoder: SseDecoder::new(),
+        pending: VecDeque::new(),
+        ended: false,
+        done: false,
+    };
+    let chunks = futures_util::stream::unfold(decoding, |mut decoding| async move {
+        let item = decoding.next().await?;
+        Some((item, decoding))
+    });
+    Ok(ProviderStream {
+        chunks: Box::pin(chunks),
+        headers,
+    })
+}

@@ -81,6 +81,12 @@ const WIRE_ENDPOINTS: &[(&str, &str, &str)] = &[
     ("groq", "https://api.groq.com/openai/v1", "GROQ_API_KEY"),
     ("openai", "https://api.openai.com/v1", "OPENAI_API_KEY"),
     ("scaleway", "https://api.scaleway.ai/v1", "SCALEWAY_API_KEY"),
+    (
+        "openrouter",
+        "https://openrouter.ai/api/v1",
+        "OPENROUTER_API_KEY",
+    ),
+    ("xai", "https://api.x.ai/v1", "XAI_API_KEY"),
 ];
 
 /// models/currencies.toml: USD per EUR, as a fraction (1.16 = 116 / 100).
@@ -143,6 +149,11 @@ fn every_entry_is_well_formed() {
         include_str!("../models/groq.toml"),
         include_str!("../models/deepinfra.toml"),
         include_str!("../models/scaleway.toml"),
+        include_str!("../models/openrouter.toml"),
+        include_str!("../models/xai.toml"),
+        include_str!("../models/ollama.toml"),
+        include_str!("../models/anthropic.toml"),
+        include_str!("../models/gemini.toml"),
     ];
     let entries: usize = files.iter().map(|f| f.matches("[[models]]").count()).sum();
     assert_eq!(models.len(), entries);
@@ -170,13 +181,29 @@ fn every_entry_is_well_formed() {
         );
         let expected_currency = if provider == "scaleway" { "EUR" } else { "USD" };
         assert_eq!(model.currency, expected_currency, "{}", model.id);
-        let prices = model
-            .prices
-            .unwrap_or_else(|| panic!("{} has no price", model.id));
-        for price in [prices.input, prices.cached_input, prices.output] {
-            assert!(price.nanos() >= 0, "{}: negative price", model.id);
+        match model.prices {
+            Some(prices) => {
+                for price in [
+                    prices.input,
+                    prices.cached_input,
+                    prices.output,
+                    prices.cache_write_input,
+                ] {
+                    assert!(price.nanos() >= 0, "{}: negative price", model.id);
+                }
+                assert!(prices.cached_input <= prices.input, "{}", model.id);
+            }
+            // Local models have no price; other unpriced entries say why.
+            None => assert!(
+                provider == "ollama"
+                    || model
+                        .notes
+                        .as_deref()
+                        .is_some_and(|n| n.contains("No price")),
+                "{} has no price",
+                model.id
+            ),
         }
-        assert!(prices.cached_input <= prices.input, "{}", model.id);
         assert!(
             matches!(
                 model.max_tokens_field.as_str(),
@@ -196,8 +223,28 @@ fn every_entry_is_well_formed() {
     }
 
     let providers: Vec<&str> = catalogue.providers().map(|p| p.name.as_str()).collect();
-    assert_eq!(providers, ["deepinfra", "groq", "openai", "scaleway"]);
+    assert_eq!(
+        providers,
+        [
+            "anthropic",
+            "deepinfra",
+            "gemini",
+            "groq",
+            "ollama",
+            "openai",
+            "openai-compatible",
+            "openrouter",
+            "scaleway",
+            "xai"
+        ]
+    );
     for provider in catalogue.providers() {
+        // Local servers take any model and have no fallback.
+        if matches!(provider.name.as_str(), "ollama" | "openai-compatible") {
+            assert!(provider.allow_unknown_models, "{}", provider.name);
+            assert!(provider.fallback_model.is_none(), "{}", provider.name);
+            continue;
+        }
         let fallback = provider
             .fallback_model
             .as_ref()
@@ -288,9 +335,10 @@ fn list_models_is_sorted_openai_shaped_and_knows_which_providers_have_keys() {
         assert_eq!(model.object, "model");
         let provider = model.id.split_once(':').unwrap().0;
         assert_eq!(model.owned_by, provider);
+        // Ollama needs no key.
         assert_eq!(
             model.available,
-            matches!(provider, "groq" | "scaleway"),
+            matches!(provider, "groq" | "scaleway" | "ollama"),
             "{}",
             model.id
         );
@@ -306,8 +354,12 @@ fn list_models_is_sorted_openai_shaped_and_knows_which_providers_have_keys() {
     assert_eq!(keys, ["id", "object", "created", "owned_by", "available"]);
     assert_eq!(first["id"], ids[0]);
 
-    // With no keys at all, nothing is available.
-    assert!(keyless().list_models().data.iter().all(|m| !m.available));
+    // With no keys at all, only the keyless provider (Ollama) is available.
+    assert!(keyless()
+        .list_models()
+        .data
+        .iter()
+        .all(|m| m.available == (m.owned_by == "ollama")));
 }
 
 #[tokio::test]

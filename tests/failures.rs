@@ -394,7 +394,8 @@ async fn a_missing_key_names_the_variable_and_sends_nothing() {
         error,
         ElelemError::MissingApiKey {
             provider: "groq".into(),
-            env_var: Some("GROQ_API_KEY".into())
+            env_var: Some("GROQ_API_KEY".into()),
+            key_file: None,
         }
     );
     let text = error.to_string();

@@ -8,8 +8,13 @@ use crate::provider::ProviderError;
 /// to do about it.
 ///
 /// ```
-/// let e = elelem_core::ElelemError::MissingApiKey { provider: "groq".into(), env_var: Some("GROQ_API_KEY".into()) };
+/// let e = elelem_core::ElelemError::MissingApiKey {
+///     provider: "groq".into(),
+///     env_var: Some("GROQ_API_KEY".into()),
+///     key_file: Some("/home/me/.config/elelem/keys/groq".into()),
+/// };
 /// assert!(e.to_string().contains("GROQ_API_KEY"));
+/// assert!(e.to_string().contains("/home/me/.config/elelem/keys/groq"));
 /// ```
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
@@ -38,13 +43,39 @@ pub enum ElelemError {
         /// The provider's catalogued models, comma-separated.
         known: String,
     },
-    /// The provider's API key is not set.
-    #[error("no API key for {provider}: {}", missing_key_hint(provider, env_var.as_deref()))]
+    /// The provider's API key is not set: not in code, not in the environment, not
+    /// in a key file.
+    #[error("no API key for {provider}: {}", missing_key_hint(provider, env_var.as_deref(), key_file.as_deref()))]
     MissingApiKey {
         /// The provider.
         provider: String,
         /// The environment variable to set.
         env_var: Option<String>,
+        /// The key file that was looked for (`~/.config/elelem/keys/{provider}`).
+        key_file: Option<std::path::PathBuf>,
+    },
+    /// The prompt plus the output token limit do not fit the model's context window
+    /// (found before anything was sent).
+    #[error("the request does not fit the context window of {model}: about {prompt_tokens} prompt tokens ({method}) + {} output tokens > {context_window}; shorten the messages, lower max_tokens, or pick a model with a larger window (elelem.models().min_context(...))", max_tokens.map_or_else(|| "0".to_owned(), |n| n.to_string()))]
+    ContextWindowExceeded {
+        /// The `provider:model` asked for.
+        model: String,
+        /// The estimated prompt tokens (JSON instructions included).
+        prompt_tokens: u64,
+        /// The request's output token limit.
+        max_tokens: Option<u32>,
+        /// The model's context window.
+        context_window: u64,
+        /// How the prompt was counted (`o200k_base`, `cl100k_base`, `approximate`).
+        method: String,
+    },
+    /// No preset of that name.
+    #[error("unknown preset {name:?}; known presets: {known}. Add it to the presets file or with elelem.update_preset(...)")]
+    UnknownPreset {
+        /// The name asked for.
+        name: String,
+        /// The known presets, comma-separated.
+        known: String,
     },
     /// The request is unusable as given.
     #[error("invalid request: {reason}")]
@@ -82,6 +113,15 @@ pub enum ElelemError {
         /// Every attempt's error, in order.
         attempts: Vec<AttemptError>,
     },
+    /// A stream failed after its first chunk (nothing is retried once text has
+    /// reached the caller).
+    #[error("the stream from {model} broke after it started: {error}")]
+    Stream {
+        /// The `provider:model` streaming.
+        model: String,
+        /// What happened.
+        error: ProviderError,
+    },
     /// The model never produced valid JSON, after every retry and fallback.
     #[error("no valid JSON from {model} after {} attempt(s); last problem: {}", attempts.len(), attempts.last().map(|a| a.problem.to_string()).unwrap_or_default())]
     InvalidJson {
@@ -92,13 +132,24 @@ pub enum ElelemError {
     },
 }
 
-fn missing_key_hint(provider: &str, env_var: Option<&str>) -> String {
-    match env_var {
-        Some(var) => format!(
-            "set the environment variable {var}, or pass the key with Elelem::builder().api_key(\"{provider}\", key)"
-        ),
-        None => format!("pass the key with Elelem::builder().api_key(\"{provider}\", key)"),
+fn missing_key_hint(
+    provider: &str,
+    env_var: Option<&str>,
+    key_file: Option<&std::path::Path>,
+) -> String {
+    let mut places = vec![format!(
+        "pass the key in code with Elelem::builder().api_key(\"{provider}\", key)"
+    )];
+    if let Some(var) = env_var {
+        places.push(format!("set the environment variable {var}"));
     }
+    match key_file {
+        Some(file) => places.push(format!("write it to the key file {}", file.display())),
+        None => places.push(format!(
+            "write it to the key file ~/.config/elelem/keys/{provider}"
+        )),
+    }
+    places.join(", or ")
 }
 
 impl ElelemError {
@@ -142,6 +193,9 @@ pub enum AttemptProblem {
     JsonParse(String),
     /// The JSON did not satisfy the schema.
     Schema(Vec<String>),
+    /// The JSON failed a check of the request (or could not be read as the type
+    /// asked for); the check's message.
+    Check(String),
 }
 
 impl fmt::Display for AttemptProblem {
@@ -152,6 +206,7 @@ impl fmt::Display for AttemptProblem {
             AttemptProblem::Schema(errors) => {
                 write!(f, "answer violates the schema: {}", errors.join("; "))
             }
+            AttemptProblem::Check(message) => write!(f, "answer failed a check: {message}"),
         }
     }
 }

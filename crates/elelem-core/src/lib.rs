@@ -12,24 +12,33 @@
 //! assert!(request.is_json_mode());
 //! ```
 
+pub mod cache;
 pub mod catalogue;
 mod client;
 pub mod cost;
 mod error;
 pub mod json;
+mod keys;
 mod money;
+mod presets;
 pub mod provider;
 pub mod retry;
 mod secret;
+pub mod sse;
+mod tokens;
 mod types;
 
-pub use client::{Elelem, ElelemBuilder};
+pub use client::Generated;
+pub use client::{ChatStream, Elelem, ElelemBuilder, StreamSummary, DEFAULT_STREAM_IDLE_TIMEOUT};
 pub use cost::{CostSink, Stats};
 pub use error::{AttemptError, AttemptProblem, ElelemError};
+pub use keys::default_key_dir;
 pub use money::{DecimalError, PricePerMillion, Usd};
+pub use presets::Preset;
 pub use provider::Provider;
 pub use retry::RetryPolicy;
 pub use secret::ApiKey;
+pub use tokens::{estimate_tokens, TokenCounter, TokenEstimate};
 pub use types::*;
 
 /// Re-exported for implementing [`Provider`] without a direct dependency.
@@ -37,3 +46,6 @@ pub use async_trait::async_trait;
 /// Re-exported so provider crates and user code can `inventory::submit!` without
 /// depending on `inventory` themselves.
 pub use inventory;
+/// Re-exported for deriving `JsonSchema` for [`Elelem::generate`] (with
+/// `#[schemars(crate = "elelem_core::schemars")]`, or depend on `schemars` 1.x).
+pub use schemars;

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use elelem_core::provider::{Provider, ProviderErrorKind, ProviderPlugin, ProviderSettings};
-use elelem_core::ElelemError;
+use elelem_core::{ChatCompletionChunk, ElelemError};
 use elelem_openai::{OpenAiCompatible, Quirks};
 
 /// The GROQ catalogue.
@@ -40,6 +40,27 @@ impl Quirks for GroqQuirks {
         let code = error?.get("code")?.as_str()?;
         (status == 400 && code == "json_validate_failed")
             .then_some(ProviderErrorKind::ApiJsonValidation)
+    }
+
+    /// GROQ streams its usage in the last chunk's `x_groq.usage`, not in a usage
+    /// chunk: it is moved to `usage` so streamed calls are billed like others.
+    fn adapt_chunk(&self, chunk: &mut ChatCompletionChunk) {
+        if chunk.usage.is_some() {
+            return;
+        }
+        let usage = chunk
+            .extra
+            .get("x_groq")
+            .and_then(|x| x.get("usage"))
+            .cloned();
+        if let Some(usage) = usage.and_then(|u| serde_json::from_value(u).ok()) {
+            chunk.usage = Some(usage);
+        }
+    }
+
+    /// GROQ takes no `stream_options`; its usage comes in `x_groq` anyway.
+    fn stream_usage(&self) -> bool {
+        false
     }
 }
 

@@ -13,8 +13,11 @@
 //! # }
 //! ```
 
+mod http_client;
 mod http_error;
+mod legacy;
 mod quirks;
+mod stream;
 mod transport;
 
 use std::sync::Arc;
@@ -24,6 +27,7 @@ use elelem_core::provider::ProviderPlugin;
 use elelem_core::provider::{Provider, ProviderSettings};
 use elelem_core::ElelemError;
 
+pub use http_client::{HttpClient, HttpReply, HttpStream};
 pub use quirks::{NoQuirks, Quirks};
 pub use transport::OpenAiCompatible;
 

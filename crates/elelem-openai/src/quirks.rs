@@ -3,6 +3,7 @@
 use serde_json::{Map, Value};
 
 use elelem_core::provider::ProviderErrorKind;
+use elelem_core::{ChatCompletion, ChatCompletionChunk, Usd};
 
 /// How a provider deviates from the OpenAI protocol. Every method has a default
 /// that does what OpenAI does, so a provider overrides only its real quirks.
@@ -27,6 +28,43 @@ pub trait Quirks: Send + Sync + std::fmt::Debug {
     /// provider; `error` is the body's `error` object, when there is one.
     fn classify_error(&self, _status: u16, _error: Option<&Value>) -> Option<ProviderErrorKind> {
         None
+    }
+
+    /// Normalizes a decoded completion before the pipeline sees it (xAI counts
+    /// reasoning tokens outside `completion_tokens`, for example).
+    ///
+    /// ```
+    /// use elelem_openai::Quirks;
+    /// #[derive(Debug)]
+    /// struct NoFingerprint;
+    /// impl Quirks for NoFingerprint {
+    ///     fn adapt_response(&self, completion: &mut elelem_core::ChatCompletion) {
+    ///         completion.system_fingerprint = None;
+    ///     }
+    /// }
+    /// ```
+    fn adapt_response(&self, _completion: &mut ChatCompletion) {}
+
+    /// The cost the provider reported for this response, when it reports one
+    /// (OpenRouter's `usage.cost`); it then replaces the price-table cost.
+    ///
+    /// ```
+    /// use elelem_openai::{NoQuirks, Quirks};
+    /// let completion: elelem_core::ChatCompletion = serde_json::from_str(r#"{"choices":[]}"#).unwrap();
+    /// assert_eq!(NoQuirks.reported_cost(&completion), None);
+    /// ```
+    fn reported_cost(&self, _completion: &ChatCompletion) -> Option<Usd> {
+        None
+    }
+
+    /// Adjusts one streamed chunk as it arrives (GROQ moves its final usage into
+    /// `x_groq.usage`).
+    fn adapt_chunk(&self, _chunk: &mut ChatCompletionChunk) {}
+
+    /// Whether to ask for the final usage chunk with
+    /// `stream_options: {"include_usage": true}` (OpenAI's protocol; on by default).
+    fn stream_usage(&self) -> bool {
+        true
     }
 }
 

@@ -8,7 +8,8 @@ use bytes::BytesMut;
 use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 
 use elelem_core::provider::{
-    Provider, ProviderError, ProviderResponse, ProviderSettings, WireRequest,
+    Provider, ProviderError, ProviderResponse, ProviderSettings, ProviderStream,
+    TextCompletionResponse, WireRequest,
 };
 use elelem_core::{ChatCompletion, ElelemError};
 
@@ -70,7 +71,6 @@ impl OpenAiCompatible {
             None => None,
         };
         let http = reqwest::Client::builder()
-            .timeout(settings.timeout)
             .connect_timeout(settings.timeout.min(Duration::from_secs(30)))
             .pool_idle_timeout(Duration::from_secs(90))
             .build()
@@ -94,11 +94,11 @@ impl OpenAiCompatible {
         &self.chat_url
     }
 
-    fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.settings.name
     }
 
-    fn connection_error(&self, error: &reqwest::Error) -> ProviderError {
+    pub(crate) fn connection_error(&self, error: &reqwest::Error) -> ProviderError {
         if error.is_timeout() {
             return ProviderError::Timeout {
                 provider: self.name().to_owned(),
@@ -120,7 +120,10 @@ impl OpenAiCompatible {
     }
 
     /// Reads the body, refusing more than the configured limit.
-    async fn read_body(&self, mut response: reqwest::Response) -> Result<BytesMut, ProviderError> {
+    pub(crate) async fn read_body(
+        &self,
+        mut response: reqwest::Response,
+    ) -> Result<BytesMut, ProviderError> {
         let limit = self.settings.max_response_bytes;
         let too_large = || ProviderError::BodyTooLarge {
             provider: self.name().to_owned(),
@@ -145,8 +148,77 @@ impl OpenAiCompatible {
     }
 }
 
+impl OpenAiCompatible {
+    /// The settings this transport was built from.
+    pub(crate) fn settings(&self) -> &ProviderSettings {
+        &self.settings
+    }
+
+    /// The quirks in use.
+    pub(crate) fn quirks(&self) -> &Arc<dyn Quirks> {
+        &self.quirks
+    }
+
+    /// Sends a POST with the key and JSON body to `url`.
+    pub(crate) fn post(&self, url: &str, payload: Vec<u8>) -> reqwest::RequestBuilder {
+        let mut builder = self
+            .http
+            .post(url)
+            .header(CONTENT_TYPE, "application/json")
+            .body(payload);
+        if let Some(auth) = &self.auth {
+            builder = builder.header(AUTHORIZATION, auth.clone());
+        }
+        builder
+    }
+
+    /// Sends a GET with the key to `url`.
+    pub(crate) fn get(&self, url: &str) -> reqwest::RequestBuilder {
+        let builder = self.http.get(url);
+        match &self.auth {
+            Some(auth) => builder.header(AUTHORIZATION, auth.clone()),
+            None => builder,
+        }
+    }
+
+    /// The error for a non-success status, with the body read and classified.
+    pub(crate) async fn status_error(&self, response: reqwest::Response) -> ProviderError {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        match self.read_body(response).await {
+            Ok(body) => ProviderError::Http(Box::new(http_error(
+                self.name(),
+                status,
+                &headers,
+                &body,
+                self.settings.api_key.as_ref(),
+                self.quirks.as_ref(),
+            ))),
+            Err(error) => error,
+        }
+    }
+}
+
 #[async_trait]
 impl Provider for OpenAiCompatible {
+    async fn completion(
+        &self,
+        request: WireRequest,
+    ) -> Result<TextCompletionResponse, ProviderError> {
+        self.legacy_completion(request).await
+    }
+
+    async fn list_models(&self) -> Result<elelem_core::ModelList, ProviderError> {
+        self.live_models().await
+    }
+
+    async fn chat_completion_stream(
+        &self,
+        request: WireRequest,
+    ) -> Result<ProviderStream, ProviderError> {
+        crate::stream::open(Arc::new(self.clone()), request).await
+    }
+
     async fn chat_completion(
         &self,
         request: WireRequest,
@@ -159,6 +231,8 @@ impl Provider for OpenAiCompatible {
         let mut builder = self
             .http
             .post(&self.chat_url)
+            // The whole-request limit applies to plain calls; streams have an idle limit.
+            .timeout(self.settings.timeout)
             .header(CONTENT_TYPE, "application/json")
             .body(payload);
         if let Some(auth) = &self.auth {
@@ -188,7 +262,7 @@ impl Provider for OpenAiCompatible {
             );
             return Err(ProviderError::Http(Box::new(error)));
         }
-        let completion: ChatCompletion = serde_json::from_slice(&body).map_err(|e| {
+        let mut completion: ChatCompletion = serde_json::from_slice(&body).map_err(|e| {
             ProviderError::invalid_body(
                 self.name(),
                 e.to_string(),
@@ -198,10 +272,12 @@ impl Provider for OpenAiCompatible {
                 ),
             )
         })?;
+        self.quirks.adapt_response(&mut completion);
+        let reported_cost = self.quirks.reported_cost(&completion);
         Ok(ProviderResponse {
             completion,
             headers: kept_headers(&headers),
-            reported_cost: None,
+            reported_cost,
         })
     }
 }

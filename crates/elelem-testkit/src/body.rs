@@ -35,9 +35,14 @@ impl ReplyBody {
 
     /// `data`, then (after a short pause) an error that aborts the connection.
     pub(crate) fn truncated(data: Bytes) -> Self {
+        Self::stalled(data, FLUSH_GRACE)
+    }
+
+    /// `data`, then nothing for `pause`, then an error that aborts the connection.
+    pub(crate) fn stalled(data: Bytes, pause: Duration) -> Self {
         Self {
             data: Some(data),
-            failure: Some(Box::pin(tokio::time::sleep(FLUSH_GRACE))),
+            failure: Some(Box::pin(tokio::time::sleep(pause))),
         }
     }
 }

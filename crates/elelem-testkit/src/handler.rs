@@ -18,20 +18,36 @@ use crate::{RecordedRequest, TestkitError};
 
 /// What a request asks for.
 enum Route {
-    /// `POST …/chat/completions` or `POST …/completions`: answered by the script.
+    /// `POST …/chat/completions` or `POST …/completions`, and the native chat
+    /// endpoints (Anthropic's `POST …/messages`, Gemini's
+    /// `POST …/models/{model}:generateContent` and `:streamGenerateContent`,
+    /// Ollama's `POST …/api/chat`): answered by the script.
     Completions,
     /// `GET …/models`: answered from the model list.
     Models,
+    /// `GET …/api/tags`: Ollama's model list, answered from the model list.
+    OllamaTags,
     /// Anything else: 404.
     Unknown,
 }
 
+/// Whether a `POST` path is a chat endpoint of one of the emulated providers.
+fn is_chat_path(path: &str) -> bool {
+    path.ends_with("/completions")
+        || path.ends_with("/messages")
+        || path.ends_with("/api/chat")
+        || path.ends_with(":generateContent")
+        || path.ends_with(":streamGenerateContent")
+}
+
 fn route(method: &Method, path: &str) -> Route {
     let path = path.trim_end_matches('/');
-    if method == Method::POST && path.ends_with("/completions") {
+    if method == Method::POST && is_chat_path(path) {
         Route::Completions
     } else if method == Method::GET && path.ends_with("/models") {
         Route::Models
+    } else if method == Method::GET && path.ends_with("/api/tags") {
+        Route::OllamaTags
     } else {
         Route::Unknown
     }
@@ -69,6 +85,7 @@ pub(crate) async fn handle(
     match route(&parts.method, &path) {
         Route::Completions => answer(state.next_answer()).await,
         Route::Models => Ok(json_response(StatusCode::OK, &models_body(&state))),
+        Route::OllamaTags => Ok(json_response(StatusCode::OK, &ollama_tags_body(&state))),
         Route::Unknown => Ok(json_response(
             StatusCode::NOT_FOUND,
             &error_body(&format!("Invalid URL ({} {path})", parts.method)),
@@ -97,9 +114,10 @@ fn build(reply: Reply) -> Result<Response<ReplyBody>, String> {
     let status = StatusCode::from_u16(reply.status)
         .map_err(|_| format!("status {} is not a valid HTTP status", reply.status))?;
     let full_len = reply.body.len();
-    let body = match reply.cut_at {
-        None => ReplyBody::full(reply.body),
-        Some(cut_at) => ReplyBody::truncated(reply.body.slice(..cut_at.min(full_len))),
+    let body = match (reply.cut_at, reply.stall) {
+        (Some(cut_at), _) => ReplyBody::truncated(reply.body.slice(..cut_at.min(full_len))),
+        (None, Some(pause)) => ReplyBody::stalled(reply.body, pause),
+        (None, None) => ReplyBody::full(reply.body),
     };
     let mut response = Response::new(body);
     *response.status_mut() = status;
@@ -133,6 +151,32 @@ fn models_body(state: &State) -> Value {
         .map(|id| json!({"id": id, "object": "model", "created": 0, "owned_by": "testkit"}))
         .collect();
     json!({"object": "list", "data": data})
+}
+
+/// Ollama's `GET /api/tags` answer for the model list.
+fn ollama_tags_body(state: &State) -> Value {
+    let models: Vec<Value> = state
+        .models()
+        .into_iter()
+        .map(|name| {
+            json!({
+                "name": name,
+                "model": name,
+                "modified_at": "2025-05-04T17:37:44.706015396-07:00",
+                "size": 2_019_393_189_u64,
+                "digest": "a80c4f17acd55265feec403c7aef86be0c25983ab279d83f3bcd3abbcb5b8b72",
+                "details": {
+                    "parent_model": "",
+                    "format": "gguf",
+                    "family": "llama",
+                    "families": ["llama"],
+                    "parameter_size": "3.2B",
+                    "quantization_level": "Q4_K_M"
+                }
+            })
+        })
+        .collect();
+    json!({"models": models})
 }
 
 fn error_body(message: &str) -> Value {

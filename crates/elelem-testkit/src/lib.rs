@@ -46,6 +46,7 @@ mod handler;
 mod record;
 mod script;
 mod server;
+pub mod sse;
 mod state;
 pub mod wire;
 

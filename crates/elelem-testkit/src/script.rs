@@ -50,6 +50,9 @@ pub(crate) struct Reply {
     /// When set, only this many body bytes are written before the connection
     /// is aborted, while `content-length` announces the full body.
     pub(crate) cut_at: Option<usize>,
+    /// When set, the body is sent without a length, then nothing more for this
+    /// long, then the connection is aborted (a provider that stalls mid-stream).
+    pub(crate) stall: Option<Duration>,
 }
 
 impl ScriptedResponse {
@@ -81,6 +84,7 @@ impl ScriptedResponse {
             headers: vec![("content-type".to_owned(), content_type.into())],
             body: body.into(),
             cut_at: None,
+            stall: None,
         })
     }
 
@@ -126,6 +130,33 @@ impl ScriptedResponse {
             headers: vec![("content-type".to_owned(), "application/json".to_owned())],
             body,
             cut_at: Some(cut_at),
+            stall: None,
+        })
+    }
+
+    /// Send `first_part` (no `content-length`), then stall: nothing more for
+    /// `stall`, then abort the connection. Emulates a provider that stops
+    /// sending in the middle of a stream.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use elelem_testkit::ScriptedResponse;
+    ///
+    /// let answer = ScriptedResponse::stalled_body(200, "text/event-stream", "data: {}\n\n", Duration::from_secs(5));
+    /// assert_eq!(answer.header_value("content-type"), Some("text/event-stream"));
+    /// ```
+    pub fn stalled_body(
+        status: u16,
+        content_type: impl Into<String>,
+        first_part: impl Into<Bytes>,
+        stall: Duration,
+    ) -> Self {
+        Self::reply(Reply {
+            status,
+            headers: vec![("content-type".to_owned(), content_type.into())],
+            body: first_part.into(),
+            cut_at: None,
+            stall: Some(stall),
         })
     }
 

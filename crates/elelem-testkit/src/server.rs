@@ -19,13 +19,16 @@ const BACKLOG: u32 = 4096;
 
 /// A real HTTP/1.1 server on `127.0.0.1` that speaks the OpenAI chat API from a script.
 ///
-/// * `POST` on any path ending in `/chat/completions` or `/completions` pops the
-///   next [`ScriptedResponse`] pushed with [`push`](Self::push), or plays the
+/// * `POST` on any path ending in `/chat/completions` or `/completions` (and on
+///   the native chat endpoints: Anthropic's `…/messages`, Gemini's
+///   `…:generateContent` / `…:streamGenerateContent`, Ollama's `…/api/chat`) pops
+///   the next [`ScriptedResponse`] pushed with [`push`](Self::push), or plays the
 ///   fallback ([`set_fallback`](Self::set_fallback)) when none is left; the
 ///   default fallback is a 500 error whose message says
 ///   `"testkit: no scripted response left"`.
 /// * `GET` on any path ending in `/models` lists the models set with
-///   [`set_models`](Self::set_models).
+///   [`set_models`](Self::set_models), in OpenAI's shape; `GET …/api/tags` lists
+///   them in Ollama's shape (`{"models": [{"name": …}]}`).
 /// * Anything else gets a 404 with an OpenAI-style error body.
 ///
 /// Every request is recorded ([`requests`](Self::requests)). Connections are
@@ -188,7 +191,8 @@ impl TestServer {
         self.state.set_fallback(answer.into());
     }
 
-    /// The model ids listed by `GET …/models` (empty by default).
+    /// The model ids listed by `GET …/models` and by Ollama's `GET …/api/tags`
+    /// (empty by default).
     ///
     /// ```
     /// # #[tokio::main]

@@ -1,4 +1,5 @@
-//! Exact answers of the real providers (OpenAI, GROQ, DeepInfra, Scaleway), as
+//! Exact answers of the real providers (OpenAI, GROQ, DeepInfra, Scaleway,
+//! OpenRouter, and the native APIs of Anthropic, Gemini and Ollama), as
 //! [`ScriptedResponse`]s.
 //!
 //! The shapes follow what the providers really send, field order included, so
@@ -23,6 +24,22 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{json, Map, Value};
 
 use crate::ScriptedResponse;
+
+mod anthropic;
+mod gemini;
+mod ollama;
+mod openrouter;
+mod streams;
+
+pub use anthropic::{
+    anthropic_error, anthropic_message, anthropic_overloaded, anthropic_rate_limited,
+    AnthropicMessage,
+};
+pub use gemini::{
+    gemini_error, gemini_overloaded, gemini_rate_limited, gemini_response, GeminiResponse,
+};
+pub use ollama::{ollama_chat, ollama_error, OllamaChat};
+pub use openrouter::{openrouter_error, OpenRouterCompletion};
 
 /// Source of unique ids (`chatcmpl-N`, `req_…`) across the process.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);

@@ -2,7 +2,9 @@
 //! exact cost accounting.
 //!
 //! Depend on this crate with the providers you want as Cargo features (`openai`,
-//! `groq`, `deepinfra`, `scaleway`; all on by default). Each enabled provider
+//! `groq`, `deepinfra`, `scaleway`, `compat` (any OpenAI-compatible server),
+//! `openrouter`, `xai`, `ollama`, `anthropic`, `gemini`; all on by default). Each
+//! enabled provider
 //! registers itself; model strings name the provider: `"groq:openai/gpt-oss-20b"`.
 //!
 //! ```no_run
@@ -31,14 +33,26 @@ pub use elelem_core::*;
 
 /// The provider crates compiled in, by feature.
 pub mod providers {
+    #[cfg(feature = "anthropic")]
+    pub use elelem_anthropic as anthropic;
+    #[cfg(feature = "compat")]
+    pub use elelem_compat as compat;
     #[cfg(feature = "deepinfra")]
     pub use elelem_deepinfra as deepinfra;
+    #[cfg(feature = "gemini")]
+    pub use elelem_gemini as gemini;
     #[cfg(feature = "groq")]
     pub use elelem_groq as groq;
+    #[cfg(feature = "ollama")]
+    pub use elelem_ollama as ollama;
     #[cfg(feature = "openai")]
     pub use elelem_openai as openai;
+    #[cfg(feature = "openrouter")]
+    pub use elelem_openrouter as openrouter;
     #[cfg(feature = "scaleway")]
     pub use elelem_scaleway as scaleway;
+    #[cfg(feature = "xai")]
+    pub use elelem_xai as xai;
 
     /// The names of the providers registered in this program (the enabled
     /// features, plus any provider registered by user code).

@@ -3,8 +3,10 @@
 
 mod entry;
 mod file;
+mod query;
 
 pub use entry::{Capabilities, CostBreakdown, ModelEntry, Prices, ProviderEntry};
+pub use query::{ModelComparison, ModelFacts, ModelQuery};
 
 use std::collections::BTreeMap;
 
@@ -97,6 +99,10 @@ struct ProviderFields {
     currency: String,
     #[serde(default)]
     default_params: Map<String, JsonValue>,
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    allow_unknown_models: bool,
 }
 
 #[derive(Deserialize)]
@@ -121,10 +127,27 @@ struct ModelFields {
     notes: Option<String>,
     #[serde(default)]
     default_params: Map<String, JsonValue>,
+    #[serde(default)]
+    deprecated: bool,
+    #[serde(default)]
+    tier: Option<String>,
+    #[serde(default)]
+    release_date: Option<String>,
 }
 
 fn usd() -> String {
     "USD".to_owned()
+}
+
+/// Whether `text` is a plausible `YYYY-MM-DD` date.
+fn is_iso_date(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('-').collect();
+    let number = |part: &str, len: usize, max: u32| {
+        part.len() == len
+            && part.bytes().all(|b| b.is_ascii_digit())
+            && part.parse::<u32>().is_ok_and(|n| (1..=max).contains(&n))
+    };
+    matches!(parts.as_slice(), [y, m, d] if number(y, 4, 9999) && number(m, 2, 12) && number(d, 2, 31))
 }
 
 fn decimal_text(value: &Value) -> Option<String> {
@@ -184,6 +207,8 @@ impl Catalogue {
                     api_key_env: fields.api_key_env,
                     fallback_model: fields.fallback_model,
                     default_params: fields.default_params,
+                    kind: fields.kind,
+                    allow_unknown_models: fields.allow_unknown_models,
                 },
             );
         }
@@ -217,6 +242,14 @@ impl Catalogue {
                 None => None,
                 Some(price) => Some(parse_prices(&source, &id, &price, rate)?),
             };
+            if let Some(date) = &fields.release_date {
+                if !is_iso_date(date) {
+                    return Err(error(
+                        &source,
+                        format!("{id}: release_date {date:?} must be a date written YYYY-MM-DD"),
+                    ));
+                }
+            }
             let max_tokens_field = fields
                 .max_tokens_field
                 .unwrap_or_else(|| "max_tokens".to_owned());
@@ -234,6 +267,9 @@ impl Catalogue {
                     max_tokens_field,
                     default_params: fields.default_params,
                     notes: fields.notes,
+                    deprecated: fields.deprecated,
+                    tier: fields.tier,
+                    release_date: fields.release_date,
                 },
             );
         }
@@ -260,6 +296,32 @@ impl Catalogue {
     /// A model by its `provider:model` id.
     pub fn model(&self, id: &str) -> Option<&ModelEntry> {
         self.models.get(id)
+    }
+
+    /// The entry to call a `provider:model` id with: the catalogue's, or, for a
+    /// provider with `allow_unknown_models`, an [`ModelEntry::unlisted`] one.
+    ///
+    /// ```
+    /// let catalogue = elelem_core::catalogue::Catalogue::from_sources([("local", r#"
+    ///     [provider]
+    ///     name = "local"
+    ///     base_url = "http://127.0.0.1:8000/v1"
+    ///     allow_unknown_models = true
+    /// "#)]).unwrap();
+    /// let model = catalogue.callable_model("local:llama-3.1-8b").unwrap();
+    /// assert_eq!(model.upstream, "llama-3.1-8b");
+    /// assert!(model.prices.is_none());
+    /// assert!(catalogue.callable_model("other:x").is_none());
+    /// ```
+    pub fn callable_model(&self, id: &str) -> Option<ModelEntry> {
+        if let Some(model) = self.models.get(id) {
+            return Some(model.clone());
+        }
+        let (provider, model) = split_model_id(id).ok()?;
+        self.providers
+            .get(provider)
+            .filter(|p| p.allow_unknown_models)
+            .map(|_| ModelEntry::unlisted(provider, model))
     }
 
     /// A provider by name.
@@ -300,10 +362,13 @@ fn parse_prices(
     rate_micros: i64,
 ) -> Result<Prices, ElelemError> {
     for key in price.keys() {
-        if !matches!(key.as_str(), "input" | "output" | "cached_input") {
+        if !matches!(
+            key.as_str(),
+            "input" | "output" | "cached_input" | "cache_write_input"
+        ) {
             return Err(error(
                 source,
-                format!("{id}: unknown price field `{key}`; expected input, output, cached_input"),
+                format!("{id}: unknown price field `{key}`; expected input, output, cached_input, cache_write_input"),
             ));
         }
     }
@@ -329,10 +394,12 @@ fn parse_prices(
     let output =
         read("output")?.ok_or_else(|| error(source, format!("{id}: price needs `output`")))?;
     let cached_input = read("cached_input")?.unwrap_or(input);
+    let cache_write_input = read("cache_write_input")?.unwrap_or(input);
     Ok(Prices {
         input,
         cached_input,
         output,
+        cache_write_input,
     })
 }
 
@@ -369,6 +436,32 @@ mod tests {
         let b = c.model("eu:b").unwrap();
         assert_eq!(b.upstream, "vendor/b");
         assert_eq!(b.prices.unwrap().cached_input.to_string(), "0.5");
+        assert_eq!(b.prices.unwrap().cache_write_input, b.prices.unwrap().input);
+    }
+
+    #[test]
+    fn cache_writes_have_their_own_price_and_kinds_are_read() {
+        let c = Catalogue::from_sources([(
+            "t",
+            r#"
+            [provider]
+            name = "local"
+            base_url = "http://x"
+            kind = "openai-compatible"
+            allow_unknown_models = true
+            [[models]]
+            id = "local:m"
+            price = { input = "3", output = "15", cached_input = "0.30", cache_write_input = "3.75" }
+            "#,
+        )])
+        .unwrap();
+        let provider = c.provider("local").unwrap();
+        assert_eq!(provider.kind.as_deref(), Some("openai-compatible"));
+        assert!(provider.allow_unknown_models);
+        let prices = c.model("local:m").unwrap().prices.unwrap();
+        assert_eq!(prices.cache_write_input.to_string(), "3.75");
+        assert_eq!(c.callable_model("local:m").unwrap().prices, Some(prices));
+        assert_eq!(c.callable_model("local:other").unwrap().prices, None);
     }
 
     #[test]
@@ -391,6 +484,7 @@ mod tests {
             ("[[models]]\nid='q:m'", "no [provider] entry"),
             ("[provider]\nname='p'\nbase_url='u'\n[[models]]\nid='nocolon'", "malformed"),
             ("[provider]\nname='p'\nbase_url='u'\n[[models]]\nid='p:m'\ncapabilities={telepathy=true}", "telepathy"),
+            ("[provider]\nname='p'\nbase_url='u'\n[[models]]\nid='p:m'\nrelease_date='2025-4-1'", "YYYY-MM-DD"),
         ];
         for (text, expected) in cases {
             let e = Catalogue::from_sources([("t", text)])

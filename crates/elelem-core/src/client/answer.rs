@@ -25,6 +25,8 @@ pub(crate) enum Rejection {
     Parse(String),
     /// Schema violations.
     Schema(Vec<String>),
+    /// A check of the request failed; its message.
+    Check(String),
 }
 
 /// The reasoning a provider sent in a message field rather than in the content
@@ -85,6 +87,20 @@ pub(crate) fn process(
     };
     let cleaned = split.map(|s| s.answer.into_owned());
     if !json_mode {
+        return Ok(Answer {
+            content: cleaned,
+            reasoning,
+            json: None,
+        });
+    }
+    let called_tools = completion.choices.first().is_some_and(|c| {
+        c.message
+            .extra
+            .get("tool_calls")
+            .is_some_and(|t| !t.is_null())
+    });
+    if called_tools {
+        // The model answered with tool calls: there is no JSON answer to check yet.
         return Ok(Answer {
             content: cleaned,
             reasoning,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::elelem::{Elelem, Inner, ProviderSlot};
-use crate::catalogue::CatalogueSources;
+use crate::catalogue::{CatalogueSources, ProviderEntry};
 use crate::cost::{CostSink, InMemoryStatsSink};
 use crate::error::ElelemError;
 use crate::json::SchemaCache;
@@ -43,7 +43,10 @@ pub struct ElelemBuilder {
     timeout: Duration,
     max_response_bytes: usize,
     max_attempts: u32,
+    stream_idle_timeout: Duration,
     read_env: bool,
+    /// Cache, key files, presets and the context-window check (`options.rs`).
+    pub(super) options: super::options::ClientOptions,
 }
 
 impl std::fmt::Debug for ElelemBuilder {
@@ -70,7 +73,9 @@ impl Default for ElelemBuilder {
             timeout: Duration::from_secs(120),
             max_response_bytes: 32 * 1024 * 1024,
             max_attempts: 32,
+            stream_idle_timeout: super::stream::DEFAULT_STREAM_IDLE_TIMEOUT,
             read_env: true,
+            options: Default::default(),
         }
     }
 }
@@ -112,6 +117,49 @@ impl ElelemBuilder {
         self
     }
 
+    /// Adds a provider `name` that speaks the OpenAI protocol at `base_url` (vLLM,
+    /// llama.cpp server, LM Studio, a LiteLLM proxy, a company gateway), served by
+    /// the `openai-compatible` plugin (the `compat` feature of `elelem`). Any model
+    /// id is accepted (`"local:llama-3.1-8b"`); models it does not list have no
+    /// price, so their cost is recorded as unknown and counted in
+    /// `Stats::unpriced_calls`. Add `[[models]]` entries for `name` with
+    /// [`ElelemBuilder::models_toml`] to give prices or capabilities.
+    ///
+    /// It is the same as this models file entry (plus the key, when given):
+    ///
+    /// ```toml
+    /// [[providers]]
+    /// name = "local"
+    /// kind = "openai-compatible"
+    /// base_url = "http://127.0.0.1:8000/v1"
+    /// allow_unknown_models = true
+    /// ```
+    ///
+    /// ```
+    /// let builder = elelem_core::Elelem::builder()
+    ///     .openai_compatible("local", "http://127.0.0.1:8000/v1", None)
+    ///     .openai_compatible("gateway", "https://llm.example.com/v1", Some("sk-gw".into()));
+    /// # let _ = builder;
+    /// ```
+    pub fn openai_compatible(
+        mut self,
+        name: impl Into<String>,
+        base_url: impl Into<String>,
+        api_key: Option<ApiKey>,
+    ) -> Self {
+        let name = name.into();
+        let quote = |text: String| toml::Value::String(text).to_string();
+        let snippet = format!(
+            "[[providers]]\nname = {}\nkind = \"openai-compatible\"\nbase_url = {}\nallow_unknown_models = true\n",
+            quote(name.clone()),
+            quote(base_url.into()),
+        );
+        if let Some(key) = api_key {
+            self.api_keys.insert(name.clone(), key);
+        }
+        self.models_toml(format!("openai_compatible({name})"), snippet)
+    }
+
     /// Uses this provider instance for `name` instead of a registered plugin. Its
     /// catalogue must come from a models file or [`ElelemBuilder::models_toml`].
     pub fn provider(mut self, name: impl Into<String>, provider: Arc<dyn Provider>) -> Self {
@@ -131,14 +179,21 @@ impl ElelemBuilder {
         self
     }
 
+    /// Ends a stream that goes this long without a byte (default 60 s).
+    pub fn stream_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.stream_idle_timeout = timeout;
+        self
+    }
+
     /// Caps the attempts of one call whatever the retry policy says (default 32).
     pub fn max_attempts(mut self, attempts: u32) -> Self {
         self.max_attempts = attempts.max(1);
         self
     }
 
-    /// Ignores `{PROVIDER}_API_KEY` environment variables: only keys given in code
-    /// count.
+    /// Ignores `{PROVIDER}_API_KEY` environment variables and the default key
+    /// directory (`~/.config/elelem/keys`): only keys given in code, or in a
+    /// directory set with [`ElelemBuilder::key_dir`], count.
     pub fn without_env_keys(mut self) -> Self {
         self.read_env = false;
         self
@@ -148,12 +203,43 @@ impl ElelemBuilder {
         if let Some(key) = self.api_keys.get(provider) {
             return Some(key.clone());
         }
-        if !self.read_env {
-            return None;
+        if self.read_env {
+            let value = env_var.and_then(|var| std::env::var(var).ok());
+            let value = value.as_deref().map(str::trim).unwrap_or_default();
+            if !value.is_empty() {
+                return Some(ApiKey::new(value));
+            }
         }
-        let value = std::env::var(env_var?).ok()?;
-        let value = value.trim();
-        (!value.is_empty()).then(|| ApiKey::new(value))
+        let dir = self.options.key_dir(self.read_env)?;
+        crate::keys::read_key_file(&dir, provider)
+    }
+
+    /// Builds `plugin` for the catalogue provider `entry` (its own or, through
+    /// `kind`, another one), or notes the missing key.
+    fn provider_slot(
+        &self,
+        plugin: &ProviderPlugin,
+        entry: &ProviderEntry,
+    ) -> Result<ProviderSlot, ElelemError> {
+        let name = entry.name.as_str();
+        let env_var = entry.api_key_env.clone();
+        let api_key = self.resolve_key(name, env_var.as_deref());
+        if api_key.is_none() && env_var.is_some() {
+            return Ok(ProviderSlot::MissingKey { env_var });
+        }
+        let settings = ProviderSettings {
+            name: name.to_owned(),
+            base_url: self
+                .base_urls
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| entry.base_url.clone()),
+            api_key,
+            api_key_env: env_var,
+            timeout: self.timeout,
+            max_response_bytes: self.max_response_bytes,
+        };
+        Ok(ProviderSlot::Ready((plugin.build)(settings)?))
     }
 
     /// Loads the catalogue, resolves keys and builds every provider.
@@ -192,30 +278,38 @@ impl ElelemBuilder {
                     reason: "its catalogue has no [provider] table".into(),
                 });
             };
-            let env_var = entry.api_key_env.clone();
-            let api_key = self.resolve_key(plugin.name, env_var.as_deref());
-            if api_key.is_none() && env_var.is_some() {
-                providers.insert(plugin.name.to_owned(), ProviderSlot::MissingKey { env_var });
+            let slot = self.provider_slot(plugin, entry)?;
+            providers.insert(plugin.name.to_owned(), slot);
+        }
+        // Catalogue providers served by another plugin (`kind = "openai-compatible"`).
+        for entry in catalogue.providers() {
+            let Some(kind) = entry.kind.as_deref() else {
+                continue;
+            };
+            if providers.contains_key(&entry.name) {
                 continue;
             }
-            let settings = ProviderSettings {
-                name: plugin.name.to_owned(),
-                base_url: self
-                    .base_urls
-                    .get(plugin.name)
-                    .cloned()
-                    .unwrap_or_else(|| entry.base_url.clone()),
-                api_key,
-                api_key_env: env_var,
-                timeout: self.timeout,
-                max_response_bytes: self.max_response_bytes,
-            };
-            let provider = (plugin.build)(settings)?;
-            providers.insert(plugin.name.to_owned(), ProviderSlot::Ready(provider));
+            let plugin = ProviderPlugin::all()
+                .find(|p| p.name == kind)
+                .ok_or_else(|| ElelemError::Catalogue {
+                    source_name: format!("provider {}", entry.name),
+                    reason: format!(
+                        "kind {kind:?} names no linked provider plugin; enable its Cargo feature (`compat` for \"openai-compatible\")"
+                    ),
+                })?;
+            let slot = self.provider_slot(plugin, entry)?;
+            providers.insert(entry.name.clone(), slot);
         }
 
+        let state = super::state::ClientState::new(
+            self.options,
+            self.read_env,
+            &catalogue,
+            &self.base_urls,
+        )?;
         Ok(Elelem {
             inner: Arc::new(Inner {
+                state,
                 catalogue,
                 providers,
                 sink: self
@@ -227,6 +321,7 @@ impl ElelemBuilder {
                 schemas: SchemaCache::new(),
                 next_call_id: AtomicU64::new(1),
                 max_attempts: self.max_attempts,
+                stream_idle_timeout: self.stream_idle_timeout,
             }),
         })
     }

@@ -1,6 +1,7 @@
 //! Steps 1, 4, 6 and 7 of the pipeline: check the request, send attempts, let the
 //! retry policy decide after each failure, and record every attempt.
 
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -9,6 +10,8 @@ use jsonschema::Validator;
 use tracing::Instrument;
 
 use super::answer::{self, Rejection};
+use super::cached::CacheSlot;
+use super::checks;
 use super::elelem::{Inner, ProviderSlot};
 use super::prepare::{wire_body, AttemptParams};
 use crate::catalogue::{split_model_id, CostBreakdown, ModelEntry};
@@ -18,17 +21,18 @@ use crate::json::{json_instruction, retry_feedback};
 use crate::money::Usd;
 use crate::provider::{Provider, ProviderError, ProviderErrorKind, WireRequest};
 use crate::retry::{Failure, RetryDecision, RetryState};
+use crate::tokens::check_context_window;
 use crate::types::{ChatCompletion, ChatRequest, Usage};
 
 /// The model an attempt goes to.
 #[derive(Clone)]
-struct Target {
-    model: ModelEntry,
-    provider: Arc<dyn Provider>,
+pub(crate) struct Target {
+    pub model: ModelEntry,
+    pub provider: Arc<dyn Provider>,
 }
 
 /// Finds a model and a ready provider for a `provider:model` id.
-fn target(inner: &Inner, id: &str) -> Result<Target, ElelemError> {
+pub(crate) fn target(inner: &Inner, id: &str) -> Result<Target, ElelemError> {
     let (provider_name, _) = split_model_id(id)?;
     let slot = inner
         .providers
@@ -42,15 +46,16 @@ fn target(inner: &Inner, id: &str) -> Result<Target, ElelemError> {
                 .collect::<Vec<_>>()
                 .join(", "),
         })?;
+    // A model the catalogue does not list is allowed on providers with
+    // `allow_unknown_models` (no price: its cost is recorded as unknown).
     let model = inner
         .catalogue
-        .model(id)
+        .callable_model(id)
         .ok_or_else(|| ElelemError::UnknownModel {
             model: id.to_owned(),
             provider: provider_name.to_owned(),
             known: inner.catalogue.model_ids_of(provider_name),
-        })?
-        .clone();
+        })?;
     match slot {
         ProviderSlot::Ready(provider) => Ok(Target {
             model,
@@ -59,8 +64,45 @@ fn target(inner: &Inner, id: &str) -> Result<Target, ElelemError> {
         ProviderSlot::MissingKey { env_var } => Err(ElelemError::MissingApiKey {
             provider: provider_name.to_owned(),
             env_var: env_var.clone(),
+            key_file: inner.state.key_file(provider_name),
         }),
     }
+}
+
+/// Refuses images for a model whose catalogue entry lacks vision, before any call.
+pub(crate) fn check_vision(request: &ChatRequest, model: &ModelEntry) -> Result<(), ElelemError> {
+    if model.capabilities.vision
+        || !request
+            .messages
+            .iter()
+            .any(crate::types::Message::has_image)
+    {
+        return Ok(());
+    }
+    Err(ElelemError::InvalidRequest {
+        reason: format!(
+            "{} does not accept images (its catalogue entry has no vision); pick a vision model or send text only",
+            model.id
+        ),
+    })
+}
+
+/// The models tried after the first one's JSON ladder fails: the request's own
+/// `fallback_models` (each must be callable), else the provider's fallback model.
+fn fallbacks_of(
+    inner: &Inner,
+    request: &ChatRequest,
+    first: &ModelEntry,
+) -> Result<VecDeque<Target>, ElelemError> {
+    if request.fallback_models.is_empty() {
+        return Ok(fallback_of(inner, first).into_iter().collect());
+    }
+    request
+        .fallback_models
+        .iter()
+        .filter(|id| **id != first.id)
+        .map(|id| target(inner, id))
+        .collect()
 }
 
 /// The fallback of `current`'s provider, when it exists, differs and is callable.
@@ -125,7 +167,7 @@ fn answer_cost(model: &ModelEntry, usage: Option<&Usage>, reported: Option<Usd>)
     }
 }
 
-fn retry_cause(failure: &Failure<'_>) -> RetryCause {
+pub(crate) fn retry_cause(failure: &Failure<'_>) -> RetryCause {
     match failure {
         Failure::JsonParse(_) => RetryCause::JsonParse,
         Failure::JsonSchema(_) => RetryCause::JsonSchema,
@@ -150,11 +192,52 @@ fn failed_generation(error: &ProviderError) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// Everything a usage record says about one attempt.
+pub(crate) struct AttemptRecord<'a> {
+    pub call_id: u64,
+    pub attempt: u32,
+    pub model: &'a ModelEntry,
+    pub tags: &'a Arc<[String]>,
+    pub spend: Spend<'a>,
+    pub started: Instant,
+    pub outcome: AttemptOutcome,
+    pub adjustments: Adjustments,
+    pub stream_interrupted: bool,
+}
+
+/// Sends one attempt's usage record to the sink; returns its cost and when it ended.
+pub(crate) fn write_record(
+    sink: &dyn crate::cost::CostSink,
+    record: AttemptRecord<'_>,
+) -> (Usd, Instant) {
+    let Spend { usage, reported } = record.spend;
+    let now = Instant::now();
+    let cost = answer_cost(record.model, usage, reported);
+    sink.record(&UsageRecord {
+        timestamp: SystemTime::now(),
+        call_id: record.call_id,
+        attempt: record.attempt,
+        model: record.model.id.clone(),
+        provider: record.model.provider.clone(),
+        tags: record.tags.clone(),
+        tokens: tokens_of(usage),
+        cost,
+        price_known: record.model.prices.is_some() || reported.is_some(),
+        duration: now.saturating_duration_since(record.started),
+        outcome: record.outcome,
+        adjustments: record.adjustments,
+        cache_hit: false,
+        saved_cost: Usd::ZERO,
+        stream_interrupted: record.stream_interrupted,
+    });
+    (cost.total(), now)
+}
+
 /// What an attempt's answer cost: its usage, and the provider's own figure if any.
 #[derive(Clone, Copy)]
-struct Spend<'a> {
-    usage: Option<&'a Usage>,
-    reported: Option<Usd>,
+pub(crate) struct Spend<'a> {
+    pub usage: Option<&'a Usage>,
+    pub reported: Option<Usd>,
 }
 
 /// What one failed attempt left behind.
@@ -170,6 +253,7 @@ impl FailedAttempt {
             AttemptProblem::Provider(error) => Failure::Provider(error),
             AttemptProblem::JsonParse(reason) => Failure::JsonParse(reason),
             AttemptProblem::Schema(errors) => Failure::JsonSchema(errors),
+            AttemptProblem::Check(message) => Failure::JsonSchema(std::slice::from_ref(message)),
         }
     }
 
@@ -184,6 +268,7 @@ impl FailedAttempt {
                 "it does not satisfy the JSON schema: {}",
                 errors.join("; ")
             )),
+            AttemptProblem::Check(message) => retry_feedback(message),
         }
     }
 }
@@ -196,6 +281,8 @@ struct Call<'a> {
     validator: Option<Arc<Validator>>,
     tags: Arc<[String]>,
     call_id: u64,
+    /// The models tried after the JSON ladder fails, in order.
+    fallbacks: VecDeque<Target>,
 }
 
 pub(crate) async fn run(
@@ -208,6 +295,8 @@ pub(crate) async fn run(
         });
     }
     let first = target(inner, &request.model)?;
+    check_vision(&request, &first.model)?;
+    let fallbacks = fallbacks_of(inner, &request, &first.model)?;
     let validator = match request.validation_schema() {
         Some(schema) => Some(
             inner
@@ -220,8 +309,19 @@ pub(crate) async fn run(
     let instruction = request
         .is_json_mode()
         .then(|| json_instruction(request.validation_schema()));
+    if inner.state.context_check {
+        let (messages, max_tokens) = (&request.messages, request.max_tokens);
+        check_context_window(&first.model, messages, instruction.as_deref(), max_tokens)?;
+    }
     let call_id = inner.next_call_id.fetch_add(1, Ordering::Relaxed);
     let span = tracing::info_span!("elelem.chat_completion", call_id, model = %request.model);
+    let cache = CacheSlot::new(inner, &request, &first.model, instruction.as_deref());
+    if let Some(cache) = &cache {
+        let lookup = cache.lookup(inner, &request, &first.model, validator.as_deref(), call_id);
+        if let Some(hit) = lookup.instrument(span.clone()).await {
+            return Ok(hit);
+        }
+    }
     let call = Call {
         inner,
         tags: request.tags.clone().into(),
@@ -229,8 +329,13 @@ pub(crate) async fn run(
         instruction,
         validator,
         call_id,
+        fallbacks,
     };
-    call.attempts(first).instrument(span).await
+    let result = call.attempts(first).instrument(span).await;
+    if let (Some(cache), Ok(completion)) = (&cache, &result) {
+        cache.store(completion).await;
+    }
+    result
 }
 
 impl Call<'_> {
@@ -249,39 +354,32 @@ impl Call<'_> {
         outcome: AttemptOutcome,
         adjustments: Adjustments,
     ) -> (Usd, Instant) {
-        let Spend { usage, reported } = spend;
-        let now = Instant::now();
-        let cost = answer_cost(&target.model, usage, reported);
-        self.inner.sink.record(&UsageRecord {
-            timestamp: SystemTime::now(),
-            call_id: self.call_id,
-            attempt,
-            model: target.model.id.clone(),
-            provider: target.model.provider.clone(),
-            tags: self.tags.clone(),
-            tokens: tokens_of(usage),
-            cost,
-            price_known: target.model.prices.is_some() || reported.is_some(),
-            duration: now.saturating_duration_since(started),
-            outcome,
-            adjustments,
-            cache_hit: false,
-            saved_cost: Usd::ZERO,
-            stream_interrupted: false,
-        });
-        (cost.total(), now)
+        write_record(
+            self.inner.sink.as_ref(),
+            AttemptRecord {
+                call_id: self.call_id,
+                attempt,
+                model: &target.model,
+                tags: &self.tags,
+                spend,
+                started,
+                outcome,
+                adjustments,
+                stream_interrupted: false,
+            },
+        )
     }
 
-    async fn attempts(self, first: Target) -> Result<ChatCompletion, ElelemError> {
+    async fn attempts(mut self, first: Target) -> Result<ChatCompletion, ElelemError> {
         let policy = self.inner.policy.clone();
         let json_mode = self.request.is_json_mode();
         let mut current = first;
-        let mut fallback = fallback_of(self.inner, &current.model);
+        let mut fallbacks = std::mem::take(&mut self.fallbacks);
         let original_temperature = self.initial_temperature(&current.model);
         let mut state = RetryState {
             original_temperature,
             temperature: original_temperature,
-            fallback_available: fallback.is_some(),
+            fallback_available: !fallbacks.is_empty(),
             ..RetryState::default()
         };
         let mut params = AttemptParams {
@@ -311,6 +409,10 @@ impl Call<'_> {
                 .provider
                 .chat_completion(WireRequest::new(body))
                 .await;
+            let answered = result.as_ref().ok().map(|r| &r.completion);
+            self.inner
+                .state
+                .note_request(&current.model.provider, answered);
             let failed = match result {
                 Ok(response) => {
                     let reported = response.reported_cost;
@@ -320,7 +422,9 @@ impl Call<'_> {
                         json_mode,
                         current.model.capabilities.reasoning,
                         self.validator.as_deref(),
-                    ) {
+                    )
+                    .and_then(|done| checks::apply(done, &self.request.checks))
+                    {
                         Ok(done) => {
                             let (cost, _) = self.record(
                                 attempt,
@@ -341,6 +445,7 @@ impl Call<'_> {
                             let problem = match rejection {
                                 Rejection::Parse(reason) => AttemptProblem::JsonParse(reason),
                                 Rejection::Schema(errors) => AttemptProblem::Schema(errors),
+                                Rejection::Check(message) => AttemptProblem::Check(message),
                             };
                             (
                                 FailedAttempt {
@@ -372,7 +477,7 @@ impl Call<'_> {
             } else {
                 policy.decide(&failure, &state)
             };
-            if decision == RetryDecision::UseFallback && fallback.is_none() {
+            if decision == RetryDecision::UseFallback && fallbacks.is_empty() {
                 decision = RetryDecision::Fail;
             }
             let adjustments = Adjustments {
@@ -429,7 +534,7 @@ impl Call<'_> {
                     params.feedback = Some((failed.answer, feedback));
                 }
                 RetryDecision::UseFallback => {
-                    if let Some(next) = fallback.take() {
+                    if let Some(next) = fallbacks.pop_front() {
                         tracing::warn!(from = %current.model.id, to = %next.model.id, "switching to the fallback model");
                         current = next;
                     }
@@ -437,7 +542,7 @@ impl Call<'_> {
                     state.original_temperature = temperature;
                     state.json_retries = 0;
                     state.response_format_removed = false;
-                    state.fallback_available = false;
+                    state.fallback_available = !fallbacks.is_empty();
                     params = AttemptParams {
                         temperature,
                         ..AttemptParams::default()

@@ -31,6 +31,9 @@ pub(crate) struct Inner {
     pub schemas: SchemaCache,
     pub next_call_id: AtomicU64,
     pub max_attempts: u32,
+    /// Cache, presets, key files, request counters, last response.
+    pub state: super::state::ClientState,
+    pub stream_idle_timeout: std::time::Duration,
 }
 
 /// One API over many LLM providers: JSON that validates, and exact costs.
@@ -83,6 +86,62 @@ impl Elelem {
         request: ChatRequest,
     ) -> Result<ChatCompletion, ElelemError> {
         super::call::run(&self.inner, request).await
+    }
+
+    /// Streams a chat completion: chunks in OpenAI's `chat.completion.chunk` shape,
+    /// think blocks moved to `reasoning_content`, usage recorded once at the end.
+    /// Rate limits and connection failures before the first chunk are retried as in
+    /// a normal call; later failures end the stream with an error item.
+    ///
+    /// ```no_run
+    /// # async fn demo(elelem: elelem_core::Elelem) -> Result<(), elelem_core::ElelemError> {
+    /// use elelem_core::{ChatRequest, Message};
+    /// let stream = elelem
+    ///     .stream_chat_completion(ChatRequest::new("openai:gpt-4.1-mini", vec![Message::user("Hi")]))
+    ///     .await?;
+    /// let completion = stream.collect_completion().await?;
+    /// println!("{:?}", completion.content());
+    /// # Ok(()) }
+    /// ```
+    pub async fn stream_chat_completion(
+        &self,
+        request: ChatRequest,
+    ) -> Result<super::stream::ChatStream, ElelemError> {
+        super::stream::open(&self.inner, request).await
+    }
+
+    /// Sends a legacy completion (`/v1/completions`: a prompt in, text out), with
+    /// the same retries on provider failures and the same cost accounting.
+    ///
+    /// ```no_run
+    /// # async fn demo(elelem: elelem_core::Elelem) -> Result<(), elelem_core::ElelemError> {
+    /// let done = elelem
+    ///     .create_completion(elelem_core::CompletionRequest::new("openai:gpt-4.1-mini", "Say hi"))
+    ///     .await?;
+    /// println!("{}", done.choices[0].text);
+    /// # Ok(()) }
+    /// ```
+    pub async fn create_completion(
+        &self,
+        request: crate::types::CompletionRequest,
+    ) -> Result<crate::types::TextCompletion, ElelemError> {
+        super::legacy::complete(&self.inner, request).await
+    }
+
+    /// The catalogue's models merged with what each provider serves right now
+    /// (`GET /models`), for servers such as vLLM whose models are not catalogued.
+    /// Providers that cannot be reached or cannot list contribute their catalogue
+    /// entries only.
+    ///
+    /// ```no_run
+    /// # async fn demo(elelem: elelem_core::Elelem) {
+    /// for model in elelem.list_models_live().await.data {
+    ///     println!("{} available={}", model.id, model.available);
+    /// }
+    /// # }
+    /// ```
+    pub async fn list_models_live(&self) -> ModelList {
+        super::legacy::list_live(&self.inner, self.list_models()).await
     }
 
     /// Totals over every call.

@@ -2,9 +2,21 @@
 
 mod answer;
 mod builder;
+mod cached;
 mod call;
+mod checks;
 mod elelem;
+mod generate;
+mod legacy;
+mod options;
 mod prepare;
+mod provider_retry;
+mod state;
+mod stream;
+mod stream_collect;
+mod stream_think;
 
 pub use builder::ElelemBuilder;
 pub use elelem::Elelem;
+pub use generate::Generated;
+pub use stream::{ChatStream, StreamSummary, DEFAULT_STREAM_IDLE_TIMEOUT};

@@ -127,6 +127,10 @@ pub(crate) fn wire_body(
         body.insert(model.max_tokens_field.clone(), Value::from(max_tokens));
     }
 
+    if !model.capabilities.reasoning_effort {
+        body.remove("reasoning_effort");
+    }
+
     body.remove("response_format");
     if !params.response_format_removed {
         if let Some(format) = wire_response_format(request, model) {

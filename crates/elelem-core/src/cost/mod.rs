@@ -1,11 +1,15 @@
 //! Cost accounting: one [`UsageRecord`] per attempt, sent to a [`CostSink`], summed
 //! exactly into [`Stats`].
 
+mod fanout;
+mod jsonl;
 mod memory;
 mod record;
 mod sink;
 mod stats;
 
+pub use fanout::FanOutSink;
+pub use jsonl::{JsonLinesError, JsonLinesSink};
 pub use memory::InMemoryStatsSink;
 pub use record::{Adjustments, AttemptOutcome, RetryCause, TokenCounts, UsageRecord};
 pub use sink::{CostSink, StatsQuery};

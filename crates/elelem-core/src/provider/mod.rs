@@ -13,6 +13,8 @@ pub use wire::{
 
 use async_trait::async_trait;
 
+use crate::types::ModelList;
+
 /// A provider: something that turns a [`WireRequest`] into a completion.
 ///
 /// Implementations do one HTTP round trip (or the equivalent) and classify failures
@@ -46,4 +48,35 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
         &self,
         request: WireRequest,
     ) -> Result<ProviderResponse, ProviderError>;
+
+    /// Sends one streaming chat completion request (`stream: true` is already in the
+    /// body). The default answers [`ProviderError::Unsupported`].
+    async fn chat_completion_stream(
+        &self,
+        _request: WireRequest,
+    ) -> Result<ProviderStream, ProviderError> {
+        Err(ProviderError::Unsupported {
+            operation: "streaming",
+        })
+    }
+
+    /// Sends one legacy `/completions` request. The default answers
+    /// [`ProviderError::Unsupported`].
+    async fn completion(
+        &self,
+        _request: WireRequest,
+    ) -> Result<TextCompletionResponse, ProviderError> {
+        Err(ProviderError::Unsupported {
+            operation: "legacy completions",
+        })
+    }
+
+    /// Lists the models the provider serves right now (Ollama's `GET /api/tags`),
+    /// as `provider:model` ids. The default answers
+    /// [`ProviderError::Unsupported`].
+    async fn list_models(&self) -> Result<ModelList, ProviderError> {
+        Err(ProviderError::Unsupported {
+            operation: "model listing",
+        })
+    }
 }

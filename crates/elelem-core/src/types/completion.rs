@@ -65,6 +65,43 @@ impl ChatCompletion {
     pub fn content(&self) -> Option<&str> {
         self.choices.first()?.message.content.as_deref()
     }
+
+    /// The answer and the reasoning behind it, whatever form the provider sent the
+    /// reasoning in: `<think>` blocks (removed from the content by Elelem),
+    /// `reasoning_content` (DeepSeek) or `reasoning` (GROQ's `parsed` format).
+    ///
+    /// ```
+    /// let c: elelem_core::ChatCompletion = serde_json::from_str(
+    ///     r#"{"choices":[{"message":{"content":"42","reasoning":"6 x 7"}}]}"#).unwrap();
+    /// assert_eq!(c.answer_and_reasoning(), (Some("42"), Some("6 x 7")));
+    /// ```
+    pub fn answer_and_reasoning(&self) -> (Option<&str>, Option<&str>) {
+        let message = self.choices.first().map(|c| &c.message);
+        let field = message.and_then(|m| {
+            ["reasoning_content", "reasoning"]
+                .iter()
+                .find_map(|key| m.extra.get(*key)?.as_str())
+        });
+        (
+            message.and_then(|m| m.content.as_deref()),
+            self.elelem.reasoning.as_deref().or(field),
+        )
+    }
+
+    /// The first choice's tool calls, typed (empty when there are none).
+    ///
+    /// ```
+    /// let c: elelem_core::ChatCompletion = serde_json::from_str(r#"{"choices":[{"message":{"tool_calls":[
+    ///     {"id":"c1","type":"function","function":{"name":"f","arguments":"{}"}}]}}]}"#).unwrap();
+    /// assert_eq!(c.tool_calls()[0].function.name, "f");
+    /// ```
+    pub fn tool_calls(&self) -> Vec<crate::types::ToolCall> {
+        self.choices
+            .first()
+            .and_then(|c| c.message.extra.get("tool_calls"))
+            .and_then(|calls| serde_json::from_value(calls.clone()).ok())
+            .unwrap_or_default()
+    }
 }
 
 /// Elelem's facts about a finished call.
@@ -82,6 +119,9 @@ pub struct ElelemMeta {
     pub reasoning: Option<String>,
     /// In JSON mode, the parsed and validated JSON value of the content.
     pub json: Option<Value>,
+    /// Served from the response cache: nothing was sent, `attempts` and `cost`
+    /// are zero (the saved cost is in the stats, `cache_saved_cost_usd`).
+    pub cache_hit: bool,
 }
 
 /// One answer of a completion.

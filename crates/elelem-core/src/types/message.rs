@@ -105,6 +105,70 @@ impl Message {
         Message::new(Role::Assistant, text)
     }
 
+    /// A user message with text and images (URLs or `data:` URLs made with
+    /// [`image_data_url`](crate::image_data_url)).
+    ///
+    /// ```
+    /// let m = elelem_core::Message::user_with_images("What is this?", &["https://example.com/cat.png"]);
+    /// assert!(m.has_image());
+    /// ```
+    pub fn user_with_images(text: impl Into<String>, image_urls: &[&str]) -> Self {
+        let text: String = text.into();
+        let mut parts = vec![crate::types::text_part(&text)];
+        parts.extend(image_urls.iter().map(|url| crate::types::image_part(url)));
+        Message {
+            role: Role::User,
+            content: Some(Content::Parts(parts)),
+            extra: Map::new(),
+        }
+    }
+
+    /// A tool result message answering the tool call `tool_call_id`.
+    ///
+    /// ```
+    /// let m = elelem_core::Message::tool("call_1", "{\"temp\": 21}");
+    /// assert_eq!(serde_json::to_value(&m).unwrap()["tool_call_id"], "call_1");
+    /// ```
+    pub fn tool(tool_call_id: impl Into<String>, content: impl Into<String>) -> Self {
+        let mut message = Message::new(Role::Tool, content);
+        message
+            .extra
+            .insert("tool_call_id".into(), Value::String(tool_call_id.into()));
+        message
+    }
+
+    /// The assistant message that made these tool calls, to send back before the
+    /// tool results.
+    ///
+    /// ```
+    /// let call: elelem_core::ToolCall = serde_json::from_str(r#"{"id":"c1","function":{"name":"f","arguments":"{}"}}"#).unwrap();
+    /// let m = elelem_core::Message::assistant_tool_calls(&[call]);
+    /// assert_eq!(serde_json::to_value(&m).unwrap()["tool_calls"][0]["id"], "c1");
+    /// ```
+    pub fn assistant_tool_calls(calls: &[crate::types::ToolCall]) -> Self {
+        let mut extra = Map::new();
+        extra.insert(
+            "tool_calls".into(),
+            serde_json::to_value(calls).unwrap_or(Value::Array(Vec::new())),
+        );
+        Message {
+            role: Role::Assistant,
+            content: None,
+            extra,
+        }
+    }
+
+    /// Whether the message carries an image part.
+    ///
+    /// ```
+    /// let m = elelem_core::Message::user("no pictures");
+    /// assert!(!m.has_image());
+    /// ```
+    pub fn has_image(&self) -> bool {
+        matches!(&self.content, Some(Content::Parts(parts))
+            if parts.iter().any(|p| p.get("type").and_then(Value::as_str) == Some("image_url")))
+    }
+
     /// The message's text (empty when it has none).
     ///
     /// ```

@@ -1,17 +1,23 @@
 //! The OpenAI-shaped data that flows through Elelem: requests, messages, responses.
 
+mod check;
 mod chunk;
 mod completion;
 mod message;
 mod model_list;
 mod request;
 mod text_completion;
+mod text_request;
+mod tools;
 mod usage;
 
+pub use check::AnswerCheck;
 pub use chunk::{ChatCompletionChunk, ChunkChoice, Delta};
 pub use completion::{ChatCompletion, Choice, ElelemMeta, FinishReason, ResponseMessage};
 pub use message::{Content, Message, Role};
 pub use model_list::{ModelInfo, ModelList};
 pub use request::{ChatRequest, ResponseFormat};
 pub use text_completion::{TextChoice, TextCompletion};
+pub use text_request::CompletionRequest;
+pub use tools::{function_tool, image_data_url, image_part, text_part, FunctionCall, ToolCall};
 pub use usage::{CompletionTokensDetails, PromptTokensDetails, Usage};

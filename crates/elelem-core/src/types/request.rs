@@ -3,7 +3,8 @@
 use serde::{Serialize, Serializer};
 use serde_json::{json, Map, Value};
 
-use super::Message;
+use super::{AnswerCheck, Message};
+use crate::cache::CacheMode;
 
 /// The output format to ask for.
 ///
@@ -100,6 +101,14 @@ pub struct ChatRequest {
     pub tags: Vec<String>,
     /// Any other OpenAI field, sent as given.
     pub extra: Map<String, Value>,
+    /// Checks the parsed JSON answer must pass after the schema (see
+    /// [`ChatRequest::check`]).
+    pub checks: Vec<AnswerCheck>,
+    /// How this request uses the response cache, when the client has one.
+    pub cache: CacheMode,
+    /// Models tried in order after the JSON retries on the requested model fail;
+    /// when set, they replace the provider's fallback model.
+    pub fallback_models: Vec<String>,
 }
 
 impl ChatRequest {
@@ -114,7 +123,97 @@ impl ChatRequest {
             max_tokens: None,
             tags: Vec::new(),
             extra: Map::new(),
+            checks: Vec::new(),
+            cache: CacheMode::default(),
+            fallback_models: Vec::new(),
         }
+    }
+
+    /// Appends a message (for a request made from a preset template).
+    ///
+    /// ```
+    /// use elelem_core::{ChatRequest, Message};
+    /// let r = ChatRequest::new("openai:gpt-4.1-mini", vec![]).message(Message::user("Hi"));
+    /// assert_eq!(r.messages.len(), 1);
+    /// ```
+    pub fn message(mut self, message: Message) -> Self {
+        self.messages.push(message);
+        self
+    }
+
+    /// Appends messages (for a request made from a preset template).
+    ///
+    /// ```
+    /// use elelem_core::{ChatRequest, Message};
+    /// let r = ChatRequest::new("openai:gpt-4.1-mini", vec![Message::system("Be brief.")])
+    ///     .messages([Message::user("Hi")]);
+    /// assert_eq!(r.messages.len(), 2);
+    /// ```
+    pub fn messages(mut self, messages: impl IntoIterator<Item = Message>) -> Self {
+        self.messages.extend(messages);
+        self
+    }
+
+    /// Adds a check on the parsed JSON answer, run after schema validation; turns
+    /// JSON mode on. An `Err(message)` rejects the answer like a schema violation:
+    /// the message is fed back to the model and the call retried (counted in
+    /// `json_schema_retries`).
+    ///
+    /// ```
+    /// use elelem_core::{ChatRequest, Message};
+    /// let r = ChatRequest::new("openai:gpt-4.1-mini", vec![Message::user("A number")])
+    ///     .check(|v| if v["n"].as_i64().is_some_and(|n| n > 0) { Ok(()) } else { Err("`n` must be positive".into()) });
+    /// assert!(r.is_json_mode());
+    /// assert_eq!(r.checks.len(), 1);
+    /// ```
+    pub fn check<F>(mut self, check: F) -> Self
+    where
+        F: Fn(&Value) -> Result<(), String> + Send + Sync + 'static,
+    {
+        self.checks.push(AnswerCheck::new(check));
+        self
+    }
+
+    /// Neither reads nor writes the response cache for this request.
+    ///
+    /// ```
+    /// use elelem_core::{cache::CacheMode, ChatRequest};
+    /// let r = ChatRequest::new("openai:gpt-4.1-mini", vec![]).ignore_cache();
+    /// assert_eq!(r.cache, CacheMode::Ignore);
+    /// ```
+    pub fn ignore_cache(mut self) -> Self {
+        self.cache = CacheMode::Ignore;
+        self
+    }
+
+    /// Skips the cache lookup but stores the fresh answer, replacing any cached one.
+    ///
+    /// ```
+    /// use elelem_core::{cache::CacheMode, ChatRequest};
+    /// let r = ChatRequest::new("openai:gpt-4.1-mini", vec![]).refresh_cache();
+    /// assert_eq!(r.cache, CacheMode::Refresh);
+    /// ```
+    pub fn refresh_cache(mut self) -> Self {
+        self.cache = CacheMode::Refresh;
+        self
+    }
+
+    /// Sets the models tried in order after the JSON retries on the requested model
+    /// fail (each gets the same retry ladder); they replace the provider's fallback.
+    ///
+    /// ```
+    /// use elelem_core::ChatRequest;
+    /// let r = ChatRequest::new("groq:openai/gpt-oss-20b", vec![])
+    ///     .fallback_models(["groq:openai/gpt-oss-120b", "openai:gpt-4.1-mini"]);
+    /// assert_eq!(r.fallback_models.len(), 2);
+    /// ```
+    pub fn fallback_models<I, S>(mut self, models: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.fallback_models = models.into_iter().map(Into::into).collect();
+        self
     }
 
     /// Sets the output format.
@@ -157,9 +256,12 @@ impl ChatRequest {
         self
     }
 
-    /// Whether the answer must be JSON: a JSON response format or a schema was given.
+    /// Whether the answer must be JSON: a JSON response format, a schema or a check
+    /// was given.
     pub fn is_json_mode(&self) -> bool {
-        self.json_schema.is_some() || self.response_format.as_ref().is_some_and(|f| f.is_json())
+        self.json_schema.is_some()
+            || !self.checks.is_empty()
+            || self.response_format.as_ref().is_some_and(|f| f.is_json())
     }
 
     /// The schema to validate against: the explicit one, else the response format's.

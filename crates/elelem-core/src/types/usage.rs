@@ -47,6 +47,19 @@ impl Usage {
     pub fn reasoning_tokens(&self) -> Option<u64> {
         self.completion_tokens_details.as_ref()?.reasoning_tokens
     }
+
+    /// Input tokens written to the provider's prompt cache, if reported (Anthropic's
+    /// `cache_creation_input_tokens`, OpenRouter's `cache_write_tokens`).
+    ///
+    /// ```
+    /// let usage: elelem_core::Usage = serde_json::from_str(
+    ///     r#"{"prompt_tokens":100,"prompt_tokens_details":{"cached_tokens":0,"cache_write_tokens":80}}"#,
+    /// ).unwrap();
+    /// assert_eq!(usage.cache_write_tokens(), Some(80));
+    /// ```
+    pub fn cache_write_tokens(&self) -> Option<u64> {
+        self.prompt_tokens_details.as_ref()?.cache_write_tokens
+    }
 }
 
 /// Breakdown of input tokens.
@@ -55,6 +68,10 @@ pub struct PromptTokensDetails {
     /// Tokens read from the provider's prompt cache (part of `prompt_tokens`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cached_tokens: Option<u64>,
+    /// Tokens written to the provider's prompt cache (part of `prompt_tokens`,
+    /// billed at the cache-write price).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_write_tokens: Option<u64>,
     /// Audio input tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio_tokens: Option<u64>,

@@ -1,0 +1,317 @@
+//! Durable cost accounting shared by many processes: a PostgreSQL ledger with one
+//! row per attempt.
+//!
+//! [`PostgresLedger`] is the PostgreSQL twin of `elelem-ledger-sqlite`'s
+//! `SqliteLedger`: the same tables and columns, the same exact money (whole
+//! nano-dollars plus the femto-dollar remainder, summed by PostgreSQL as `numeric`),
+//! the same stats queries (all, by tag, by model, by provider, over a time range),
+//! and the same batching: [`CostSink::record`] only queues the record, and a writer
+//! thread writes the queue in one transaction at most one flush interval (100 ms by
+//! default) after its first record, and on [`flush`](PostgresLedger::flush),
+//! [`close`](PostgresLedger::close) and drop. Any number of processes and machines
+//! can write to one database, and each answers stats over all of them.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use elelem_core::Elelem;
+//! use elelem_ledger_postgres::PostgresLedger;
+//!
+//! # fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let ledger = Arc::new(PostgresLedger::connect("host=127.0.0.1 user=elelem dbname=usage")?);
+//! let elelem = Elelem::builder().cost_sink(ledger.clone()).build()?;
+//! // ... calls, from any number of processes ...
+//! println!("{}", serde_json::to_string_pretty(&elelem.get_stats())?);
+//! ledger.close()?;
+//! # Ok(()) }
+//! ```
+//!
+//! The connection is made without TLS (for a server on the same host or a private
+//! network). The tables are `usage`, `usage_tags` and `elelem_ledger_schema` in the
+//! connection's search path: give Elelem its own schema with
+//! `options='-c search_path=elelem'` in the connection string if the database is
+//! shared with other applications.
+
+mod error;
+mod rows;
+mod schema;
+mod writer;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{channel, Sender};
+use std::sync::{Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use elelem_core::cost::{CostSink, Stats, StatsQuery, UsageRecord};
+
+pub use error::LedgerError;
+use writer::Command;
+
+/// The default flush interval: queued records reach the database within 100 ms.
+pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_millis(100);
+
+/// How a [`PostgresLedger`] writes.
+///
+/// ```
+/// use std::time::Duration;
+/// use elelem_ledger_postgres::LedgerOptions;
+/// let options = LedgerOptions::default().flush_interval(Duration::from_millis(50));
+/// assert_eq!(options.get_flush_interval(), Duration::from_millis(50));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerOptions {
+    flush_interval: Duration,
+}
+
+impl Default for LedgerOptions {
+    fn default() -> Self {
+        LedgerOptions {
+            flush_interval: DEFAULT_FLUSH_INTERVAL,
+        }
+    }
+}
+
+impl LedgerOptions {
+    /// The longest a queued record waits before it is written (at least 1 ms;
+    /// default 100 ms). It bounds what a killed process can lose.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let options = elelem_ledger_postgres::LedgerOptions::default().flush_interval(Duration::ZERO);
+    /// assert_eq!(options.get_flush_interval(), Duration::from_millis(1));
+    /// ```
+    #[must_use]
+    pub fn flush_interval(mut self, interval: Duration) -> Self {
+        self.flush_interval = interval.max(Duration::from_millis(1));
+        self
+    }
+
+    /// The flush interval set.
+    ///
+    /// ```
+    /// use elelem_ledger_postgres::{LedgerOptions, DEFAULT_FLUSH_INTERVAL};
+    /// assert_eq!(LedgerOptions::default().get_flush_interval(), DEFAULT_FLUSH_INTERVAL);
+    /// ```
+    pub fn get_flush_interval(&self) -> Duration {
+        self.flush_interval
+    }
+}
+
+/// A [`CostSink`] storing every usage record in PostgreSQL, and answering stats
+/// queries from it (over the records of every process sharing the database).
+///
+/// `record` never blocks and never touches the network; a writer thread owns the
+/// connection (and connects again if the server drops it). `stats` first writes
+/// what is queued; errors make it answer `None` (and are logged):
+/// [`query_stats`](Self::query_stats) returns them instead.
+///
+/// ```no_run
+/// use elelem_core::cost::{CostSink, StatsQuery};
+/// let ledger = elelem_ledger_postgres::PostgresLedger::connect("host=127.0.0.1 user=postgres").unwrap();
+/// println!("{:?}", ledger.stats(&StatsQuery::Provider("groq".into())));
+/// ```
+pub struct PostgresLedger {
+    commands: Sender<Command>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    flush_interval: Duration,
+    dropped: AtomicU64,
+}
+
+impl std::fmt::Debug for PostgresLedger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The connection string may hold a password: it is not shown.
+        f.debug_struct("PostgresLedger")
+            .field("flush_interval", &self.flush_interval)
+            .field("dropped", &self.dropped.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl PostgresLedger {
+    /// Connects with a libpq-style connection string (`host=... user=...
+    /// dbname=...` or a `postgresql://` URL) and the default options, creating the
+    /// tables if needed.
+    ///
+    /// ```no_run
+    /// let ledger = elelem_ledger_postgres::PostgresLedger::connect("postgresql://elelem@127.0.0.1/usage").unwrap();
+    /// ```
+    pub fn connect(params: &str) -> Result<Self, LedgerError> {
+        PostgresLedger::connect_with(params, LedgerOptions::default())
+    }
+
+    /// Connects (from the writer thread, so this is safe to call inside an async
+    /// runtime) and creates the tables if needed.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use elelem_ledger_postgres::{LedgerOptions, PostgresLedger};
+    /// let options = LedgerOptions::default().flush_interval(Duration::from_millis(20));
+    /// let ledger = PostgresLedger::connect_with("host=127.0.0.1 user=postgres", options).unwrap();
+    /// ```
+    pub fn connect_with(params: &str, options: LedgerOptions) -> Result<Self, LedgerError> {
+        let (commands, receiver) = channel();
+        let (connected, connection) = channel();
+        let interval = options.flush_interval;
+        let params = params.to_owned();
+        let writer = std::thread::Builder::new()
+            .name("elelem-ledger-postgres".into())
+            .spawn(move || match schema::connect(&params) {
+                Ok(client) => {
+                    let _ = connected.send(Ok(()));
+                    writer::run(client, params, receiver, interval);
+                }
+                Err(error) => {
+                    let _ = connected.send(Err(error));
+                }
+            })
+            .map_err(|e| LedgerError::WriterThread(e.to_string()))?;
+        match connection.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                let _ = writer.join();
+                return Err(error);
+            }
+            Err(_) => {
+                return Err(LedgerError::WriterThread(
+                    "the writer thread stopped while connecting".into(),
+                ))
+            }
+        }
+        Ok(PostgresLedger {
+            commands,
+            writer: Mutex::new(Some(writer)),
+            flush_interval: interval,
+            dropped: AtomicU64::new(0),
+        })
+    }
+
+    /// The flush interval in force.
+    ///
+    /// ```no_run
+    /// let ledger = elelem_ledger_postgres::PostgresLedger::connect("host=127.0.0.1").unwrap();
+    /// assert_eq!(ledger.flush_interval(), elelem_ledger_postgres::DEFAULT_FLUSH_INTERVAL);
+    /// ```
+    pub fn flush_interval(&self) -> Duration {
+        self.flush_interval
+    }
+
+    /// Sends `command` and waits for its answer.
+    fn ask<T>(
+        &self,
+        command: impl FnOnce(Sender<Result<T, LedgerError>>) -> Command,
+    ) -> Result<T, LedgerError> {
+        let (ack, answer) = channel();
+        self.commands
+            .send(command(ack))
+            .map_err(|_| LedgerError::Closed)?;
+        answer.recv().map_err(|_| LedgerError::Closed)?
+    }
+
+    /// Writes every record queued before this call, in one transaction, and waits
+    /// until it is committed.
+    ///
+    /// ```no_run
+    /// let ledger = elelem_ledger_postgres::PostgresLedger::connect("host=127.0.0.1").unwrap();
+    /// ledger.flush().unwrap();
+    /// ```
+    pub fn flush(&self) -> Result<(), LedgerError> {
+        self.ask(Command::Flush)
+    }
+
+    /// Writes what is queued and stops the writer thread (closing the connection).
+    /// Records sent after this are dropped (and counted by
+    /// [`dropped`](Self::dropped)); queries answer [`LedgerError::Closed`].
+    /// Dropping the ledger closes it too.
+    ///
+    /// ```no_run
+    /// let ledger = elelem_ledger_postgres::PostgresLedger::connect("host=127.0.0.1").unwrap();
+    /// ledger.close().unwrap();
+    /// ```
+    pub fn close(&self) -> Result<(), LedgerError> {
+        let outcome = self.ask(Command::Close);
+        let handle = self
+            .writer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(handle) = handle {
+            handle
+                .join()
+                .map_err(|_| LedgerError::WriterThread("the writer thread panicked".into()))?;
+        }
+        outcome
+    }
+
+    /// The stats of the records `query` covers, computed by PostgreSQL, after
+    /// writing what is queued. `Ok(None)` for a query kind this version does not
+    /// know.
+    ///
+    /// ```no_run
+    /// use elelem_core::cost::StatsQuery;
+    /// let ledger = elelem_ledger_postgres::PostgresLedger::connect("host=127.0.0.1").unwrap();
+    /// let by_tag = ledger.query_stats(&StatsQuery::Tag("billing".into())).unwrap();
+    /// ```
+    pub fn query_stats(&self, query: &StatsQuery) -> Result<Option<Stats>, LedgerError> {
+        self.ask(|ack| Command::Stats(query.clone(), ack))
+    }
+
+    /// The stored records `query` covers, in the order they were written, read
+    /// back exactly as recorded. `Ok(None)` for a query kind this version does not
+    /// know.
+    ///
+    /// ```no_run
+    /// use elelem_core::cost::StatsQuery;
+    /// let ledger = elelem_ledger_postgres::PostgresLedger::connect("host=127.0.0.1").unwrap();
+    /// let records = ledger.records(&StatsQuery::Model("groq:m".into())).unwrap();
+    /// ```
+    pub fn records(&self, query: &StatsQuery) -> Result<Option<Vec<UsageRecord>>, LedgerError> {
+        self.ask(|ack| Command::Records(query.clone(), ack))
+    }
+
+    /// Records received after the ledger was closed, and so not stored.
+    ///
+    /// ```no_run
+    /// let ledger = elelem_ledger_postgres::PostgresLedger::connect("host=127.0.0.1").unwrap();
+    /// assert_eq!(ledger.dropped(), 0);
+    /// ```
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+impl CostSink for PostgresLedger {
+    fn record(&self, record: &UsageRecord) {
+        if self
+            .commands
+            .send(Command::Record(Box::new(record.clone())))
+            .is_err()
+        {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn stats(&self, query: &StatsQuery) -> Option<Stats> {
+        match self.query_stats(query) {
+            Ok(stats) => stats,
+            Err(error) => {
+                tracing::warn!(%error, ?query, "PostgreSQL ledger: stats query failed");
+                None
+            }
+        }
+    }
+}
+
+impl Drop for PostgresLedger {
+    fn drop(&mut self) {
+        let running = self
+            .writer
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some();
+        if running {
+            if let Err(error) = self.close() {
+                tracing::warn!(%error, "closing the PostgreSQL ledger");
+            }
+        }
+    }
+}

@@ -1,0 +1,381 @@
+//! Usage records to rows and back, and stats from SQL aggregates.
+//!
+//! The conversions are those of `elelem-ledger-sqlite`, so both ledgers hold the
+//! same values in the same columns.
+
+use std::time::{Duration, SystemTime};
+
+use elelem_core::catalogue::CostBreakdown;
+use elelem_core::cost::{
+    Adjustments, AttemptOutcome, RetryAnalytics, RetryCause, Stats, StatsQuery, TokenCounts,
+    UsageRecord,
+};
+use elelem_core::Usd;
+use postgres::types::ToSql;
+use postgres::{Client, Row, Transaction};
+
+use crate::LedgerError;
+
+const FEMTOS_PER_NANO: i128 = 1_000_000;
+
+/// Splits an exact amount into whole nano-dollars (rounded down) and the femto
+/// remainder (0 to 999 999). Amounts beyond ±9.2 billion dollars, far beyond any
+/// single attempt, saturate.
+pub(crate) fn split_usd(amount: Usd) -> (i64, i64) {
+    let femtos = amount.femtos();
+    let nanos = femtos.div_euclid(FEMTOS_PER_NANO);
+    let rem = femtos.rem_euclid(FEMTOS_PER_NANO);
+    let nanos = i64::try_from(nanos).unwrap_or(if nanos < 0 { i64::MIN } else { i64::MAX });
+    (nanos, i64::try_from(rem).unwrap_or(0))
+}
+
+fn join_usd(nanos: i64, rem: i64) -> Usd {
+    Usd::from_femtos(i128::from(nanos) * FEMTOS_PER_NANO + i128::from(rem))
+}
+
+/// Nanoseconds since the Unix epoch (negative before it), saturating past the
+/// years 1677 and 2262.
+pub(crate) fn unix_nanos(time: SystemTime) -> i64 {
+    match time.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_nanos()).unwrap_or(i64::MAX),
+        Err(before) => i64::try_from(before.duration().as_nanos())
+            .map(|n| -n)
+            .unwrap_or(i64::MIN),
+    }
+}
+
+fn from_unix_nanos(nanos: i64) -> SystemTime {
+    let magnitude = Duration::from_nanos(nanos.unsigned_abs());
+    let time = if nanos >= 0 {
+        SystemTime::UNIX_EPOCH.checked_add(magnitude)
+    } else {
+        SystemTime::UNIX_EPOCH.checked_sub(magnitude)
+    };
+    time.unwrap_or(SystemTime::UNIX_EPOCH)
+}
+
+fn tokens_in(count: Option<u64>) -> Option<i64> {
+    count.map(|n| i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+fn tokens_out(count: Option<i64>) -> Option<u64> {
+    count.map(|n| u64::try_from(n).unwrap_or(0))
+}
+
+fn outcome_text(outcome: AttemptOutcome) -> (&'static str, Option<&'static str>) {
+    match outcome {
+        AttemptOutcome::Success => ("success", None),
+        AttemptOutcome::Failed => ("failed", None),
+        AttemptOutcome::Retried(cause) => ("retried", Some(cause_text(cause))),
+    }
+}
+
+fn cause_text(cause: RetryCause) -> &'static str {
+    match cause {
+        RetryCause::RateLimit => "rate_limit",
+        RetryCause::Transient => "transient",
+        RetryCause::JsonParse => "json_parse",
+        RetryCause::JsonSchema => "json_schema",
+        RetryCause::ApiJsonValidation => "api_json_validation",
+    }
+}
+
+fn parse_cause(text: &str) -> Option<RetryCause> {
+    Some(match text {
+        "rate_limit" => RetryCause::RateLimit,
+        "transient" => RetryCause::Transient,
+        "json_parse" => RetryCause::JsonParse,
+        "json_schema" => RetryCause::JsonSchema,
+        "api_json_validation" => RetryCause::ApiJsonValidation,
+        _ => return None,
+    })
+}
+
+const INSERT_USAGE: &str = "INSERT INTO usage (
+    time_unix_ns, call_id, attempt, model, provider, tags,
+    input_tokens, cached_input_tokens, output_tokens, reasoning_tokens,
+    input_cost_nano_usd, input_cost_femto_rem, output_cost_nano_usd, output_cost_femto_rem,
+    reasoning_cost_nano_usd, reasoning_cost_femto_rem, price_known, duration_ns,
+    outcome, retry_cause, temperature_reduced, response_format_removed, fallback_model_used,
+    cache_hit, saved_cost_nano_usd, saved_cost_femto_rem, stream_interrupted
+) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+          $19, $20, $21, $22, $23, $24, $25, $26, $27)
+RETURNING id";
+
+const INSERT_TAG: &str =
+    "INSERT INTO usage_tags (tag, record_id) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+
+/// Writes `records` in `tx` (one row each, plus their distinct tags).
+pub(crate) fn insert(tx: &mut Transaction<'_>, records: &[UsageRecord]) -> Result<(), LedgerError> {
+    let usage = tx.prepare(INSERT_USAGE)?;
+    let tag = tx.prepare(INSERT_TAG)?;
+    for r in records {
+        let tags = serde_json::to_string(&*r.tags).unwrap_or_else(|_| "[]".into());
+        let (input_n, input_f) = split_usd(r.cost.input);
+        let (output_n, output_f) = split_usd(r.cost.output);
+        let (reasoning_n, reasoning_f) = split_usd(r.cost.reasoning);
+        let (saved_n, saved_f) = split_usd(r.saved_cost);
+        let (outcome, cause) = outcome_text(r.outcome);
+        let a = r.adjustments;
+        // Stored bit for bit, so every u64 round-trips.
+        let call_id = r.call_id as i64;
+        let attempt = i64::from(r.attempt);
+        let time = unix_nanos(r.timestamp);
+        let duration = i64::try_from(r.duration.as_nanos()).unwrap_or(i64::MAX);
+        let tokens = [
+            tokens_in(r.tokens.input),
+            tokens_in(r.tokens.cached_input),
+            tokens_in(r.tokens.output),
+            tokens_in(r.tokens.reasoning),
+        ];
+        let params: [&(dyn ToSql + Sync); 27] = [
+            &time,
+            &call_id,
+            &attempt,
+            &r.model,
+            &r.provider,
+            &tags,
+            &tokens[0],
+            &tokens[1],
+            &tokens[2],
+            &tokens[3],
+            &input_n,
+            &input_f,
+            &output_n,
+            &output_f,
+            &reasoning_n,
+            &reasoning_f,
+            &r.price_known,
+            &duration,
+            &outcome,
+            &cause,
+            &a.temperature_reduced,
+            &a.response_format_removed,
+            &a.fallback_model_used,
+            &r.cache_hit,
+            &saved_n,
+            &saved_f,
+            &r.stream_interrupted,
+        ];
+        let id: i64 = tx.query_one(&usage, &params)?.get(0);
+        for t in r.tags.iter() {
+            tx.execute(&tag, &[t, &id])?;
+        }
+    }
+    Ok(())
+}
+
+/// The `WHERE` clause and its parameters for `query`; `None` for a query kind
+/// this ledger does not know.
+fn filter(query: &StatsQuery) -> Option<(&'static str, Vec<Box<dyn ToSql + Sync>>)> {
+    Some(match query {
+        StatsQuery::All => ("", Vec::new()),
+        StatsQuery::Tag(tag) => (
+            "WHERE id IN (SELECT record_id FROM usage_tags WHERE tag = $1)",
+            vec![Box::new(tag.clone())],
+        ),
+        StatsQuery::Model(model) => ("WHERE model = $1", vec![Box::new(model.clone())]),
+        StatsQuery::Provider(provider) => ("WHERE provider = $1", vec![Box::new(provider.clone())]),
+        StatsQuery::Between { from, to } => (
+            "WHERE time_unix_ns >= $1 AND time_unix_ns < $2",
+            vec![Box::new(unix_nanos(*from)), Box::new(unix_nanos(*to))],
+        ),
+        _ => return None,
+    })
+}
+
+/// Sums exactly as `elelem_core`'s in-memory accumulator does. Every sum is
+/// `numeric` (exact, unbounded) and read as text.
+const STATS_SELECT: &str = "SELECT
+    COALESCE(SUM(input_tokens), 0)::TEXT,
+    COALESCE(SUM(output_tokens), 0)::TEXT,
+    COALESCE(SUM(reasoning_tokens), 0)::TEXT,
+    (COALESCE(SUM(input_cost_nano_usd), 0) * 1000000 + COALESCE(SUM(input_cost_femto_rem), 0))::TEXT,
+    (COALESCE(SUM(output_cost_nano_usd), 0) * 1000000 + COALESCE(SUM(output_cost_femto_rem), 0))::TEXT,
+    (COALESCE(SUM(reasoning_cost_nano_usd), 0) * 1000000 + COALESCE(SUM(reasoning_cost_femto_rem), 0))::TEXT,
+    COALESCE(SUM(duration_ns), 0)::TEXT,
+    COUNT(*) FILTER (WHERE outcome <> 'retried'),
+    COUNT(*) FILTER (WHERE outcome = 'failed'),
+    COUNT(*) FILTER (WHERE outcome = 'retried'),
+    COUNT(*) FILTER (WHERE outcome = 'retried' AND retry_cause = 'rate_limit'),
+    COUNT(*) FILTER (WHERE outcome = 'retried' AND retry_cause = 'json_parse'),
+    COUNT(*) FILTER (WHERE outcome = 'retried' AND retry_cause = 'json_schema'),
+    COUNT(*) FILTER (WHERE outcome = 'retried' AND retry_cause = 'api_json_validation'),
+    COUNT(*) FILTER (WHERE temperature_reduced),
+    COUNT(*) FILTER (WHERE response_format_removed),
+    COUNT(*) FILTER (WHERE fallback_model_used),
+    COUNT(*) FILTER (WHERE outcome <> 'retried' AND NOT price_known AND NOT cache_hit),
+    COUNT(*) FILTER (WHERE cache_hit),
+    (COALESCE(SUM(saved_cost_nano_usd) FILTER (WHERE cache_hit), 0) * 1000000
+        + COALESCE(SUM(saved_cost_femto_rem) FILTER (WHERE cache_hit), 0))::TEXT,
+    COUNT(*) FILTER (WHERE stream_interrupted)
+FROM usage";
+
+fn bad_sum(text: &str) -> LedgerError {
+    LedgerError::BadRow {
+        id: 0,
+        reason: format!("a sum that is not an integer: {text:?}"),
+    }
+}
+
+fn big(row: &Row, index: usize) -> Result<i128, LedgerError> {
+    let text: String = row.try_get(index)?;
+    text.parse().map_err(|_| bad_sum(&text))
+}
+
+fn sum(row: &Row, index: usize) -> Result<u64, LedgerError> {
+    Ok(u64::try_from(big(row, index)?).unwrap_or(u64::MAX))
+}
+
+fn count(row: &Row, index: usize) -> Result<u64, LedgerError> {
+    Ok(u64::try_from(row.try_get::<_, i64>(index)?).unwrap_or(0))
+}
+
+/// The stats of the records `query` covers; `None` for an unknown query kind.
+pub(crate) fn stats(client: &mut Client, query: &StatsQuery) -> Result<Option<Stats>, LedgerError> {
+    let Some((clause, values)) = filter(query) else {
+        return Ok(None);
+    };
+    let sql = format!("{STATS_SELECT} {clause}");
+    let params: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| &**v).collect();
+    let row = client.query_one(&sql, &params)?;
+    let input_tokens = sum(&row, 0)?;
+    let output_tokens = sum(&row, 1)?;
+    let input_cost = Usd::from_femtos(big(&row, 3)?);
+    let output_cost = Usd::from_femtos(big(&row, 4)?);
+    let duration_nanos = u128::try_from(big(&row, 6)?).unwrap_or(0);
+    let calls = count(&row, 7)?;
+    let total_seconds = duration_nanos as f64 / 1e9;
+    Ok(Some(Stats {
+        total_input_tokens: input_tokens,
+        total_output_tokens: output_tokens,
+        total_tokens: input_tokens.saturating_add(output_tokens),
+        total_input_cost_usd: input_cost,
+        total_output_cost_usd: output_cost,
+        total_cost_usd: input_cost + output_cost,
+        total_calls: calls,
+        total_duration_seconds: total_seconds,
+        avg_duration_seconds: if calls == 0 {
+            0.0
+        } else {
+            total_seconds / calls as f64
+        },
+        reasoning_tokens: sum(&row, 2)?,
+        reasoning_cost_usd: Usd::from_femtos(big(&row, 5)?),
+        retry_analytics: RetryAnalytics {
+            final_failures: count(&row, 8)?,
+            total_retries: count(&row, 9)?,
+            rate_limit_retries: count(&row, 10)?,
+            json_parse_retries: count(&row, 11)?,
+            json_schema_retries: count(&row, 12)?,
+            api_json_validation_retries: count(&row, 13)?,
+            temperature_reductions: count(&row, 14)?,
+            response_format_removals: count(&row, 15)?,
+            fallback_model_usage: count(&row, 16)?,
+        },
+        unpriced_calls: count(&row, 17)?,
+        cache_hits: count(&row, 18)?,
+        cache_saved_cost_usd: Usd::from_femtos(big(&row, 19)?),
+        interrupted_streams: count(&row, 20)?,
+    }))
+}
+
+const SELECT_RECORDS: &str = "SELECT
+    id, time_unix_ns, call_id, attempt, model, provider, tags,
+    input_tokens, cached_input_tokens, output_tokens, reasoning_tokens,
+    input_cost_nano_usd, input_cost_femto_rem, output_cost_nano_usd, output_cost_femto_rem,
+    reasoning_cost_nano_usd, reasoning_cost_femto_rem, price_known, duration_ns,
+    outcome, retry_cause, temperature_reduced, response_format_removed, fallback_model_used,
+    cache_hit, saved_cost_nano_usd, saved_cost_femto_rem, stream_interrupted
+FROM usage";
+
+fn record(row: &Row) -> Result<UsageRecord, LedgerError> {
+    let id: i64 = row.try_get(0)?;
+    let bad = |reason: String| LedgerError::BadRow { id, reason };
+    let tags: String = row.try_get(6)?;
+    let tags: Vec<String> = serde_json::from_str(&tags).map_err(|e| bad(format!("tags: {e}")))?;
+    let outcome: String = row.try_get(19)?;
+    let cause: Option<String> = row.try_get(20)?;
+    let outcome = match (outcome.as_str(), cause.as_deref()) {
+        ("success", _) => AttemptOutcome::Success,
+        ("failed", _) => AttemptOutcome::Failed,
+        ("retried", Some(cause)) => AttemptOutcome::Retried(
+            parse_cause(cause).ok_or_else(|| bad(format!("unknown retry cause {cause:?}")))?,
+        ),
+        (other, cause) => return Err(bad(format!("outcome {other:?} with cause {cause:?}"))),
+    };
+    let money = |at: usize| -> Result<Usd, LedgerError> {
+        Ok(join_usd(row.try_get(at)?, row.try_get(at + 1)?))
+    };
+    let call_id: i64 = row.try_get(2)?;
+    let attempt: i64 = row.try_get(3)?;
+    let duration: i64 = row.try_get(18)?;
+    Ok(UsageRecord {
+        timestamp: from_unix_nanos(row.try_get(1)?),
+        // Stored bit for bit.
+        call_id: call_id as u64,
+        attempt: u32::try_from(attempt).unwrap_or(0),
+        model: row.try_get(4)?,
+        provider: row.try_get(5)?,
+        tags: tags.into(),
+        tokens: TokenCounts {
+            input: tokens_out(row.try_get(7)?),
+            cached_input: tokens_out(row.try_get(8)?),
+            output: tokens_out(row.try_get(9)?),
+            reasoning: tokens_out(row.try_get(10)?),
+        },
+        cost: CostBreakdown {
+            input: money(11)?,
+            output: money(13)?,
+            reasoning: money(15)?,
+        },
+        price_known: row.try_get(17)?,
+        duration: Duration::from_nanos(u64::try_from(duration).unwrap_or(0)),
+        outcome,
+        adjustments: Adjustments {
+            temperature_reduced: row.try_get(21)?,
+            response_format_removed: row.try_get(22)?,
+            fallback_model_used: row.try_get(23)?,
+        },
+        cache_hit: row.try_get(24)?,
+        saved_cost: money(25)?,
+        stream_interrupted: row.try_get(27)?,
+    })
+}
+
+/// The records `query` covers, in the order they were written; `None` for an
+/// unknown query kind.
+pub(crate) fn records(
+    client: &mut Client,
+    query: &StatsQuery,
+) -> Result<Option<Vec<UsageRecord>>, LedgerError> {
+    let Some((clause, values)) = filter(query) else {
+        return Ok(None);
+    };
+    let sql = format!("{SELECT_RECORDS} {clause} ORDER BY id");
+    let params: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| &**v).collect();
+    client
+        .query(&sql, &params)?
+        .iter()
+        .map(record)
+        .collect::<Result<_, _>>()
+        .map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_and_time_round_trip() {
+        for femtos in [0, 1, 999_999, 1_000_000, 1_234_567_891, -1, -1_000_001] {
+            let (n, r) = split_usd(Usd::from_femtos(femtos));
+            assert!((0..1_000_000).contains(&r));
+            assert_eq!(join_usd(n, r).femtos(), femtos);
+        }
+        let t = SystemTime::UNIX_EPOCH + Duration::new(1_700_000_000, 123_456_789);
+        assert_eq!(from_unix_nanos(unix_nanos(t)), t);
+        let before = SystemTime::UNIX_EPOCH - Duration::new(5, 1);
+        assert_eq!(from_unix_nanos(unix_nanos(before)), before);
+    }
+}

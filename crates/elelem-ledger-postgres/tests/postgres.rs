@@ -1,0 +1,181 @@
+//! The PostgreSQL ledger against a real server started for the test on 127.0.0.1
+//! (skipped, loudly, only when no PostgreSQL server is installed).
+//!
+//! One server serves every scenario, each in a database of its own; the scenarios
+//! run one after the other in a single test so that the server is always stopped.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::records as script;
+use common::PgServer;
+use elelem_core::cost::{CostSink, InMemoryStatsSink, StatsQuery};
+use elelem_ledger_postgres::{LedgerError, LedgerOptions, PostgresLedger};
+
+fn fast() -> LedgerOptions {
+    LedgerOptions::default().flush_interval(Duration::from_millis(10))
+}
+
+fn count_rows(url: &str) -> i64 {
+    let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    client
+        .query_one("SELECT COUNT(*) FROM usage", &[])
+        .unwrap()
+        .get(0)
+}
+
+/// One scenario: the server, and the connection string of its own database.
+type Scenario = fn(&PgServer, &str);
+
+#[test]
+fn postgres_ledger() {
+    let Some(server) = PgServer::start() else {
+        return;
+    };
+    let scenarios: [(&str, Scenario); 5] = [
+        ("parity", every_query_kind_gives_the_in_memory_stats),
+        ("round_trip", records_read_back_exactly_as_recorded),
+        ("fleet", many_processes_share_one_ledger),
+        ("close", close_and_drop_write_what_is_queued),
+        ("restart", the_ledger_reconnects_after_a_server_restart),
+    ];
+    for (name, scenario) in scenarios {
+        eprintln!("postgres scenario {name}");
+        let url = server.database(name);
+        scenario(&server, &url);
+    }
+}
+
+fn every_query_kind_gives_the_in_memory_stats(_: &PgServer, url: &str) {
+    let ledger = PostgresLedger::connect_with(url, fast()).unwrap();
+    let memory = InMemoryStatsSink::with_recent_history(10_000);
+    let records = script::scripted(1_000, 5);
+    for record in &records {
+        ledger.record(record);
+        memory.record(record);
+    }
+    for query in script::all_queries() {
+        let expected = memory.stats(&query).unwrap();
+        assert_eq!(ledger.stats(&query).unwrap(), expected, "{query:?}");
+    }
+    let all = ledger.stats(&StatsQuery::All).unwrap();
+    assert!(
+        all.total_cost_usd.femtos() > i128::from(i64::MAX),
+        "sums beyond 64 bits"
+    );
+    // A second ledger on the same database (a restarted process) sees the same.
+    ledger.close().unwrap();
+    let again = PostgresLedger::connect(url).unwrap();
+    assert_eq!(
+        again.stats(&StatsQuery::All),
+        memory.stats(&StatsQuery::All)
+    );
+}
+
+fn records_read_back_exactly_as_recorded(_: &PgServer, url: &str) {
+    let ledger = PostgresLedger::connect_with(url, fast()).unwrap();
+    let mut records = script::scripted(200, 9);
+    records[0].call_id = u64::MAX;
+    records[1].tags = Vec::new().into();
+    for record in &records {
+        ledger.record(record);
+    }
+    assert_eq!(ledger.records(&StatsQuery::All).unwrap().unwrap(), records);
+    for query in script::all_queries() {
+        let expected: Vec<_> = records
+            .iter()
+            .filter(|r| query.matches(r))
+            .cloned()
+            .collect();
+        assert_eq!(
+            ledger.records(&query).unwrap().unwrap(),
+            expected,
+            "{query:?}"
+        );
+    }
+}
+
+fn many_processes_share_one_ledger(_: &PgServer, url: &str) {
+    // Four ledgers connect at once to a database without tables: one creates them.
+    let ledgers: Vec<Arc<PostgresLedger>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| Arc::new(PostgresLedger::connect_with(url, fast()).unwrap())))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let memory = Arc::new(InMemoryStatsSink::with_recent_history(10_000));
+    let records = script::scripted(2_000, 21);
+    std::thread::scope(|s| {
+        for (i, chunk) in records.chunks(250).enumerate() {
+            let ledger = ledgers[i % ledgers.len()].clone();
+            let memory = memory.clone();
+            s.spawn(move || {
+                for record in chunk {
+                    ledger.record(record);
+                    memory.record(record);
+                }
+            });
+        }
+    });
+    for ledger in &ledgers {
+        ledger.flush().unwrap();
+    }
+    for query in script::all_queries() {
+        for ledger in &ledgers {
+            assert_eq!(ledger.stats(&query), memory.stats(&query), "{query:?}");
+        }
+    }
+}
+
+fn close_and_drop_write_what_is_queued(_: &PgServer, url: &str) {
+    let slow = LedgerOptions::default().flush_interval(Duration::from_secs(3_600));
+    let ledger = PostgresLedger::connect_with(url, slow.clone()).unwrap();
+    for i in 0..100 {
+        ledger.record(&script::simple(i, &[]));
+    }
+    drop(ledger);
+    assert_eq!(count_rows(url), 100);
+    let ledger = PostgresLedger::connect_with(url, slow).unwrap();
+    for i in 0..50 {
+        ledger.record(&script::simple(i, &[]));
+    }
+    ledger.close().unwrap();
+    assert_eq!(count_rows(url), 150);
+    ledger.record(&script::simple(1, &[]));
+    assert_eq!(ledger.dropped(), 1);
+    assert!(matches!(ledger.flush(), Err(LedgerError::Closed)));
+    assert!(ledger.stats(&StatsQuery::All).is_none());
+}
+
+fn the_ledger_reconnects_after_a_server_restart(server: &PgServer, url: &str) {
+    let ledger = PostgresLedger::connect_with(url, fast()).unwrap();
+    ledger.record(&script::simple(1, &["before"]));
+    ledger.flush().unwrap();
+    server.pg_ctl_stop();
+    ledger.record(&script::simple(2, &["during"]));
+    assert!(ledger.flush().is_err(), "the server is down");
+    server.pg_ctl_start();
+    // The queued record is kept and written once the server is back.
+    ledger.flush().unwrap();
+    ledger.record(&script::simple(3, &["after"]));
+    let stats = ledger.stats(&StatsQuery::All).unwrap();
+    assert_eq!(stats.total_calls, 3);
+    assert_eq!(count_rows(url), 3);
+}
+
+#[test]
+fn an_unreachable_server_is_an_error_not_a_hang() {
+    // Nothing listens on this port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("host=127.0.0.1 port={port} user=postgres connect_timeout=5");
+    let error = PostgresLedger::connect(&url).unwrap_err();
+    assert!(matches!(error, LedgerError::Connect(_)), "{error}");
+}

@@ -1,0 +1,395 @@
+//! Usage records to rows and back, and stats from SQL aggregates.
+
+use std::time::{Duration, SystemTime};
+
+use elelem_core::catalogue::CostBreakdown;
+use elelem_core::cost::{
+    Adjustments, AttemptOutcome, RetryAnalytics, RetryCause, Stats, StatsQuery, TokenCounts,
+    UsageRecord,
+};
+use elelem_core::Usd;
+use rusqlite::types::Value;
+use rusqlite::{params, Connection, Row, Transaction};
+
+use crate::LedgerError;
+
+const FEMTOS_PER_NANO: i128 = 1_000_000;
+
+/// Splits an exact amount into whole nano-dollars (rounded down) and the femto
+/// remainder (0 to 999 999). Amounts beyond ±9.2 billion dollars, far beyond any
+/// single attempt, saturate.
+pub(crate) fn split_usd(amount: Usd) -> (i64, i64) {
+    let femtos = amount.femtos();
+    let nanos = femtos.div_euclid(FEMTOS_PER_NANO);
+    let rem = femtos.rem_euclid(FEMTOS_PER_NANO);
+    let nanos = i64::try_from(nanos).unwrap_or(if nanos < 0 { i64::MIN } else { i64::MAX });
+    (nanos, i64::try_from(rem).unwrap_or(0))
+}
+
+/// The exact amount of `nanos` nano-dollars plus `rem` femto-dollars.
+pub(crate) fn join_usd(nanos: i128, rem: i128) -> Usd {
+    Usd::from_femtos(nanos.saturating_mul(FEMTOS_PER_NANO).saturating_add(rem))
+}
+
+/// Nanoseconds since the Unix epoch (negative before it), saturating past the
+/// years 1677 and 2262.
+pub(crate) fn unix_nanos(time: SystemTime) -> i64 {
+    match time.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_nanos()).unwrap_or(i64::MAX),
+        Err(before) => i64::try_from(before.duration().as_nanos())
+            .map(|n| -n)
+            .unwrap_or(i64::MIN),
+    }
+}
+
+fn from_unix_nanos(nanos: i64) -> SystemTime {
+    let magnitude = Duration::from_nanos(nanos.unsigned_abs());
+    let time = if nanos >= 0 {
+        SystemTime::UNIX_EPOCH.checked_add(magnitude)
+    } else {
+        SystemTime::UNIX_EPOCH.checked_sub(magnitude)
+    };
+    time.unwrap_or(SystemTime::UNIX_EPOCH)
+}
+
+fn tokens_in(count: Option<u64>) -> Option<i64> {
+    count.map(|n| i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+fn tokens_out(count: Option<i64>) -> Option<u64> {
+    count.map(|n| u64::try_from(n).unwrap_or(0))
+}
+
+fn outcome_text(outcome: AttemptOutcome) -> (&'static str, Option<&'static str>) {
+    match outcome {
+        AttemptOutcome::Success => ("success", None),
+        AttemptOutcome::Failed => ("failed", None),
+        AttemptOutcome::Retried(cause) => ("retried", Some(cause_text(cause))),
+    }
+}
+
+fn cause_text(cause: RetryCause) -> &'static str {
+    match cause {
+        RetryCause::RateLimit => "rate_limit",
+        RetryCause::Transient => "transient",
+        RetryCause::JsonParse => "json_parse",
+        RetryCause::JsonSchema => "json_schema",
+        RetryCause::ApiJsonValidation => "api_json_validation",
+    }
+}
+
+fn parse_cause(text: &str) -> Option<RetryCause> {
+    Some(match text {
+        "rate_limit" => RetryCause::RateLimit,
+        "transient" => RetryCause::Transient,
+        "json_parse" => RetryCause::JsonParse,
+        "json_schema" => RetryCause::JsonSchema,
+        "api_json_validation" => RetryCause::ApiJsonValidation,
+        _ => return None,
+    })
+}
+
+const INSERT_USAGE: &str = "INSERT INTO usage (
+    time_unix_ns, call_id, attempt, model, provider, tags,
+    input_tokens, cached_input_tokens, output_tokens, reasoning_tokens,
+    input_cost_nano_usd, input_cost_femto_rem, output_cost_nano_usd, output_cost_femto_rem,
+    reasoning_cost_nano_usd, reasoning_cost_femto_rem, price_known, duration_ns,
+    outcome, retry_cause, temperature_reduced, response_format_removed, fallback_model_used,
+    cache_hit, saved_cost_nano_usd, saved_cost_femto_rem, stream_interrupted
+) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+          ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)";
+
+const INSERT_TAG: &str = "INSERT OR IGNORE INTO usage_tags (tag, record_id) VALUES (?1, ?2)";
+
+/// Writes `records` in `tx` (one row each, plus their distinct tags).
+pub(crate) fn insert(tx: &Transaction<'_>, records: &[UsageRecord]) -> rusqlite::Result<()> {
+    let mut usage = tx.prepare_cached(INSERT_USAGE)?;
+    let mut tag = tx.prepare_cached(INSERT_TAG)?;
+    for r in records {
+        let tags = serde_json::to_string(&*r.tags)
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        let (input_n, input_f) = split_usd(r.cost.input);
+        let (output_n, output_f) = split_usd(r.cost.output);
+        let (reasoning_n, reasoning_f) = split_usd(r.cost.reasoning);
+        let (saved_n, saved_f) = split_usd(r.saved_cost);
+        let (outcome, cause) = outcome_text(r.outcome);
+        let a = r.adjustments;
+        usage.execute(params![
+            unix_nanos(r.timestamp),
+            // Stored bit for bit, so every u64 round-trips.
+            r.call_id as i64,
+            i64::from(r.attempt),
+            r.model,
+            r.provider,
+            tags,
+            tokens_in(r.tokens.input),
+            tokens_in(r.tokens.cached_input),
+            tokens_in(r.tokens.output),
+            tokens_in(r.tokens.reasoning),
+            input_n,
+            input_f,
+            output_n,
+            output_f,
+            reasoning_n,
+            reasoning_f,
+            r.price_known,
+            i64::try_from(r.duration.as_nanos()).unwrap_or(i64::MAX),
+            outcome,
+            cause,
+            a.temperature_reduced,
+            a.response_format_removed,
+            a.fallback_model_used,
+            r.cache_hit,
+            saved_n,
+            saved_f,
+            r.stream_interrupted,
+        ])?;
+        let id = tx.last_insert_rowid();
+        for t in r.tags.iter() {
+            tag.execute(params![t, id])?;
+        }
+    }
+    Ok(())
+}
+
+/// The `WHERE` clause and its parameters for `query`; `None` for a query kind
+/// this ledger does not know.
+fn filter(query: &StatsQuery) -> Option<(&'static str, Vec<Value>)> {
+    Some(match query {
+        StatsQuery::All => ("", Vec::new()),
+        StatsQuery::Tag(tag) => (
+            "WHERE id IN (SELECT record_id FROM usage_tags WHERE tag = ?1)",
+            vec![Value::Text(tag.clone())],
+        ),
+        StatsQuery::Model(model) => ("WHERE model = ?1", vec![Value::Text(model.clone())]),
+        StatsQuery::Provider(provider) => {
+            ("WHERE provider = ?1", vec![Value::Text(provider.clone())])
+        }
+        StatsQuery::Between { from, to } => (
+            "WHERE time_unix_ns >= ?1 AND time_unix_ns < ?2",
+            vec![
+                Value::Integer(unix_nanos(*from)),
+                Value::Integer(unix_nanos(*to)),
+            ],
+        ),
+        _ => return None,
+    })
+}
+
+/// Sums exactly as `elelem_core`'s in-memory accumulator does: every attempt for
+/// tokens, cost and duration; finished attempts for calls; retry causes and
+/// adjustments as counters.
+const STATS_SELECT: &str = "SELECT
+    COALESCE(SUM(input_tokens), 0),
+    COALESCE(SUM(output_tokens), 0),
+    COALESCE(SUM(reasoning_tokens), 0),
+    COALESCE(SUM(input_cost_nano_usd), 0),
+    COALESCE(SUM(input_cost_femto_rem), 0),
+    COALESCE(SUM(output_cost_nano_usd), 0),
+    COALESCE(SUM(output_cost_femto_rem), 0),
+    COALESCE(SUM(reasoning_cost_nano_usd), 0),
+    COALESCE(SUM(reasoning_cost_femto_rem), 0),
+    COALESCE(SUM(duration_ns), 0),
+    COALESCE(SUM(CASE WHEN outcome <> 'retried' THEN 1 ELSE 0 END), 0),
+    COALESCE(SUM(CASE WHEN outcome = 'failed' THEN 1 ELSE 0 END), 0),
+    COALESCE(SUM(CASE WHEN outcome = 'retried' THEN 1 ELSE 0 END), 0),
+    COALESCE(SUM(CASE WHEN outcome = 'retried' AND retry_cause = 'rate_limit' THEN 1 ELSE 0 END), 0),
+    COALESCE(SUM(CASE WHEN outcome = 'retried' AND retry_cause = 'json_parse' THEN 1 ELSE 0 END), 0),
+    COALESCE(SUM(CASE WHEN outcome = 'retried' AND retry_cause = 'json_schema' THEN 1 ELSE 0 END), 0),
+    COALESCE(SUM(CASE WHEN outcome = 'retried' AND retry_cause = 'api_json_validation' THEN 1 ELSE 0 END), 0),
+    COALESCE(SUM(temperature_reduced), 0),
+    COALESCE(SUM(response_format_removed), 0),
+    COALESCE(SUM(fallback_model_used), 0),
+    COALESCE(SUM(CASE WHEN outcome <> 'retried' AND price_known = 0 AND cache_hit = 0 THEN 1 ELSE 0 END), 0),
+    COALESCE(SUM(cache_hit), 0),
+    COALESCE(SUM(CASE WHEN cache_hit <> 0 THEN saved_cost_nano_usd ELSE 0 END), 0),
+    COALESCE(SUM(CASE WHEN cache_hit <> 0 THEN saved_cost_femto_rem ELSE 0 END), 0),
+    COALESCE(SUM(stream_interrupted), 0)
+FROM usage";
+
+fn count(row: &Row<'_>, index: usize) -> rusqlite::Result<u64> {
+    Ok(u64::try_from(row.get::<_, i64>(index)?).unwrap_or(0))
+}
+
+fn money(row: &Row<'_>, index: usize) -> rusqlite::Result<Usd> {
+    let nanos: i64 = row.get(index)?;
+    let rem: i64 = row.get(index + 1)?;
+    Ok(join_usd(i128::from(nanos), i128::from(rem)))
+}
+
+/// The stats of the records `query` covers; `None` for an unknown query kind.
+pub(crate) fn stats(conn: &Connection, query: &StatsQuery) -> rusqlite::Result<Option<Stats>> {
+    let Some((clause, values)) = filter(query) else {
+        return Ok(None);
+    };
+    let sql = format!("{STATS_SELECT} {clause}");
+    let mut statement = conn.prepare_cached(&sql)?;
+    let stats = statement.query_row(rusqlite::params_from_iter(values), |row| {
+        let input_tokens = count(row, 0)?;
+        let output_tokens = count(row, 1)?;
+        let input_cost = money(row, 3)?;
+        let output_cost = money(row, 5)?;
+        let duration_nanos = count(row, 9)?;
+        let calls = count(row, 10)?;
+        let total_seconds = u128::from(duration_nanos) as f64 / 1e9;
+        Ok(Stats {
+            total_input_tokens: input_tokens,
+            total_output_tokens: output_tokens,
+            total_tokens: input_tokens.saturating_add(output_tokens),
+            total_input_cost_usd: input_cost,
+            total_output_cost_usd: output_cost,
+            total_cost_usd: input_cost + output_cost,
+            total_calls: calls,
+            total_duration_seconds: total_seconds,
+            avg_duration_seconds: if calls == 0 {
+                0.0
+            } else {
+                total_seconds / calls as f64
+            },
+            reasoning_tokens: count(row, 2)?,
+            reasoning_cost_usd: money(row, 7)?,
+            retry_analytics: RetryAnalytics {
+                final_failures: count(row, 11)?,
+                total_retries: count(row, 12)?,
+                rate_limit_retries: count(row, 13)?,
+                json_parse_retries: count(row, 14)?,
+                json_schema_retries: count(row, 15)?,
+                api_json_validation_retries: count(row, 16)?,
+                temperature_reductions: count(row, 17)?,
+                response_format_removals: count(row, 18)?,
+                fallback_model_usage: count(row, 19)?,
+            },
+            unpriced_calls: count(row, 20)?,
+            cache_hits: count(row, 21)?,
+            cache_saved_cost_usd: money(row, 22)?,
+            interrupted_streams: count(row, 24)?,
+        })
+    })?;
+    Ok(Some(stats))
+}
+
+const SELECT_RECORDS: &str = "SELECT
+    id, time_unix_ns, call_id, attempt, model, provider, tags,
+    input_tokens, cached_input_tokens, output_tokens, reasoning_tokens,
+    input_cost_nano_usd, input_cost_femto_rem, output_cost_nano_usd, output_cost_femto_rem,
+    reasoning_cost_nano_usd, reasoning_cost_femto_rem, price_known, duration_ns,
+    outcome, retry_cause, temperature_reduced, response_format_removed, fallback_model_used,
+    cache_hit, saved_cost_nano_usd, saved_cost_femto_rem, stream_interrupted
+FROM usage";
+
+/// A row read back, before its text fields are checked.
+struct RawRecord {
+    id: i64,
+    record: UsageRecord,
+    tags: String,
+    outcome: String,
+    cause: Option<String>,
+}
+
+fn raw_record(row: &Row<'_>) -> rusqlite::Result<RawRecord> {
+    let call_id: i64 = row.get(2)?;
+    let attempt: i64 = row.get(3)?;
+    let duration: i64 = row.get(18)?;
+    Ok(RawRecord {
+        id: row.get(0)?,
+        tags: row.get(6)?,
+        outcome: row.get(19)?,
+        cause: row.get(20)?,
+        record: UsageRecord {
+            timestamp: from_unix_nanos(row.get(1)?),
+            // Stored bit for bit.
+            call_id: call_id as u64,
+            attempt: u32::try_from(attempt).unwrap_or(0),
+            model: row.get(4)?,
+            provider: row.get(5)?,
+            tags: Vec::new().into(),
+            tokens: TokenCounts {
+                input: tokens_out(row.get(7)?),
+                cached_input: tokens_out(row.get(8)?),
+                output: tokens_out(row.get(9)?),
+                reasoning: tokens_out(row.get(10)?),
+            },
+            cost: CostBreakdown {
+                input: money(row, 11)?,
+                output: money(row, 13)?,
+                reasoning: money(row, 15)?,
+            },
+            price_known: row.get(17)?,
+            duration: Duration::from_nanos(u64::try_from(duration).unwrap_or(0)),
+            outcome: AttemptOutcome::Success,
+            adjustments: Adjustments {
+                temperature_reduced: row.get(21)?,
+                response_format_removed: row.get(22)?,
+                fallback_model_used: row.get(23)?,
+            },
+            cache_hit: row.get(24)?,
+            saved_cost: money(row, 25)?,
+            stream_interrupted: row.get(27)?,
+        },
+    })
+}
+
+fn finish(raw: RawRecord) -> Result<UsageRecord, LedgerError> {
+    let bad = |reason: String| LedgerError::BadRow { id: raw.id, reason };
+    let tags: Vec<String> =
+        serde_json::from_str(&raw.tags).map_err(|e| bad(format!("tags: {e}")))?;
+    let outcome = match (raw.outcome.as_str(), raw.cause.as_deref()) {
+        ("success", _) => AttemptOutcome::Success,
+        ("failed", _) => AttemptOutcome::Failed,
+        ("retried", Some(cause)) => AttemptOutcome::Retried(
+            parse_cause(cause).ok_or_else(|| bad(format!("unknown retry cause {cause:?}")))?,
+        ),
+        (other, cause) => return Err(bad(format!("outcome {other:?} with cause {cause:?}"))),
+    };
+    Ok(UsageRecord {
+        tags: tags.into(),
+        outcome,
+        ..raw.record
+    })
+}
+
+/// The records `query` covers, in the order they were written; `None` for an
+/// unknown query kind.
+pub(crate) fn records(
+    conn: &Connection,
+    query: &StatsQuery,
+) -> Result<Option<Vec<UsageRecord>>, LedgerError> {
+    let Some((clause, values)) = filter(query) else {
+        return Ok(None);
+    };
+    let sql = format!("{SELECT_RECORDS} {clause} ORDER BY id");
+    let mut statement = conn.prepare_cached(&sql)?;
+    let raws = statement
+        .query_map(rusqlite::params_from_iter(values), raw_record)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    raws.into_iter()
+        .map(finish)
+        .collect::<Result<_, _>>()
+        .map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_splits_and_joins_exactly() {
+        for femtos in [0, 1, 999_999, 1_000_000, 1_234_567_891, -1, -1_000_001] {
+            let (n, r) = split_usd(Usd::from_femtos(femtos));
+            assert!((0..1_000_000).contains(&r));
+            assert_eq!(join_usd(i128::from(n), i128::from(r)).femtos(), femtos);
+        }
+    }
+
+    #[test]
+    fn times_round_trip_to_the_nanosecond() {
+        let times = [
+            SystemTime::UNIX_EPOCH,
+            SystemTime::UNIX_EPOCH + Duration::new(1_700_000_000, 123_456_789),
+            SystemTime::UNIX_EPOCH - Duration::new(5, 1),
+        ];
+        for t in times {
+            assert_eq!(from_unix_nanos(unix_nanos(t)), t);
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! The SQLite ledger: round trips, durability, WAL, batching off the request path.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use elelem_core::cost::{CostSink, InMemoryStatsSink, StatsQuery};
+use elelem_ledger_sqlite::{LedgerError, LedgerOptions, SqliteLedger};
+use rusqlite::Connection;
+
+fn options(flush_ms: u64) -> LedgerOptions {
+    LedgerOptions::default().flush_interval(Duration::from_millis(flush_ms))
+}
+
+fn count_rows(path: &std::path::Path) -> i64 {
+    let conn = Connection::open(path).unwrap();
+    conn.query_row("SELECT COUNT(*) FROM usage", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn records_read_back_exactly_as_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = SqliteLedger::open_with(dir.path().join("u.db"), options(10)).unwrap();
+    let mut records = common::scripted(300, 3);
+    records[0].call_id = u64::MAX; // beyond SQLite's signed integers
+    records[1].tags = Vec::new().into();
+    for record in &records {
+        ledger.record(record);
+    }
+    let back = ledger.records(&StatsQuery::All).unwrap().unwrap();
+    assert_eq!(back, records);
+    for query in common::all_queries() {
+        let expected: Vec<_> = records
+            .iter()
+            .filter(|r| query.matches(r))
+            .cloned()
+            .collect();
+        assert_eq!(
+            ledger.records(&query).unwrap().unwrap(),
+            expected,
+            "{query:?}"
+        );
+    }
+}
+
+#[test]
+fn the_database_is_in_wal_mode_with_distinct_indexed_tags() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("u.db");
+    let ledger = SqliteLedger::open(&path).unwrap();
+    ledger.record(&common::simple(1, &["a", "b", "a"]));
+    ledger.flush().unwrap();
+    let conn = Connection::open(&path).unwrap();
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 1);
+    let tags: Vec<String> = conn
+        .prepare("SELECT tag FROM usage_tags ORDER BY tag")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(tags, ["a", "b"]);
+    let (nanos, rem, tokens): (i64, i64, Option<i64>) = conn
+        .query_row(
+            "SELECT input_cost_nano_usd, input_cost_femto_rem, input_tokens FROM usage",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!((nanos, rem, tokens), (7, 500_123, Some(100)));
+    // A tag query searches the tag index instead of scanning every tag.
+    let plan: Vec<String> = conn
+        .prepare(
+            "EXPLAIN QUERY PLAN SELECT COUNT(*) FROM usage \
+             WHERE id IN (SELECT record_id FROM usage_tags WHERE tag = 'a')",
+        )
+        .unwrap()
+        .query_map([], |r| r.get::<_, String>(3))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let plan = plan.join(" | ");
+    assert!(plan.contains("SEARCH usage_tags"), "{plan}");
+}
+
+#[test]
+fn unreported_token_counts_stay_null() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("u.db");
+    let ledger = SqliteLedger::open(&path).unwrap();
+    let mut record = common::simple(1, &[]);
+    record.tokens.cached_input = None;
+    record.tokens.reasoning = None;
+    ledger.record(&record);
+    ledger.close().unwrap();
+    let conn = Connection::open(&path).unwrap();
+    let nulls: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM usage WHERE cached_input_tokens IS NULL \
+             AND reasoning_tokens IS NULL AND input_tokens = 100",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(nulls, 1);
+}
+
+#[test]
+fn records_reach_the_disk_within_one_interval_without_a_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("u.db");
+    let ledger = SqliteLedger::open_with(&path, options(50)).unwrap();
+    for i in 0..10 {
+        ledger.record(&common::simple(i, &["t"]));
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while count_rows(&path) < 10 {
+        assert!(Instant::now() < deadline, "never written");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(count_rows(&path), 10);
+    drop(ledger);
+}
+
+#[test]
+fn record_never_waits_for_a_locked_database_and_nothing_is_lost_or_doubled() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("u.db");
+    let ledger =
+        SqliteLedger::open_with(&path, options(10).busy_timeout(Duration::from_millis(20)))
+            .unwrap();
+    // Another process holds the write lock.
+    let blocker = Connection::open(&path).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let mut slowest = Duration::ZERO;
+    let started = Instant::now();
+    for i in 0..2_000 {
+        let t = Instant::now();
+        ledger.record(&common::simple(i, &["t"]));
+        slowest = slowest.max(t.elapsed());
+    }
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(slowest < Duration::from_millis(50), "{slowest:?}");
+    // Several batch writes fail meanwhile; flush reports the lock.
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(matches!(ledger.flush(), Err(LedgerError::Sqlite(_))));
+    blocker.execute_batch("COMMIT").unwrap();
+    ledger.flush().unwrap();
+    assert_eq!(count_rows(&path), 2_000);
+    let stats = ledger.stats(&StatsQuery::Tag("t".into())).unwrap();
+    assert_eq!(stats.total_calls, 2_000);
+}
+
+#[test]
+fn close_and_drop_write_what_is_queued() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("u.db");
+    // An interval so long that only close or drop can write.
+    let ledger = SqliteLedger::open_with(&path, options(3_600_000)).unwrap();
+    for i in 0..100 {
+        ledger.record(&common::simple(i, &[]));
+    }
+    drop(ledger);
+    assert_eq!(count_rows(&path), 100);
+
+    let ledger = SqliteLedger::open_with(&path, options(3_600_000)).unwrap();
+    for i in 0..50 {
+        ledger.record(&common::simple(i, &[]));
+    }
+    ledger.close().unwrap();
+    assert_eq!(count_rows(&path), 150);
+    // Closed: records are counted as dropped, queries refused.
+    ledger.record(&common::simple(1, &[]));
+    assert_eq!(ledger.dropped(), 1);
+    assert!(matches!(ledger.flush(), Err(LedgerError::Closed)));
+    assert!(matches!(
+        ledger.query_stats(&StatsQuery::All),
+        Err(LedgerError::Closed)
+    ));
+    assert!(ledger.stats(&StatsQuery::All).is_none());
+    assert!(matches!(ledger.close(), Err(LedgerError::Closed)));
+    drop(ledger);
+    assert_eq!(count_rows(&path), 150);
+}
+
+#[test]
+fn many_threads_and_two_ledgers_on_one_file_sum_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("u.db");
+    let first = Arc::new(SqliteLedger::open_with(&path, options(5)).unwrap());
+    let second = Arc::new(SqliteLedger::open_with(&path, options(7)).unwrap());
+    let memory = Arc::new(InMemoryStatsSink::with_recent_history(10_000));
+    let records = common::scripted(2_000, 11);
+    let threads: Vec<_> = records
+        .chunks(250)
+        .enumerate()
+        .map(|(i, chunk)| {
+            let sink: Arc<dyn CostSink> = if i % 2 == 0 {
+                first.clone()
+            } else {
+                second.clone()
+            };
+            let memory = memory.clone();
+            let chunk = chunk.to_vec();
+            std::thread::spawn(move || {
+                for record in &chunk {
+                    sink.record(record);
+                    memory.record(record);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    first.flush().unwrap();
+    second.flush().unwrap();
+    for query in common::all_queries() {
+        assert_eq!(first.stats(&query), memory.stats(&query), "{query:?}");
+        assert_eq!(second.stats(&query), memory.stats(&query), "{query:?}");
+    }
+}
+
+#[test]
+fn a_newer_schema_or_an_unusable_path_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("u.db");
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch("PRAGMA user_version = 99")
+        .unwrap();
+    let error = SqliteLedger::open(&path).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            LedgerError::SchemaTooNew {
+                found: 99,
+                supported: 1,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert!(error.to_string().contains("upgrade"), "{error}");
+    let missing = dir.path().join("no such directory").join("u.db");
+    let error = SqliteLedger::open(&missing).unwrap_err();
+    assert!(matches!(error, LedgerError::Open { .. }), "{error}");
+    assert!(error.to_string().contains("no such directory"), "{error}");
+}

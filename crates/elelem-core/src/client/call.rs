@@ -314,7 +314,31 @@ pub(crate) async fn run(
         check_context_window(&first.model, messages, instruction.as_deref(), max_tokens)?;
     }
     let call_id = inner.next_call_id.fetch_add(1, Ordering::Relaxed);
-    let span = tracing::info_span!("elelem.chat_completion", call_id, model = %request.model);
+    let span = tracing::info_span!(
+        "elelem.chat_completion",
+        call_id,
+        model = %request.model,
+        "gen_ai.operation.name" = "chat",
+        "gen_ai.system" = %first.model.provider,
+        "gen_ai.request.model" = %first.model.upstream,
+        "gen_ai.request.temperature" = tracing::field::Empty,
+        "gen_ai.request.max_tokens" = tracing::field::Empty,
+        "gen_ai.response.model" = tracing::field::Empty,
+        "gen_ai.response.id" = tracing::field::Empty,
+        "gen_ai.usage.input_tokens" = tracing::field::Empty,
+        "gen_ai.usage.output_tokens" = tracing::field::Empty,
+        "elelem.answered_by" = tracing::field::Empty,
+        "elelem.attempts" = tracing::field::Empty,
+        "elelem.retries" = tracing::field::Empty,
+        "elelem.cost_usd" = tracing::field::Empty,
+        "elelem.error" = tracing::field::Empty,
+    );
+    if let Some(temperature) = request.temperature {
+        span.record("gen_ai.request.temperature", temperature);
+    }
+    if let Some(max_tokens) = request.max_tokens {
+        span.record("gen_ai.request.max_tokens", max_tokens);
+    }
     let cache = CacheSlot::new(inner, &request, &first.model, instruction.as_deref());
     if let Some(cache) = &cache {
         let lookup = cache.lookup(inner, &request, &first.model, validator.as_deref(), call_id);
@@ -331,11 +355,40 @@ pub(crate) async fn run(
         call_id,
         fallbacks,
     };
-    let result = call.attempts(first).instrument(span).await;
+    let result = call.attempts(first).instrument(span.clone()).await;
+    record_outcome(&span, &result);
     if let (Some(cache), Ok(completion)) = (&cache, &result) {
         cache.store(completion).await;
     }
     result
+}
+
+/// Records a finished call's outcome on its span (OpenTelemetry GenAI attributes).
+fn record_outcome(span: &tracing::Span, result: &Result<ChatCompletion, ElelemError>) {
+    match result {
+        Ok(completion) => {
+            let meta = &completion.elelem;
+            span.record("gen_ai.response.model", completion.model.as_str());
+            span.record("gen_ai.response.id", completion.id.as_str());
+            if let Some(usage) = &completion.usage {
+                if let Some(input) = usage.prompt_tokens {
+                    span.record("gen_ai.usage.input_tokens", input);
+                }
+                if let Some(output) = usage.completion_tokens {
+                    span.record("gen_ai.usage.output_tokens", output);
+                }
+            }
+            span.record("elelem.answered_by", meta.answered_by.as_str());
+            span.record("elelem.attempts", meta.attempts);
+            span.record("elelem.retries", meta.attempts.saturating_sub(1));
+            span.record("elelem.cost_usd", meta.cost.as_f64());
+        }
+        Err(error) => {
+            span.record("elelem.attempts", error.attempts().len());
+            span.record("elelem.retries", error.attempts().len().saturating_sub(1));
+            span.record("elelem.error", tracing::field::display(error));
+        }
+    }
 }
 
 impl Call<'_> {
@@ -405,10 +458,31 @@ impl Call<'_> {
             let attempt = state.attempts;
             tracing::debug!(attempt, model = %current.model.id, temperature = ?params.temperature, "sending attempt");
 
+            let attempt_span = tracing::info_span!(
+                "elelem.attempt",
+                attempt = state.attempts,
+                "gen_ai.system" = %current.model.provider,
+                "gen_ai.request.model" = %current.model.upstream,
+                "gen_ai.usage.input_tokens" = tracing::field::Empty,
+                "gen_ai.usage.output_tokens" = tracing::field::Empty,
+            );
             let result = current
                 .provider
                 .chat_completion(WireRequest::new(body))
+                .instrument(attempt_span.clone())
                 .await;
+            if let Some(usage) = result
+                .as_ref()
+                .ok()
+                .and_then(|r| r.completion.usage.as_ref())
+            {
+                if let Some(input) = usage.prompt_tokens {
+                    attempt_span.record("gen_ai.usage.input_tokens", input);
+                }
+                if let Some(output) = usage.completion_tokens {
+                    attempt_span.record("gen_ai.usage.output_tokens", output);
+                }
+            }
             let answered = result.as_ref().ok().map(|r| &r.completion);
             self.inner
                 .state

@@ -15,9 +15,12 @@ use tracing::Subscriber;
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 
-/// Spans as (name, fields), with fields recorded later merged in.
+/// A span as captured: its id, its name and its fields (later records appended).
+type CapturedSpan = (u64, String, Vec<(String, String)>);
+
+/// Every span seen, in creation order.
 #[derive(Clone, Default)]
-struct Spans(Arc<Mutex<Vec<(u64, String, Vec<(String, String)>)>>>);
+struct Spans(Arc<Mutex<Vec<CapturedSpan>>>);
 
 struct FieldText<'a>(&'a mut Vec<(String, String)>);
 

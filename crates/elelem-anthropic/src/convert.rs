@@ -250,7 +250,7 @@ pub(crate) fn messages_request(body: &Map<String, Value>) -> Value {
 }
 
 /// The OpenAI finish reason for an Anthropic stop reason.
-fn finish_reason(stop_reason: Option<&str>) -> Value {
+pub(crate) fn finish_reason(stop_reason: Option<&str>) -> Value {
     match stop_reason {
         Some("end_turn" | "stop_sequence") => json!("stop"),
         Some("max_tokens" | "model_context_window_exceeded") => json!("length"),
@@ -261,7 +261,7 @@ fn finish_reason(stop_reason: Option<&str>) -> Value {
     }
 }
 
-fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -354,7 +354,7 @@ pub(crate) fn completion(message: &Value) -> Value {
 
 /// OpenAI usage for Anthropic's: the prompt is the uncached input plus the cache
 /// writes and reads; reads are `cached_tokens`, writes `cache_write_tokens`.
-fn usage(usage: &Value) -> Option<Value> {
+pub(crate) fn usage(usage: &Value) -> Option<Value> {
     let count = |key: &str| usage.get(key).and_then(Value::as_u64);
     let input = count("input_tokens");
     let written = count("cache_creation_input_tokens");

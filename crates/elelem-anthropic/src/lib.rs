@@ -28,6 +28,15 @@
 //! `cached_tokens` (billed at `cached_input`), cache writes `cache_write_tokens`
 //! (billed at `cache_write_input`, the 5-minute write price).
 //!
+//! Streaming (`stream: true`) maps Anthropic's events to OpenAI chunks:
+//! `text_delta` to `content`, `thinking_delta` to `reasoning_content`,
+//! `tool_use` blocks and their `input_json_delta`s to `tool_calls` deltas,
+//! `message_delta`'s `stop_reason` to the finish reason, and at `message_stop` a
+//! final chunk carries the usage (mapped as above; `message_delta`'s
+//! `output_tokens` is cumulative). An `error` event ends the stream with a
+//! classified error (`overloaded_error` like a 529), and a body ending before
+//! `message_stop` is an error, so the stream is recorded as interrupted.
+//!
 //! Errors: 529 `overloaded_error` is a server failure, retried like a 5xx; 429
 //! `rate_limit_error` waits for `retry-after`.
 //!
@@ -38,6 +47,7 @@
 //! ```
 
 mod convert;
+mod stream;
 
 use std::sync::Arc;
 
@@ -45,7 +55,8 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use elelem_core::provider::{
-    Provider, ProviderError, ProviderPlugin, ProviderResponse, ProviderSettings, WireRequest,
+    Provider, ProviderError, ProviderPlugin, ProviderResponse, ProviderSettings, ProviderStream,
+    WireRequest,
 };
 use elelem_core::{ChatCompletion, ElelemError};
 use elelem_openai::{HttpClient, NoQuirks};
@@ -120,6 +131,14 @@ impl Provider for Anthropic {
         let mut response = ProviderResponse::new(completion);
         response.headers = reply.headers;
         Ok(response)
+    }
+
+    async fn chat_completion_stream(
+        &self,
+        request: WireRequest,
+    ) -> Result<ProviderStream, ProviderError> {
+        let body = convert::messages_request(&request.body);
+        stream::open(&self.http, &self.messages_url, body).await
     }
 }
 

@@ -367,7 +367,7 @@ fn finish_reason(reason: Option<&str>, has_calls: bool) -> Value {
 
 static NEXT_CALL: AtomicU64 = AtomicU64::new(1);
 
-fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())

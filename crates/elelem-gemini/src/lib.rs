@@ -24,6 +24,13 @@
 //! `completion_tokens` = `candidatesTokenCount` + `thoughtsTokenCount`,
 //! `reasoning_tokens` = `thoughtsTokenCount`.
 //!
+//! Streaming uses `:streamGenerateContent?alt=sse`: each event is a response
+//! holding the next parts, mapped like a whole answer into a chunk (text to
+//! `content`, thought parts to `reasoning_content`, `finishReason` to the finish
+//! reason); after the last event a final chunk carries the last
+//! `usageMetadata` as usage. A body ending before a response with a
+//! `finishReason` is an error, so the stream is recorded as interrupted.
+//!
 //! A 429 `RESOURCE_EXHAUSTED` waits for the `retryDelay` of its `RetryInfo`
 //! detail when there is one; a 503 `UNAVAILABLE` (model overloaded) is retried
 //! like any 5xx.
@@ -35,6 +42,7 @@
 //! ```
 
 mod convert;
+mod stream;
 
 use std::sync::Arc;
 
@@ -42,7 +50,8 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use elelem_core::provider::{
-    Provider, ProviderError, ProviderPlugin, ProviderResponse, ProviderSettings, WireRequest,
+    Provider, ProviderError, ProviderPlugin, ProviderResponse, ProviderSettings, ProviderStream,
+    WireRequest,
 };
 use elelem_core::{ChatCompletion, ElelemError};
 use elelem_openai::{HttpClient, NoQuirks};
@@ -83,6 +92,28 @@ impl Gemini {
         let model = model.strip_prefix("models/").unwrap_or(model);
         format!("{}/models/{model}:generateContent", self.http.base_url())
     }
+
+    /// The streaming URL of a model (`:streamGenerateContent?alt=sse`).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let provider = elelem_gemini::Gemini::new(elelem_core::provider::ProviderSettings {
+    ///     name: "gemini".into(), base_url: "https://generativelanguage.googleapis.com/v1beta".into(),
+    ///     api_key: Some("AIza-test".into()), api_key_env: Some("GEMINI_API_KEY".into()),
+    ///     timeout: Duration::from_secs(60), max_response_bytes: 1 << 20,
+    /// }).unwrap();
+    /// assert_eq!(
+    ///     provider.stream_url("models/gemini-2.5-flash"),
+    ///     "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+    /// );
+    /// ```
+    pub fn stream_url(&self, model: &str) -> String {
+        let model = model.strip_prefix("models/").unwrap_or(model);
+        format!(
+            "{}/models/{model}:streamGenerateContent?alt=sse",
+            self.http.base_url()
+        )
+    }
 }
 
 #[async_trait]
@@ -121,6 +152,28 @@ impl Provider for Gemini {
         let mut response = ProviderResponse::new(completion);
         response.headers = reply.headers;
         Ok(response)
+    }
+
+    async fn chat_completion_stream(
+        &self,
+        request: WireRequest,
+    ) -> Result<ProviderStream, ProviderError> {
+        let model = request
+            .body
+            .get("model")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let body = convert::generate_request(&request.body);
+        match stream::open(&self.http, &self.stream_url(&model), body).await {
+            Err(ProviderError::Http(mut error)) => {
+                if error.retry_after.is_none() {
+                    error.retry_after = error.error_object.as_ref().and_then(convert::retry_delay);
+                }
+                Err(ProviderError::Http(error))
+            }
+            other => other,
+        }
     }
 }
 

@@ -11,6 +11,12 @@
 //! `done_reason` the finish reason, `message.thinking` the reasoning, and the
 //! timings (nanoseconds) are kept under `x_ollama`.
 //!
+//! Streaming sends `stream: true` and reads Ollama's newline-delimited JSON
+//! records: `message.content` pieces become `content` deltas, `message.thinking`
+//! `reasoning_content`, and the last record (`done: true`) gives the finish
+//! reason and a final chunk with the usage. A body ending before that record is
+//! an error, so the stream is recorded as interrupted.
+//!
 //! Any local model may be called (`ollama:mistral-nemo`): the provider allows
 //! models that are not in the catalogue. Ollama models have **no price**: a local
 //! model's cost (hardware, power) is not something Elelem can know, so every
@@ -29,6 +35,7 @@
 //! ```
 
 mod convert;
+mod stream;
 
 use std::sync::Arc;
 
@@ -36,7 +43,8 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use elelem_core::provider::{
-    Provider, ProviderError, ProviderPlugin, ProviderResponse, ProviderSettings, WireRequest,
+    Provider, ProviderError, ProviderPlugin, ProviderResponse, ProviderSettings, ProviderStream,
+    WireRequest,
 };
 use elelem_core::{ChatCompletion, ElelemError, ModelInfo, ModelList};
 use elelem_openai::{HttpClient, NoQuirks};
@@ -109,6 +117,14 @@ impl Provider for Ollama {
         let mut response = ProviderResponse::new(completion);
         response.headers = reply.headers;
         Ok(response)
+    }
+
+    async fn chat_completion_stream(
+        &self,
+        request: WireRequest,
+    ) -> Result<ProviderStream, ProviderError> {
+        let body = convert::chat_request(&request.body);
+        stream::open(&self.http, &self.chat_url, body).await
     }
 
     async fn list_models(&self) -> Result<ModelList, ProviderError> {

@@ -168,6 +168,131 @@ impl HttpClient {
         self.send(request).await
     }
 
+    /// `POST`s `body` as JSON to `url` for a streamed answer: on a success status
+    /// the body is left unread, to be taken piece by piece with
+    /// [`HttpStream::next_bytes`]; an error status is classified as usual. The
+    /// client's timeout applies to the whole answer, stream included.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: elelem_openai::HttpClient) -> Result<(), elelem_core::provider::ProviderError> {
+    /// let mut stream = client
+    ///     .post_json_stream("http://127.0.0.1:9/stream", &serde_json::json!({"stream": true}))
+    ///     .await?;
+    /// while let Some(bytes) = stream.next_bytes().await? {
+    ///     println!("{} bytes", bytes.len());
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn post_json_stream(
+        &self,
+        url: &str,
+        body: &serde_json::Value,
+    ) -> Result<HttpStream, ProviderError> {
+        let payload = serde_json::to_vec(body).map_err(|e| {
+            ProviderError::invalid_body(self.name(), format!("cannot encode the request: {e}"), "")
+        })?;
+        let response = self
+            .http
+            .post(url)
+            .headers(self.headers.clone())
+            .header(CONTENT_TYPE, "application/json")
+            .body(payload)
+            .send()
+            .await
+            .map_err(|e| self.connection_error(&e))?;
+        let status = response.status();
+        if !status.is_success() {
+            let headers = response.headers().clone();
+            let body = self.read_body(response).await?;
+            let error = http_error(
+                self.name(),
+                status.as_u16(),
+                &headers,
+                &body,
+                self.settings.api_key.as_ref(),
+                self.quirks.as_ref(),
+            );
+            return Err(ProviderError::Http(Box::new(error)));
+        }
+        tracing::debug!(
+            provider = self.name(),
+            status = status.as_u16(),
+            "stream opened"
+        );
+        Ok(HttpStream {
+            headers: kept_headers(response.headers()),
+            response,
+            client: self.clone(),
+        })
+    }
+
+    /// The classified [`ProviderError::Http`] for an error a provider reports
+    /// inside a successful stream (Anthropic's `error` event), as if it had
+    /// answered `status` with `body`.
+    ///
+    /// ```
+    /// # use std::{sync::Arc, time::Duration};
+    /// # use elelem_core::provider::{ProviderErrorKind, ProviderSettings};
+    /// # let client = elelem_openai::HttpClient::new(ProviderSettings {
+    /// #     name: "acme".into(), base_url: "http://127.0.0.1:9".into(), api_key: None,
+    /// #     api_key_env: None, timeout: Duration::from_secs(5), max_response_bytes: 1 << 20,
+    /// # }, Arc::new(elelem_openai::NoQuirks)).unwrap();
+    /// let error = client.stream_error(529, br#"{"error":{"type":"overloaded_error","message":"Overloaded"}}"#);
+    /// assert_eq!(error.kind(), Some(ProviderErrorKind::Server));
+    /// ```
+    pub fn stream_error(&self, status: u16, body: &[u8]) -> ProviderError {
+        ProviderError::Http(Box::new(http_error(
+            self.name(),
+            status,
+            &HeaderMap::new(),
+            body,
+            self.settings.api_key.as_ref(),
+            self.quirks.as_ref(),
+        )))
+    }
+
+    /// An [`ProviderError::InvalidBody`] for a piece of a stream that is not
+    /// what was expected, with the key redacted from the snippet.
+    ///
+    /// ```
+    /// # use std::{sync::Arc, time::Duration};
+    /// # use elelem_core::provider::{ProviderError, ProviderSettings};
+    /// # let client = elelem_openai::HttpClient::new(ProviderSettings {
+    /// #     name: "acme".into(), base_url: "http://127.0.0.1:9".into(), api_key: None,
+    /// #     api_key_env: None, timeout: Duration::from_secs(5), max_response_bytes: 1 << 20,
+    /// # }, Arc::new(elelem_openai::NoQuirks)).unwrap();
+    /// let error = client.invalid_piece("expected an object", "[1]");
+    /// assert!(matches!(error, ProviderError::InvalidBody { .. }));
+    /// ```
+    pub fn invalid_piece(&self, reason: impl Into<String>, piece: &str) -> ProviderError {
+        ProviderError::invalid_body(
+            self.name(),
+            reason,
+            &redact(piece, self.settings.api_key.as_ref()),
+        )
+    }
+
+    /// A [`ProviderError::Connection`] for a stream that ended early: `message`
+    /// says what was missing.
+    ///
+    /// ```
+    /// # use std::{sync::Arc, time::Duration};
+    /// # use elelem_core::provider::{ProviderError, ProviderSettings};
+    /// # let client = elelem_openai::HttpClient::new(ProviderSettings {
+    /// #     name: "acme".into(), base_url: "http://127.0.0.1:9".into(), api_key: None,
+    /// #     api_key_env: None, timeout: Duration::from_secs(5), max_response_bytes: 1 << 20,
+    /// # }, Arc::new(elelem_openai::NoQuirks)).unwrap();
+    /// let error = client.stream_cut("the stream ended before `message_stop`");
+    /// assert!(matches!(error, ProviderError::Connection { .. }));
+    /// ```
+    pub fn stream_cut(&self, message: impl Into<String>) -> ProviderError {
+        ProviderError::Connection {
+            provider: self.name().to_owned(),
+            message: message.into(),
+        }
+    }
+
     /// `GET`s `url`.
     pub async fn get(&self, url: &str) -> Result<HttpReply, ProviderError> {
         self.send(self.http.get(url).headers(self.headers.clone()))
@@ -263,5 +388,53 @@ impl HttpClient {
             body.extend_from_slice(&chunk);
         }
         Ok(body)
+    }
+}
+
+/// A streamed answer being received (from [`HttpClient::post_json_stream`]).
+pub struct HttpStream {
+    /// Response headers worth keeping, lower-case names.
+    pub headers: BTreeMap<String, String>,
+    response: reqwest::Response,
+    client: HttpClient,
+}
+
+impl std::fmt::Debug for HttpStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpStream")
+            .field("provider", &self.client.name())
+            .field("headers", &self.headers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpStream {
+    /// The next bytes of the body as they arrive (split anywhere), `None` at its
+    /// end; a broken connection or a timeout is an error.
+    ///
+    /// ```no_run
+    /// # async fn demo(mut stream: elelem_openai::HttpStream) -> Result<(), elelem_core::provider::ProviderError> {
+    /// while let Some(bytes) = stream.next_bytes().await? {
+    ///     println!("{} bytes", bytes.len());
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn next_bytes(&mut self) -> Result<Option<Bytes>, ProviderError> {
+        self.response
+            .chunk()
+            .await
+            .map_err(|e| self.client.connection_error(&e))
+    }
+
+    /// The client that opened the stream (its name, error helpers).
+    ///
+    /// ```no_run
+    /// # fn demo(stream: &elelem_openai::HttpStream) {
+    /// println!("streaming from {}", stream.client().name());
+    /// # }
+    /// ```
+    pub fn client(&self) -> &HttpClient {
+        &self.client
     }
 }

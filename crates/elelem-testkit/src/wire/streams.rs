@@ -49,7 +49,8 @@ impl AnthropicMessage {
     /// let body = AnthropicMessage::new("claude-haiku-4-5", "Hello there").to_stream_bytes();
     /// let text = String::from_utf8(body.to_vec()).unwrap();
     /// assert!(text.starts_with("event: message_start\ndata: {"));
-    /// assert!(text.contains(r#""delta":{"text":"Hello ","type":"text_delta"}"#));
+    /// assert!(text.contains("event: content_block_delta\n"));
+    /// assert!(text.contains(r#""text":"Hello ""#) && text.contains(r#""text":"there""#));
     /// assert!(text.ends_with("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"));
     /// ```
     pub fn to_stream_bytes(&self) -> Bytes {
@@ -74,9 +75,7 @@ impl AnthropicMessage {
             .cloned()
             .unwrap_or_default();
         for (index, block) in blocks.iter().enumerate() {
-            let delta = |delta: Value| {
-                json!({"type": "content_block_delta", "index": index, "delta": delta})
-            };
+            let delta = |delta: Value| json!({"type": "content_block_delta", "index": index, "delta": delta});
             let mut deltas = Vec::new();
             let start = match block.get("type").and_then(Value::as_str) {
                 Some("thinking") => {
@@ -189,7 +188,8 @@ impl GeminiResponse {
         let last = parts.len() - 1;
         let mut body = String::new();
         for (index, part) in parts.into_iter().enumerate() {
-            let mut candidate_out = json!({"content": {"parts": [part], "role": "model"}, "index": 0});
+            let mut candidate_out =
+                json!({"content": {"parts": [part], "role": "model"}, "index": 0});
             let mut response = json!({
                 "candidates": [],
                 "usageMetadata": partial_usage,

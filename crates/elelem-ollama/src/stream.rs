@@ -1,0 +1,416 @@
+//! Ollama's streamed `/api/chat` answer: newline-delimited JSON records (not
+//! server-sent events), each with the next piece of `message`, the last with
+//! `done: true` and the counts, mapped to OpenAI `chat.completion.chunk`s.
+
+use std::collections::VecDeque;
+
+use serde_json::{json, Value};
+
+use elelem_core::provider::{ProviderError, ProviderStream};
+use elelem_core::ChatCompletionChunk;
+use elelem_openai::{HttpClient, HttpStream};
+
+use crate::convert;
+
+/// Splits bytes fed in any pieces (inside a record, inside a UTF-8 character)
+/// into complete lines. Each byte is scanned once; consumed bytes are dropped as
+/// the buffer grows.
+#[derive(Debug, Default)]
+pub(crate) struct LineSplitter {
+    buffer: Vec<u8>,
+    /// Where unconsumed bytes begin.
+    start: usize,
+    /// How far the current line has been scanned for `\n`.
+    scanned: usize,
+    /// No more bytes will come: the rest is the last line.
+    finished: bool,
+}
+
+impl LineSplitter {
+    /// Adds received bytes.
+    pub(crate) fn push(&mut self, bytes: &[u8]) {
+        if self.start > 0 && self.start >= self.buffer.len() / 2 {
+            self.buffer.drain(..self.start);
+            self.scanned -= self.start;
+            self.start = 0;
+        }
+        self.buffer.extend_from_slice(bytes);
+    }
+
+    /// Marks the end of the bytes: a last line without `\n` is then returned.
+    pub(crate) fn finish(&mut self) {
+        self.finished = true;
+    }
+
+    /// The next complete non-blank line (without its `\r\n` or `\n`).
+    pub(crate) fn next_line(&mut self) -> Option<Vec<u8>> {
+        loop {
+            let from = self.scanned.max(self.start);
+            let mut line = match self.buffer[from..].iter().position(|&b| b == b'\n') {
+                Some(offset) => {
+                    let end = from + offset;
+                    let line = self.buffer[self.start..end].to_vec();
+                    self.start = end + 1;
+                    self.scanned = self.start;
+                    line
+                }
+                None if self.finished && self.start < self.buffer.len() => {
+                    let line = self.buffer[self.start..].to_vec();
+                    self.start = self.buffer.len();
+                    self.scanned = self.start;
+                    line
+                }
+                None => {
+                    self.scanned = self.buffer.len();
+                    return None;
+                }
+            };
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            if !line.iter().all(u8::is_ascii_whitespace) {
+                return Some(line);
+            }
+        }
+    }
+}
+
+/// Maps Ollama's records, one at a time, to OpenAI chunks.
+pub(crate) struct Mapper {
+    http: HttpClient,
+    id: String,
+    model: String,
+    created: u64,
+    started: bool,
+    /// Tool calls so far (OpenAI numbers them from 0).
+    tool_calls: u64,
+    done: bool,
+}
+
+impl Mapper {
+    pub(crate) fn new(http: HttpClient) -> Self {
+        Mapper {
+            http,
+            id: String::new(),
+            model: String::new(),
+            created: 0,
+            started: false,
+            tool_calls: 0,
+            done: false,
+        }
+    }
+
+    fn chunk(
+        &self,
+        choices: Value,
+        usage: Option<Value>,
+    ) -> Result<ChatCompletionChunk, ProviderError> {
+        let mut chunk = json!({
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": choices
+        });
+        if let Some(usage) = usage {
+            chunk["usage"] = usage;
+        }
+        serde_json::from_value(chunk).map_err(|e| self.http.invalid_piece(e.to_string(), ""))
+    }
+
+    /// The chunks for one record (one line).
+    pub(crate) fn record(
+        &mut self,
+        line: &[u8],
+    ) -> Result<Vec<ChatCompletionChunk>, ProviderError> {
+        let record: Value = serde_json::from_slice(line).map_err(|e| {
+            self.http.invalid_piece(
+                format!("a stream record is not JSON: {e}"),
+                &String::from_utf8_lossy(line),
+            )
+        })?;
+        if record.get("error").is_some() {
+            return Err(self.http.stream_error(500, line));
+        }
+        // The same mapping as a whole answer, applied to this record.
+        let completion = convert::completion(&record);
+        let mut delta = serde_json::Map::new();
+        if !self.started {
+            self.started = true;
+            let text = |key: &str| {
+                completion
+                    .get(key)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            self.id = text("id");
+            self.model = text("model");
+            self.created = completion
+                .get("created")
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
+            delta.insert("role".into(), json!("assistant"));
+        }
+        let choice = completion
+            .get("choices")
+            .and_then(|c| c.get(0))
+            .cloned()
+            .unwrap_or(Value::Null);
+        let message = choice.get("message").cloned().unwrap_or(Value::Null);
+        for key in ["content", "reasoning_content"] {
+            if let Some(text) = message
+                .get(key)
+                .filter(|v| v.as_str().is_some_and(|t| !t.is_empty()))
+            {
+                delta.insert(key.into(), text.clone());
+            }
+        }
+        if let Some(calls) = message.get("tool_calls").and_then(Value::as_array) {
+            let calls: Vec<Value> = calls
+                .iter()
+                .map(|call| {
+                    let index = self.tool_calls;
+                    self.tool_calls += 1;
+                    json!({
+                        "index": index,
+                        "id": call.get("id").cloned().unwrap_or(Value::Null),
+                        "type": "function",
+                        "function": call.get("function").cloned().unwrap_or(Value::Null)
+                    })
+                })
+                .collect();
+            delta.insert("tool_calls".into(), Value::Array(calls));
+        }
+        let done = record.get("done").and_then(Value::as_bool) == Some(true);
+        let finish_reason = match choice.get("finish_reason") {
+            _ if !done => Value::Null,
+            _ if self.tool_calls > 0 => json!("tool_calls"),
+            Some(reason) if !reason.is_null() => reason.clone(),
+            _ => json!("stop"),
+        };
+        let mut chunks = Vec::new();
+        if !delta.is_empty() || !finish_reason.is_null() {
+            chunks.push(self.chunk(
+                json!([{"index": 0, "delta": delta, "finish_reason": finish_reason}]),
+                None,
+            )?);
+        }
+        if done {
+            self.done = true;
+            if let Some(usage) = completion.get("usage") {
+                chunks.push(self.chunk(json!([]), Some(usage.clone()))?);
+            }
+        }
+        Ok(chunks)
+    }
+
+    /// The end of the body: an error unless a record said `done: true`.
+    pub(crate) fn finish(&mut self) -> Result<Vec<ChatCompletionChunk>, ProviderError> {
+        if self.done {
+            Ok(Vec::new())
+        } else {
+            Err(self
+                .http
+                .stream_cut("the stream ended before a record with `done: true`"))
+        }
+    }
+}
+
+/// Where a stream's decoding stands.
+struct Decoding {
+    body: HttpStream,
+    lines: LineSplitter,
+    mapper: Mapper,
+    out: VecDeque<ChatCompletionChunk>,
+    ended: bool,
+    done: bool,
+}
+
+impl Decoding {
+    fn fail(&mut self, error: ProviderError) -> Option<Result<ChatCompletionChunk, ProviderError>> {
+        self.done = true;
+        self.out.clear();
+        Some(Err(error))
+    }
+
+    async fn next(&mut self) -> Option<Result<ChatCompletionChunk, ProviderError>> {
+        loop {
+            if let Some(chunk) = self.out.pop_front() {
+                return Some(Ok(chunk));
+            }
+            if self.done {
+                return None;
+            }
+            if let Some(line) = self.lines.next_line() {
+                match self.mapper.record(&line) {
+                    Ok(chunks) => self.out.extend(chunks),
+                    Err(error) => return self.fail(error),
+                }
+                continue;
+            }
+            if self.ended {
+                self.done = true;
+                match self.mapper.finish() {
+                    Ok(chunks) => self.out.extend(chunks),
+                    Err(error) => return self.fail(error),
+                }
+                continue;
+            }
+            match self.body.next_bytes().await {
+                Ok(Some(bytes)) => self.lines.push(&bytes),
+                Ok(None) => {
+                    self.ended = true;
+                    self.lines.finish();
+                }
+                Err(error) => return self.fail(error),
+            }
+        }
+    }
+}
+
+/// Sends the streaming request and decodes its records lazily.
+pub(crate) async fn open(
+    http: &HttpClient,
+    url: &str,
+    mut body: Value,
+) -> Result<ProviderStream, ProviderError> {
+    if let Value::Object(object) = &mut body {
+        object.insert("stream".into(), Value::Bool(true));
+    }
+    let stream = http.post_json_stream(url, &body).await?;
+    let headers = stream.headers.clone();
+    let decoding = Decoding {
+        body: stream,
+        lines: LineSplitter::default(),
+        mapper: Mapper::new(http.clone()),
+        out: VecDeque::new(),
+        ended: false,
+        done: false,
+    };
+    let chunks = futures_util::stream::unfold(decoding, |mut decoding| async move {
+        let item = decoding.next().await?;
+        Some((item, decoding))
+    });
+    Ok(ProviderStream {
+        chunks: Box::pin(chunks),
+        headers,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use elelem_core::provider::ProviderSettings;
+    use elelem_openai::NoQuirks;
+
+    use super::*;
+
+    /// A recorded `/api/chat` stream (with multi-byte characters).
+    const RECORDED: &str = concat!(
+        r#"{"model":"qwen3:8b","created_at":"2025-10-17T23:14:05.1Z","message":{"role":"assistant","content":"","thinking":"Réfléchir…"},"done":false}"#,
+        "\n",
+        r#"{"model":"qwen3:8b","created_at":"2025-10-17T23:14:05.2Z","message":{"role":"assistant","content":"Grüße "},"done":false}"#,
+        "\r\n",
+        r#"{"model":"qwen3:8b","created_at":"2025-10-17T23:14:05.3Z","message":{"role":"assistant","content":"🦙!"},"done":false}"#,
+        "\n\n",
+        r#"{"model":"qwen3:8b","created_at":"2025-10-17T23:14:07.4Z","message":{"role":"assistant","content":""},"done_reason":"stop","done":true,"total_duration":5191566416,"prompt_eval_count":26,"eval_count":12}"#,
+        "\n"
+    );
+
+    fn mapper() -> Mapper {
+        let http = HttpClient::new(
+            ProviderSettings {
+                name: "ollama".into(),
+                base_url: "http://127.0.0.1:9".into(),
+                api_key: None,
+                api_key_env: None,
+                timeout: Duration::from_secs(5),
+                max_response_bytes: 1 << 20,
+            },
+            Arc::new(NoQuirks),
+        )
+        .unwrap();
+        Mapper::new(http)
+    }
+
+    fn lines_of(pieces: &[&[u8]]) -> Vec<String> {
+        let mut splitter = LineSplitter::default();
+        let mut lines = Vec::new();
+        for piece in pieces {
+            splitter.push(piece);
+            while let Some(line) = splitter.next_line() {
+                lines.push(String::from_utf8(line).unwrap());
+            }
+        }
+        splitter.finish();
+        while let Some(line) = splitter.next_line() {
+            lines.push(String::from_utf8(line).unwrap());
+        }
+        lines
+    }
+
+    #[test]
+    fn a_recorded_stream_cut_at_every_byte_gives_the_same_records() {
+        let bytes = RECORDED.as_bytes();
+        let whole = lines_of(&[bytes]);
+        assert_eq!(whole.len(), 4);
+        for cut in 0..=bytes.len() {
+            assert_eq!(
+                lines_of(&[&bytes[..cut], &bytes[cut..]]),
+                whole,
+                "cut at {cut}"
+            );
+        }
+        let singles: Vec<&[u8]> = bytes.chunks(1).collect();
+        assert_eq!(lines_of(&singles), whole);
+    }
+
+    #[test]
+    fn a_last_line_without_newline_is_returned_at_the_end() {
+        assert_eq!(
+            lines_of(&[b"{\"a\":1}\n{\"b\"", b":2}"]),
+            vec!["{\"a\":1}", "{\"b\":2}"]
+        );
+    }
+
+    #[test]
+    fn records_map_to_chunks_with_the_final_usage() {
+        let mut m = mapper();
+        let mut chunks = Vec::new();
+        for line in lines_of(&[RECORDED.as_bytes()]) {
+            chunks.extend(m.record(line.as_bytes()).unwrap());
+        }
+        assert!(m.finish().unwrap().is_empty());
+        let json: Vec<Value> = chunks
+            .iter()
+            .map(|c| serde_json::to_value(c).unwrap())
+            .collect();
+        assert_eq!(json[0]["choices"][0]["delta"]["role"], "assistant");
+        assert_eq!(
+            json[0]["choices"][0]["delta"]["reasoning_content"],
+            "Réfléchir…"
+        );
+        assert_eq!(json[1]["choices"][0]["delta"]["content"], "Grüße ");
+        assert_eq!(json[2]["choices"][0]["delta"]["content"], "🦙!");
+        assert_eq!(json[3]["choices"][0]["finish_reason"], "stop");
+        assert_eq!(
+            json[4]["usage"],
+            json!({"prompt_tokens": 26, "completion_tokens": 12, "total_tokens": 38})
+        );
+        assert!(json.iter().all(|c| c["id"] == json[0]["id"]));
+    }
+
+    #[test]
+    fn a_stream_without_done_is_an_error() {
+        let mut m = mapper();
+        m.record(br#"{"model":"m","message":{"role":"assistant","content":"Hi"},"done":false}"#)
+            .unwrap();
+        assert!(matches!(m.finish(), Err(ProviderError::Connection { .. })));
+        assert!(m.record(br#"{"error":"model runner crashed"}"#).is_err());
+    }
+}

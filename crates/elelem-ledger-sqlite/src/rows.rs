@@ -1,11 +1,10 @@
 //! Usage records to rows and back, and stats from SQL aggregates.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use elelem_core::catalogue::CostBreakdown;
 use elelem_core::cost::{
-    Adjustments, AttemptOutcome, RetryAnalytics, RetryCause, Stats, StatsQuery, TokenCounts,
-    UsageRecord,
+    Adjustments, AttemptOutcome, RetryAnalytics, Stats, StatsQuery, TokenCounts, UsageRecord,
 };
 use elelem_core::Usd;
 use rusqlite::types::Value;
@@ -13,81 +12,10 @@ use rusqlite::{params, Connection, Row, Transaction};
 
 use crate::LedgerError;
 
-const FEMTOS_PER_NANO: i128 = 1_000_000;
-
-/// Splits an exact amount into whole nano-dollars (rounded down) and the femto
-/// remainder (0 to 999 999). Amounts beyond ±9.2 billion dollars, far beyond any
-/// single attempt, saturate.
-pub(crate) fn split_usd(amount: Usd) -> (i64, i64) {
-    let femtos = amount.femtos();
-    let nanos = femtos.div_euclid(FEMTOS_PER_NANO);
-    let rem = femtos.rem_euclid(FEMTOS_PER_NANO);
-    let nanos = i64::try_from(nanos).unwrap_or(if nanos < 0 { i64::MIN } else { i64::MAX });
-    (nanos, i64::try_from(rem).unwrap_or(0))
-}
-
-/// The exact amount of `nanos` nano-dollars plus `rem` femto-dollars.
-pub(crate) fn join_usd(nanos: i128, rem: i128) -> Usd {
-    Usd::from_femtos(nanos.saturating_mul(FEMTOS_PER_NANO).saturating_add(rem))
-}
-
-/// Nanoseconds since the Unix epoch (negative before it), saturating past the
-/// years 1677 and 2262.
-pub(crate) fn unix_nanos(time: SystemTime) -> i64 {
-    match time.duration_since(SystemTime::UNIX_EPOCH) {
-        Ok(after) => i64::try_from(after.as_nanos()).unwrap_or(i64::MAX),
-        Err(before) => i64::try_from(before.duration().as_nanos())
-            .map(|n| -n)
-            .unwrap_or(i64::MIN),
-    }
-}
-
-fn from_unix_nanos(nanos: i64) -> SystemTime {
-    let magnitude = Duration::from_nanos(nanos.unsigned_abs());
-    let time = if nanos >= 0 {
-        SystemTime::UNIX_EPOCH.checked_add(magnitude)
-    } else {
-        SystemTime::UNIX_EPOCH.checked_sub(magnitude)
-    };
-    time.unwrap_or(SystemTime::UNIX_EPOCH)
-}
-
-fn tokens_in(count: Option<u64>) -> Option<i64> {
-    count.map(|n| i64::try_from(n).unwrap_or(i64::MAX))
-}
-
-fn tokens_out(count: Option<i64>) -> Option<u64> {
-    count.map(|n| u64::try_from(n).unwrap_or(0))
-}
-
-fn outcome_text(outcome: AttemptOutcome) -> (&'static str, Option<&'static str>) {
-    match outcome {
-        AttemptOutcome::Success => ("success", None),
-        AttemptOutcome::Failed => ("failed", None),
-        AttemptOutcome::Retried(cause) => ("retried", Some(cause_text(cause))),
-    }
-}
-
-fn cause_text(cause: RetryCause) -> &'static str {
-    match cause {
-        RetryCause::RateLimit => "rate_limit",
-        RetryCause::Transient => "transient",
-        RetryCause::JsonParse => "json_parse",
-        RetryCause::JsonSchema => "json_schema",
-        RetryCause::ApiJsonValidation => "api_json_validation",
-    }
-}
-
-fn parse_cause(text: &str) -> Option<RetryCause> {
-    Some(match text {
-        "rate_limit" => RetryCause::RateLimit,
-        "transient" => RetryCause::Transient,
-        "json_parse" => RetryCause::JsonParse,
-        "json_schema" => RetryCause::JsonSchema,
-        "api_json_validation" => RetryCause::ApiJsonValidation,
-        _ => return None,
-    })
-}
+use elelem_core::cost::columns::{
+    from_unix_nanos, join_usd, outcome_text, parse_cause, split_usd, tokens_in, tokens_out,
+    unix_nanos,
+};
 
 const INSERT_USAGE: &str = "INSERT INTO usage (
     time_unix_ns, call_id, attempt, model, provider, tags,
@@ -366,30 +294,4 @@ pub(crate) fn records(
         .map(finish)
         .collect::<Result<_, _>>()
         .map(Some)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn money_splits_and_joins_exactly() {
-        for femtos in [0, 1, 999_999, 1_000_000, 1_234_567_891, -1, -1_000_001] {
-            let (n, r) = split_usd(Usd::from_femtos(femtos));
-            assert!((0..1_000_000).contains(&r));
-            assert_eq!(join_usd(i128::from(n), i128::from(r)).femtos(), femtos);
-        }
-    }
-
-    #[test]
-    fn times_round_trip_to_the_nanosecond() {
-        let times = [
-            SystemTime::UNIX_EPOCH,
-            SystemTime::UNIX_EPOCH + Duration::new(1_700_000_000, 123_456_789),
-            SystemTime::UNIX_EPOCH - Duration::new(5, 1),
-        ];
-        for t in times {
-            assert_eq!(from_unix_nanos(unix_nanos(t)), t);
-        }
-    }
 }

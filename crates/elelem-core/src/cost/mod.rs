@@ -1,6 +1,7 @@
 //! Cost accounting: one [`UsageRecord`] per attempt, sent to a [`CostSink`], summed
 //! exactly into [`Stats`].
 
+pub mod columns;
 mod fanout;
 mod jsonl;
 mod memory;

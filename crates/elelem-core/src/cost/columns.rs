@@ -1,0 +1,171 @@
+//! How usage records are stored in database columns, shared by every ledger so
+//! they all hold the same values: exact money as whole nano-dollars plus a
+//! femto-dollar remainder, times as Unix nanoseconds, counts as signed integers,
+//! outcomes and retry causes as short names.
+
+use std::time::{Duration, SystemTime};
+
+use super::{AttemptOutcome, RetryCause};
+use crate::money::Usd;
+
+const FEMTOS_PER_NANO: i128 = 1_000_000;
+
+/// Splits an exact amount into whole nano-dollars (rounded down) and the femto
+/// remainder (0 to 999 999). Amounts beyond ±9.2 billion dollars, far beyond any
+/// single attempt, saturate.
+///
+/// ```
+/// use elelem_core::cost::columns::{join_usd, split_usd};
+/// let amount = elelem_core::Usd::from_femtos(1_500_250);
+/// assert_eq!(split_usd(amount), (1, 500_250));
+/// assert_eq!(join_usd(1, 500_250), amount);
+/// ```
+pub fn split_usd(amount: Usd) -> (i64, i64) {
+    let femtos = amount.femtos();
+    let nanos = femtos.div_euclid(FEMTOS_PER_NANO);
+    let rem = femtos.rem_euclid(FEMTOS_PER_NANO);
+    let nanos = i64::try_from(nanos).unwrap_or(if nanos < 0 { i64::MIN } else { i64::MAX });
+    (nanos, i64::try_from(rem).unwrap_or(0))
+}
+
+/// The exact amount of `nanos` nano-dollars plus `rem` femto-dollars (sums of
+/// columns may exceed `i64`, hence `i128`).
+pub fn join_usd(nanos: i128, rem: i128) -> Usd {
+    Usd::from_femtos(nanos.saturating_mul(FEMTOS_PER_NANO).saturating_add(rem))
+}
+
+/// Nanoseconds since the Unix epoch (negative before it), saturating past the
+/// years 1677 and 2262.
+///
+/// ```
+/// use elelem_core::cost::columns::{from_unix_nanos, unix_nanos};
+/// let t = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_nanos(42);
+/// assert_eq!(unix_nanos(t), 42);
+/// assert_eq!(from_unix_nanos(42), t);
+/// ```
+pub fn unix_nanos(time: SystemTime) -> i64 {
+    match time.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_nanos()).unwrap_or(i64::MAX),
+        Err(before) => i64::try_from(before.duration().as_nanos())
+            .map(|n| -n)
+            .unwrap_or(i64::MIN),
+    }
+}
+
+/// The time `nanos` nanoseconds after (or before) the Unix epoch.
+pub fn from_unix_nanos(nanos: i64) -> SystemTime {
+    let magnitude = Duration::from_nanos(nanos.unsigned_abs());
+    let time = if nanos >= 0 {
+        SystemTime::UNIX_EPOCH.checked_add(magnitude)
+    } else {
+        SystemTime::UNIX_EPOCH.checked_sub(magnitude)
+    };
+    time.unwrap_or(SystemTime::UNIX_EPOCH)
+}
+
+/// A token count as a column value (`NULL` when unknown).
+///
+/// ```
+/// assert_eq!(elelem_core::cost::columns::tokens_in(Some(7)), Some(7));
+/// ```
+pub fn tokens_in(count: Option<u64>) -> Option<i64> {
+    count.map(|n| i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+/// A token count read back from a column.
+pub fn tokens_out(count: Option<i64>) -> Option<u64> {
+    count.map(|n| u64::try_from(n).unwrap_or(0))
+}
+
+/// An outcome as its `outcome` and `retry_cause` column values.
+///
+/// ```
+/// use elelem_core::cost::{columns::outcome_text, AttemptOutcome, RetryCause};
+/// assert_eq!(outcome_text(AttemptOutcome::Retried(RetryCause::RateLimit)), ("retried", Some("rate_limit")));
+/// ```
+pub fn outcome_text(outcome: AttemptOutcome) -> (&'static str, Option<&'static str>) {
+    match outcome {
+        AttemptOutcome::Success => ("success", None),
+        AttemptOutcome::Failed => ("failed", None),
+        AttemptOutcome::Retried(cause) => ("retried", Some(cause_text(cause))),
+    }
+}
+
+/// A retry cause's column value.
+pub fn cause_text(cause: RetryCause) -> &'static str {
+    match cause {
+        RetryCause::RateLimit => "rate_limit",
+        RetryCause::Transient => "transient",
+        RetryCause::JsonParse => "json_parse",
+        RetryCause::JsonSchema => "json_schema",
+        RetryCause::ApiJsonValidation => "api_json_validation",
+    }
+}
+
+/// A retry cause read back from its column value.
+///
+/// ```
+/// use elelem_core::cost::{columns::parse_cause, RetryCause};
+/// assert_eq!(parse_cause("json_schema"), Some(RetryCause::JsonSchema));
+/// assert_eq!(parse_cause("nonsense"), None);
+/// ```
+pub fn parse_cause(text: &str) -> Option<RetryCause> {
+    Some(match text {
+        "rate_limit" => RetryCause::RateLimit,
+        "transient" => RetryCause::Transient,
+        "json_parse" => RetryCause::JsonParse,
+        "json_schema" => RetryCause::JsonSchema,
+        "api_json_validation" => RetryCause::ApiJsonValidation,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_splits_and_joins_exactly_including_negatives_and_extremes() {
+        for femtos in [
+            0i128,
+            1,
+            999_999,
+            1_000_000,
+            -1,
+            -1_000_001,
+            123_456_789_012_345_678,
+        ] {
+            let (nanos, rem) = split_usd(Usd::from_femtos(femtos));
+            assert!((0..1_000_000).contains(&rem));
+            assert_eq!(
+                join_usd(i128::from(nanos), i128::from(rem)),
+                Usd::from_femtos(femtos)
+            );
+        }
+        assert_eq!(split_usd(Usd::from_femtos(i128::MAX)).0, i64::MAX);
+    }
+
+    #[test]
+    fn every_cause_round_trips() {
+        for cause in [
+            RetryCause::RateLimit,
+            RetryCause::Transient,
+            RetryCause::JsonParse,
+            RetryCause::JsonSchema,
+            RetryCause::ApiJsonValidation,
+        ] {
+            assert_eq!(parse_cause(cause_text(cause)), Some(cause));
+        }
+    }
+
+    #[test]
+    fn times_round_trip_to_the_nanosecond() {
+        for t in [
+            SystemTime::UNIX_EPOCH,
+            SystemTime::UNIX_EPOCH + Duration::new(1_700_000_000, 123_456_789),
+            SystemTime::UNIX_EPOCH - Duration::new(5, 1),
+        ] {
+            assert_eq!(from_unix_nanos(unix_nanos(t)), t);
+        }
+    }
+}

@@ -87,8 +87,9 @@ impl HttpClient {
                 settings.name, settings.base_url
             )));
         }
+        // No whole-request limit on the client: plain requests get one each, and
+        // streams are bounded by the pipeline's idle timeout instead.
         let http = reqwest::Client::builder()
-            .timeout(settings.timeout)
             .connect_timeout(settings.timeout.min(Duration::from_secs(30)))
             .pool_idle_timeout(Duration::from_secs(90))
             .build()
@@ -162,6 +163,7 @@ impl HttpClient {
         let request = self
             .http
             .post(url)
+            .timeout(self.settings.timeout)
             .headers(self.headers.clone())
             .header(CONTENT_TYPE, "application/json")
             .body(payload);
@@ -170,8 +172,9 @@ impl HttpClient {
 
     /// `POST`s `body` as JSON to `url` for a streamed answer: on a success status
     /// the body is left unread, to be taken piece by piece with
-    /// [`HttpStream::next_bytes`]; an error status is classified as usual. The
-    /// client's timeout applies to the whole answer, stream included.
+    /// [`HttpStream::next_bytes`]; an error status is classified as usual. No
+    /// whole-answer time limit applies (a long stream is legitimate); the
+    /// pipeline ends a stream that stays silent too long.
     ///
     /// ```no_run
     /// # async fn demo(client: elelem_openai::HttpClient) -> Result<(), elelem_core::provider::ProviderError> {
@@ -295,8 +298,13 @@ impl HttpClient {
 
     /// `GET`s `url`.
     pub async fn get(&self, url: &str) -> Result<HttpReply, ProviderError> {
-        self.send(self.http.get(url).headers(self.headers.clone()))
-            .await
+        self.send(
+            self.http
+                .get(url)
+                .timeout(self.settings.timeout)
+                .headers(self.headers.clone()),
+        )
+        .await
     }
 
     /// Decodes a reply's JSON body, or explains why it is not the expected shape

@@ -9,13 +9,14 @@ use elelem_core::provider::{ProviderError, ProviderStream, WireRequest};
 use elelem_core::sse::{SseDecoder, SseEvent};
 use elelem_core::ChatCompletionChunk;
 
-use crate::http_error::{kept_headers, redact};
+use crate::http_error::redact;
 use crate::transport::OpenAiCompatible;
+use crate::HttpStream;
 
 /// Where a stream's decoding stands.
 struct Decoding {
     transport: Arc<OpenAiCompatible>,
-    response: reqwest::Response,
+    response: HttpStream,
     decoder: SseDecoder,
     pending: VecDeque<Result<SseEvent, elelem_core::sse::SseError>>,
     ended: bool,
@@ -31,9 +32,9 @@ impl Decoding {
             .and_then(Value::as_str)
             .unwrap_or("no message");
         Some(ProviderError::invalid_body(
-            self.transport.name(),
+            self.transport.client().name(),
             format!("the provider reported an error mid-stream: {message}"),
-            &redact(data, self.transport.settings().api_key.as_ref()),
+            &redact(data, self.transport.client().settings().api_key.as_ref()),
         ))
     }
 
@@ -41,8 +42,9 @@ impl Decoding {
         if let Some(error) = self.error_in_stream(data) {
             return Err(error);
         }
-        let mut chunk: ChatCompletionChunk = serde_json::from_str(data)
-            .map_err(|e| ProviderError::invalid_body(self.transport.name(), e.to_string(), data))?;
+        let mut chunk: ChatCompletionChunk = serde_json::from_str(data).map_err(|e| {
+            ProviderError::invalid_body(self.transport.client().name(), e.to_string(), data)
+        })?;
         self.transport.quirks().adapt_chunk(&mut chunk);
         Ok(chunk)
     }
@@ -70,7 +72,7 @@ impl Decoding {
                 Some(Err(error)) => {
                     self.done = true;
                     return Some(Err(ProviderError::invalid_body(
-                        self.transport.name(),
+                        self.transport.client().name(),
                         error.to_string(),
                         "",
                     )));
@@ -78,13 +80,13 @@ impl Decoding {
                 None if self.ended => {
                     self.done = true;
                     return Some(Err(ProviderError::Connection {
-                        provider: self.transport.name().to_owned(),
+                        provider: self.transport.client().name().to_owned(),
                         message: "the stream ended before `data: [DONE]`".into(),
                     }));
                 }
                 None => {}
             }
-            match self.response.chunk().await {
+            match self.response.next_bytes().await {
                 Ok(Some(bytes)) => self.decoder.push(&bytes),
                 Ok(None) => {
                     self.ended = true;
@@ -94,7 +96,7 @@ impl Decoding {
                 }
                 Err(error) => {
                     self.done = true;
-                    return Some(Err(self.transport.connection_error(&error)));
+                    return Some(Err(error));
                 }
             }
         }
@@ -106,31 +108,21 @@ pub(crate) async fn open(
     transport: Arc<OpenAiCompatible>,
     request: WireRequest,
 ) -> Result<ProviderStream, ProviderError> {
-    let mut body = request.body;
-    transport.quirks().adapt_request(&mut body);
-    body.insert("stream".into(), Value::Bool(true));
-    if transport.quirks().stream_usage() && !body.contains_key("stream_options") {
-        body.insert(
-            "stream_options".into(),
-            serde_json::json!({"include_usage": true}),
-        );
+    let mut body = transport.adapted(request);
+    if let Value::Object(fields) = &mut body {
+        fields.insert("stream".into(), Value::Bool(true));
+        if transport.quirks().stream_usage() && !fields.contains_key("stream_options") {
+            fields.insert(
+                "stream_options".into(),
+                serde_json::json!({"include_usage": true}),
+            );
+        }
     }
-    let payload = serde_json::to_vec(&body).map_err(|e| {
-        ProviderError::invalid_body(
-            transport.name(),
-            format!("cannot encode the request: {e}"),
-            "",
-        )
-    })?;
     let response = transport
-        .post(transport.chat_url(), payload)
-        .send()
-        .await
-        .map_err(|e| transport.connection_error(&e))?;
-    if !response.status().is_success() {
-        return Err(transport.status_error(response).await);
-    }
-    let headers = kept_headers(response.headers());
+        .client()
+        .post_json_stream(transport.chat_url(), &body)
+        .await?;
+    let headers = response.headers.clone();
     let decoding = Decoding {
         transport,
         response,

@@ -122,6 +122,10 @@ pub enum ElelemError {
         /// What happened.
         error: ProviderError,
     },
+    /// A budget would pass its limit if this attempt's worst case were reserved;
+    /// the attempt was not sent. The details are boxed to keep the error small.
+    #[error("{0}")]
+    BudgetExceeded(Box<crate::budget::BudgetExceeded>),
     /// The model never produced valid JSON, after every retry and fallback.
     #[error("no valid JSON from {model} after {} attempt(s); last problem: {}", attempts.len(), attempts.last().map(|a| a.problem.to_string()).unwrap_or_default())]
     InvalidJson {

@@ -12,6 +12,7 @@
 //! assert!(request.is_json_mode());
 //! ```
 
+pub mod budget;
 pub mod cache;
 pub mod catalogue;
 mod client;

@@ -45,6 +45,8 @@ pub struct ElelemBuilder {
     max_attempts: u32,
     stream_idle_timeout: Duration,
     read_env: bool,
+    budgets: Vec<crate::budget::Budget>,
+    budget_clock: Option<crate::budget::Clock>,
     /// Cache, key files, presets and the context-window check (`options.rs`).
     pub(super) options: super::options::ClientOptions,
 }
@@ -75,6 +77,8 @@ impl Default for ElelemBuilder {
             max_attempts: 32,
             stream_idle_timeout: super::stream::DEFAULT_STREAM_IDLE_TIMEOUT,
             read_env: true,
+            budgets: Vec::new(),
+            budget_clock: None,
             options: Default::default(),
         }
     }
@@ -196,6 +200,43 @@ impl ElelemBuilder {
     /// directory set with [`ElelemBuilder::key_dir`], count.
     pub fn without_env_keys(mut self) -> Self {
         self.read_env = false;
+        self
+    }
+
+    /// Adds a spend cap (see [`crate::budget`]): before each attempt its worst-case
+    /// cost is reserved, and a call that would pass any budget applying to it fails
+    /// with [`ElelemError::BudgetExceeded`] without being sent.
+    ///
+    /// ```
+    /// use elelem_core::{budget::Budget, Elelem};
+    /// let elelem = Elelem::builder()
+    ///     .budget(Budget::new("20".parse().unwrap()).per_month())
+    ///     .budget(Budget::new("1".parse().unwrap()).for_tag("nightly").per_day())
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(elelem.budget_status().len(), 2);
+    /// ```
+    pub fn budget(mut self, budget: crate::budget::Budget) -> Self {
+        self.budgets.push(budget);
+        self
+    }
+
+    /// Replaces the clock budgets read their day and month windows from (default
+    /// `SystemTime::now`); meant for tests.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// let elelem = elelem_core::Elelem::builder()
+    ///     .budget_clock(|| SystemTime::UNIX_EPOCH + Duration::from_secs(86_400))
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = elelem;
+    /// ```
+    pub fn budget_clock(
+        mut self,
+        clock: impl Fn() -> std::time::SystemTime + Send + Sync + 'static,
+    ) -> Self {
+        self.budget_clock = Some(Arc::new(clock));
         self
     }
 
@@ -322,6 +363,7 @@ impl ElelemBuilder {
                 next_call_id: AtomicU64::new(1),
                 max_attempts: self.max_attempts,
                 stream_idle_timeout: self.stream_idle_timeout,
+                budgets: Arc::new(crate::budget::Budgets::new(self.budgets, self.budget_clock)),
             }),
         })
     }

@@ -14,6 +14,7 @@ use super::cached::CacheSlot;
 use super::checks;
 use super::elelem::{Inner, ProviderSlot};
 use super::prepare::{wire_body, AttemptParams};
+use crate::budget::{worst_case, Reservation};
 use crate::catalogue::{split_model_id, CostBreakdown, ModelEntry};
 use crate::cost::{Adjustments, AttemptOutcome, RetryCause, TokenCounts, UsageRecord};
 use crate::error::{AttemptError, AttemptProblem, ElelemError};
@@ -22,7 +23,7 @@ use crate::money::Usd;
 use crate::provider::{Provider, ProviderError, ProviderErrorKind, WireRequest};
 use crate::retry::{Failure, RetryDecision, RetryState};
 use crate::tokens::check_context_window;
-use crate::types::{ChatCompletion, ChatRequest, Usage};
+use crate::types::{ChatCompletion, ChatRequest, Message, Usage};
 
 /// The model an attempt goes to.
 #[derive(Clone)]
@@ -273,6 +274,24 @@ impl FailedAttempt {
     }
 }
 
+/// Reserves the worst case of one attempt on the budgets that apply to `tags`
+/// (`None` when none does).
+pub(crate) fn reserve(
+    inner: &Inner,
+    model: &ModelEntry,
+    messages: &[Message],
+    instruction: Option<&str>,
+    max_tokens: Option<u32>,
+    tags: &[String],
+) -> Result<Option<Reservation>, ElelemError> {
+    let budgets = &inner.budgets;
+    if !budgets.applies(tags) {
+        return Ok(None);
+    }
+    let worst = worst_case(model, messages, instruction, max_tokens)?;
+    budgets.reserve(&model.id, tags, worst).map(Some)
+}
+
 /// One call through the pipeline.
 struct Call<'a> {
     inner: &'a Inner,
@@ -423,6 +442,31 @@ impl Call<'_> {
         )
     }
 
+    /// Reserves the worst case of the next attempt on the budgets that apply
+    /// (`None` when none does).
+    fn reserve(
+        &self,
+        target: &Target,
+        params: &AttemptParams,
+    ) -> Result<Option<Reservation>, ElelemError> {
+        if !self.inner.budgets.applies(&self.tags) {
+            return Ok(None);
+        }
+        let mut messages = self.request.messages.clone();
+        if let Some((answer, feedback)) = &params.feedback {
+            messages.push(Message::assistant(answer.clone()));
+            messages.push(Message::user(feedback.clone()));
+        }
+        reserve(
+            self.inner,
+            &target.model,
+            &messages,
+            self.instruction.as_deref(),
+            self.request.max_tokens,
+            &self.tags,
+        )
+    }
+
     async fn attempts(mut self, first: Target) -> Result<ChatCompletion, ElelemError> {
         let policy = self.inner.policy.clone();
         let json_mode = self.request.is_json_mode();
@@ -466,6 +510,7 @@ impl Call<'_> {
                 "gen_ai.usage.input_tokens" = tracing::field::Empty,
                 "gen_ai.usage.output_tokens" = tracing::field::Empty,
             );
+            let mut reservation = self.reserve(&current, &params)?;
             let result = current
                 .provider
                 .chat_completion(WireRequest::new(body))
@@ -511,6 +556,9 @@ impl Call<'_> {
                                 AttemptOutcome::Success,
                                 Adjustments::default(),
                             );
+                            if let Some(reservation) = reservation.take() {
+                                reservation.settle(cost);
+                            }
                             call_cost += cost;
                             tracing::info!(attempt, model = %current.model.id, cost = %call_cost, "call succeeded");
                             return Ok(self.finish(completion, done, &current, attempt, call_cost));
@@ -575,6 +623,9 @@ impl Call<'_> {
                 outcome,
                 adjustments,
             );
+            if let Some(reservation) = reservation.take() {
+                reservation.settle(cost);
+            }
             since = now;
             call_cost += cost;
             let is_json_problem = failure.is_json_problem();

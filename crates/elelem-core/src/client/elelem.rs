@@ -34,6 +34,8 @@ pub(crate) struct Inner {
     /// Cache, presets, key files, request counters, last response.
     pub state: super::state::ClientState,
     pub stream_idle_timeout: std::time::Duration,
+    /// Spend caps and their ledger.
+    pub budgets: Arc<crate::budget::Budgets>,
 }
 
 /// One API over many LLM providers: JSON that validates, and exact costs.
@@ -142,6 +144,18 @@ impl Elelem {
     /// ```
     pub async fn list_models_live(&self) -> ModelList {
         super::legacy::list_live(&self.inner, self.list_models()).await
+    }
+
+    /// Every budget's spend and reservations in its current window, in the order
+    /// they were added.
+    ///
+    /// ```
+    /// use elelem_core::{budget::Budget, Elelem};
+    /// let elelem = Elelem::builder().budget(Budget::new("1".parse().unwrap())).build().unwrap();
+    /// assert!(elelem.budget_status()[0].reserved.is_zero());
+    /// ```
+    pub fn budget_status(&self) -> Vec<crate::budget::BudgetStatus> {
+        self.inner.budgets.status()
     }
 
     /// Totals over every call.

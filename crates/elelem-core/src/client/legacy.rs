@@ -49,6 +49,10 @@ pub(crate) async fn complete(
         cost: Usd::ZERO,
         since: Instant::now(),
     };
+    // One reservation covers every attempt: failed attempts carry no usage.
+    let prompt = [crate::types::Message::user(request.prompt.clone())];
+    let mut reservation =
+        super::call::reserve(inner, &model, &prompt, None, request.max_tokens, &tags)?;
     loop {
         let attempt = attempts.begin();
         inner.state.note_request(&model.provider, None);
@@ -72,13 +76,24 @@ pub(crate) async fn complete(
                         stream_interrupted: false,
                     },
                 );
+                if let Some(reservation) = reservation.take() {
+                    reservation.settle(attempts.cost + spent);
+                }
                 completion.elelem.requested_model = request.model.clone();
                 completion.elelem.answered_by = model.id.clone();
                 completion.elelem.attempts = attempt;
                 completion.elelem.cost = attempts.cost + spent;
                 return Ok(completion);
             }
-            Err(error) => tokio::time::sleep(attempts.failed(error)?).await,
+            Err(error) => match attempts.failed(error) {
+                Ok(wait) => tokio::time::sleep(wait).await,
+                Err(error) => {
+                    if let Some(reservation) = reservation.take() {
+                        reservation.settle(attempts.cost);
+                    }
+                    return Err(error);
+                }
+            },
         }
     }
 }

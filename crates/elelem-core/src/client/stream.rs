@@ -51,6 +51,8 @@ struct StreamAccount {
     model: ModelEntry,
     tags: Arc<[String]>,
     started: Instant,
+    /// The worst case held on the budgets until the stream is settled.
+    reservation: Option<crate::budget::Reservation>,
 }
 
 /// A streamed chat completion: a [`Stream`] of chunks identical in JSON to OpenAI's
@@ -232,6 +234,9 @@ impl ChatStream {
             },
         );
         self.summary.cost += cost;
+        if let Some(reservation) = account.reservation {
+            reservation.settle(self.summary.cost);
+        }
         self.summary.interrupted = interrupted;
         tracing::debug!(model = %account.model.id, cost = %self.summary.cost, interrupted, "stream settled");
     }
@@ -368,6 +373,16 @@ pub(crate) async fn open(
         cost: Usd::ZERO,
         since: Instant::now(),
     };
+    // One reservation covers every attempt: those failing before the first chunk
+    // carry no usage.
+    let mut reservation = super::call::reserve(
+        inner,
+        &model,
+        &request.messages,
+        instruction.as_deref(),
+        request.max_tokens,
+        &tags,
+    )?;
     loop {
         let attempt = attempts.begin();
         inner.state.note_request(&model.provider, None);
@@ -417,6 +432,7 @@ pub(crate) async fn open(
                         model: model.clone(),
                         tags: tags.clone(),
                         started: attempts.since,
+                        reservation: reservation.take(),
                     }),
                     finished: false,
                     json_mode: request.is_json_mode(),
@@ -426,7 +442,15 @@ pub(crate) async fn open(
                 stream.queued.push_back(first);
                 return Ok(stream);
             }
-            Err(error) => tokio::time::sleep(attempts.failed(error)?).await,
+            Err(error) => match attempts.failed(error) {
+                Ok(wait) => tokio::time::sleep(wait).await,
+                Err(error) => {
+                    if let Some(reservation) = reservation.take() {
+                        reservation.settle(attempts.cost);
+                    }
+                    return Err(error);
+                }
+            },
         }
     }
 }

@@ -2,14 +2,15 @@
 //! `content_block_*`, `message_delta`, `message_stop`, `ping`, `error`) mapped to
 //! OpenAI `chat.completion.chunk`s.
 
-use std::collections::{BTreeMap, VecDeque};
+use elelem_openai::{record_stream, RecordMapper, SseFraming};
+use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
 use elelem_core::provider::{ProviderError, ProviderStream};
-use elelem_core::sse::{SseDecoder, SseError, SseEvent};
+
 use elelem_core::ChatCompletionChunk;
-use elelem_openai::{HttpClient, HttpStream};
+use elelem_openai::HttpClient;
 
 use crate::convert;
 
@@ -201,70 +202,15 @@ impl Mapper {
     }
 }
 
-/// Where a stream's decoding stands.
-struct Decoding {
-    body: HttpStream,
-    decoder: SseDecoder,
-    pending: VecDeque<Result<SseEvent, SseError>>,
-    mapper: Mapper,
-    out: VecDeque<ChatCompletionChunk>,
-    ended: bool,
-    done: bool,
-}
-
-impl Decoding {
-    fn fail(&mut self, error: ProviderError) -> Option<Result<ChatCompletionChunk, ProviderError>> {
-        self.done = true;
-        self.out.clear();
-        Some(Err(error))
+impl RecordMapper for Mapper {
+    fn record(&mut self, record: &[u8]) -> Result<Vec<ChatCompletionChunk>, ProviderError> {
+        let data =
+            std::str::from_utf8(record).map_err(|e| self.http.invalid_piece(e.to_string(), ""))?;
+        self.event(data)
     }
 
-    async fn next(&mut self) -> Option<Result<ChatCompletionChunk, ProviderError>> {
-        loop {
-            if let Some(chunk) = self.out.pop_front() {
-                return Some(Ok(chunk));
-            }
-            if self.done {
-                return None;
-            }
-            match self
-                .pending
-                .pop_front()
-                .or_else(|| self.decoder.next_event())
-            {
-                Some(Ok(SseEvent::Data(data))) => {
-                    match self.mapper.event(&data) {
-                        Ok(chunks) => self.out.extend(chunks),
-                        Err(error) => return self.fail(error),
-                    }
-                    continue;
-                }
-                Some(Ok(SseEvent::Done)) => continue,
-                Some(Err(error)) => {
-                    let error = self.body.client().invalid_piece(error.to_string(), "");
-                    return self.fail(error);
-                }
-                None => {}
-            }
-            if self.ended {
-                self.done = true;
-                match self.mapper.finish() {
-                    Ok(chunks) => self.out.extend(chunks),
-                    Err(error) => return self.fail(error),
-                }
-                continue;
-            }
-            match self.body.next_bytes().await {
-                Ok(Some(bytes)) => self.decoder.push(&bytes),
-                Ok(None) => {
-                    self.ended = true;
-                    while let Some(event) = self.decoder.finish() {
-                        self.pending.push_back(event);
-                    }
-                }
-                Err(error) => return self.fail(error),
-            }
-        }
+    fn finish(&mut self) -> Result<Vec<ChatCompletionChunk>, ProviderError> {
+        Mapper::finish(self)
     }
 }
 
@@ -272,30 +218,16 @@ impl Decoding {
 pub(crate) async fn open(
     http: &HttpClient,
     url: &str,
-    mut body: Value,
+    body: Value,
 ) -> Result<ProviderStream, ProviderError> {
-    if let Value::Object(object) = &mut body {
-        object.insert("stream".into(), Value::Bool(true));
-    }
-    let stream = http.post_json_stream(url, &body).await?;
-    let headers = stream.headers.clone();
-    let decoding = Decoding {
-        body: stream,
-        decoder: SseDecoder::new(),
-        pending: VecDeque::new(),
-        mapper: Mapper::new(http.clone()),
-        out: VecDeque::new(),
-        ended: false,
-        done: false,
-    };
-    let chunks = futures_util::stream::unfold(decoding, |mut decoding| async move {
-        let item = decoding.next().await?;
-        Some((item, decoding))
-    });
-    Ok(ProviderStream {
-        chunks: Box::pin(chunks),
-        headers,
-    })
+    record_stream(
+        http,
+        url,
+        body,
+        SseFraming::default(),
+        Mapper::new(http.clone()),
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -2,13 +2,13 @@
 //! server-sent events), each with the next piece of `message`, the last with
 //! `done: true` and the counts, mapped to OpenAI `chat.completion.chunk`s.
 
-use std::collections::VecDeque;
+use elelem_openai::{record_stream, Framing, RecordMapper};
 
 use serde_json::{json, Value};
 
 use elelem_core::provider::{ProviderError, ProviderStream};
 use elelem_core::ChatCompletionChunk;
-use elelem_openai::{HttpClient, HttpStream};
+use elelem_openai::HttpClient;
 
 use crate::convert;
 
@@ -217,55 +217,27 @@ impl Mapper {
     }
 }
 
-/// Where a stream's decoding stands.
-struct Decoding {
-    body: HttpStream,
-    lines: LineSplitter,
-    mapper: Mapper,
-    out: VecDeque<ChatCompletionChunk>,
-    ended: bool,
-    done: bool,
-}
-
-impl Decoding {
-    fn fail(&mut self, error: ProviderError) -> Option<Result<ChatCompletionChunk, ProviderError>> {
-        self.done = true;
-        self.out.clear();
-        Some(Err(error))
+impl Framing for LineSplitter {
+    fn push(&mut self, bytes: &[u8]) {
+        LineSplitter::push(self, bytes);
     }
 
-    async fn next(&mut self) -> Option<Result<ChatCompletionChunk, ProviderError>> {
-        loop {
-            if let Some(chunk) = self.out.pop_front() {
-                return Some(Ok(chunk));
-            }
-            if self.done {
-                return None;
-            }
-            if let Some(line) = self.lines.next_line() {
-                match self.mapper.record(&line) {
-                    Ok(chunks) => self.out.extend(chunks),
-                    Err(error) => return self.fail(error),
-                }
-                continue;
-            }
-            if self.ended {
-                self.done = true;
-                match self.mapper.finish() {
-                    Ok(chunks) => self.out.extend(chunks),
-                    Err(error) => return self.fail(error),
-                }
-                continue;
-            }
-            match self.body.next_bytes().await {
-                Ok(Some(bytes)) => self.lines.push(&bytes),
-                Ok(None) => {
-                    self.ended = true;
-                    self.lines.finish();
-                }
-                Err(error) => return self.fail(error),
-            }
-        }
+    fn end(&mut self) {
+        self.finish();
+    }
+
+    fn next_record(&mut self) -> Option<Result<Vec<u8>, String>> {
+        self.next_line().map(Ok)
+    }
+}
+
+impl RecordMapper for Mapper {
+    fn record(&mut self, record: &[u8]) -> Result<Vec<ChatCompletionChunk>, ProviderError> {
+        Mapper::record(self, record)
+    }
+
+    fn finish(&mut self) -> Result<Vec<ChatCompletionChunk>, ProviderError> {
+        Mapper::finish(self)
     }
 }
 
@@ -273,29 +245,16 @@ impl Decoding {
 pub(crate) async fn open(
     http: &HttpClient,
     url: &str,
-    mut body: Value,
+    body: Value,
 ) -> Result<ProviderStream, ProviderError> {
-    if let Value::Object(object) = &mut body {
-        object.insert("stream".into(), Value::Bool(true));
-    }
-    let stream = http.post_json_stream(url, &body).await?;
-    let headers = stream.headers.clone();
-    let decoding = Decoding {
-        body: stream,
-        lines: LineSplitter::default(),
-        mapper: Mapper::new(http.clone()),
-        out: VecDeque::new(),
-        ended: false,
-        done: false,
-    };
-    let chunks = futures_util::stream::unfold(decoding, |mut decoding| async move {
-        let item = decoding.next().await?;
-        Some((item, decoding))
-    });
-    Ok(ProviderStream {
-        chunks: Box::pin(chunks),
-        headers,
-    })
+    record_stream(
+        http,
+        url,
+        body,
+        LineSplitter::default(),
+        Mapper::new(http.clone()),
+    )
+    .await
 }
 
 #[cfg(test)]

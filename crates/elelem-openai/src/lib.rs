@@ -17,6 +17,7 @@ mod http_client;
 mod http_error;
 mod legacy;
 mod quirks;
+mod record_stream;
 mod stream;
 mod transport;
 
@@ -29,6 +30,7 @@ use elelem_core::ElelemError;
 
 pub use http_client::{HttpClient, HttpReply, HttpStream};
 pub use quirks::{NoQuirks, Quirks};
+pub use record_stream::{record_stream, Framing, RecordMapper, SseFraming};
 pub use transport::OpenAiCompatible;
 
 /// The OpenAI catalogue.

@@ -49,6 +49,7 @@
 mod convert;
 mod stream;
 
+use elelem_openai::{record_stream, SseFraming};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -138,7 +139,14 @@ impl Provider for Anthropic {
         request: WireRequest,
     ) -> Result<ProviderStream, ProviderError> {
         let body = convert::messages_request(&request.body);
-        stream::open(&self.http, &self.messages_url, body).await
+        record_stream(
+            &self.http,
+            &self.messages_url,
+            body,
+            SseFraming::default(),
+            stream::Mapper::new(self.http.clone()),
+        )
+        .await
     }
 }
 

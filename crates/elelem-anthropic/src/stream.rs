@@ -2,12 +2,12 @@
 //! `content_block_*`, `message_delta`, `message_stop`, `ping`, `error`) mapped to
 //! OpenAI `chat.completion.chunk`s.
 
-use elelem_openai::{record_stream, RecordMapper, SseFraming};
+use elelem_openai::RecordMapper;
 use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
-use elelem_core::provider::{ProviderError, ProviderStream};
+use elelem_core::provider::ProviderError;
 
 use elelem_core::ChatCompletionChunk;
 use elelem_openai::HttpClient;
@@ -203,31 +203,13 @@ impl Mapper {
 }
 
 impl RecordMapper for Mapper {
-    fn record(&mut self, record: &[u8]) -> Result<Vec<ChatCompletionChunk>, ProviderError> {
-        let data =
-            std::str::from_utf8(record).map_err(|e| self.http.invalid_piece(e.to_string(), ""))?;
-        self.event(data)
+    fn record(&mut self, record: &str) -> Result<Vec<ChatCompletionChunk>, ProviderError> {
+        self.event(record)
     }
 
     fn finish(&mut self) -> Result<Vec<ChatCompletionChunk>, ProviderError> {
         Mapper::finish(self)
     }
-}
-
-/// Sends the streaming request and decodes its events lazily.
-pub(crate) async fn open(
-    http: &HttpClient,
-    url: &str,
-    body: Value,
-) -> Result<ProviderStream, ProviderError> {
-    record_stream(
-        http,
-        url,
-        body,
-        SseFraming::default(),
-        Mapper::new(http.clone()),
-    )
-    .await
 }
 
 #[cfg(test)]

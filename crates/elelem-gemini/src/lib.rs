@@ -44,6 +44,7 @@
 mod convert;
 mod stream;
 
+use elelem_openai::{record_stream, SseFraming};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -165,7 +166,15 @@ impl Provider for Gemini {
             .unwrap_or_default()
             .to_owned();
         let body = convert::generate_request(&request.body);
-        match stream::open(&self.http, &self.stream_url(&model), body).await {
+        match record_stream(
+            &self.http,
+            &self.stream_url(&model),
+            body,
+            SseFraming::default(),
+            stream::Mapper::new(self.http.clone()),
+        )
+        .await
+        {
             Err(ProviderError::Http(mut error)) => {
                 if error.retry_after.is_none() {
                     error.retry_after = error.error_object.as_ref().and_then(convert::retry_delay);

@@ -37,6 +37,7 @@
 mod convert;
 mod stream;
 
+use elelem_openai::record_stream;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -124,7 +125,14 @@ impl Provider for Ollama {
         request: WireRequest,
     ) -> Result<ProviderStream, ProviderError> {
         let body = convert::chat_request(&request.body);
-        stream::open(&self.http, &self.chat_url, body).await
+        record_stream(
+            &self.http,
+            &self.chat_url,
+            body,
+            stream::LineSplitter::default(),
+            stream::Mapper::new(self.http.clone()),
+        )
+        .await
     }
 
     async fn list_models(&self) -> Result<ModelList, ProviderError> {

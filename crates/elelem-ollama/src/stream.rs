@@ -2,11 +2,11 @@
 //! server-sent events), each with the next piece of `message`, the last with
 //! `done: true` and the counts, mapped to OpenAI `chat.completion.chunk`s.
 
-use elelem_openai::{record_stream, Framing, RecordMapper};
+use elelem_openai::{Framing, RecordMapper};
 
 use serde_json::{json, Value};
 
-use elelem_core::provider::{ProviderError, ProviderStream};
+use elelem_core::provider::ProviderError;
 use elelem_core::ChatCompletionChunk;
 use elelem_openai::HttpClient;
 
@@ -226,35 +226,20 @@ impl Framing for LineSplitter {
         self.finish();
     }
 
-    fn next_record(&mut self) -> Option<Result<Vec<u8>, String>> {
-        self.next_line().map(Ok)
+    fn next_record(&mut self) -> Option<Result<String, String>> {
+        let line = self.next_line()?;
+        Some(String::from_utf8(line).map_err(|_| "a stream record is not UTF-8 text".to_owned()))
     }
 }
 
 impl RecordMapper for Mapper {
-    fn record(&mut self, record: &[u8]) -> Result<Vec<ChatCompletionChunk>, ProviderError> {
-        Mapper::record(self, record)
+    fn record(&mut self, record: &str) -> Result<Vec<ChatCompletionChunk>, ProviderError> {
+        Mapper::record(self, record.as_bytes())
     }
 
     fn finish(&mut self) -> Result<Vec<ChatCompletionChunk>, ProviderError> {
         Mapper::finish(self)
     }
-}
-
-/// Sends the streaming request and decodes its records lazily.
-pub(crate) async fn open(
-    http: &HttpClient,
-    url: &str,
-    body: Value,
-) -> Result<ProviderStream, ProviderError> {
-    record_stream(
-        http,
-        url,
-        body,
-        LineSplitter::default(),
-        Mapper::new(http.clone()),
-    )
-    .await
 }
 
 #[cfg(test)]

@@ -19,14 +19,15 @@ pub trait Framing: Send + 'static {
     fn push(&mut self, bytes: &[u8]);
     /// The body has ended: what is left becomes the last records.
     fn end(&mut self);
-    /// The next complete record; an `Err` names a piece that cannot be read.
-    fn next_record(&mut self) -> Option<Result<Vec<u8>, String>>;
+    /// The next complete record; an `Err` names a piece that cannot be read
+    /// (not UTF-8, for instance).
+    fn next_record(&mut self) -> Option<Result<String, String>>;
 }
 
 /// Turns one provider's records into OpenAI chunks.
 pub trait RecordMapper: Send + 'static {
     /// The chunks for one record.
-    fn record(&mut self, record: &[u8]) -> Result<Vec<ChatCompletionChunk>, ProviderError>;
+    fn record(&mut self, record: &str) -> Result<Vec<ChatCompletionChunk>, ProviderError>;
     /// The body ended: the last chunks (usage), or an error when the provider's
     /// end marker never came.
     fn finish(&mut self) -> Result<Vec<ChatCompletionChunk>, ProviderError>;
@@ -38,7 +39,7 @@ pub trait RecordMapper: Send + 'static {
 /// use elelem_openai::{Framing, SseFraming};
 /// let mut sse = SseFraming::default();
 /// sse.push(b"data: {\"a\":1}\n\ndata: [DONE]\n\n");
-/// assert_eq!(sse.next_record(), Some(Ok(b"{\"a\":1}".to_vec())));
+/// assert_eq!(sse.next_record(), Some(Ok("{\"a\":1}".to_owned())));
 /// assert_eq!(sse.next_record(), None);
 /// ```
 #[derive(Debug, Default)]
@@ -58,14 +59,14 @@ impl Framing for SseFraming {
         }
     }
 
-    fn next_record(&mut self) -> Option<Result<Vec<u8>, String>> {
+    fn next_record(&mut self) -> Option<Result<String, String>> {
         loop {
             let event = self
                 .decoder
                 .next_event()
                 .or_else(|| self.ended.pop_front())?;
             match event {
-                Ok(SseEvent::Data(data)) => return Some(Ok(data.into_bytes())),
+                Ok(SseEvent::Data(data)) => return Some(Ok(data)),
                 Ok(SseEvent::Done) => continue,
                 Err(error) => return Some(Err(error.to_string())),
             }

@@ -146,8 +146,13 @@ impl Settlement {
             adjustments: Adjustments::default(),
             stream_interrupted: interrupted,
         });
-        if let Some(reservation) = self.reservation.take() {
-            reservation.settle(cost);
+        // A stream cut before its usage arrived may have been billed for more
+        // than is known: its reservation is released at the worst case.
+        let usage_known = usage.is_some_and(|u| u.completion_tokens.is_some());
+        match self.reservation.take() {
+            Some(reservation) if usage_known || !interrupted => reservation.settle(cost),
+            Some(reservation) => drop(reservation),
+            None => {}
         }
         cost
     }

@@ -203,12 +203,14 @@ pub fn estimate_tokens(messages: &[Message], model: &ModelEntry) -> TokenEstimat
 /// Fails with [`ElelemError::ContextWindowExceeded`] when the prompt (with the JSON
 /// `instruction`) plus `max_tokens` cannot fit `model`'s context window. Nothing is
 /// tokenized when the prompt's byte length already proves it fits (a token is at
-/// least one byte).
+/// least one byte); else `prompt_tokens` gives the call's shared estimate of the
+/// same prompt.
 pub(crate) fn check_context_window(
     model: &ModelEntry,
     messages: &[Message],
     instruction: Option<&str>,
     max_tokens: Option<u32>,
+    prompt_tokens: impl FnOnce() -> u64,
 ) -> Result<(), ElelemError> {
     let Some(window) = model.context_window else {
         return Ok(());
@@ -231,17 +233,16 @@ pub(crate) fn check_context_window(
     if upper_bound.saturating_add(output) <= window {
         return Ok(());
     }
-    let all_messages: Vec<Message> = all().cloned().collect();
-    let estimate = estimate_tokens(&all_messages, model);
-    if estimate.tokens.saturating_add(output) <= window {
+    let tokens = prompt_tokens();
+    if tokens.saturating_add(output) <= window {
         return Ok(());
     }
     Err(ElelemError::ContextWindowExceeded {
         model: model.id.clone(),
-        prompt_tokens: estimate.tokens,
+        prompt_tokens: tokens,
         max_tokens,
         context_window: window,
-        method: estimate.counter.name().to_owned(),
+        method: TokenCounter::for_model(model).name().to_owned(),
     })
 }
 
@@ -292,9 +293,19 @@ mod tests {
     fn the_pre_flight_check_refuses_only_what_cannot_fit() {
         let c = catalogue();
         let model = c.model("p:gpt-4.1").unwrap();
+        let check = |model: &ModelEntry, messages: &[Message], instruction: Option<&str>, max| {
+            let all: Vec<Message> = messages
+                .iter()
+                .cloned()
+                .chain(instruction.map(Message::system))
+                .collect();
+            check_context_window(model, messages, instruction, max, || {
+                estimate_tokens(&all, model).tokens
+            })
+        };
         let short = [Message::user("Hi")];
-        assert!(check_context_window(model, &short, None, Some(50)).is_ok());
-        let e = check_context_window(model, &short, None, Some(99)).unwrap_err();
+        assert!(check(model, &short, None, Some(50)).is_ok());
+        let e = check(model, &short, None, Some(99)).unwrap_err();
         match e {
             ElelemError::ContextWindowExceeded {
                 prompt_tokens,
@@ -307,9 +318,9 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let long = [Message::user("word ".repeat(200))];
-        assert!(check_context_window(model, &long, None, None).is_err());
-        assert!(check_context_window(model, &short, Some(&"x ".repeat(300)), None).is_err());
+        assert!(check(model, &long, None, None).is_err());
+        assert!(check(model, &short, Some(&"x ".repeat(300)), None).is_err());
         let unbounded = c.model("p:unbounded").unwrap();
-        assert!(check_context_window(unbounded, &long, None, Some(u32::MAX)).is_ok());
+        assert!(check(unbounded, &long, None, Some(u32::MAX)).is_ok());
     }
 }

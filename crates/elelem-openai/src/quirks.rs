@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use elelem_core::provider::ProviderErrorKind;
-use elelem_core::{ChatCompletion, ChatCompletionChunk, Usd};
+use elelem_core::{ChatCompletionChunk, Usage, Usd};
 
 /// How a provider deviates from the OpenAI protocol. Every method has a default
 /// that does what OpenAI does, so a provider overrides only its real quirks.
@@ -30,30 +30,36 @@ pub trait Quirks: Send + Sync + std::fmt::Debug {
         None
     }
 
-    /// Normalizes a decoded completion before the pipeline sees it (xAI counts
-    /// reasoning tokens outside `completion_tokens`, for example).
+    /// Normalizes a provider's usage before the pipeline sees it (xAI counts
+    /// reasoning tokens outside `completion_tokens`, for example). Applied to a
+    /// plain completion's usage and to every streamed chunk's usage alike, so a
+    /// plain and a streamed answer are counted the same.
     ///
     /// ```
     /// use elelem_openai::Quirks;
     /// #[derive(Debug)]
-    /// struct NoFingerprint;
-    /// impl Quirks for NoFingerprint {
-    ///     fn adapt_response(&self, completion: &mut elelem_core::ChatCompletion) {
-    ///         completion.system_fingerprint = None;
+    /// struct NoTotal;
+    /// impl Quirks for NoTotal {
+    ///     fn adapt_usage(&self, usage: &mut elelem_core::Usage) {
+    ///         usage.total_tokens = None;
     ///     }
     /// }
+    /// let mut usage: elelem_core::Usage = serde_json::from_str(r#"{"total_tokens":3}"#).unwrap();
+    /// NoTotal.adapt_usage(&mut usage);
+    /// assert_eq!(usage.total_tokens, None);
     /// ```
-    fn adapt_response(&self, _completion: &mut ChatCompletion) {}
+    fn adapt_usage(&self, _usage: &mut Usage) {}
 
-    /// The cost the provider reported for this response, when it reports one
-    /// (OpenRouter's `usage.cost`); it then replaces the price-table cost.
+    /// The cost the provider reported in this usage, when it reports one
+    /// (OpenRouter's `usage.cost`); it then replaces the price-table cost, for a
+    /// plain answer and for a stream's final usage alike.
     ///
     /// ```
     /// use elelem_openai::{NoQuirks, Quirks};
-    /// let completion: elelem_core::ChatCompletion = serde_json::from_str(r#"{"choices":[]}"#).unwrap();
-    /// assert_eq!(NoQuirks.reported_cost(&completion), None);
+    /// let usage: elelem_core::Usage = serde_json::from_str(r#"{"prompt_tokens":1}"#).unwrap();
+    /// assert_eq!(NoQuirks.reported_cost(&usage), None);
     /// ```
-    fn reported_cost(&self, _completion: &ChatCompletion) -> Option<Usd> {
+    fn reported_cost(&self, _usage: &Usage) -> Option<Usd> {
         None
     }
 

@@ -57,7 +57,11 @@ impl Decoding {
         let mut chunk: ChatCompletionChunk = serde_json::from_str(data).map_err(|e| {
             ProviderError::invalid_body(self.transport.client().name(), e.to_string(), data)
         })?;
-        self.transport.quirks().adapt_chunk(&mut chunk);
+        let quirks = self.transport.quirks();
+        quirks.adapt_chunk(&mut chunk);
+        if let Some(usage) = chunk.usage.as_mut() {
+            quirks.adapt_usage(usage);
+        }
         Ok(chunk)
     }
 

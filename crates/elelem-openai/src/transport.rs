@@ -114,12 +114,16 @@ impl Provider for OpenAiCompatible {
             .post_json(self.chat_url.clone(), &self.adapted(request))
             .await?;
         let mut completion: ChatCompletion = self.client.decode(&reply)?;
-        self.quirks.adapt_response(&mut completion);
-        let reported_cost = self.quirks.reported_cost(&completion);
+        if let Some(usage) = completion.usage.as_mut() {
+            self.quirks.adapt_usage(usage);
+        }
         Ok(ProviderResponse {
             completion,
             headers: reply.headers,
-            reported_cost,
         })
+    }
+
+    fn reported_cost(&self, usage: &elelem_core::Usage) -> Option<elelem_core::Usd> {
+        self.quirks.reported_cost(usage)
     }
 }

@@ -23,7 +23,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use elelem_core::provider::{Provider, ProviderErrorKind, ProviderPlugin, ProviderSettings};
-use elelem_core::{ChatCompletion, ElelemError, Usd};
+use elelem_core::{ElelemError, Usage, Usd};
 use elelem_openai::{OpenAiCompatible, Quirks};
 
 /// The OpenRouter catalogue.
@@ -36,10 +36,10 @@ pub const CATALOGUE: &str = include_str!("../../../models/openrouter.toml");
 /// use elelem_openai::Quirks;
 /// use elelem_openrouter::OpenRouterQuirks;
 ///
-/// let completion: elelem_core::ChatCompletion = serde_json::from_str(
-///     r#"{"choices":[],"usage":{"prompt_tokens":10,"completion_tokens":5,"cost":0.0001234}}"#,
+/// let usage: elelem_core::Usage = serde_json::from_str(
+///     r#"{"prompt_tokens":10,"completion_tokens":5,"cost":0.0001234}"#,
 /// ).unwrap();
-/// assert_eq!(OpenRouterQuirks.reported_cost(&completion), Some("0.0001234".parse().unwrap()));
+/// assert_eq!(OpenRouterQuirks.reported_cost(&usage), Some("0.0001234".parse().unwrap()));
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct OpenRouterQuirks;
@@ -49,8 +49,8 @@ impl Quirks for OpenRouterQuirks {
         (status == 402).then_some(ProviderErrorKind::QuotaExhausted)
     }
 
-    fn reported_cost(&self, completion: &ChatCompletion) -> Option<Usd> {
-        let cost = completion.usage.as_ref()?.extra.get("cost")?;
+    fn reported_cost(&self, usage: &Usage) -> Option<Usd> {
+        let cost = usage.extra.get("cost")?;
         // The number's shortest decimal text, parsed exactly (exponent form too).
         Usd::deserialize(cost).ok()
     }
@@ -84,8 +84,8 @@ mod tests {
 
     use super::*;
 
-    fn completion(usage: &str) -> ChatCompletion {
-        serde_json::from_str(&format!(r#"{{"choices":[],"usage":{usage}}}"#)).unwrap()
+    fn completion(usage: &str) -> Usage {
+        serde_json::from_str(usage).unwrap()
     }
 
     #[test]

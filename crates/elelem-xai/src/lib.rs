@@ -21,7 +21,7 @@
 use std::sync::Arc;
 
 use elelem_core::provider::{Provider, ProviderPlugin, ProviderSettings};
-use elelem_core::{ChatCompletion, CompletionTokensDetails, ElelemError, Usd};
+use elelem_core::{CompletionTokensDetails, ElelemError, Usage, Usd};
 use elelem_openai::{OpenAiCompatible, Quirks};
 
 /// The xAI catalogue.
@@ -35,22 +35,19 @@ const FEMTOS_PER_TICK: i128 = 100_000;
 ///
 /// ```
 /// use elelem_openai::Quirks;
-/// let mut completion: elelem_core::ChatCompletion = serde_json::from_str(r#"{"choices":[],
-///     "usage":{"prompt_tokens":32,"completion_tokens":9,"total_tokens":135,
-///              "completion_tokens_details":{"reasoning_tokens":94},
-///              "cost_in_usd_ticks":232856000}}"#).unwrap();
-/// elelem_xai::XaiQuirks.adapt_response(&mut completion);
-/// assert_eq!(completion.usage.as_ref().unwrap().completion_tokens, Some(103));
-/// assert_eq!(elelem_xai::XaiQuirks.reported_cost(&completion), Some("0.0232856".parse().unwrap()));
+/// let mut usage: elelem_core::Usage = serde_json::from_str(
+///     r#"{"prompt_tokens":32,"completion_tokens":9,"total_tokens":135,
+///         "completion_tokens_details":{"reasoning_tokens":94},
+///         "cost_in_usd_ticks":232856000}"#).unwrap();
+/// elelem_xai::XaiQuirks.adapt_usage(&mut usage);
+/// assert_eq!(usage.completion_tokens, Some(103));
+/// assert_eq!(elelem_xai::XaiQuirks.reported_cost(&usage), Some("0.0232856".parse().unwrap()));
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct XaiQuirks;
 
 impl Quirks for XaiQuirks {
-    fn adapt_response(&self, completion: &mut ChatCompletion) {
-        let Some(usage) = completion.usage.as_mut() else {
-            return;
-        };
+    fn adapt_usage(&self, usage: &mut Usage) {
         let reasoning = usage.reasoning_tokens().unwrap_or(0);
         let (Some(prompt), Some(output)) = (usage.prompt_tokens, usage.completion_tokens) else {
             return;
@@ -66,13 +63,8 @@ impl Quirks for XaiQuirks {
         }
     }
 
-    fn reported_cost(&self, completion: &ChatCompletion) -> Option<Usd> {
-        let ticks = completion
-            .usage
-            .as_ref()?
-            .extra
-            .get("cost_in_usd_ticks")?
-            .as_i64()?;
+    fn reported_cost(&self, usage: &Usage) -> Option<Usd> {
+        let ticks = usage.extra.get("cost_in_usd_ticks")?.as_i64()?;
         Some(Usd::from_femtos(
             i128::from(ticks).saturating_mul(FEMTOS_PER_TICK),
         ))
@@ -107,8 +99,8 @@ mod tests {
 
     use super::*;
 
-    fn completion(usage: &str) -> ChatCompletion {
-        serde_json::from_str(&format!(r#"{{"choices":[],"usage":{usage}}}"#)).unwrap()
+    fn completion(usage: &str) -> Usage {
+        serde_json::from_str(usage).unwrap()
     }
 
     #[test]
@@ -117,20 +109,20 @@ mod tests {
             r#"{"prompt_tokens":10120,"completion_tokens":1499,"total_tokens":14428,
                 "completion_tokens_details":{"reasoning_tokens":2809}}"#,
         );
-        XaiQuirks.adapt_response(&mut additive);
-        assert_eq!(additive.usage.unwrap().completion_tokens, Some(4308));
+        XaiQuirks.adapt_usage(&mut additive);
+        assert_eq!(additive.completion_tokens, Some(4308));
 
         let mut included = completion(
             r#"{"prompt_tokens":10,"completion_tokens":100,"total_tokens":110,
                 "completion_tokens_details":{"reasoning_tokens":80}}"#,
         );
-        XaiQuirks.adapt_response(&mut included);
-        assert_eq!(included.usage.unwrap().completion_tokens, Some(100));
+        XaiQuirks.adapt_usage(&mut included);
+        assert_eq!(included.completion_tokens, Some(100));
 
         let mut plain =
             completion(r#"{"prompt_tokens":10,"completion_tokens":5,"total_tokens":15}"#);
-        XaiQuirks.adapt_response(&mut plain);
-        assert_eq!(plain.usage.unwrap().completion_tokens, Some(5));
+        XaiQuirks.adapt_usage(&mut plain);
+        assert_eq!(plain.completion_tokens, Some(5));
     }
 
     #[test]

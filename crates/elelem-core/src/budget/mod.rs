@@ -60,8 +60,6 @@ use std::time::SystemTime;
 use crate::catalogue::ModelEntry;
 use crate::error::ElelemError;
 use crate::money::Usd;
-use crate::tokens::estimate_tokens;
-use crate::types::Message;
 
 pub use memory::MemoryBudgetStore;
 pub use store::{AccountKey, AccountLimit, Balance, BudgetStore, BudgetStoreError, Hold, Reserved};
@@ -287,23 +285,16 @@ impl std::fmt::Debug for Budgets {
     }
 }
 
-/// The worst case of one attempt: `None` when the model has no price.
+/// The worst case of one attempt of `prompt` estimated tokens (the call plan's
+/// shared estimate): `None` when the model has no price.
 pub(crate) fn worst_case(
     model: &ModelEntry,
-    messages: &[Message],
-    instruction: Option<&str>,
+    prompt: u64,
     max_tokens: Option<u32>,
 ) -> Result<Option<Usd>, ElelemError> {
     let Some(prices) = model.prices else {
         return Ok(None);
     };
-    let instruction_message = instruction.map(Message::system);
-    let all: Vec<Message> = messages
-        .iter()
-        .chain(instruction_message.iter())
-        .cloned()
-        .collect();
-    let prompt = estimate_tokens(&all, model).tokens;
     let output = match (max_tokens, model.max_output, model.context_window) {
         (Some(n), _, _) => u64::from(n),
         (None, Some(n), _) => n,

@@ -13,12 +13,12 @@ use std::collections::BTreeSet;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use super::call::{check_vision, target, Target};
 use super::elelem::Inner;
+use super::engine::{check_vision, prompt_estimate, target, Target};
 use crate::budget::Reservation;
 use crate::catalogue::{Candidate, VirtualModel};
 use crate::error::ElelemError;
-use crate::provider::{ProviderError, ProviderResponse};
+use crate::provider::ProviderError;
 use crate::tokens::check_context_window;
 use crate::types::ChatRequest;
 
@@ -71,21 +71,15 @@ impl Candidates {
             .map_or(crate::catalogue::DEFAULT_CANDIDATE_TIMEOUT, |c| c.timeout)
     }
 
-    /// Whether the current candidate's time is up, or would be after waiting
-    /// `wait`.
-    pub fn out_of_time(&self, wait: Duration) -> bool {
-        Instant::now() + wait >= self.deadline
-    }
-
     /// Runs one attempt of the current candidate, cut short at its deadline: a
     /// cut attempt is a [`ProviderError::Timeout`], and its budget reservation is
     /// released unsettled (its real cost is unknown, so the worst case counts).
-    pub async fn within_deadline(
+    pub async fn within_deadline<T>(
         &self,
         target: &Target,
-        send: impl Future<Output = Result<ProviderResponse, ProviderError>>,
+        send: impl Future<Output = Result<T, ProviderError>>,
         reservation: &mut Option<Reservation>,
-    ) -> Result<ProviderResponse, ProviderError> {
+    ) -> Result<T, ProviderError> {
         let deadline = tokio::time::Instant::from_std(self.deadline);
         match tokio::time::timeout_at(deadline, send).await {
             Ok(result) => result,
@@ -97,6 +91,11 @@ impl Candidates {
                 })
             }
         }
+    }
+
+    /// The current candidate's time left.
+    pub fn time_left(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
     }
 
     /// Moves to the next usable candidate after the current one failed;
@@ -172,6 +171,7 @@ impl Candidates {
                 &request.messages,
                 instruction,
                 request.max_tokens,
+                || prompt_estimate(&target.model, &request.messages, instruction),
             )
             .map_err(|e| e.to_string())?;
         }

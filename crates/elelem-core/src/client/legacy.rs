@@ -1,112 +1,107 @@
 //! Legacy completions (`/v1/completions`) and live model lists: the same retries
 //! on provider failures and the same cost accounting as chat calls.
 
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
-
+use async_trait::async_trait;
 use serde_json::Value;
 use tracing::Instrument;
 
-use super::call::{target, write_record, AttemptRecord, Spend, Target};
 use super::elelem::{Inner, ProviderSlot};
-use super::provider_retry::{Carried, ProviderAttempts};
+use super::engine::{self, CallPlan, Entry, Finished, Operation, Refused, Target};
+use super::prepare::AttemptParams;
 use super::spans;
-use crate::cost::{Adjustments, AttemptOutcome};
 use crate::error::ElelemError;
-use crate::provider::WireRequest;
-use crate::types::{CompletionRequest, ModelList, TextCompletion};
+use crate::provider::{ProviderError, TextCompletionResponse, WireRequest};
+use crate::types::{ChatRequest, CompletionRequest, Message, ModelList, TextCompletion, Usage};
 
-/// Sends a legacy completion, retrying provider failures as the policy decides,
-/// inside its `elelem.completion` span.
+/// Sends a legacy completion through the engine (retries on provider failures,
+/// budgets, the gate and cost accounting as for chat calls), inside its
+/// `elelem.completion` span.
 pub(crate) async fn complete(
     inner: &Inner,
     request: CompletionRequest,
 ) -> Result<TextCompletion, ElelemError> {
-    let target = target(inner, &request.model)?;
-    let call_id = inner.next_call_id.fetch_add(1, Ordering::Relaxed);
-    let span = spans::completion(call_id, &request.model, &target.model);
-    spans::record_request(&span, request.temperature, request.max_tokens);
-    let result = attempts(inner, request, target, call_id)
+    // Planned as the one-message chat it amounts to: the same checks and
+    // estimate as every call.
+    let mut planned = ChatRequest::new(
+        request.model.clone(),
+        vec![Message::user(request.prompt.clone())],
+    );
+    planned.max_tokens = request.max_tokens;
+    planned.temperature = request.temperature;
+    planned.tags = request.tags.clone();
+    let (mut plan, first) = CallPlan::new(inner, planned, Entry::Completion)?;
+    let span = plan.span.clone();
+    let result = engine::run(inner, &mut plan, first, &Legacy { request: &request })
         .instrument(span.clone())
         .await;
     spans::record_result(&span, &result);
     result
 }
 
-/// The attempts of a legacy completion.
-async fn attempts(
-    inner: &Inner,
-    request: CompletionRequest,
-    Target { model, provider }: Target,
-    call_id: u64,
-) -> Result<TextCompletion, ElelemError> {
-    let mut body = request.extra.clone();
-    body.insert("model".into(), Value::String(model.upstream.clone()));
-    body.insert("prompt".into(), Value::String(request.prompt.clone()));
-    if let Some(max_tokens) = request.max_tokens {
-        body.insert("max_tokens".into(), Value::from(max_tokens));
+/// A legacy completion.
+struct Legacy<'a> {
+    request: &'a CompletionRequest,
+}
+
+#[async_trait]
+impl Operation for Legacy<'_> {
+    type Answer = TextCompletionResponse;
+    type Accepted = ();
+    type Output = TextCompletion;
+
+    fn json_ladder(&self) -> bool {
+        false
     }
-    let temperature = request
-        .temperature
-        .filter(|_| model.capabilities.temperature);
-    match temperature.and_then(serde_json::Number::from_f64) {
-        Some(t) => body.insert("temperature".into(), Value::Number(t)),
-        None => body.remove("temperature"),
-    };
-    let tags: Arc<[String]> = request.tags.clone().into();
-    let mut attempts =
-        ProviderAttempts::new(inner, call_id, &model, &tags, temperature, Carried::start());
-    // One reservation covers every attempt: failed attempts carry no usage.
-    let prompt = [crate::types::Message::user(request.prompt.clone())];
-    let mut reservation =
-        super::call::reserve(inner, &model, &prompt, None, request.max_tokens, &tags).await?;
-    loop {
-        let attempt = attempts.begin();
-        let sent = async {
-            inner.state.note_request(&model.provider, None);
-            provider.completion(WireRequest::new(body.clone())).await
-        };
-        let tokens = || super::gate::request_tokens(&model, &prompt, None, request.max_tokens);
-        match super::gate::guarded(&inner.gate, &model.provider, tokens, sent).await {
-            Ok(response) => {
-                let mut completion = response.completion;
-                let (spent, _) = write_record(
-                    inner.sink.as_ref(),
-                    AttemptRecord {
-                        call_id,
-                        attempt,
-                        model: &model,
-                        tags: &tags,
-                        spend: Spend {
-                            usage: completion.usage.as_ref(),
-                            reported: None,
-                        },
-                        started: attempts.since,
-                        outcome: AttemptOutcome::Success,
-                        adjustments: Adjustments::default(),
-                        stream_interrupted: false,
-                    },
-                );
-                if let Some(reservation) = reservation.take() {
-                    reservation.settle(attempts.cost + spent);
-                }
-                completion.elelem.requested_model = request.model.clone();
-                completion.elelem.answered_by = model.id.clone();
-                completion.elelem.attempts = attempt;
-                completion.elelem.cost = attempts.cost + spent;
-                return Ok(completion);
-            }
-            Err(error) => match attempts.failed(error, || None) {
-                Ok(wait) => tokio::time::sleep(wait).await,
-                Err(ended) => {
-                    let error = ended.error;
-                    if let Some(reservation) = reservation.take() {
-                        reservation.settle(attempts.cost);
-                    }
-                    return Err(error);
-                }
-            },
+
+    fn body(&self, _plan: &CallPlan, target: &Target, params: &AttemptParams) -> WireRequest {
+        let request = self.request;
+        let mut body = request.extra.clone();
+        body.insert("model".into(), Value::String(target.model.upstream.clone()));
+        body.insert("prompt".into(), Value::String(request.prompt.clone()));
+        if let Some(max_tokens) = request.max_tokens {
+            body.insert("max_tokens".into(), Value::from(max_tokens));
         }
+        match params.temperature.and_then(serde_json::Number::from_f64) {
+            Some(t) => body.insert("temperature".into(), Value::Number(t)),
+            None => body.remove("temperature"),
+        };
+        WireRequest::new(body)
+    }
+
+    async fn send(
+        &self,
+        target: &Target,
+        body: WireRequest,
+    ) -> Result<TextCompletionResponse, ProviderError> {
+        target.provider.completion(body).await
+    }
+
+    fn usage(answer: &TextCompletionResponse) -> Option<&Usage> {
+        answer.completion.usage.as_ref()
+    }
+
+    fn judge(
+        &self,
+        _plan: &CallPlan,
+        _target: &Target,
+        _answer: &TextCompletionResponse,
+    ) -> Result<(), Refused> {
+        Ok(())
+    }
+
+    fn finish(
+        &self,
+        plan: &mut CallPlan,
+        answer: TextCompletionResponse,
+        _accepted: (),
+        finished: Finished<'_>,
+    ) -> TextCompletion {
+        let mut completion = answer.completion;
+        completion.elelem.requested_model = plan.request.model.clone();
+        completion.elelem.answered_by = finished.target.model.id.clone();
+        completion.elelem.attempts = finished.attempts;
+        completion.elelem.cost = finished.cost;
+        completion
     }
 }
 

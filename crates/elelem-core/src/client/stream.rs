@@ -4,29 +4,24 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use async_trait::async_trait;
 use futures_core::Stream;
 use serde_json::Value;
 use tokio::time::Sleep;
 use tracing::Instrument;
 
-use super::cached::CacheSlot;
-use super::call::{target, write_record, AttemptRecord, Spend, Target};
-use super::candidates::Candidates;
 use super::elelem::Inner;
+use super::engine::{self, CallPlan, Entry, Finished, Operation, Refused, Settlement, Target};
+use super::gate::WithHeaders;
 use super::prepare::{wire_body, AttemptParams};
-use super::provider_retry::{Carried, ProviderAttempts};
 use super::spans;
 use super::stream_think::ThinkFilter;
 use crate::cache::CachedResponse;
-use crate::catalogue::{is_virtual, ModelEntry};
-use crate::cost::{Adjustments, AttemptOutcome};
+use crate::cost::AttemptOutcome;
 use crate::error::ElelemError;
-use crate::json::json_instruction;
 use crate::money::Usd;
 use crate::provider::{ChunkStream, ProviderError, WireRequest};
 use crate::types::{ChatCompletion, ChatCompletionChunk, ChatRequest, Usage};
@@ -43,18 +38,6 @@ enum StreamEnd {
     Failed,
     /// The caller dropped it before its end.
     Dropped,
-}
-
-/// What records the stream's usage once it ends.
-struct StreamAccount {
-    inner: Arc<Inner>,
-    call_id: u64,
-    attempt: u32,
-    model: Arc<ModelEntry>,
-    tags: Arc<[String]>,
-    started: Instant,
-    /// The worst case held on the budgets until the stream is settled.
-    reservation: Option<crate::budget::Reservation>,
 }
 
 /// A streamed chat completion: a [`Stream`] of chunks identical in JSON to OpenAI's
@@ -74,7 +57,9 @@ pub struct ChatStream {
     strips_anywhere: bool,
     usage: Option<Usage>,
     last: Option<(String, u64, String)>,
-    account: Option<StreamAccount>,
+    /// How the stream's usage is recorded when it ends (`None` once it is, or
+    /// for a replay from the cache).
+    settlement: Option<Settlement>,
     finished: bool,
     /// Whether JSON was asked for (collecting then parses the answer).
     pub(crate) json_mode: bool,
@@ -142,7 +127,7 @@ impl ChatStream {
             strips_anywhere: false,
             usage: None,
             last: None,
-            account: None,
+            settlement: None,
             finished: false,
             json_mode: request.is_json_mode(),
             span: tracing::Span::none(),
@@ -212,41 +197,24 @@ impl ChatStream {
         }
     }
 
-    /// Records the stream's usage, once. A stream that did not reach its end
-    /// (error, stall, or dropped by the caller) is marked interrupted.
+    /// Records the stream's usage, once, through the engine's settlement (the
+    /// same record and cost as every attempt, the provider's reported cost
+    /// included). A stream that did not reach its end (error, stall, or dropped by
+    /// the caller) is marked interrupted.
     fn settle(&mut self, end: StreamEnd) {
-        let Some(account) = self.account.take() else {
+        let Some(settlement) = self.settlement.take() else {
             return;
         };
-        let failed = end == StreamEnd::Failed;
         let interrupted = end != StreamEnd::Complete;
-        let (cost, _) = write_record(
-            account.inner.sink.as_ref(),
-            AttemptRecord {
-                call_id: account.call_id,
-                attempt: account.attempt,
-                model: &account.model,
-                tags: &account.tags,
-                spend: Spend {
-                    usage: self.usage.as_ref(),
-                    reported: None,
-                },
-                started: account.started,
-                outcome: if failed {
-                    AttemptOutcome::Failed
-                } else {
-                    AttemptOutcome::Success
-                },
-                adjustments: Adjustments::default(),
-                stream_interrupted: interrupted,
-            },
-        );
+        let outcome = match end {
+            StreamEnd::Failed => AttemptOutcome::Failed,
+            StreamEnd::Complete | StreamEnd::Dropped => AttemptOutcome::Success,
+        };
+        let model = settlement.target.model.id.clone();
+        let cost = settlement.settle(self.usage.as_ref(), outcome, interrupted);
         self.summary.cost += cost;
-        if let Some(reservation) = account.reservation {
-            reservation.settle(self.summary.cost);
-        }
         self.summary.interrupted = interrupted;
-        tracing::debug!(model = %account.model.id, cost = %self.summary.cost, interrupted, "stream settled");
+        tracing::debug!(%model, cost = %self.summary.cost, interrupted, "stream settled");
         let span = self.span.clone();
         self.record_span_answer(&span);
         span.record("elelem.stream_interrupted", interrupted);
@@ -337,46 +305,34 @@ async fn next_chunk(
     std::future::poll_fn(|cx| chunks.as_mut().poll_next(cx)).await
 }
 
-/// Opens a stream, retrying rate limits and connection failures until the first
-/// chunk; on a virtual model, moving on to the next candidate when one fails (or
-/// runs out of time) before its first chunk.
-pub(crate) async fn open(
-    inner: &Arc<Inner>,
-    request: ChatRequest,
-) -> Result<ChatStream, ElelemError> {
-    if request.messages.is_empty() {
-        return Err(ElelemError::InvalidRequest {
-            reason: "the request has no messages; add at least one Message".into(),
-        });
+/// Opens a stream through the engine: rate limits and connection failures are
+/// retried until the first chunk; on a virtual model, a candidate that fails (or
+/// runs out of time) before its first chunk hands over to the next one.
+pub(crate) async fn open(inner: &Inner, request: ChatRequest) -> Result<ChatStream, ElelemError> {
+    let (mut plan, first) = CallPlan::new(inner, request, Entry::Stream)?;
+    let span = plan.span.clone();
+    let idle = inner.stream_idle_timeout;
+    if let Some(cache) = &plan.cache {
+        let validator = plan.validator.as_deref();
+        let lookup = cache.lookup(
+            inner,
+            &plan.request,
+            &first.model,
+            validator,
+            plan.ledger.call_id,
+        );
+        if let Some(hit) = lookup.instrument(span.clone()).await {
+            let stream = ChatStream::replayed(hit, idle, &plan.request);
+            stream.record_span_answer(&span);
+            return Ok(stream);
+        }
     }
-    let instruction = request
-        .is_json_mode()
-        .then(|| json_instruction(request.validation_schema()));
-    let (first, candidates) = if is_virtual(&request.model) {
-        let virtual_model = super::call::virtual_model(inner, &request.model)?;
-        let (candidates, first) =
-            Candidates::start(inner, &request, instruction.as_deref(), virtual_model)?;
-        (first, Some(candidates))
-    } else {
-        let first = target(inner, &request.model)?;
-        super::call::check_vision(&request, &first.model)?;
-        (first, None)
-    };
-    let call_id = inner.next_call_id.fetch_add(1, Ordering::Relaxed);
-    let span = spans::stream(call_id, &request.model, &first.model);
-    spans::record_request(&span, request.temperature, request.max_tokens);
-    let legs = Legs {
-        request,
-        instruction,
-        candidates,
-        call_id,
-    };
-    match legs.open(inner, first).instrument(span.clone()).await {
+    let op = Streamed { inner, idle };
+    match engine::run(inner, &mut plan, first, &op)
+        .instrument(span.clone())
+        .await
+    {
         Ok(mut stream) => {
-            if stream.account.is_none() {
-                // Replayed from the cache: complete already.
-                stream.record_span_answer(&span);
-            }
             stream.span = span;
             Ok(stream)
         }
@@ -387,182 +343,118 @@ pub(crate) async fn open(
     }
 }
 
-/// A stream being opened: the request and, for a virtual model, its candidates.
-struct Legs {
-    request: ChatRequest,
-    instruction: Option<String>,
-    candidates: Option<Candidates>,
-    call_id: u64,
+/// A stream opened up to its first chunk.
+pub(crate) struct Opened {
+    chunks: ChunkStream,
+    first: ChatCompletionChunk,
+    headers: BTreeMap<String, String>,
 }
 
-impl Legs {
-    /// Serves the stream from the cache, or opens it on the first candidate that
-    /// answers (the only one for a real model).
-    async fn open(self, inner: &Arc<Inner>, first: Target) -> Result<ChatStream, ElelemError> {
-        let Legs {
-            request,
-            instruction,
-            mut candidates,
-            call_id,
-        } = self;
-        let idle = inner.stream_idle_timeout;
-        let validator = super::call::validator_of(inner, &request)?;
-        if let Some(slot) = CacheSlot::new(inner, &request, &first.model, instruction.as_deref()) {
-            if let Some(hit) = slot
-                .lookup(inner, &request, &first.model, validator.as_deref(), call_id)
-                .await
-            {
-                return Ok(ChatStream::replayed(hit, idle, &request));
-            }
+impl WithHeaders for Opened {
+    fn headers(&self) -> &BTreeMap<String, String> {
+        &self.headers
+    }
+}
+
+/// Opening a stream: the request, then its first chunk, each within the idle
+/// timeout (a server that never answers does not hang the call).
+struct Streamed<'a> {
+    inner: &'a Inner,
+    idle: Duration,
+}
+
+#[async_trait]
+impl Operation for Streamed<'_> {
+    type Answer = Opened;
+    type Accepted = ();
+    type Output = ChatStream;
+
+    fn json_ladder(&self) -> bool {
+        false
+    }
+
+    fn settles_later(&self) -> bool {
+        true
+    }
+
+    fn body(&self, plan: &CallPlan, target: &Target, params: &AttemptParams) -> WireRequest {
+        let mut body = wire_body(
+            &plan.request,
+            plan.instruction.as_deref(),
+            self.inner.catalogue.provider(&target.model.provider),
+            &target.model,
+            params,
+        );
+        body.insert("stream".into(), Value::Bool(true));
+        WireRequest::new(body)
+    }
+
+    async fn send(&self, target: &Target, body: WireRequest) -> Result<Opened, ProviderError> {
+        let timeout = || ProviderError::Timeout {
+            provider: target.model.provider.clone(),
+            after: self.idle,
+        };
+        let opening = target.provider.chat_completion_stream(body);
+        let stream = tokio::time::timeout(self.idle, opening)
+            .await
+            .map_err(|_| timeout())??;
+        let mut chunks = stream.chunks;
+        match tokio::time::timeout(self.idle, next_chunk(&mut chunks)).await {
+            Ok(Some(Ok(first))) => Ok(Opened {
+                chunks,
+                first,
+                headers: stream.headers,
+            }),
+            Ok(Some(Err(error))) => Err(error),
+            Ok(None) => Err(ProviderError::Connection {
+                provider: target.model.provider.clone(),
+                message: "the stream ended before its first chunk".into(),
+            }),
+            Err(_) => Err(timeout()),
         }
-        let tags: Arc<[String]> = request.tags.clone().into();
-        let mut current = first;
-        let mut carried = Carried::start();
-        // One pass per candidate (a single pass for a real model).
-        loop {
-            let Target { model, provider } = current;
-            let temperature = request
-                .temperature
-                .filter(|_| model.capabilities.temperature);
-            let params = AttemptParams {
-                temperature,
-                ..AttemptParams::default()
-            };
-            let mut body = wire_body(
-                &request,
-                instruction.as_deref(),
-                inner.catalogue.provider(&model.provider),
-                &model,
-                &params,
-            );
-            body.insert("stream".into(), Value::Bool(true));
-            let deadline = candidates.as_ref().map(|c| c.deadline);
-            let mut attempts =
-                ProviderAttempts::new(inner, call_id, &model, &tags, temperature, carried);
-            attempts.deadline = deadline;
-            // One reservation covers every attempt of a model: those failing before
-            // the first chunk carry no usage.
-            let mut reservation = super::call::reserve(
-                inner,
-                &model,
-                &request.messages,
-                instruction.as_deref(),
-                request.max_tokens,
-                &tags,
-            )
-            .await?;
-            let ended = loop {
-                let attempt = attempts.begin();
-                let sent = async {
-                    inner.state.note_request(&model.provider, None);
-                    provider
-                        .chat_completion_stream(WireRequest::new(body.clone()))
-                        .await
-                };
-                let (messages, json) = (&request.messages, instruction.as_deref());
-                let tokens =
-                    || super::gate::request_tokens(&model, messages, json, request.max_tokens);
-                let first_chunk = async {
-                    let stream =
-                        super::gate::guarded(&inner.gate, &model.provider, tokens, sent).await?;
-                    let mut chunks = stream.chunks;
-                    match tokio::time::timeout(idle, next_chunk(&mut chunks)).await {
-                        Ok(Some(Ok(first))) => Ok((chunks, first)),
-                        Ok(Some(Err(error))) => Err(error),
-                        Ok(None) => Err(ProviderError::Connection {
-                            provider: model.provider.clone(),
-                            message: "the stream ended before its first chunk".into(),
-                        }),
-                        Err(_) => Err(ProviderError::Timeout {
-                            provider: model.provider.clone(),
-                            after: idle,
-                        }),
-                    }
-                };
-                let opened = match (deadline, candidates.as_ref()) {
-                    (Some(deadline), Some(c)) => {
-                        let deadline = tokio::time::Instant::from_std(deadline);
-                        tokio::time::timeout_at(deadline, first_chunk)
-                            .await
-                            .unwrap_or_else(|_| {
-                                Err(ProviderError::Timeout {
-                                    provider: model.provider.clone(),
-                                    after: c.timeout(),
-                                })
-                            })
-                    }
-                    _ => first_chunk.await,
-                };
-                match opened {
-                    Ok((chunks, first)) => {
-                        let mut stream = ChatStream {
-                            chunks,
-                            queued: VecDeque::new(),
-                            idle,
-                            sleep: Box::pin(tokio::time::sleep(idle)),
-                            filters: BTreeMap::new(),
-                            strips_anywhere: model.capabilities.reasoning,
-                            usage: None,
-                            last: None,
-                            summary: StreamSummary {
-                                requested_model: request.model.clone(),
-                                answered_by: model.id.clone(),
-                                candidate: candidates.as_ref().map(|c| c.current),
-                                attempts: attempt,
-                                cost: attempts.cost,
-                                interrupted: false,
-                            },
-                            account: Some(StreamAccount {
-                                inner: inner.clone(),
-                                call_id,
-                                attempt,
-                                model: model.clone(),
-                                tags: tags.clone(),
-                                started: attempts.since,
-                                reservation: reservation.take(),
-                            }),
-                            finished: false,
-                            json_mode: request.is_json_mode(),
-                            span: tracing::Span::none(),
-                        };
-                        let mut first = first;
-                        stream.process(&mut first);
-                        stream.queued.push_back(first);
-                        return Ok(stream);
-                    }
-                    Err(error) => {
-                        let next = || {
-                            let (c, json) = (candidates.as_mut()?, instruction.as_deref());
-                            c.next(inner, &request, json, false)
-                        };
-                        match attempts.failed(error, next) {
-                            Ok(wait) => tokio::time::sleep(wait).await,
-                            Err(ended) => break ended,
-                        }
-                    }
-                }
-            };
-            if let Some(reservation) = reservation.take() {
-                reservation.settle(attempts.cost);
-            }
-            let Some(next) = ended.next else {
-                return Err(match candidates {
-                    Some(c) => ElelemError::CandidatesExhausted {
-                        model: c.virtual_id,
-                        attempts: ended.error.attempts().to_vec(),
-                        skipped: c.skipped,
-                    },
-                    None => ended.error,
-                });
-            };
-            tracing::warn!(from = %model.id, to = %next.model.id, "stream moving to the virtual model's next candidate");
-            carried = Carried {
-                attempts: attempts.state.attempts,
-                cost: attempts.cost,
-                errors: ended.error.attempts().to_vec(),
-                since: attempts.since,
-            };
-            current = next;
-        }
+    }
+
+    fn usage(_answer: &Opened) -> Option<&Usage> {
+        None
+    }
+
+    fn judge(&self, _plan: &CallPlan, _target: &Target, _answer: &Opened) -> Result<(), Refused> {
+        Ok(())
+    }
+
+    fn finish(
+        &self,
+        plan: &mut CallPlan,
+        answer: Opened,
+        _accepted: (),
+        finished: Finished<'_>,
+    ) -> ChatStream {
+        let model = &finished.target.model;
+        let mut stream = ChatStream {
+            chunks: answer.chunks,
+            queued: VecDeque::new(),
+            idle: self.idle,
+            sleep: Box::pin(tokio::time::sleep(self.idle)),
+            filters: BTreeMap::new(),
+            strips_anywhere: model.capabilities.reasoning,
+            usage: None,
+            last: None,
+            summary: StreamSummary {
+                requested_model: plan.request.model.clone(),
+                answered_by: model.id.clone(),
+                candidate: plan.candidates.as_ref().map(|c| c.current),
+                attempts: finished.attempts,
+                cost: finished.cost,
+                interrupted: false,
+            },
+            settlement: finished.settlement,
+            finished: false,
+            json_mode: plan.request.is_json_mode(),
+            span: tracing::Span::none(),
+        };
+        let mut first = answer.first;
+        stream.process(&mut first);
+        stream.queued.push_back(first);
+        stream
     }
 }

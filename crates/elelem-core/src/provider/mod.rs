@@ -71,6 +71,27 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
         })
     }
 
+    /// The cost the provider itself reported in `usage` (OpenRouter's
+    /// `usage.cost`, xAI's `cost_in_usd_ticks`), which then replaces the
+    /// price-table cost. The pipeline asks it for a plain answer's usage and for a
+    /// stream's final usage alike. The default reports none.
+    ///
+    /// ```
+    /// # use async_trait::async_trait;
+    /// # use elelem_core::provider::{Provider, ProviderError, ProviderResponse, WireRequest};
+    /// # #[derive(Debug)] struct Quiet;
+    /// # #[async_trait] impl Provider for Quiet {
+    /// #     async fn chat_completion(&self, _r: WireRequest) -> Result<ProviderResponse, ProviderError> {
+    /// #         Err(ProviderError::Unsupported { operation: "chat" })
+    /// #     }
+    /// # }
+    /// let usage: elelem_core::Usage = serde_json::from_str(r#"{"prompt_tokens":1,"cost":0.5}"#).unwrap();
+    /// assert_eq!(Quiet.reported_cost(&usage), None);
+    /// ```
+    fn reported_cost(&self, _usage: &crate::types::Usage) -> Option<crate::money::Usd> {
+        None
+    }
+
     /// Lists the models the provider serves right now (Ollama's `GET /api/tags`),
     /// as `provider:model` ids. The default answers
     /// [`ProviderError::Unsupported`].

@@ -7,7 +7,6 @@ use futures_core::Stream;
 use serde_json::{Map, Value};
 
 use super::ProviderError;
-use crate::money::Usd;
 use crate::types::{ChatCompletion, ChatCompletionChunk, TextCompletion};
 
 /// One request as it goes on the wire: the OpenAI chat completion body, with the
@@ -37,9 +36,6 @@ pub struct ProviderResponse {
     pub completion: ChatCompletion,
     /// Response headers worth keeping (rate-limit state, request ids), lower-case names.
     pub headers: BTreeMap<String, String>,
-    /// The cost the provider itself reported for this response (OpenRouter's
-    /// `usage.cost`), which then replaces the price-table cost.
-    pub reported_cost: Option<Usd>,
 }
 
 impl ProviderResponse {
@@ -54,7 +50,6 @@ impl ProviderResponse {
         ProviderResponse {
             completion,
             headers: BTreeMap::new(),
-            reported_cost: None,
         }
     }
 }

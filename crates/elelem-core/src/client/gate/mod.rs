@@ -35,9 +35,7 @@ use rate_limit::RateLimiter;
 
 pub(crate) use options::GateOptions;
 
-use crate::catalogue::ModelEntry;
 use crate::provider::{ProviderError, ProviderResponse, ProviderStream, TextCompletionResponse};
-use crate::types::Message;
 
 /// Cool-downs and rate limiters of every provider.
 #[derive(Debug)]
@@ -201,23 +199,4 @@ pub(crate) async fn guarded<T: WithHeaders>(
     let result = send.await;
     permit.observe(result.as_ref().map(WithHeaders::headers));
     result
-}
-
-/// A request's token cost for rate limiting: the prompt estimate (the JSON
-/// instruction included) plus `max_tokens` when set.
-pub(crate) fn request_tokens(
-    model: &ModelEntry,
-    messages: &[Message],
-    instruction: Option<&str>,
-    max_tokens: Option<u32>,
-) -> u64 {
-    let instruction = instruction.map(Message::system);
-    let prompt = match instruction {
-        Some(instruction) => {
-            let all: Vec<Message> = messages.iter().cloned().chain([instruction]).collect();
-            crate::tokens::estimate_tokens(&all, model).tokens
-        }
-        None => crate::tokens::estimate_tokens(messages, model).tokens,
-    };
-    prompt.saturating_add(max_tokens.map_or(0, u64::from))
 }

@@ -1,0 +1,340 @@
+//! The *plan* step: everything decided before the first attempt is sent, built
+//! by one constructor for every entry point (chat, stream, legacy completion).
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
+
+use jsonschema::Validator;
+
+use super::record::Ledger;
+use crate::catalogue::{is_virtual, split_model_id, ModelEntry, VirtualModel};
+use crate::client::cached::CacheSlot;
+use crate::client::candidates::Candidates;
+use crate::client::elelem::{Inner, ProviderSlot};
+use crate::client::prepare::AttemptParams;
+use crate::client::spans;
+use crate::error::ElelemError;
+use crate::json::json_instruction;
+use crate::provider::Provider;
+use crate::tokens::{check_context_window, estimate_tokens};
+use crate::types::{ChatRequest, Message};
+
+/// The model an attempt goes to.
+#[derive(Clone)]
+pub(crate) struct Target {
+    pub model: Arc<ModelEntry>,
+    pub provider: Arc<dyn Provider>,
+}
+
+/// Which entry point a call came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Entry {
+    /// `create_chat_completion`.
+    Chat,
+    /// `stream_chat_completion`.
+    Stream,
+    /// `create_completion` (legacy, no response cache, no virtual models).
+    Completion,
+}
+
+/// A call, planned: see the module documentation.
+pub(crate) struct CallPlan {
+    pub request: ChatRequest,
+    /// The JSON instruction added to the prompt, in JSON mode.
+    pub instruction: Option<String>,
+    pub validator: Option<Arc<Validator>>,
+    /// The call id, tags and sink every record of the call goes to.
+    pub ledger: Ledger,
+    /// The models tried after the first one's JSON ladder fails, in order.
+    pub fallbacks: VecDeque<Target>,
+    /// For a virtual model, its candidates (then `fallbacks` is empty).
+    pub candidates: Option<Candidates>,
+    /// The call's span.
+    pub span: tracing::Span,
+    /// The call's place in the response cache.
+    pub cache: Option<CacheSlot>,
+    /// The prompt estimate for the current target, shared by the context check,
+    /// the gate and the budget.
+    pub estimate: PromptEstimate,
+}
+
+impl CallPlan {
+    /// Plans `request`: validates it, resolves its first target (or a virtual
+    /// model's first usable candidate), compiles its schema, checks vision and the
+    /// context window, finds its fallbacks, and opens its span.
+    pub fn new(
+        inner: &Inner,
+        request: ChatRequest,
+        entry: Entry,
+    ) -> Result<(CallPlan, Target), ElelemError> {
+        if request.messages.is_empty() {
+            return Err(ElelemError::InvalidRequest {
+                reason: "the request has no messages; add at least one Message".into(),
+            });
+        }
+        let validator = validator_of(inner, &request)?;
+        let instruction = request
+            .is_json_mode()
+            .then(|| json_instruction(request.validation_schema()));
+        let estimate = PromptEstimate::default();
+        let (first, fallbacks, candidates) =
+            if is_virtual(&request.model) && entry != Entry::Completion {
+                let virtual_model = virtual_model(inner, &request.model)?;
+                let (candidates, first) =
+                    Candidates::start(inner, &request, instruction.as_deref(), virtual_model)?;
+                (first, VecDeque::new(), Some(candidates))
+            } else {
+                let first = target(inner, &request.model)?;
+                check_vision(&request, &first.model)?;
+                if inner.state.context_check {
+                    check_context_window(
+                        &first.model,
+                        &request.messages,
+                        instruction.as_deref(),
+                        request.max_tokens,
+                        || estimate.tokens(&first.model, &request.messages, instruction.as_deref()),
+                    )?;
+                }
+                let fallbacks = match entry {
+                    Entry::Chat => fallbacks_of(inner, &request, &first.model)?,
+                    Entry::Stream | Entry::Completion => VecDeque::new(),
+                };
+                (first, fallbacks, None)
+            };
+        let call_id = inner.next_call_id.fetch_add(1, Ordering::Relaxed);
+        let span = match entry {
+            Entry::Chat => spans::chat(call_id, &request.model, &first.model),
+            Entry::Stream => spans::stream(call_id, &request.model, &first.model),
+            Entry::Completion => spans::completion(call_id, &request.model, &first.model),
+        };
+        spans::record_request(&span, request.temperature, request.max_tokens);
+        let cache = match entry {
+            Entry::Completion => None,
+            Entry::Chat | Entry::Stream => {
+                CacheSlot::new(inner, &request, &first.model, instruction.as_deref())
+            }
+        };
+        let ledger = Ledger {
+            sink: inner.sink.clone(),
+            call_id,
+            tags: request.tags.clone().into(),
+        };
+        let plan = CallPlan {
+            request,
+            instruction,
+            validator,
+            ledger,
+            fallbacks,
+            candidates,
+            span,
+            cache,
+            estimate,
+        };
+        Ok((plan, first))
+    }
+
+    /// The temperature a model is first sent (none when it takes none).
+    pub fn initial_temperature(&self, model: &ModelEntry) -> Option<f64> {
+        self.request
+            .temperature
+            .filter(|_| model.capabilities.temperature)
+    }
+
+    /// The estimated prompt tokens of an attempt to `target` with `params`: the
+    /// plan's shared estimate, or (with JSON feedback) the prompt with it.
+    pub fn prompt_tokens(&self, target: &Target, params: &AttemptParams) -> u64 {
+        let instruction = self.instruction.as_deref();
+        match &params.feedback {
+            None => self
+                .estimate
+                .tokens(&target.model, &self.request.messages, instruction),
+            Some((answer, feedback)) => {
+                let mut messages = self.request.messages.clone();
+                messages.push(Message::assistant(answer.clone()));
+                messages.push(Message::user(feedback.clone()));
+                prompt_estimate(&target.model, &messages, instruction)
+            }
+        }
+    }
+}
+
+/// A prompt's estimated tokens for one model, computed at most once.
+#[derive(Debug, Default)]
+pub(crate) struct PromptEstimate {
+    /// The model id it was computed for, and the estimate.
+    cell: OnceLock<(String, u64)>,
+}
+
+impl PromptEstimate {
+    /// The estimate of `messages` and `instruction` for `model`, computed on
+    /// first use (a later model gets its own, not kept).
+    pub fn tokens(
+        &self,
+        model: &ModelEntry,
+        messages: &[Message],
+        instruction: Option<&str>,
+    ) -> u64 {
+        let (id, tokens) = self.cell.get_or_init(|| {
+            (
+                model.id.clone(),
+                prompt_estimate(model, messages, instruction),
+            )
+        });
+        if *id == model.id {
+            *tokens
+        } else {
+            prompt_estimate(model, messages, instruction)
+        }
+    }
+
+    /// Forgets the estimate (the call moved to another model).
+    pub fn reset(&mut self) {
+        self.cell = OnceLock::new();
+    }
+}
+
+/// The estimated prompt tokens of `messages` with the JSON `instruction` (as a
+/// system message) for `model`.
+pub(crate) fn prompt_estimate(
+    model: &ModelEntry,
+    messages: &[Message],
+    instruction: Option<&str>,
+) -> u64 {
+    match instruction {
+        None => estimate_tokens(messages, model).tokens,
+        Some(instruction) => {
+            let all: Vec<Message> = messages
+                .iter()
+                .cloned()
+                .chain([Message::system(instruction)])
+                .collect();
+            estimate_tokens(&all, model).tokens
+        }
+    }
+}
+
+/// Finds a model and a ready provider for a `provider:model` id.
+pub(crate) fn target(inner: &Inner, id: &str) -> Result<Target, ElelemError> {
+    if is_virtual(id) {
+        return Err(ElelemError::InvalidRequest {
+            reason: format!(
+                "{id} is a virtual model, which only chat completions take (create_chat_completion, stream_chat_completion, generate); name one of its candidates here"
+            ),
+        });
+    }
+    let (provider_name, _) = split_model_id(id)?;
+    let slot = inner
+        .providers
+        .get(provider_name)
+        .ok_or_else(|| ElelemError::UnknownProvider {
+            provider: provider_name.to_owned(),
+            known: inner
+                .providers
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", "),
+        })?;
+    // A model the catalogue does not list is allowed on providers with
+    // `allow_unknown_models` (no price: its cost is recorded as unknown).
+    let model = inner
+        .catalogue
+        .callable(id)
+        .ok_or_else(|| ElelemError::UnknownModel {
+            model: id.to_owned(),
+            provider: provider_name.to_owned(),
+            known: inner.catalogue.model_ids_of(provider_name),
+        })?;
+    match slot {
+        ProviderSlot::Ready(provider) => Ok(Target {
+            model,
+            provider: provider.clone(),
+        }),
+        ProviderSlot::MissingKey { env_var } => Err(ElelemError::MissingApiKey {
+            provider: provider_name.to_owned(),
+            env_var: env_var.clone(),
+            key_file: inner.state.key_file(provider_name),
+        }),
+    }
+}
+
+/// Refuses images for a model whose catalogue entry lacks vision, before any call.
+pub(crate) fn check_vision(request: &ChatRequest, model: &ModelEntry) -> Result<(), ElelemError> {
+    if model.capabilities.vision || !request.messages.iter().any(Message::has_image) {
+        return Ok(());
+    }
+    Err(ElelemError::InvalidRequest {
+        reason: format!(
+            "{} does not accept images (its catalogue entry has no vision); pick a vision model or send text only",
+            model.id
+        ),
+    })
+}
+
+/// The models tried after the first one's JSON ladder fails: the request's own
+/// `fallback_models` (each must be callable), else the provider's fallback model.
+fn fallbacks_of(
+    inner: &Inner,
+    request: &ChatRequest,
+    first: &ModelEntry,
+) -> Result<VecDeque<Target>, ElelemError> {
+    if request.fallback_models.is_empty() {
+        return Ok(fallback_of(inner, first).into_iter().collect());
+    }
+    request
+        .fallback_models
+        .iter()
+        .filter(|id| **id != first.id)
+        .map(|id| target(inner, id))
+        .collect()
+}
+
+/// The fallback of `current`'s provider, when it exists, differs and is callable.
+fn fallback_of(inner: &Inner, current: &ModelEntry) -> Option<Target> {
+    let id = inner
+        .catalogue
+        .provider(&current.provider)?
+        .fallback_model
+        .as_ref()?;
+    if *id == current.id {
+        return None;
+    }
+    target(inner, id).ok()
+}
+
+/// The compiled validator of the request's schema, if it has one.
+fn validator_of(
+    inner: &Inner,
+    request: &ChatRequest,
+) -> Result<Option<Arc<Validator>>, ElelemError> {
+    request
+        .validation_schema()
+        .map(|schema| {
+            inner
+                .schemas
+                .validator(schema)
+                .map_err(|e| ElelemError::InvalidSchema { reason: e.reason })
+        })
+        .transpose()
+}
+
+/// The catalogue's virtual model `id`, or an error listing the known ones.
+fn virtual_model<'a>(inner: &'a Inner, id: &str) -> Result<&'a VirtualModel, ElelemError> {
+    inner.catalogue.virtual_model(id).ok_or_else(|| {
+        let ids: Vec<&str> = inner
+            .catalogue
+            .virtual_models()
+            .map(|v| v.id.as_str())
+            .collect();
+        ElelemError::UnknownModel {
+            model: id.to_owned(),
+            provider: "virtual".to_owned(),
+            known: if ids.is_empty() {
+                "none (define them under [[virtual_models]] in a models file)".to_owned()
+            } else {
+                ids.join(", ")
+            },
+        }
+    })
+}

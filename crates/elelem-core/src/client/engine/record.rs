@@ -1,0 +1,185 @@
+//! The *record* and *settle* steps: the one place an attempt's usage becomes a
+//! usage record and an exact cost (the provider's own figure when it reports
+//! one), for plain answers and stream settlements alike.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use super::plan::Target;
+use crate::budget::Reservation;
+use crate::catalogue::{CostBreakdown, ModelEntry};
+use crate::cost::{Adjustments, AttemptOutcome, CostSink, TokenCounts, UsageRecord};
+use crate::money::Usd;
+use crate::types::Usage;
+
+fn tokens_of(usage: Option<&Usage>) -> TokenCounts {
+    match usage {
+        None => TokenCounts::default(),
+        Some(u) => TokenCounts {
+            input: u.prompt_tokens,
+            cached_input: u.cached_tokens(),
+            output: u.completion_tokens,
+            reasoning: u.reasoning_tokens(),
+        },
+    }
+}
+
+fn cost_of(model: &ModelEntry, usage: Option<&Usage>) -> CostBreakdown {
+    match (model.prices, usage) {
+        (Some(prices), Some(usage)) => prices.cost(usage),
+        _ => CostBreakdown::default(),
+    }
+}
+
+/// The cost of an answer: the provider's own figure when it reports one (split
+/// between input and output in the price table's proportions, total exact),
+/// else the price table's.
+pub(super) fn answer_cost(
+    model: &ModelEntry,
+    usage: Option<&Usage>,
+    reported: Option<Usd>,
+) -> CostBreakdown {
+    let table = cost_of(model, usage);
+    let Some(reported) = reported else {
+        return table;
+    };
+    let table_total = table.total().femtos();
+    if table_total <= 0 {
+        return CostBreakdown {
+            input: reported,
+            ..CostBreakdown::default()
+        };
+    }
+    let scale =
+        |part: Usd| Usd::from_femtos(reported.femtos().saturating_mul(part.femtos()) / table_total);
+    let input = scale(table.input);
+    let output = Usd::from_femtos(reported.femtos() - input.femtos());
+    let reasoning = match table.output.femtos() {
+        0 => Usd::ZERO,
+        out => Usd::from_femtos(output.femtos().saturating_mul(table.reasoning.femtos()) / out),
+    };
+    CostBreakdown {
+        input,
+        output,
+        reasoning,
+    }
+}
+
+/// Who an attempt's records belong to: the sink, the call and its tags.
+#[derive(Clone)]
+pub(crate) struct Ledger {
+    pub sink: Arc<dyn CostSink>,
+    pub call_id: u64,
+    pub tags: Arc<[String]>,
+}
+
+/// What one usage record says about one attempt.
+pub(crate) struct AttemptRecord<'a> {
+    pub attempt: u32,
+    pub target: &'a Target,
+    pub usage: Option<&'a Usage>,
+    pub started: Instant,
+    pub outcome: AttemptOutcome,
+    pub adjustments: Adjustments,
+    pub stream_interrupted: bool,
+}
+
+impl Ledger {
+    /// Writes one attempt's usage record; returns its cost and when it ended. The
+    /// cost is the provider's reported figure ([`Provider::reported_cost`]) when
+    /// it gives one, else the price table's.
+    ///
+    /// [`Provider::reported_cost`]: crate::provider::Provider::reported_cost
+    pub fn write(&self, record: AttemptRecord<'_>) -> (Usd, Instant) {
+        let model = &record.target.model;
+        let reported = record
+            .usage
+            .and_then(|usage| record.target.provider.reported_cost(usage));
+        let now = Instant::now();
+        let cost = answer_cost(model, record.usage, reported);
+        self.sink.record(&UsageRecord {
+            timestamp: SystemTime::now(),
+            call_id: self.call_id,
+            attempt: record.attempt,
+            model: model.id.clone(),
+            provider: model.provider.clone(),
+            tags: self.tags.clone(),
+            tokens: tokens_of(record.usage),
+            cost,
+            price_known: model.prices.is_some() || reported.is_some(),
+            duration: now.saturating_duration_since(record.started),
+            outcome: record.outcome,
+            adjustments: record.adjustments,
+            cache_hit: false,
+            saved_cost: Usd::ZERO,
+            stream_interrupted: record.stream_interrupted,
+        });
+        (cost.total(), now)
+    }
+}
+
+/// What a stream's settlement needs once it ends: where to record, which attempt
+/// it was, and the worst case held on the budgets until then.
+pub(crate) struct Settlement {
+    pub ledger: Ledger,
+    pub attempt: u32,
+    pub target: Target,
+    pub started: Instant,
+    pub reservation: Option<Reservation>,
+}
+
+impl Settlement {
+    /// Records the stream's usage through [`Ledger::write`] and settles its
+    /// reservation with it; returns the stream's cost.
+    pub fn settle(
+        mut self,
+        usage: Option<&Usage>,
+        outcome: AttemptOutcome,
+        interrupted: bool,
+    ) -> Usd {
+        let (cost, _) = self.ledger.write(AttemptRecord {
+            attempt: self.attempt,
+            target: &self.target,
+            usage,
+            started: self.started,
+            outcome,
+            adjustments: Adjustments::default(),
+            stream_interrupted: interrupted,
+        });
+        // A stream cut before its usage arrived may have been billed for more
+        // than is known: its reservation is released at the worst case.
+        let usage_known = usage.is_some_and(|u| u.completion_tokens.is_some());
+        match self.reservation.take() {
+            Some(reservation) if usage_known || !interrupted => reservation.settle(cost),
+            Some(reservation) => drop(reservation),
+            None => {}
+        }
+        cost
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::catalogue::Catalogue;
+
+    #[test]
+    fn a_reported_cost_replaces_the_table_and_keeps_its_total_exact() {
+        let c = Catalogue::from_sources([(
+            "t",
+            "[provider]\nname='p'\nbase_url='u'\n[[models]]\nid='p:m'\nprice={input='1',output='3'}\n[[models]]\nid='p:free'",
+        )])
+        .unwrap();
+        let usage: Usage = serde_json::from_str(r#"{"prompt_tokens":1000,"completion_tokens":1000,"completion_tokens_details":{"reasoning_tokens":500}}"#).unwrap();
+        let reported: Usd = "0.0001".parse().unwrap();
+        let cost = answer_cost(c.model("p:m").unwrap(), Some(&usage), Some(reported));
+        assert_eq!(cost.total(), reported);
+        assert_eq!(cost.input, "0.000025".parse().unwrap());
+        assert_eq!(cost.reasoning, "0.0000375".parse().unwrap());
+        let unpriced = answer_cost(c.model("p:free").unwrap(), Some(&usage), Some(reported));
+        assert_eq!(unpriced.total(), reported);
+        let table = answer_cost(c.model("p:m").unwrap(), Some(&usage), None);
+        assert_eq!(table.total(), "0.004".parse().unwrap());
+    }
+}

@@ -1,0 +1,358 @@
+//! The loop: *reserve*, *gate*, *send*, *accept*, *record*, *settle* and *decide*
+//! for every attempt of every operation.
+
+use std::time::Instant;
+
+use tracing::Instrument;
+
+use super::ladder::{next_step, outcome_of, retry_cause, Situation, Step};
+use super::operation::{Finished, Operation, Refused};
+use super::plan::{CallPlan, Target};
+use super::record::{AttemptRecord, Settlement};
+use crate::budget::{worst_case, Reservation};
+use crate::client::elelem::Inner;
+use crate::client::prepare::AttemptParams;
+use crate::client::spans;
+use crate::cost::{Adjustments, AttemptOutcome};
+use crate::error::{AttemptError, AttemptProblem, ElelemError};
+use crate::json::retry_feedback;
+use crate::money::Usd;
+use crate::provider::ProviderError;
+use crate::retry::{Failure, RetryState};
+use crate::types::Usage;
+
+/// What the policy is told of a truncated answer (only virtual models treat one
+/// as a failure of its own, and they move on without asking the policy).
+const TRUNCATED: &str = "the answer was cut at the output limit";
+
+fn failure_of(problem: &AttemptProblem) -> Failure<'_> {
+    match problem {
+        AttemptProblem::Provider(error) => Failure::Provider(error),
+        AttemptProblem::JsonParse(reason) => Failure::JsonParse(reason),
+        AttemptProblem::Schema(errors) => Failure::JsonSchema(errors),
+        AttemptProblem::Check(message) => Failure::JsonSchema(std::slice::from_ref(message)),
+        AttemptProblem::Truncated => Failure::JsonParse(TRUNCATED),
+    }
+}
+
+/// The message telling the model what was wrong with its answer.
+fn feedback_of(problem: &AttemptProblem) -> String {
+    match problem {
+        AttemptProblem::Provider(_) => {
+            retry_feedback("the provider could not validate your answer as JSON")
+        }
+        AttemptProblem::JsonParse(reason) => retry_feedback(reason),
+        AttemptProblem::Schema(errors) => retry_feedback(&format!(
+            "it does not satisfy the JSON schema: {}",
+            errors.join("; ")
+        )),
+        AttemptProblem::Check(message) => retry_feedback(message),
+        AttemptProblem::Truncated => retry_feedback(TRUNCATED),
+    }
+}
+
+/// The answer a provider generated but rejected itself (GROQ's `failed_generation`),
+/// read from the untruncated error object.
+fn failed_generation(error: &ProviderError) -> Option<String> {
+    let ProviderError::Http(http) = error else {
+        return None;
+    };
+    http.error_object
+        .as_ref()?
+        .get("failed_generation")?
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// Reserves the worst case of one attempt of `prompt` estimated tokens on the
+/// budgets that apply to the call (`None` when none does).
+async fn reserve(
+    inner: &Inner,
+    plan: &CallPlan,
+    target: &Target,
+    prompt: u64,
+) -> Result<Option<Reservation>, ElelemError> {
+    let tags = &plan.ledger.tags;
+    if !inner.budgets.applies(tags) {
+        return Ok(None);
+    }
+    let worst = worst_case(&target.model, prompt, plan.request.max_tokens)?;
+    inner
+        .budgets
+        .reserve(&target.model.id, tags, worst)
+        .await
+        .map(Some)
+}
+
+/// Where the attempts of one call stand.
+struct Attempts {
+    current: Target,
+    state: RetryState,
+    params: AttemptParams,
+    errors: Vec<AttemptError>,
+    cost: Usd,
+    /// When the current attempt started (the previous one ended).
+    since: Instant,
+}
+
+impl Attempts {
+    fn start(plan: &CallPlan, first: Target) -> Attempts {
+        let temperature = plan.initial_temperature(&first.model);
+        Attempts {
+            current: first,
+            state: RetryState {
+                original_temperature: temperature,
+                temperature,
+                fallback_available: !plan.fallbacks.is_empty(),
+                ..RetryState::default()
+            },
+            params: AttemptParams {
+                temperature,
+                ..AttemptParams::default()
+            },
+            errors: Vec::new(),
+            cost: Usd::ZERO,
+            since: Instant::now(),
+        }
+    }
+
+    /// Moves to a new model: a fallback keeps the retry counts it had, a virtual
+    /// model's candidate starts afresh (only the attempt count goes on).
+    fn switch(&mut self, plan: &mut CallPlan, next: Target, candidate: bool) {
+        let temperature = plan.initial_temperature(&next.model);
+        tracing::warn!(from = %self.current.model.id, to = %next.model.id, candidate, "switching model");
+        self.current = next;
+        plan.estimate.reset();
+        if candidate {
+            self.state = RetryState {
+                attempts: self.state.attempts,
+                original_temperature: temperature,
+                temperature,
+                ..RetryState::default()
+            };
+        } else {
+            self.state.original_temperature = temperature;
+            self.state.json_retries = 0;
+            self.state.response_format_removed = false;
+            self.state.fallback_available = !plan.fallbacks.is_empty();
+        }
+        self.params = AttemptParams {
+            temperature,
+            ..AttemptParams::default()
+        };
+    }
+}
+
+/// Runs `op` through the pipeline from `first` until an answer is accepted or
+/// the ladder fails the call with every attempt kept.
+pub(crate) async fn run<O: Operation>(
+    inner: &Inner,
+    plan: &mut CallPlan,
+    first: Target,
+    op: &O,
+) -> Result<O::Output, ElelemError> {
+    let mut at = Attempts::start(plan, first);
+    loop {
+        let body = op.body(plan, &at.current, &at.params);
+        at.state.response_format_sent = body.body.contains_key("response_format");
+        at.state.temperature = at.params.temperature;
+        at.state.attempts += 1;
+        let attempt = at.state.attempts;
+        let model = &at.current.model;
+        tracing::debug!(attempt, model = %model.id, temperature = ?at.params.temperature, "sending attempt");
+        let attempt_span = tracing::info_span!(
+            "elelem.attempt",
+            attempt,
+            "gen_ai.system" = %model.provider,
+            "gen_ai.request.model" = %model.upstream,
+            "gen_ai.usage.input_tokens" = tracing::field::Empty,
+            "gen_ai.usage.output_tokens" = tracing::field::Empty,
+        );
+
+        // Reserve and gate read the plan's one prompt estimate.
+        let prompt = plan.prompt_tokens(&at.current, &at.params);
+        let mut reservation = reserve(inner, plan, &at.current, prompt).await?;
+        let gate_tokens = prompt.saturating_add(plan.request.max_tokens.map_or(0, u64::from));
+        let send = op.send(&at.current, body).instrument(attempt_span.clone());
+        let send = crate::client::gate::guarded(&inner.gate, &model.provider, || gate_tokens, send);
+        let result = match &plan.candidates {
+            None => send.await,
+            Some(candidates) => {
+                candidates
+                    .within_deadline(&at.current, send, &mut reservation)
+                    .await
+            }
+        };
+        let usage = result.as_ref().ok().and_then(O::usage);
+        spans::record_usage(&attempt_span, usage);
+        if !matches!(result, Err(ProviderError::CoolingDown { .. })) {
+            let answered = result.as_ref().ok().and_then(O::completion);
+            inner.state.note_request(&model.provider, answered);
+        }
+
+        let (refused, usage): (Refused, Option<Usage>) = match result {
+            Ok(answer) => match op.judge(plan, &at.current, &answer) {
+                Ok(accepted) => {
+                    let settlement = if op.settles_later() {
+                        Some(Settlement {
+                            ledger: plan.ledger.clone(),
+                            attempt,
+                            target: at.current.clone(),
+                            started: at.since,
+                            reservation: reservation.take(),
+                        })
+                    } else {
+                        let (cost, _) = plan.ledger.write(AttemptRecord {
+                            attempt,
+                            target: &at.current,
+                            usage: O::usage(&answer),
+                            started: at.since,
+                            outcome: AttemptOutcome::Success,
+                            adjustments: Adjustments::default(),
+                            stream_interrupted: false,
+                        });
+                        if let Some(reservation) = reservation.take() {
+                            reservation.settle(cost);
+                        }
+                        at.cost += cost;
+                        tracing::info!(attempt, model = %at.current.model.id, cost = %at.cost, "call succeeded");
+                        None
+                    };
+                    let target = at.current.clone();
+                    let finished = Finished {
+                        target: &target,
+                        attempts: attempt,
+                        cost: at.cost,
+                        settlement,
+                    };
+                    return Ok(op.finish(plan, answer, accepted, finished));
+                }
+                Err(refused) => (refused, O::usage(&answer).cloned()),
+            },
+            Err(error) => {
+                let answer = failed_generation(&error).unwrap_or_default();
+                let refused = Refused {
+                    problem: AttemptProblem::Provider(error),
+                    answer,
+                };
+                (refused, None)
+            }
+        };
+
+        // Decide.
+        let truncated = refused.problem == AttemptProblem::Truncated;
+        let failure = failure_of(&refused.problem);
+        let cause = retry_cause(&failure, truncated);
+        let is_json_problem = !truncated && failure.is_json_problem();
+        let step = next_step(
+            Situation {
+                failure,
+                truncated,
+                attempt,
+                max_attempts: inner.max_attempts,
+                json_ladder: op.json_ladder(),
+                fallback_left: !plan.fallbacks.is_empty(),
+                time_left: plan.candidates.as_ref().map(|c| c.time_left()),
+            },
+            inner.policy.as_ref(),
+            &at.state,
+        );
+        let next_candidate = match (&step, plan.candidates.as_mut()) {
+            (Step::NextCandidate { model_level }, Some(candidates)) => {
+                let json = plan.instruction.as_deref();
+                candidates.next(inner, &plan.request, json, *model_level)
+            }
+            _ => None,
+        };
+        let (outcome, adjustments) = outcome_of(
+            &step,
+            cause,
+            next_candidate.is_some(),
+            at.params.temperature,
+            at.state.response_format_sent,
+        );
+        let (cost, now) = plan.ledger.write(AttemptRecord {
+            attempt,
+            target: &at.current,
+            usage: usage.as_ref(),
+            started: at.since,
+            outcome,
+            adjustments,
+            stream_interrupted: false,
+        });
+        if let Some(reservation) = reservation.take() {
+            reservation.settle(cost);
+        }
+        at.since = now;
+        at.cost += cost;
+        tracing::warn!(attempt, model = %at.current.model.id, problem = %refused.problem, step = ?step, "attempt failed");
+        let feedback = feedback_of(&refused.problem);
+        at.errors.push(AttemptError {
+            model: at.current.model.id.clone(),
+            temperature: at.params.temperature,
+            problem: refused.problem.clone(),
+        });
+
+        if let Some(next) = next_candidate {
+            at.switch(plan, next, true);
+            continue;
+        }
+        match step {
+            Step::Wait(after) => {
+                match cause {
+                    crate::cost::RetryCause::RateLimit => at.state.rate_limit_retries += 1,
+                    _ => at.state.transient_retries += 1,
+                }
+                tokio::time::sleep(after).await;
+            }
+            Step::RetryJson { temperature } => {
+                at.state.json_retries += 1;
+                at.params.temperature =
+                    temperature.filter(|_| at.current.model.capabilities.temperature);
+                at.params.feedback = Some((refused.answer, feedback));
+            }
+            Step::RemoveResponseFormat => {
+                at.state.json_retries += 1;
+                at.state.response_format_removed = true;
+                at.params.response_format_removed = true;
+                at.params.temperature = at.state.original_temperature;
+                at.params.feedback = Some((refused.answer, feedback));
+            }
+            Step::Fallback => match plan.fallbacks.pop_front() {
+                Some(next) => at.switch(plan, next, false),
+                None => at.switch(plan, at.current.clone(), false),
+            },
+            Step::Fail | Step::NextCandidate { .. } => {
+                return Err(failed(plan, at, refused.problem, is_json_problem));
+            }
+        }
+    }
+}
+
+/// The error that ends a call, holding every attempt.
+fn failed(
+    plan: &mut CallPlan,
+    at: Attempts,
+    problem: AttemptProblem,
+    is_json_problem: bool,
+) -> ElelemError {
+    if let Some(candidates) = plan.candidates.take() {
+        return ElelemError::CandidatesExhausted {
+            model: candidates.virtual_id,
+            attempts: at.errors,
+            skipped: candidates.skipped,
+        };
+    }
+    let model = at.current.model.id.clone();
+    match problem {
+        AttemptProblem::Provider(error) if !is_json_problem => ElelemError::Provider {
+            model,
+            error,
+            attempts: at.errors,
+        },
+        _ => ElelemError::InvalidJson {
+            model,
+            attempts: at.errors,
+        },
+    }
+}

@@ -116,8 +116,7 @@ impl Provider for Anthropic {
         let reply = self.http.post_json(&self.messages_url, &body).await?;
         let message: Value = self.http.decode(&reply)?;
         if message.get("type").and_then(Value::as_str) != Some("message") {
-            return Err(ProviderError::invalid_body(
-                self.http.name(),
+            return Err(self.http.invalid_piece(
                 "expected an object of type \"message\"",
                 &String::from_utf8_lossy(&reply.body),
             ));

@@ -205,7 +205,7 @@ pub(crate) fn messages_request(body: &Map<String, Value>) -> Value {
     if let Some(budget) = thinking_budget {
         // Anthropic requires max_tokens > budget_tokens.
         if max_tokens <= budget {
-            max_tokens = budget + DEFAULT_MAX_TOKENS;
+            max_tokens = budget.saturating_add(DEFAULT_MAX_TOKENS);
         }
     }
     out.insert("max_tokens".into(), json!(max_tokens));
@@ -332,7 +332,11 @@ pub(crate) fn usage(usage: &Value) -> Option<Value> {
     let read = count("cache_read_input_tokens");
     let output = count("output_tokens");
     let mut out = Map::new();
-    let prompt = input.map(|i| i + written.unwrap_or(0) + read.unwrap_or(0));
+    // Counts are the provider's bytes: add without overflow.
+    let prompt = input.map(|i| {
+        i.saturating_add(written.unwrap_or(0))
+            .saturating_add(read.unwrap_or(0))
+    });
     if let Some(prompt) = prompt {
         out.insert("prompt_tokens".into(), json!(prompt));
     }
@@ -340,7 +344,7 @@ pub(crate) fn usage(usage: &Value) -> Option<Value> {
         out.insert("completion_tokens".into(), json!(output));
     }
     if let (Some(prompt), Some(output)) = (prompt, output) {
-        out.insert("total_tokens".into(), json!(prompt + output));
+        out.insert("total_tokens".into(), json!(prompt.saturating_add(output)));
     }
     let mut details = Map::new();
     if let Some(read) = read {
@@ -464,5 +468,20 @@ mod tests {
             json!({"prompt_tokens": 60, "completion_tokens": 5, "total_tokens": 65,
                 "prompt_tokens_details": {"cached_tokens": 30, "cache_write_tokens": 20}})
         );
+    }
+
+    #[test]
+    fn huge_counts_and_budgets_saturate_instead_of_overflowing() {
+        let u = usage(
+            &json!({"input_tokens": u64::MAX, "cache_creation_input_tokens": 1,
+            "cache_read_input_tokens": 1, "output_tokens": u64::MAX}),
+        )
+        .unwrap();
+        assert_eq!(u["prompt_tokens"], json!(u64::MAX));
+        assert_eq!(u["total_tokens"], json!(u64::MAX));
+        let body = json!({"model": "claude", "messages": [{"role": "user", "content": "Hi"}],
+            "thinking": {"type": "enabled", "budget_tokens": u64::MAX}});
+        let out = messages_request(body.as_object().unwrap());
+        assert_eq!(out["max_tokens"], json!(u64::MAX));
     }
 }

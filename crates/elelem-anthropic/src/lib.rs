@@ -49,7 +49,7 @@
 mod convert;
 mod stream;
 
-use elelem_openai::{record_stream, SseFraming};
+use elelem_transport::{record_stream, SseFraming};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -61,7 +61,7 @@ use elelem_core::provider::{
 };
 use elelem_core::ElelemError;
 use elelem_openai::native::provider_response;
-use elelem_openai::{HttpClient, NoQuirks};
+use elelem_transport::HttpClient;
 
 pub use convert::DEFAULT_MAX_TOKENS;
 
@@ -91,7 +91,7 @@ pub struct Anthropic {
 impl Anthropic {
     /// A provider for these settings.
     pub fn new(settings: ProviderSettings) -> Result<Self, ElelemError> {
-        let http = HttpClient::new(settings, Arc::new(NoQuirks))?
+        let http = HttpClient::new(settings)?
             .with_key_header("x-api-key", "")?
             .with_header("anthropic-version", API_VERSION)?;
         Ok(Anthropic {
@@ -116,8 +116,7 @@ impl Provider for Anthropic {
         let reply = self.http.post_json(&self.messages_url, &body).await?;
         let message: Value = self.http.decode(&reply)?;
         if message.get("type").and_then(Value::as_str) != Some("message") {
-            return Err(ProviderError::invalid_body(
-                self.http.name(),
+            return Err(self.http.invalid_piece(
                 "expected an object of type \"message\"",
                 &String::from_utf8_lossy(&reply.body),
             ));
@@ -134,7 +133,7 @@ impl Provider for Anthropic {
             &self.http,
             &self.messages_url,
             body,
-            SseFraming::default(),
+            SseFraming::with_limit(self.http.settings().max_response_bytes),
             stream::Mapper::new(self.http.clone()),
         )
         .await

@@ -2,7 +2,7 @@
 //! `content_block_*`, `message_delta`, `message_stop`, `ping`, `error`) mapped to
 //! OpenAI `chat.completion.chunk`s.
 
-use elelem_openai::RecordMapper;
+use elelem_transport::RecordMapper;
 use std::collections::BTreeMap;
 
 use elelem_openai::native::chat_completion_chunk;
@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 use elelem_core::provider::ProviderError;
 
 use elelem_core::ChatCompletionChunk;
-use elelem_openai::HttpClient;
+use elelem_transport::HttpClient;
 
 use crate::convert;
 
@@ -208,26 +208,21 @@ impl RecordMapper for Mapper {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-    use std::sync::Arc;
     use std::time::Duration;
 
     use elelem_core::provider::{ProviderErrorKind, ProviderSettings};
-    use elelem_openai::NoQuirks;
 
     use super::*;
 
     fn mapper() -> Mapper {
-        let http = HttpClient::new(
-            ProviderSettings {
-                name: "anthropic".into(),
-                base_url: "http://127.0.0.1:9/v1".into(),
-                api_key: None,
-                api_key_env: None,
-                timeout: Duration::from_secs(5),
-                max_response_bytes: 1 << 20,
-            },
-            Arc::new(NoQuirks),
-        )
+        let http = HttpClient::new(ProviderSettings {
+            name: "anthropic".into(),
+            base_url: "http://127.0.0.1:9/v1".into(),
+            api_key: None,
+            api_key_env: None,
+            timeout: Duration::from_secs(5),
+            max_response_bytes: 1 << 20,
+        })
         .unwrap();
         Mapper::new(http)
     }

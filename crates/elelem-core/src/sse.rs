@@ -4,6 +4,9 @@
 //! Bytes are fed as they arrive, split anywhere: inside a UTF-8 character, inside
 //! `data:`, between `\r` and `\n`. Each byte is scanned once; nothing before the
 //! current line is re-read, and consumed bytes are dropped as the buffer grows.
+//! A UTF-8 byte order mark at the start of the stream is skipped, and one event (or
+//! one unterminated line) larger than the decoder's limit is an error, so a server
+//! that never ends a line cannot make the buffer grow without bound.
 
 /// One decoded event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,10 +17,31 @@ pub enum SseEvent {
     Done,
 }
 
-/// The error for an event whose data is not UTF-8.
+/// The largest event (or line) a decoder accepts by default: 16 MiB.
+pub const DEFAULT_MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
+
+/// Why a piece of a stream cannot be decoded.
+///
+/// ```
+/// let e = elelem_core::sse::SseError::TooLarge { limit: 10 };
+/// assert!(e.to_string().contains("10 bytes"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the stream sent an event that is not UTF-8 text")]
-pub struct SseError;
+#[non_exhaustive]
+pub enum SseError {
+    /// An event (or record) whose data is not UTF-8.
+    #[error("the stream sent an event that is not UTF-8 text")]
+    NotUtf8,
+    /// One event or line grew past the limit without ending.
+    #[error("the stream sent one event or line larger than the limit of {limit} bytes; raise `max_response_bytes` if this is expected")]
+    TooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+}
+
+/// The UTF-8 byte order mark, skipped at the start of a stream.
+pub(crate) const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// Decodes server-sent events from bytes fed in any pieces.
 ///
@@ -31,7 +55,7 @@ pub struct SseError;
 /// assert_eq!(decoder.next_event(), Some(Ok(SseEvent::Done)));
 /// assert_eq!(decoder.next_event(), None);
 /// ```
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SseDecoder {
     /// Bytes received and not yet consumed (from `start`).
     buffer: Vec<u8>,
@@ -45,12 +69,48 @@ pub struct SseDecoder {
     data: Vec<u8>,
     /// Whether the current event has any data line.
     has_data: bool,
+    /// The start of the stream has been checked for a byte order mark.
+    bom_checked: bool,
+    /// The largest event or line accepted, in bytes.
+    limit: usize,
+    /// A limit was exceeded: nothing more is decoded.
+    failed: bool,
+}
+
+impl Default for SseDecoder {
+    fn default() -> Self {
+        SseDecoder::with_limit(DEFAULT_MAX_EVENT_BYTES)
+    }
 }
 
 impl SseDecoder {
-    /// A decoder with nothing buffered.
+    /// A decoder with nothing buffered and the default limit
+    /// ([`DEFAULT_MAX_EVENT_BYTES`]).
     pub fn new() -> Self {
         SseDecoder::default()
+    }
+
+    /// A decoder refusing any event or line larger than `limit` bytes.
+    ///
+    /// ```
+    /// use elelem_core::sse::{SseDecoder, SseError};
+    /// let mut decoder = SseDecoder::with_limit(8);
+    /// decoder.push(b"data: 0123456789");
+    /// assert_eq!(decoder.next_event(), Some(Err(SseError::TooLarge { limit: 8 })));
+    /// assert_eq!(decoder.next_event(), None);
+    /// ```
+    pub fn with_limit(limit: usize) -> Self {
+        SseDecoder {
+            buffer: Vec::new(),
+            start: 0,
+            scanned: 0,
+            skip_lf: false,
+            data: Vec::new(),
+            has_data: false,
+            bom_checked: false,
+            limit,
+            failed: false,
+        }
     }
 
     /// Adds received bytes.
@@ -63,8 +123,38 @@ impl SseDecoder {
         self.buffer.extend_from_slice(bytes);
     }
 
+    /// Skips a byte order mark at the start of the stream; `false` while too few
+    /// bytes have arrived to tell.
+    fn skip_bom(&mut self, at_end: bool) -> bool {
+        if self.bom_checked {
+            return true;
+        }
+        let head = &self.buffer[self.start..];
+        if head.starts_with(BOM) {
+            self.start += BOM.len();
+            self.scanned = self.scanned.max(self.start);
+        } else if !at_end && BOM.starts_with(head) {
+            return false;
+        }
+        self.bom_checked = true;
+        true
+    }
+
+    /// The error for an event or line over the limit; the decoder stops.
+    fn too_large(&mut self) -> Option<Result<SseEvent, SseError>> {
+        self.failed = true;
+        self.buffer = Vec::new();
+        self.data = Vec::new();
+        self.start = 0;
+        self.scanned = 0;
+        Some(Err(SseError::TooLarge { limit: self.limit }))
+    }
+
     /// The next complete event, if the bytes so far hold one.
     pub fn next_event(&mut self) -> Option<Result<SseEvent, SseError>> {
+        if self.failed || !self.skip_bom(false) {
+            return None;
+        }
         while let Some(line_end) = self.next_line_end() {
             let (line_start, terminator_len) = line_end;
             let line = &self.buffer[line_start..self.scanned];
@@ -74,12 +164,22 @@ impl SseDecoder {
             if event.is_some() {
                 return event;
             }
+            if self.data.len() > self.limit {
+                return self.too_large();
+            }
+        }
+        if self.buffer.len() - self.start > self.limit {
+            return self.too_large();
         }
         None
     }
 
     /// Ends the stream: an event not closed by a blank line is returned.
     pub fn finish(&mut self) -> Option<Result<SseEvent, SseError>> {
+        if self.failed {
+            return None;
+        }
+        self.skip_bom(true);
         if self.start < self.buffer.len() {
             let start = self.start;
             let len = self.buffer.len() - start;
@@ -168,7 +268,7 @@ impl SseDecoder {
         Some(
             String::from_utf8(data)
                 .map(SseEvent::Data)
-                .map_err(|_| SseError),
+                .map_err(|_| SseError::NotUtf8),
         )
     }
 }
@@ -247,7 +347,60 @@ mod tests {
     fn invalid_utf8_is_an_error_not_a_panic() {
         assert_eq!(
             decode_in_pieces(b"data: \xff\xfe\n\n", &[]),
-            vec![Err(SseError)]
+            vec![Err(SseError::NotUtf8)]
         );
+    }
+
+    #[test]
+    fn a_byte_order_mark_does_not_drop_the_first_event() {
+        let mut bytes = BOM.to_vec();
+        bytes.extend_from_slice(STREAM.as_bytes());
+        for cut in 1..6 {
+            assert_eq!(decode_in_pieces(&bytes, &[cut]), expected(), "cut at {cut}");
+        }
+        assert_eq!(decode_in_pieces(&bytes, &[1, 2]), expected());
+        assert_eq!(
+            decode_in_pieces(b"\xEF\xBB\xBFdata: 1", &[]),
+            vec![Ok(SseEvent::Data("1".into()))]
+        );
+    }
+
+    #[test]
+    fn one_huge_line_or_event_is_an_error_and_the_buffer_stays_bounded() {
+        let mut decoder = SseDecoder::with_limit(1_000);
+        decoder.push(b"data: ");
+        let mut error = None;
+        for _ in 0..100 {
+            decoder.push(&[b'x'; 100]);
+            if let Some(event) = decoder.next_event() {
+                error = Some(event);
+                break;
+            }
+        }
+        assert_eq!(error, Some(Err(SseError::TooLarge { limit: 1_000 })));
+        assert_eq!(decoder.next_event(), None);
+        assert_eq!(decoder.finish(), None);
+
+        // Many short data lines of one event add up to the limit too.
+        let mut decoder = SseDecoder::with_limit(1_000);
+        let mut error = None;
+        for _ in 0..100 {
+            decoder.push(b"data: 0123456789012345678\n");
+            if let Some(event) = decoder.next_event() {
+                error = Some(event);
+                break;
+            }
+        }
+        assert_eq!(error, Some(Err(SseError::TooLarge { limit: 1_000 })));
+
+        // Events under the limit pass, however many.
+        let mut decoder = SseDecoder::with_limit(64);
+        for _ in 0..1_000 {
+            decoder.push(b"data: {\"a\":1}\n\n");
+            assert_eq!(
+                decoder.next_event(),
+                Some(Ok(SseEvent::Data("{\"a\":1}".into())))
+            );
+        }
     }
 }

@@ -451,13 +451,14 @@ pub(crate) fn completion(response: &Value) -> Value {
 /// thoughts; `promptTokenCount` already includes the cached tokens.
 fn usage(metadata: &Value) -> Option<Value> {
     let count = |key: &str| metadata.get(key).and_then(Value::as_u64);
-    let prompt =
-        count("promptTokenCount").map(|p| p + count("toolUsePromptTokenCount").unwrap_or(0));
+    // Counts are the provider's bytes: add without overflow.
+    let prompt = count("promptTokenCount")
+        .map(|p| p.saturating_add(count("toolUsePromptTokenCount").unwrap_or(0)));
     let thoughts = count("thoughtsTokenCount");
     let candidates = count("candidatesTokenCount");
     let output = match (candidates, thoughts) {
         (None, None) => None,
-        (c, t) => Some(c.unwrap_or(0) + t.unwrap_or(0)),
+        (c, t) => Some(c.unwrap_or(0).saturating_add(t.unwrap_or(0))),
     };
     let mut out = Map::new();
     if let Some(prompt) = prompt {
@@ -468,7 +469,7 @@ fn usage(metadata: &Value) -> Option<Value> {
     }
     match (prompt, output) {
         (Some(p), Some(o)) => {
-            out.insert("total_tokens".into(), json!(p + o));
+            out.insert("total_tokens".into(), json!(p.saturating_add(o)));
         }
         _ => {
             if let Some(total) = count("totalTokenCount") {
@@ -500,8 +501,8 @@ pub(crate) fn retry_delay(error: &Value) -> Option<Duration> {
         .find_map(|detail| detail.get("retryDelay")?.as_str())
         .and_then(|text| text.strip_suffix('s'))
         .and_then(|seconds| seconds.parse::<f64>().ok())
-        .filter(|seconds| seconds.is_finite() && *seconds >= 0.0)
-        .map(Duration::from_secs_f64)
+        // A delay too large for a `Duration` ("1e20s") is no usable delay.
+        .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
 }
 
 #[cfg(test)]
@@ -628,5 +629,21 @@ mod tests {
         ]});
         assert_eq!(retry_delay(&error), Some(Duration::from_secs(37)));
         assert_eq!(retry_delay(&json!({"code": 429})), None);
+    }
+
+    #[test]
+    fn huge_delays_and_counts_do_not_panic() {
+        for delay in ["1e20s", "1e400s", "-1s", "NaNs", "infs"] {
+            let error = json!({"details": [{"retryDelay": delay}]});
+            assert_eq!(retry_delay(&error), None, "{delay}");
+        }
+        let u = usage(
+            &json!({"promptTokenCount": u64::MAX, "toolUsePromptTokenCount": 5,
+            "candidatesTokenCount": u64::MAX, "thoughtsTokenCount": 7}),
+        )
+        .unwrap();
+        assert_eq!(u["prompt_tokens"], json!(u64::MAX));
+        assert_eq!(u["completion_tokens"], json!(u64::MAX));
+        assert_eq!(u["total_tokens"], json!(u64::MAX));
     }
 }

@@ -44,7 +44,7 @@
 mod convert;
 mod stream;
 
-use elelem_openai::{record_stream, SseFraming};
+use elelem_transport::{record_stream, SseFraming};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -56,7 +56,7 @@ use elelem_core::provider::{
 };
 use elelem_core::ElelemError;
 use elelem_openai::native::provider_response;
-use elelem_openai::{HttpClient, NoQuirks};
+use elelem_transport::HttpClient;
 
 /// The Gemini catalogue.
 pub const CATALOGUE: &str = include_str!("../../../models/gemini.toml");
@@ -84,8 +84,7 @@ pub struct Gemini {
 impl Gemini {
     /// A provider for these settings.
     pub fn new(settings: ProviderSettings) -> Result<Self, ElelemError> {
-        let http =
-            HttpClient::new(settings, Arc::new(NoQuirks))?.with_key_header("x-goog-api-key", "")?;
+        let http = HttpClient::new(settings)?.with_key_header("x-goog-api-key", "")?;
         Ok(Gemini { http })
     }
 
@@ -161,7 +160,7 @@ impl Provider for Gemini {
             &self.http,
             &self.stream_url(&model),
             body,
-            SseFraming::default(),
+            SseFraming::with_limit(self.http.settings().max_response_bytes),
             stream::Mapper::new(self.http.clone()),
         )
         .await

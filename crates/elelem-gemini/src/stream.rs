@@ -2,7 +2,7 @@
 //! `GenerateContentResponse` holding the next parts, mapped to OpenAI
 //! `chat.completion.chunk`s.
 
-use elelem_openai::RecordMapper;
+use elelem_transport::RecordMapper;
 
 use elelem_openai::native::{chat_completion_chunk, tool_call_deltas};
 use serde_json::{json, Value};
@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use elelem_core::provider::ProviderError;
 
 use elelem_core::ChatCompletionChunk;
-use elelem_openai::HttpClient;
+use elelem_transport::HttpClient;
 
 use crate::convert;
 
@@ -57,7 +57,7 @@ impl Mapper {
             self.http
                 .invalid_piece(format!("a stream event is not JSON: {e}"), data)
         })?;
-        if let Some(error) = response.get("error") {
+        if let Some(error) = response.get("error").filter(|error| !error.is_null()) {
             let status = error
                 .get("code")
                 .and_then(Value::as_u64)
@@ -154,26 +154,21 @@ impl RecordMapper for Mapper {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-    use std::sync::Arc;
     use std::time::Duration;
 
     use elelem_core::provider::{ProviderErrorKind, ProviderSettings};
-    use elelem_openai::NoQuirks;
 
     use super::*;
 
     fn mapper() -> Mapper {
-        let http = HttpClient::new(
-            ProviderSettings {
-                name: "gemini".into(),
-                base_url: "http://127.0.0.1:9/v1beta".into(),
-                api_key: None,
-                api_key_env: None,
-                timeout: Duration::from_secs(5),
-                max_response_bytes: 1 << 20,
-            },
-            Arc::new(NoQuirks),
-        )
+        let http = HttpClient::new(ProviderSettings {
+            name: "gemini".into(),
+            base_url: "http://127.0.0.1:9/v1beta".into(),
+            api_key: None,
+            api_key_env: None,
+            timeout: Duration::from_secs(5),
+            max_response_bytes: 1 << 20,
+        })
         .unwrap();
         Mapper::new(http)
     }

@@ -37,7 +37,7 @@
 mod convert;
 mod stream;
 
-use elelem_openai::record_stream;
+use elelem_transport::{record_stream, NdjsonFraming};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -49,7 +49,7 @@ use elelem_core::provider::{
 };
 use elelem_core::{ElelemError, ModelInfo, ModelList};
 use elelem_openai::native::provider_response;
-use elelem_openai::{HttpClient, NoQuirks};
+use elelem_transport::HttpClient;
 
 /// The Ollama catalogue.
 pub const CATALOGUE: &str = include_str!("../../../models/ollama.toml");
@@ -79,8 +79,7 @@ impl Ollama {
     /// A provider for these settings. A key, when set, is sent as a bearer token
     /// (for an Ollama behind an authenticating proxy).
     pub fn new(settings: ProviderSettings) -> Result<Self, ElelemError> {
-        let http = HttpClient::new(settings, Arc::new(NoQuirks))?
-            .with_key_header("authorization", "Bearer ")?;
+        let http = HttpClient::new(settings)?.with_key_header("authorization", "Bearer ")?;
         let mut root = http.base_url();
         for suffix in ["/v1", "/api"] {
             root = root.strip_suffix(suffix).unwrap_or(root);
@@ -120,7 +119,7 @@ impl Provider for Ollama {
             &self.http,
             &self.chat_url,
             body,
-            stream::LineSplitter::default(),
+            NdjsonFraming::with_limit(self.http.settings().max_response_bytes),
             stream::Mapper::new(self.http.clone()),
         )
         .await

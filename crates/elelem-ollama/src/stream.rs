@@ -2,79 +2,16 @@
 //! server-sent events), each with the next piece of `message`, the last with
 //! `done: true` and the counts, mapped to OpenAI `chat.completion.chunk`s.
 
-use elelem_openai::{Framing, RecordMapper};
+use elelem_transport::RecordMapper;
 
 use elelem_openai::native::{chat_completion_chunk, tool_call_deltas};
 use serde_json::{json, Value};
 
 use elelem_core::provider::ProviderError;
 use elelem_core::ChatCompletionChunk;
-use elelem_openai::HttpClient;
+use elelem_transport::HttpClient;
 
 use crate::convert;
-
-/// Splits bytes fed in any pieces (inside a record, inside a UTF-8 character)
-/// into complete lines. Each byte is scanned once; consumed bytes are dropped as
-/// the buffer grows.
-#[derive(Debug, Default)]
-pub(crate) struct LineSplitter {
-    buffer: Vec<u8>,
-    /// Where unconsumed bytes begin.
-    start: usize,
-    /// How far the current line has been scanned for `\n`.
-    scanned: usize,
-    /// No more bytes will come: the rest is the last line.
-    finished: bool,
-}
-
-impl LineSplitter {
-    /// Adds received bytes.
-    pub(crate) fn push(&mut self, bytes: &[u8]) {
-        if self.start > 0 && self.start >= self.buffer.len() / 2 {
-            self.buffer.drain(..self.start);
-            self.scanned -= self.start;
-            self.start = 0;
-        }
-        self.buffer.extend_from_slice(bytes);
-    }
-
-    /// Marks the end of the bytes: a last line without `\n` is then returned.
-    pub(crate) fn finish(&mut self) {
-        self.finished = true;
-    }
-
-    /// The next complete non-blank line (without its `\r\n` or `\n`).
-    pub(crate) fn next_line(&mut self) -> Option<Vec<u8>> {
-        loop {
-            let from = self.scanned.max(self.start);
-            let mut line = match self.buffer[from..].iter().position(|&b| b == b'\n') {
-                Some(offset) => {
-                    let end = from + offset;
-                    let line = self.buffer[self.start..end].to_vec();
-                    self.start = end + 1;
-                    self.scanned = self.start;
-                    line
-                }
-                None if self.finished && self.start < self.buffer.len() => {
-                    let line = self.buffer[self.start..].to_vec();
-                    self.start = self.buffer.len();
-                    self.scanned = self.start;
-                    line
-                }
-                None => {
-                    self.scanned = self.buffer.len();
-                    return None;
-                }
-            };
-            if line.last() == Some(&b'\r') {
-                line.pop();
-            }
-            if !line.iter().all(u8::is_ascii_whitespace) {
-                return Some(line);
-            }
-        }
-    }
-}
 
 /// Maps Ollama's records, one at a time, to OpenAI chunks.
 pub(crate) struct Mapper {
@@ -121,7 +58,7 @@ impl Mapper {
                 &String::from_utf8_lossy(line),
             )
         })?;
-        if record.get("error").is_some() {
+        if record.get("error").is_some_and(|error| !error.is_null()) {
             return Err(self.http.stream_error(500, line));
         }
         // The same mapping as a whole answer, applied to this record.
@@ -197,21 +134,6 @@ impl Mapper {
     }
 }
 
-impl Framing for LineSplitter {
-    fn push(&mut self, bytes: &[u8]) {
-        LineSplitter::push(self, bytes);
-    }
-
-    fn end(&mut self) {
-        self.finish();
-    }
-
-    fn next_record(&mut self) -> Option<Result<String, String>> {
-        let line = self.next_line()?;
-        Some(String::from_utf8(line).map_err(|_| "a stream record is not UTF-8 text".to_owned()))
-    }
-}
-
 impl RecordMapper for Mapper {
     fn record(&mut self, record: &str) -> Result<Vec<ChatCompletionChunk>, ProviderError> {
         Mapper::record(self, record.as_bytes())
@@ -226,11 +148,11 @@ impl RecordMapper for Mapper {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-    use std::sync::Arc;
     use std::time::Duration;
 
     use elelem_core::provider::ProviderSettings;
-    use elelem_openai::NoQuirks;
+
+    use elelem_transport::{Framing, NdjsonFraming, Record};
 
     use super::*;
 
@@ -247,34 +169,35 @@ mod tests {
     );
 
     fn mapper() -> Mapper {
-        let http = HttpClient::new(
-            ProviderSettings {
-                name: "ollama".into(),
-                base_url: "http://127.0.0.1:9".into(),
-                api_key: None,
-                api_key_env: None,
-                timeout: Duration::from_secs(5),
-                max_response_bytes: 1 << 20,
-            },
-            Arc::new(NoQuirks),
-        )
+        let http = HttpClient::new(ProviderSettings {
+            name: "ollama".into(),
+            base_url: "http://127.0.0.1:9".into(),
+            api_key: None,
+            api_key_env: None,
+            timeout: Duration::from_secs(5),
+            max_response_bytes: 1 << 20,
+        })
         .unwrap();
         Mapper::new(http)
     }
 
     fn lines_of(pieces: &[&[u8]]) -> Vec<String> {
-        let mut splitter = LineSplitter::default();
+        let mut splitter = NdjsonFraming::default();
         let mut lines = Vec::new();
+        let mut take = |splitter: &mut NdjsonFraming| {
+            while let Some(record) = splitter.next_record() {
+                match record.unwrap() {
+                    Record::Data(line) => lines.push(line),
+                    Record::Done => panic!("NDJSON has no end marker"),
+                }
+            }
+        };
         for piece in pieces {
             splitter.push(piece);
-            while let Some(line) = splitter.next_line() {
-                lines.push(String::from_utf8(line).unwrap());
-            }
+            take(&mut splitter);
         }
-        splitter.finish();
-        while let Some(line) = splitter.next_line() {
-            lines.push(String::from_utf8(line).unwrap());
-        }
+        splitter.end();
+        take(&mut splitter);
         lines
     }
 
@@ -336,5 +259,14 @@ mod tests {
             .unwrap();
         assert!(matches!(m.finish(), Err(ProviderError::Connection { .. })));
         assert!(m.record(br#"{"error":"model runner crashed"}"#).is_err());
+    }
+
+    #[test]
+    fn a_null_error_does_not_end_the_stream() {
+        let mut m = mapper();
+        let chunks = m
+            .record(br#"{"model":"m","message":{"role":"assistant","content":"Hi"},"error":null,"done":false}"#)
+            .unwrap();
+        assert_eq!(chunks[0].choices[0].delta.content.as_deref(), Some("Hi"));
     }
 }

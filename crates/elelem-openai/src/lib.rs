@@ -1,6 +1,9 @@
 //! The OpenAI provider for Elelem, and the OpenAI-protocol transport that GROQ,
 //! DeepInfra, Scaleway and other compatible providers share.
 //!
+//! The HTTP client, error classification and stream framing live in
+//! `elelem-transport`; they are re-exported here under the names users import.
+//!
 //! With its `provider` feature (on by default), linking this crate registers the
 //! `openai` provider; its models come from `models/openai.toml`.
 //!
@@ -13,12 +16,9 @@
 //! # }
 //! ```
 
-mod http_client;
-mod http_error;
 mod legacy;
 pub mod native;
 mod quirks;
-mod record_stream;
 mod stream;
 mod transport;
 
@@ -29,9 +29,11 @@ use elelem_core::provider::ProviderPlugin;
 use elelem_core::provider::{Provider, ProviderSettings};
 use elelem_core::ElelemError;
 
-pub use http_client::{HttpClient, HttpReply, HttpStream};
+pub use elelem_transport::{
+    decode_stream, record_stream, ErrorHook, Framing, HttpClient, HttpReply, HttpStream,
+    NdjsonFraming, Record, RecordMapper, SseFraming,
+};
 pub use quirks::{NoQuirks, Quirks};
-pub use record_stream::{record_stream, Framing, RecordMapper, SseFraming};
 pub use transport::OpenAiCompatible;
 
 /// The OpenAI catalogue.

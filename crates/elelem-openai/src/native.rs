@@ -160,13 +160,8 @@ pub fn provider_response(
     reply: HttpReply,
     completion: Value,
 ) -> Result<ProviderResponse, ProviderError> {
-    let completion: ChatCompletion = serde_json::from_value(completion).map_err(|e| {
-        ProviderError::invalid_body(
-            http.name(),
-            e.to_string(),
-            &String::from_utf8_lossy(&reply.body),
-        )
-    })?;
+    let completion: ChatCompletion = serde_json::from_value(completion)
+        .map_err(|e| http.invalid_piece(e.to_string(), &String::from_utf8_lossy(&reply.body)))?;
     let mut response = ProviderResponse::new(completion);
     response.headers = reply.headers;
     Ok(response)

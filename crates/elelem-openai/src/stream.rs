@@ -1,35 +1,39 @@
-//! Streaming over the OpenAI protocol: SSE `data:` chunks until `data: [DONE]`.
+//! Streaming over the OpenAI protocol: SSE `data:` chunks until `data: [DONE]`,
+//! decoded by the transport's one stream loop with the mapper below.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
+use serde::Deserialize;
 use serde_json::Value;
 
 use elelem_core::provider::{ProviderError, ProviderStream, WireRequest};
-use elelem_core::sse::{SseDecoder, SseEvent};
 use elelem_core::ChatCompletionChunk;
+use elelem_transport::{decode_stream, HttpClient, RecordMapper, SseFraming};
 
-use crate::http_error::redact;
 use crate::transport::OpenAiCompatible;
-use crate::HttpStream;
+use crate::Quirks;
 
-/// Where a stream's decoding stands.
 /// Whether an SSE `data:` payload can be an error object: it has an `"error"` string
 /// (as a key, or as a value). Text in a chunk's content has its quotes escaped.
 fn may_hold_error(data: &str) -> bool {
     data.contains("\"error\"")
 }
 
-struct Decoding {
-    transport: Arc<OpenAiCompatible>,
-    response: HttpStream,
-    decoder: SseDecoder,
-    pending: VecDeque<Result<SseEvent, elelem_core::sse::SseError>>,
-    ended: bool,
-    done: bool,
+/// The `error` of a payload that is an error object; `"error": null` (sent by some
+/// servers in every chunk) is no error.
+#[derive(Deserialize)]
+struct ErrorPayload {
+    #[serde(default)]
+    error: Option<Value>,
 }
 
-impl Decoding {
+/// OpenAI chunks, with the provider's quirks applied to each.
+struct Chunks {
+    client: HttpClient,
+    quirks: Arc<dyn Quirks>,
+}
+
+impl Chunks {
     fn error_in_stream(&self, data: &str) -> Option<ProviderError> {
         // Parsing every chunk into a `Value` first cost more than the chunk itself
         // (issue 7's profile): only a chunk that has an `"error"` string somewhere
@@ -37,91 +41,50 @@ impl Decoding {
         if !may_hold_error(data) {
             return None;
         }
-        let value: Value = serde_json::from_str(data).ok()?;
-        let error = value.get("error")?;
+        let error = serde_json::from_str::<ErrorPayload>(data)
+            .ok()?
+            .error
+            .filter(|error| !error.is_null())?;
         let message = error
             .get("message")
             .and_then(Value::as_str)
+            .or_else(|| error.as_str())
             .unwrap_or("no message");
-        Some(ProviderError::invalid_body(
-            self.transport.client().name(),
+        Some(self.client.invalid_piece(
             format!("the provider reported an error mid-stream: {message}"),
-            &redact(data, self.transport.client().settings().api_key.as_ref()),
+            data,
         ))
     }
+}
 
-    fn chunk(&self, data: &str) -> Result<ChatCompletionChunk, ProviderError> {
+impl RecordMapper for Chunks {
+    fn record(&mut self, data: &str) -> Result<Vec<ChatCompletionChunk>, ProviderError> {
         if let Some(error) = self.error_in_stream(data) {
             return Err(error);
         }
-        let mut chunk: ChatCompletionChunk = serde_json::from_str(data).map_err(|e| {
-            ProviderError::invalid_body(self.transport.client().name(), e.to_string(), data)
-        })?;
-        let quirks = self.transport.quirks();
-        quirks.adapt_chunk(&mut chunk);
+        let mut chunk: ChatCompletionChunk = serde_json::from_str(data)
+            .map_err(|e| self.client.invalid_piece(e.to_string(), data))?;
+        self.quirks.adapt_chunk(&mut chunk);
         if let Some(usage) = chunk.usage.as_mut() {
-            quirks.adapt_usage(usage);
+            self.quirks.adapt_usage(usage);
         }
-        Ok(chunk)
+        Ok(vec![chunk])
     }
 
-    /// The next chunk, or `None` after `[DONE]` or an error.
-    async fn next(&mut self) -> Option<Result<ChatCompletionChunk, ProviderError>> {
-        if self.done {
-            return None;
-        }
-        loop {
-            let event = self
-                .pending
-                .pop_front()
-                .or_else(|| self.decoder.next_event());
-            match event {
-                Some(Ok(SseEvent::Data(data))) => {
-                    let chunk = self.chunk(&data);
-                    self.done = chunk.is_err();
-                    return Some(chunk);
-                }
-                Some(Ok(SseEvent::Done)) => {
-                    self.done = true;
-                    return None;
-                }
-                Some(Err(error)) => {
-                    self.done = true;
-                    return Some(Err(ProviderError::invalid_body(
-                        self.transport.client().name(),
-                        error.to_string(),
-                        "",
-                    )));
-                }
-                None if self.ended => {
-                    self.done = true;
-                    return Some(Err(ProviderError::Connection {
-                        provider: self.transport.client().name().to_owned(),
-                        message: "the stream ended before `data: [DONE]`".into(),
-                    }));
-                }
-                None => {}
-            }
-            match self.response.next_bytes().await {
-                Ok(Some(bytes)) => self.decoder.push(&bytes),
-                Ok(None) => {
-                    self.ended = true;
-                    while let Some(event) = self.decoder.finish() {
-                        self.pending.push_back(event);
-                    }
-                }
-                Err(error) => {
-                    self.done = true;
-                    return Some(Err(error));
-                }
-            }
-        }
+    fn done(&mut self) -> Result<Vec<ChatCompletionChunk>, ProviderError> {
+        Ok(Vec::new())
+    }
+
+    fn finish(&mut self) -> Result<Vec<ChatCompletionChunk>, ProviderError> {
+        Err(self
+            .client
+            .stream_cut("the stream ended before `data: [DONE]`"))
     }
 }
 
 /// Opens a stream: sends the request and, on success, decodes its events lazily.
 pub(crate) async fn open(
-    transport: Arc<OpenAiCompatible>,
+    transport: &OpenAiCompatible,
     request: WireRequest,
 ) -> Result<ProviderStream, ProviderError> {
     let mut body = transport.adapted(request);
@@ -134,32 +97,44 @@ pub(crate) async fn open(
             );
         }
     }
-    let response = transport
-        .client()
+    let client = transport.client();
+    let response = client
         .post_json_stream(transport.parsed_chat_url().clone(), &body)
         .await?;
-    let headers = response.headers.clone();
-    let decoding = Decoding {
-        transport,
-        response,
-        decoder: SseDecoder::new(),
-        pending: VecDeque::new(),
-        ended: false,
-        done: false,
+    let framing = SseFraming::with_limit(client.settings().max_response_bytes);
+    let mapper = Chunks {
+        client: client.clone(),
+        quirks: transport.quirks().clone(),
     };
-    let chunks = futures_util::stream::unfold(decoding, |mut decoding| async move {
-        let item = decoding.next().await?;
-        Some((item, decoding))
-    });
-    Ok(ProviderStream {
-        chunks: Box::pin(chunks),
-        headers,
-    })
+    Ok(decode_stream(response, framing, mapper))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::may_hold_error;
+    #![allow(clippy::unwrap_used)]
+
+    use std::time::Duration;
+
+    use elelem_core::provider::ProviderSettings;
+
+    use super::*;
+    use crate::NoQuirks;
+
+    fn chunks(key: Option<&str>) -> Chunks {
+        let client = HttpClient::new(ProviderSettings {
+            name: "openai".into(),
+            base_url: "http://127.0.0.1:9/v1".into(),
+            api_key: key.map(Into::into),
+            api_key_env: None,
+            timeout: Duration::from_secs(5),
+            max_response_bytes: 1 << 20,
+        })
+        .unwrap();
+        Chunks {
+            client,
+            quirks: Arc::new(NoQuirks),
+        }
+    }
 
     #[test]
     fn only_payloads_with_an_error_string_are_parsed_for_one() {
@@ -177,5 +152,32 @@ mod tests {
         assert!(!may_hold_error(
             r#"{"choices":[{"index":0,"delta":{"content":"errors"}}]}"#
         ));
+    }
+
+    #[test]
+    fn a_null_error_is_no_error_and_a_real_one_ends_the_stream() {
+        let mut mapper = chunks(None);
+        let out = mapper
+            .record(r#"{"id":"c","error":null,"choices":[{"index":0,"delta":{"content":"Hi"}}]}"#)
+            .unwrap();
+        assert_eq!(out[0].choices[0].delta.content.as_deref(), Some("Hi"));
+        let error = mapper
+            .record(r#"{"error":{"message":"overloaded"}}"#)
+            .unwrap_err();
+        assert!(error.to_string().contains("overloaded"), "{error}");
+    }
+
+    #[test]
+    fn raw_snippets_in_stream_errors_are_redacted() {
+        let mut mapper = chunks(Some("sk-secret-key-1234"));
+        let error = mapper
+            .record(r#"{"error":{"message":"bad key sk-secret-key-1234"}}"#)
+            .unwrap_err();
+        assert!(!error.to_string().contains("sk-secret-key-1234"), "{error}");
+        let error = mapper
+            .record(r#"{"choices": "sk-secret-key-1234"}"#)
+            .unwrap_err();
+        assert!(!error.to_string().contains("sk-secret-key-1234"), "{error}");
+        assert!(!format!("{error:?}").contains("sk-secret-key-1234"));
     }
 }

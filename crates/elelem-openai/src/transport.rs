@@ -44,7 +44,11 @@ pub struct OpenAiCompatible {
 impl OpenAiCompatible {
     /// A transport for these settings: the key goes as `Authorization: Bearer`.
     pub fn new(settings: ProviderSettings, quirks: Arc<dyn Quirks>) -> Result<Self, ElelemError> {
-        let client = HttpClient::new(settings, quirks.clone())?
+        let hook_quirks = quirks.clone();
+        let client = HttpClient::new(settings)?
+            .with_error_hook(Arc::new(move |status, error| {
+                hook_quirks.classify_error(status, error)
+            }))
             .with_key_header("authorization", "Bearer ")?;
         let chat_url = format!("{}/chat/completions", client.base_url());
         let chat_url = reqwest::Url::parse(&chat_url).map_err(|e| ElelemError::Config {
@@ -91,7 +95,7 @@ impl Provider for OpenAiCompatible {
         &self,
         request: WireRequest,
     ) -> Result<ProviderStream, ProviderError> {
-        crate::stream::open(Arc::new(self.clone()), request).await
+        crate::stream::open(self, request).await
     }
 
     async fn completion(

@@ -54,8 +54,12 @@ impl Quirks for XaiQuirks {
         };
         // Only when xAI's total shows the reasoning was left out, so an answer that
         // already follows OpenAI's convention is not counted twice.
-        if reasoning > 0 && usage.total_tokens == Some(prompt + output + reasoning) {
-            usage.completion_tokens = Some(output + reasoning);
+        // Counts are the provider's bytes: add without overflow.
+        let all = prompt
+            .checked_add(output)
+            .and_then(|sum| sum.checked_add(reasoning));
+        if reasoning > 0 && all.is_some() && usage.total_tokens == all {
+            usage.completion_tokens = Some(output.saturating_add(reasoning));
             usage
                 .completion_tokens_details
                 .get_or_insert_with(CompletionTokensDetails::default)
@@ -123,6 +127,17 @@ mod tests {
             completion(r#"{"prompt_tokens":10,"completion_tokens":5,"total_tokens":15}"#);
         XaiQuirks.adapt_usage(&mut plain);
         assert_eq!(plain.completion_tokens, Some(5));
+    }
+
+    #[test]
+    fn huge_counts_do_not_overflow() {
+        let mut huge = completion(&format!(
+            r#"{{"prompt_tokens":{max},"completion_tokens":{max},"total_tokens":{max},
+                "completion_tokens_details":{{"reasoning_tokens":{max}}}}}"#,
+            max = u64::MAX
+        ));
+        XaiQuirks.adapt_response(&mut huge);
+        assert_eq!(huge.usage.unwrap().completion_tokens, Some(u64::MAX));
     }
 
     #[test]

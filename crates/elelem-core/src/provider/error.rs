@@ -214,6 +214,23 @@ pub enum ProviderError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The provider answered with a redirect to another origin (scheme, host or
+    /// port). It is not followed, so the API key, whatever header carries it, never
+    /// goes to a server it was not meant for. Not retried.
+    ///
+    /// ```
+    /// use elelem_core::provider::ProviderError;
+    /// let e = ProviderError::Redirected { provider: "anthropic".into(), target: "https://evil.example/v1/messages".into() };
+    /// assert!(!e.is_retryable());
+    /// assert!(e.to_string().contains("https://evil.example/v1/messages"));
+    /// ```
+    #[error("{provider} redirected the request to another origin, {target}; it was not followed so that the API key is not sent there: check the provider's base URL")]
+    Redirected {
+        /// The provider's name.
+        provider: String,
+        /// Where the redirect pointed.
+        target: String,
+    },
     /// A success status with a body that is not a chat completion (HTML, truncated
     /// JSON, another shape).
     #[error("{provider} sent a body that is not a chat completion ({reason}); it starts with: {snippet}")]
@@ -279,6 +296,7 @@ impl ProviderError {
             | ProviderError::Timeout { .. }
             | ProviderError::InvalidBody { .. } => true,
             ProviderError::BodyTooLarge { .. }
+            | ProviderError::Redirected { .. }
             | ProviderError::Unsupported { .. }
             | ProviderError::CoolingDown { .. } => false,
         }

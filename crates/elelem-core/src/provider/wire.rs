@@ -27,6 +27,22 @@ impl WireRequest {
     pub fn new(body: Map<String, Value>) -> Self {
         WireRequest { body }
     }
+
+    /// Whether the request asks the provider for a `response_format` (JSON mode or
+    /// a JSON schema), so the pipeline knows whether a retry can drop it.
+    ///
+    /// ```
+    /// use elelem_core::provider::WireRequest;
+    /// let plain = WireRequest::new(serde_json::Map::new());
+    /// assert!(!plain.sends_response_format());
+    /// let json = serde_json::json!({"response_format": {"type": "json_object"}});
+    /// assert!(WireRequest::new(json.as_object().cloned().unwrap_or_default()).sends_response_format());
+    /// ```
+    pub fn sends_response_format(&self) -> bool {
+        self.body
+            .get("response_format")
+            .is_some_and(|format| !format.is_null())
+    }
 }
 
 /// A provider's successful answer.

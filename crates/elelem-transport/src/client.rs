@@ -4,7 +4,6 @@
 //! transport, without the OpenAI request and response shapes.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -14,8 +13,7 @@ use serde::de::DeserializeOwned;
 use elelem_core::provider::{ProviderError, ProviderSettings};
 use elelem_core::ElelemError;
 
-use crate::http_error::{http_error, kept_headers, redact};
-use crate::Quirks;
+use crate::error::{http_error, kept_headers, redact, ErrorHook};
 
 /// A successful HTTP answer: the kept headers (rate limits, request ids) and the
 /// body.
@@ -27,17 +25,16 @@ pub struct HttpReply {
     pub body: Bytes,
 }
 
-/// A JSON-over-HTTP client bound to one provider's settings, for native
-/// (non-OpenAI) protocols. Non-success statuses become classified
-/// [`ProviderError::Http`] errors (the [`Quirks::classify_error`] of the given
-/// quirks first, then the default classification); the key never appears in
-/// errors or logs.
+/// A JSON-over-HTTP client bound to one provider's settings, for every
+/// protocol. Non-success statuses become classified [`ProviderError::Http`]
+/// errors (the provider's [`ErrorHook`] first, when it has one, then the default
+/// classification); the key never appears in errors or logs, and a redirect to
+/// another origin is refused while a key is set.
 ///
 /// ```
-/// use std::sync::Arc;
 /// use std::time::Duration;
 /// use elelem_core::provider::ProviderSettings;
-/// use elelem_openai::{HttpClient, NoQuirks};
+/// use elelem_transport::HttpClient;
 ///
 /// let client = HttpClient::new(ProviderSettings {
 ///     name: "acme".into(),
@@ -46,7 +43,7 @@ pub struct HttpReply {
 ///     api_key_env: Some("ACME_API_KEY".into()),
 ///     timeout: Duration::from_secs(30),
 ///     max_response_bytes: 1 << 20,
-/// }, Arc::new(NoQuirks))
+/// })
 /// .unwrap()
 /// .with_key_header("x-api-key", "")
 /// .unwrap()
@@ -61,7 +58,7 @@ pub struct HttpClient {
     base_url: String,
     headers: HeaderMap,
     http: reqwest::Client,
-    quirks: Arc<dyn Quirks>,
+    hook: Option<ErrorHook>,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -78,8 +75,8 @@ fn config_error(reason: String) -> ElelemError {
 }
 
 impl HttpClient {
-    /// A client for these settings; `quirks` classifies HTTP errors.
-    pub fn new(settings: ProviderSettings, quirks: Arc<dyn Quirks>) -> Result<Self, ElelemError> {
+    /// A client for these settings, classifying HTTP errors by default.
+    pub fn new(settings: ProviderSettings) -> Result<Self, ElelemError> {
         let base_url = settings.base_url.trim_end_matches('/').to_owned();
         if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
             return Err(config_error(format!(
@@ -92,6 +89,7 @@ impl HttpClient {
         let http = reqwest::Client::builder()
             .connect_timeout(settings.timeout.min(Duration::from_secs(30)))
             .pool_idle_timeout(Duration::from_secs(90))
+            .redirect(crate::redirect::policy(settings.api_key.is_some()))
             .build()
             .map_err(|e| {
                 config_error(format!(
@@ -104,8 +102,28 @@ impl HttpClient {
             base_url,
             headers: HeaderMap::new(),
             http,
-            quirks,
+            hook: None,
         })
+    }
+
+    /// Classifies HTTP errors with `hook` first (the default classification
+    /// applies where it answers `None`).
+    ///
+    /// ```
+    /// # use std::{sync::Arc, time::Duration};
+    /// # use elelem_core::provider::{ProviderErrorKind, ProviderSettings};
+    /// # let settings = ProviderSettings {
+    /// #     name: "acme".into(), base_url: "http://127.0.0.1:9".into(), api_key: None,
+    /// #     api_key_env: None, timeout: Duration::from_secs(5), max_response_bytes: 1 << 20,
+    /// # };
+    /// let client = elelem_transport::HttpClient::new(settings)
+    ///     .unwrap()
+    ///     .with_error_hook(Arc::new(|status, _| (status == 499).then_some(ProviderErrorKind::Server)));
+    /// assert_eq!(client.stream_error(499, b"{}").kind(), Some(ProviderErrorKind::Server));
+    /// ```
+    pub fn with_error_hook(mut self, hook: ErrorHook) -> Self {
+        self.hook = Some(hook);
+        self
     }
 
     fn insert(mut self, name: &str, value: &str, sensitive: bool) -> Result<Self, ElelemError> {
@@ -178,7 +196,7 @@ impl HttpClient {
     /// pipeline ends a stream that stays silent too long.
     ///
     /// ```no_run
-    /// # async fn demo(client: elelem_openai::HttpClient) -> Result<(), elelem_core::provider::ProviderError> {
+    /// # async fn demo(client: elelem_transport::HttpClient) -> Result<(), elelem_core::provider::ProviderError> {
     /// let mut stream = client
     ///     .post_json_stream("http://127.0.0.1:9/stream", &serde_json::json!({"stream": true}))
     ///     .await?;
@@ -215,7 +233,7 @@ impl HttpClient {
                 &headers,
                 &body,
                 self.settings.api_key.as_ref(),
-                self.quirks.as_ref(),
+                self.hook.as_ref(),
             );
             return Err(ProviderError::Http(Box::new(error)));
         }
@@ -238,10 +256,10 @@ impl HttpClient {
     /// ```
     /// # use std::{sync::Arc, time::Duration};
     /// # use elelem_core::provider::{ProviderErrorKind, ProviderSettings};
-    /// # let client = elelem_openai::HttpClient::new(ProviderSettings {
+    /// # let client = elelem_transport::HttpClient::new(ProviderSettings {
     /// #     name: "acme".into(), base_url: "http://127.0.0.1:9".into(), api_key: None,
     /// #     api_key_env: None, timeout: Duration::from_secs(5), max_response_bytes: 1 << 20,
-    /// # }, Arc::new(elelem_openai::NoQuirks)).unwrap();
+    /// # }).unwrap();
     /// let error = client.stream_error(529, br#"{"error":{"type":"overloaded_error","message":"Overloaded"}}"#);
     /// assert_eq!(error.kind(), Some(ProviderErrorKind::Server));
     /// ```
@@ -252,7 +270,7 @@ impl HttpClient {
             &HeaderMap::new(),
             body,
             self.settings.api_key.as_ref(),
-            self.quirks.as_ref(),
+            self.hook.as_ref(),
         )))
     }
 
@@ -262,18 +280,19 @@ impl HttpClient {
     /// ```
     /// # use std::{sync::Arc, time::Duration};
     /// # use elelem_core::provider::{ProviderError, ProviderSettings};
-    /// # let client = elelem_openai::HttpClient::new(ProviderSettings {
+    /// # let client = elelem_transport::HttpClient::new(ProviderSettings {
     /// #     name: "acme".into(), base_url: "http://127.0.0.1:9".into(), api_key: None,
     /// #     api_key_env: None, timeout: Duration::from_secs(5), max_response_bytes: 1 << 20,
-    /// # }, Arc::new(elelem_openai::NoQuirks)).unwrap();
+    /// # }).unwrap();
     /// let error = client.invalid_piece("expected an object", "[1]");
     /// assert!(matches!(error, ProviderError::InvalidBody { .. }));
     /// ```
     pub fn invalid_piece(&self, reason: impl Into<String>, piece: &str) -> ProviderError {
+        let key = self.settings.api_key.as_ref();
         ProviderError::invalid_body(
             self.name(),
-            reason,
-            &redact(piece, self.settings.api_key.as_ref()),
+            redact(&reason.into(), key),
+            &redact(piece, key),
         )
     }
 
@@ -283,10 +302,10 @@ impl HttpClient {
     /// ```
     /// # use std::{sync::Arc, time::Duration};
     /// # use elelem_core::provider::{ProviderError, ProviderSettings};
-    /// # let client = elelem_openai::HttpClient::new(ProviderSettings {
+    /// # let client = elelem_transport::HttpClient::new(ProviderSettings {
     /// #     name: "acme".into(), base_url: "http://127.0.0.1:9".into(), api_key: None,
     /// #     api_key_env: None, timeout: Duration::from_secs(5), max_response_bytes: 1 << 20,
-    /// # }, Arc::new(elelem_openai::NoQuirks)).unwrap();
+    /// # }).unwrap();
     /// let error = client.stream_cut("the stream ended before `message_stop`");
     /// assert!(matches!(error, ProviderError::Connection { .. }));
     /// ```
@@ -344,7 +363,7 @@ impl HttpClient {
                 &headers,
                 &body,
                 self.settings.api_key.as_ref(),
-                self.quirks.as_ref(),
+                self.hook.as_ref(),
             );
             return Err(ProviderError::Http(Box::new(error)));
         }
@@ -355,6 +374,12 @@ impl HttpClient {
     }
 
     fn connection_error(&self, error: &reqwest::Error) -> ProviderError {
+        if let Some(target) = crate::redirect::refused_target(error) {
+            return ProviderError::Redirected {
+                provider: self.name().to_owned(),
+                target: redact(&target, self.settings.api_key.as_ref()),
+            };
+        }
         if error.is_timeout() {
             return ProviderError::Timeout {
                 provider: self.name().to_owned(),
@@ -422,7 +447,7 @@ impl HttpStream {
     /// end; a broken connection or a timeout is an error.
     ///
     /// ```no_run
-    /// # async fn demo(mut stream: elelem_openai::HttpStream) -> Result<(), elelem_core::provider::ProviderError> {
+    /// # async fn demo(mut stream: elelem_transport::HttpStream) -> Result<(), elelem_core::provider::ProviderError> {
     /// while let Some(bytes) = stream.next_bytes().await? {
     ///     println!("{} bytes", bytes.len());
     /// }
@@ -439,7 +464,7 @@ impl HttpStream {
     /// The client that opened the stream (its name, error helpers).
     ///
     /// ```no_run
-    /// # fn demo(stream: &elelem_openai::HttpStream) {
+    /// # fn demo(stream: &elelem_transport::HttpStream) {
     /// println!("streaming from {}", stream.client().name());
     /// # }
     /// ```

@@ -1,6 +1,7 @@
 //! Turning an HTTP error answer into a classified [`HttpError`].
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use reqwest::header::HeaderMap;
 use serde_json::Value;
@@ -9,7 +10,20 @@ use elelem_core::provider::{HttpError, ProviderErrorKind, MAX_ERROR_BODY_CHARS};
 use elelem_core::retry::retry_after_from_headers;
 use elelem_core::ApiKey;
 
-use crate::Quirks;
+/// A provider's own classification of an HTTP error, consulted before the
+/// default one ([`ProviderErrorKind::classify`]): given the status and the body's
+/// `error` object (when the body is JSON with one), it answers a kind, or `None`
+/// to keep the default.
+///
+/// ```
+/// use std::sync::Arc;
+/// use elelem_core::provider::ProviderErrorKind;
+/// let hook: elelem_transport::ErrorHook = Arc::new(|status, _error| {
+///     (status == 400).then_some(ProviderErrorKind::Server)
+/// });
+/// assert_eq!(hook(400, None), Some(ProviderErrorKind::Server));
+/// ```
+pub type ErrorHook = Arc<dyn Fn(u16, Option<&Value>) -> Option<ProviderErrorKind> + Send + Sync>;
 
 /// Whether a response header is worth keeping in errors and responses.
 pub(crate) fn is_kept_header(name: &str) -> bool {
@@ -47,7 +61,7 @@ pub(crate) fn http_error(
     headers: &HeaderMap,
     body: &[u8],
     key: Option<&ApiKey>,
-    quirks: &dyn Quirks,
+    hook: Option<&ErrorHook>,
 ) -> HttpError {
     let text = redact(&String::from_utf8_lossy(body), key);
     let parsed: Option<Value> = serde_json::from_str(&text).ok();
@@ -74,8 +88,8 @@ pub(crate) fn http_error(
         Some("false") => Some(false),
         _ => None,
     };
-    let kind = quirks
-        .classify_error(status, error)
+    let kind = hook
+        .and_then(|hook| hook(status, error))
         .unwrap_or_else(|| ProviderErrorKind::classify(status, code.as_deref()));
     let error_object = error.filter(|e| e.is_object()).cloned();
     let error_type = field("type");
@@ -103,7 +117,6 @@ mod tests {
     use reqwest::header::{HeaderName, HeaderValue};
 
     use super::*;
-    use crate::NoQuirks;
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
@@ -121,7 +134,7 @@ mod tests {
             ("x-ratelimit-remaining-requests", "0"),
             ("set-cookie", "x"),
         ]);
-        let e = http_error("openai", 429, &h, body, None, &NoQuirks);
+        let e = http_error("openai", 429, &h, body, None, None);
         assert_eq!(e.kind, ProviderErrorKind::RateLimited);
         assert_eq!(e.retry_after, Some(std::time::Duration::from_secs(2)));
         assert_eq!(e.code.as_deref(), Some("rate_limit_exceeded"));
@@ -137,14 +150,7 @@ mod tests {
     #[test]
     fn html_and_huge_bodies_are_kept_truncated() {
         let html = "<html>".repeat(1_000);
-        let e = http_error(
-            "groq",
-            502,
-            &HeaderMap::new(),
-            html.as_bytes(),
-            None,
-            &NoQuirks,
-        );
+        let e = http_error("groq", 502, &HeaderMap::new(), html.as_bytes(), None, None);
         assert_eq!(e.kind, ProviderErrorKind::Server);
         assert_eq!(e.body.chars().count(), MAX_ERROR_BODY_CHARS);
         assert!(e.message.is_none());
@@ -160,11 +166,24 @@ mod tests {
             &headers(&[("x-should-retry", "false")]),
             body,
             Some(&key),
-            &NoQuirks,
+            None,
         );
         assert!(!e.body.contains("sk-very-secret"));
         assert!(!e.message.clone().unwrap().contains("sk-very-secret"));
         assert_eq!(e.should_retry, Some(false));
         assert!(!e.is_retryable());
+    }
+
+    #[test]
+    fn the_provider_hook_classifies_first() {
+        let hook: ErrorHook = Arc::new(|status, error| {
+            let overloaded = error?.get("type")?.as_str()? == "overloaded_error";
+            (status == 400 && overloaded).then_some(ProviderErrorKind::Server)
+        });
+        let body = br#"{"error":{"type":"overloaded_error"}}"#;
+        let e = http_error("p", 400, &HeaderMap::new(), body, None, Some(&hook));
+        assert_eq!(e.kind, ProviderErrorKind::Server);
+        let e = http_error("p", 400, &HeaderMap::new(), b"{}", None, Some(&hook));
+        assert_eq!(e.kind, ProviderErrorKind::BadRequest);
     }
 }

@@ -1,0 +1,38 @@
+//! The HTTP transport every Elelem provider shares: the HTTP client (reqwest over
+//! rustls) with its time and size limits and key handling ([`HttpClient`]), the
+//! classification of HTTP errors into [`ProviderErrorKind`]s with a provider hook
+//! ([`ErrorHook`]), and stream framing (server-sent events, newline-delimited
+//! JSON) with the one stream-decoding loop ([`decode_stream`]) that serves every
+//! provider, OpenAI included.
+//!
+//! It is a crate of its own, not a module of `elelem-core`, so that the core (the
+//! pipeline, the catalogue, the cost accounting) does not depend on an HTTP stack:
+//! a custom provider, a ledger or a test needs only the core.
+//!
+//! Keys: the key header is marked sensitive, echoed keys are redacted from every
+//! error and snippet, and a redirect to another origin is never followed while a
+//! key is set ([`ProviderError::Redirected`](elelem_core::provider::ProviderError::Redirected)).
+//!
+//! ```
+//! use std::time::Duration;
+//! use elelem_core::provider::ProviderSettings;
+//! let client = elelem_transport::HttpClient::new(ProviderSettings {
+//!     name: "acme".into(), base_url: "https://api.acme.example/v1/".into(),
+//!     api_key: None, api_key_env: None,
+//!     timeout: Duration::from_secs(30), max_response_bytes: 1 << 20,
+//! }).unwrap();
+//! assert_eq!(client.base_url(), "https://api.acme.example/v1");
+//! ```
+//!
+//! [`ProviderErrorKind`]: elelem_core::provider::ProviderErrorKind
+
+mod client;
+mod error;
+mod framing;
+mod redirect;
+mod stream;
+
+pub use client::{HttpClient, HttpReply, HttpStream};
+pub use error::ErrorHook;
+pub use framing::{Framing, NdjsonFraming, Record, SseFraming};
+pub use stream::{decode_stream, record_stream, RecordMapper};

@@ -136,8 +136,8 @@ mod tests {
                 "completion_tokens_details":{{"reasoning_tokens":{max}}}}}"#,
             max = u64::MAX
         ));
-        XaiQuirks.adapt_response(&mut huge);
-        assert_eq!(huge.usage.unwrap().completion_tokens, Some(u64::MAX));
+        XaiQuirks.adapt_usage(&mut huge);
+        assert_eq!(huge.completion_tokens, Some(u64::MAX));
     }
 
     #[test]

@@ -112,7 +112,7 @@ impl Provider for Anthropic {
         &self,
         request: WireRequest,
     ) -> Result<ProviderResponse, ProviderError> {
-        let body = convert::messages_request(&request.body);
+        let body = convert::messages_request(&request.to_map());
         let reply = self.http.post_json(&self.messages_url, &body).await?;
         let message: Value = self.http.decode(&reply)?;
         if message.get("type").and_then(Value::as_str) != Some("message") {
@@ -128,7 +128,7 @@ impl Provider for Anthropic {
         &self,
         request: WireRequest,
     ) -> Result<ProviderStream, ProviderError> {
-        let body = convert::messages_request(&request.body);
+        let body = convert::messages_request(&request.to_map());
         record_stream(
             &self.http,
             &self.messages_url,

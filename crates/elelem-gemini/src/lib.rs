@@ -119,12 +119,7 @@ impl Gemini {
 
 /// The upstream model a request names (Gemini puts it in the URL).
 fn model_of(request: &WireRequest) -> String {
-    request
-        .body
-        .get("model")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
+    request.model.clone()
 }
 
 #[async_trait]
@@ -134,7 +129,7 @@ impl Provider for Gemini {
         request: WireRequest,
     ) -> Result<ProviderResponse, ProviderError> {
         let model = model_of(&request);
-        let body = convert::generate_request(&request.body);
+        let body = convert::generate_request(&request.to_map());
         let reply = match self.http.post_json(&self.generate_url(&model), &body).await {
             Ok(reply) => reply,
             Err(ProviderError::Http(mut error)) => {
@@ -155,7 +150,7 @@ impl Provider for Gemini {
         request: WireRequest,
     ) -> Result<ProviderStream, ProviderError> {
         let model = model_of(&request);
-        let body = convert::generate_request(&request.body);
+        let body = convert::generate_request(&request.to_map());
         match record_stream(
             &self.http,
             &self.stream_url(&model),

@@ -104,7 +104,7 @@ impl Provider for Ollama {
         &self,
         request: WireRequest,
     ) -> Result<ProviderResponse, ProviderError> {
-        let body = convert::chat_request(&request.body);
+        let body = convert::chat_request(&request.to_map());
         let reply = self.http.post_json(&self.chat_url, &body).await?;
         let answer: Value = self.http.decode(&reply)?;
         provider_response(&self.http, reply, convert::completion(&answer))
@@ -114,7 +114,7 @@ impl Provider for Ollama {
         &self,
         request: WireRequest,
     ) -> Result<ProviderStream, ProviderError> {
-        let body = convert::chat_request(&request.body);
+        let body = convert::chat_request(&request.to_map());
         record_stream(
             &self.http,
             &self.chat_url,

@@ -9,6 +9,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use elelem_core::provider::{ProviderError, ProviderSettings};
 use elelem_core::ElelemError;
@@ -169,12 +170,13 @@ impl HttpClient {
         &self.settings
     }
 
-    /// `POST`s `body` as JSON to `url` (a `&str`, or a parsed [`reqwest::Url`],
-    /// which saves parsing it again on every call).
-    pub async fn post_json(
+    /// `POST`s `body` (anything serializable: a typed request goes straight to
+    /// bytes) as JSON to `url` (a `&str`, or a parsed [`reqwest::Url`], which saves
+    /// parsing it again on every call).
+    pub async fn post_json<T: Serialize + ?Sized>(
         &self,
         url: impl reqwest::IntoUrl,
-        body: &serde_json::Value,
+        body: &T,
     ) -> Result<HttpReply, ProviderError> {
         let payload = serde_json::to_vec(body).map_err(|e| {
             ProviderError::invalid_body(self.name(), format!("cannot encode the request: {e}"), "")
@@ -206,10 +208,10 @@ impl HttpClient {
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn post_json_stream(
+    pub async fn post_json_stream<T: Serialize + ?Sized>(
         &self,
         url: impl reqwest::IntoUrl,
-        body: &serde_json::Value,
+        body: &T,
     ) -> Result<HttpStream, ProviderError> {
         let payload = serde_json::to_vec(body).map_err(|e| {
             ProviderError::invalid_body(self.name(), format!("cannot encode the request: {e}"), "")

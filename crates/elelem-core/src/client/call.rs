@@ -22,7 +22,7 @@ use crate::cost::{Adjustments, AttemptOutcome, RetryCause, TokenCounts, UsageRec
 use crate::error::{AttemptError, AttemptProblem, ElelemError};
 use crate::json::{json_instruction, retry_feedback};
 use crate::money::Usd;
-use crate::provider::{Provider, ProviderError, ProviderErrorKind, WireRequest};
+use crate::provider::{Provider, ProviderError, ProviderErrorKind};
 use crate::retry::{Failure, RetryDecision, RetryState};
 use crate::tokens::check_context_window;
 use crate::types::{ChatCompletion, ChatRequest, FinishReason, Message, Usage};
@@ -523,7 +523,7 @@ impl Call<'_> {
                 &current.model,
                 &params,
             );
-            state.response_format_sent = body.contains_key("response_format");
+            state.response_format_sent = body.sends_response_format();
             state.temperature = params.temperature;
             state.attempts += 1;
             let attempt = state.attempts;
@@ -540,7 +540,7 @@ impl Call<'_> {
             let mut reservation = self.reserve(&current, &params).await?;
             let send = current
                 .provider
-                .chat_completion(WireRequest::new(body))
+                .chat_completion(body)
                 .instrument(attempt_span.clone());
             let send = super::gate::guarded(
                 &self.inner.gate,

@@ -10,7 +10,6 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use futures_core::Stream;
-use serde_json::Value;
 use tokio::time::Sleep;
 use tracing::Instrument;
 
@@ -28,7 +27,7 @@ use crate::cost::{Adjustments, AttemptOutcome};
 use crate::error::ElelemError;
 use crate::json::json_instruction;
 use crate::money::Usd;
-use crate::provider::{ChunkStream, ProviderError, WireRequest};
+use crate::provider::{ChunkStream, ProviderError};
 use crate::types::{ChatCompletion, ChatCompletionChunk, ChatRequest, Usage};
 
 /// The default time a stream may go without a byte before it ends with a timeout.
@@ -435,7 +434,7 @@ impl Legs {
                 &model,
                 &params,
             );
-            body.insert("stream".into(), Value::Bool(true));
+            body.stream = Some(true);
             let deadline = candidates.as_ref().map(|c| c.deadline);
             let mut attempts =
                 ProviderAttempts::new(inner, call_id, &model, &tags, temperature, carried);
@@ -455,9 +454,7 @@ impl Legs {
                 let attempt = attempts.begin();
                 let sent = async {
                     inner.state.note_request(&model.provider, None);
-                    provider
-                        .chat_completion_stream(WireRequest::new(body.clone()))
-                        .await
+                    provider.chat_completion_stream(body.clone()).await
                 };
                 let (messages, json) = (&request.messages, instruction.as_deref());
                 let tokens =

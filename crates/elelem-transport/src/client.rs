@@ -178,9 +178,23 @@ impl HttpClient {
         url: impl reqwest::IntoUrl,
         body: &T,
     ) -> Result<HttpReply, ProviderError> {
-        let payload = serde_json::to_vec(body).map_err(|e| {
+        let payload = self.encode(body)?;
+        self.post_bytes(url, payload).await
+    }
+
+    /// Serializes a request body.
+    fn encode<T: Serialize + ?Sized>(&self, body: &T) -> Result<Vec<u8>, ProviderError> {
+        serde_json::to_vec(body).map_err(|e| {
             ProviderError::invalid_body(self.name(), format!("cannot encode the request: {e}"), "")
-        })?;
+        })
+    }
+
+    /// `POST`s an already serialized JSON body to `url`.
+    pub async fn post_bytes(
+        &self,
+        url: impl reqwest::IntoUrl,
+        payload: Vec<u8>,
+    ) -> Result<HttpReply, ProviderError> {
         let request = self
             .http
             .post(url)
@@ -213,9 +227,17 @@ impl HttpClient {
         url: impl reqwest::IntoUrl,
         body: &T,
     ) -> Result<HttpStream, ProviderError> {
-        let payload = serde_json::to_vec(body).map_err(|e| {
-            ProviderError::invalid_body(self.name(), format!("cannot encode the request: {e}"), "")
-        })?;
+        let payload = self.encode(body)?;
+        self.post_bytes_stream(url, payload).await
+    }
+
+    /// [`post_json_stream`](HttpClient::post_json_stream) for an already
+    /// serialized JSON body.
+    pub async fn post_bytes_stream(
+        &self,
+        url: impl reqwest::IntoUrl,
+        payload: Vec<u8>,
+    ) -> Result<HttpStream, ProviderError> {
         let response = self
             .http
             .post(url)

@@ -8,6 +8,7 @@ use serde::Serialize;
 use elelem_core::provider::{
     Provider, ProviderError, ProviderResponse, ProviderStream, WireRequest,
 };
+use elelem_core::ModelList;
 
 use crate::{decode_stream, Framing, HttpClient, HttpReply, RecordMapper};
 
@@ -98,6 +99,18 @@ pub trait Mapping: Send + Sync + std::fmt::Debug + 'static {
     fn error(&self, error: ProviderError) -> ProviderError {
         error
     }
+
+    /// The URL listing the models served right now (`GET`), when there is one.
+    fn models_url(&self) -> Option<String> {
+        None
+    }
+
+    /// The model list (`provider:model` ids) for a successful listing reply.
+    fn models_response(&self, _reply: HttpReply) -> Result<ModelList, ProviderError> {
+        Err(ProviderError::Unsupported {
+            operation: "model listing",
+        })
+    }
 }
 
 /// The [`Provider`] for a [`Mapping`]: the one implementation doing the I/O.
@@ -152,5 +165,16 @@ impl<M: Mapping> Provider for Mapped<M> {
             .map_err(|e| mapping.error(e))?;
         let (framing, records) = mapping.stream();
         Ok(decode_stream(opened, framing, records))
+    }
+
+    async fn list_models(&self) -> Result<ModelList, ProviderError> {
+        let mapping = &self.0;
+        let Some(url) = mapping.models_url() else {
+            return Err(ProviderError::Unsupported {
+                operation: "model listing",
+            });
+        };
+        let reply = mapping.client().get(&url).await?;
+        mapping.models_response(reply)
     }
 }

@@ -12,7 +12,7 @@ use elelem::provider::{
     Provider, ProviderError, ProviderPlugin, ProviderResponse, ProviderSettings, WireRequest,
 };
 use elelem::{
-    async_trait, ChatCompletion, ChatRequest, Elelem, ElelemError, Message, ResponseFormat,
+    async_trait, ChatCompletion, ChatRequest, Elelem, ElelemError, Message, ResponseFormat, Role,
 };
 use serde_json::{json, Value};
 
@@ -38,18 +38,22 @@ impl Provider for Shout {
         &self,
         request: WireRequest,
     ) -> Result<ProviderResponse, ProviderError> {
-        let last_user = request.body["messages"]
-            .as_array()
-            .and_then(|messages| messages.iter().rev().find(|m| m["role"] == "user"))
-            .and_then(|m| m["content"].as_str())
+        // The request is typed: messages are `Message`s with a `Role`.
+        let last_user = request
+            .messages
+            .iter()
+            .rev()
+            .find(|m| m.role == Role::User)
+            .map(Message::text)
             .unwrap_or_default();
+        let last_user = last_user.as_str();
         let content = json!({"shout": last_user.to_uppercase()}).to_string();
         let words = |text: &str| text.split_whitespace().count() as u64;
         let body: Value = json!({
             "id": "echo-1",
             "object": "chat.completion",
             "created": 0,
-            "model": request.body["model"],
+            "model": request.model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
             "usage": {"prompt_tokens": words(last_user), "completion_tokens": words(&content), "total_tokens": words(last_user) + words(&content)}
         });

@@ -49,19 +49,16 @@
 mod convert;
 mod stream;
 
-use elelem_transport::{record_stream, SseFraming};
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use serde_json::Value;
 
 use elelem_core::provider::{
-    Provider, ProviderError, ProviderPlugin, ProviderResponse, ProviderSettings, ProviderStream,
-    WireRequest,
+    Provider, ProviderError, ProviderPlugin, ProviderResponse, ProviderSettings, WireRequest,
 };
 use elelem_core::ElelemError;
 use elelem_openai::native::provider_response;
-use elelem_transport::HttpClient;
+use elelem_transport::{HttpClient, HttpReply, HttpRequest, Mapped, Mapping, SseFraming};
 
 pub use convert::DEFAULT_MAX_TOKENS;
 
@@ -71,7 +68,8 @@ pub const CATALOGUE: &str = include_str!("../../../models/anthropic.toml");
 /// The API version sent in `anthropic-version`.
 pub const API_VERSION: &str = "2023-06-01";
 
-/// The Anthropic provider: one `POST {base}/messages` per attempt.
+/// The Anthropic provider: one `POST {base}/messages` per attempt. It is a pure
+/// translation ([`Mapping`]); `Mapped::new(anthropic)` is the [`Provider`].
 ///
 /// ```
 /// # use std::time::Duration;
@@ -106,14 +104,31 @@ impl Anthropic {
     }
 }
 
-#[async_trait]
-impl Provider for Anthropic {
-    async fn chat_completion(
+/// Anthropic as a pure translation; [`Mapped`] does the I/O.
+impl Mapping for Anthropic {
+    type Framing = SseFraming;
+    type Records = stream::Mapper;
+
+    fn client(&self) -> &HttpClient {
+        &self.http
+    }
+
+    fn chat_request(
         &self,
-        request: WireRequest,
-    ) -> Result<ProviderResponse, ProviderError> {
-        let body = convert::messages_request(&request.body);
-        let reply = self.http.post_json(&self.messages_url, &body).await?;
+        request: &WireRequest,
+        stream: bool,
+    ) -> Result<HttpRequest, ProviderError> {
+        let mut body = convert::messages_request(&request.to_map());
+        if let (true, Value::Object(fields)) = (stream, &mut body) {
+            fields.insert("stream".into(), Value::Bool(true));
+        }
+        HttpRequest::json(self.messages_url.as_str(), &body).map_err(|e| {
+            self.http
+                .invalid_piece(format!("cannot encode the request: {e}"), "")
+        })
+    }
+
+    fn chat_response(&self, reply: HttpReply) -> Result<ProviderResponse, ProviderError> {
         let message: Value = self.http.decode(&reply)?;
         if message.get("type").and_then(Value::as_str) != Some("message") {
             return Err(self.http.invalid_piece(
@@ -124,19 +139,11 @@ impl Provider for Anthropic {
         provider_response(&self.http, reply, convert::completion(&message))
     }
 
-    async fn chat_completion_stream(
-        &self,
-        request: WireRequest,
-    ) -> Result<ProviderStream, ProviderError> {
-        let body = convert::messages_request(&request.body);
-        record_stream(
-            &self.http,
-            &self.messages_url,
-            body,
+    fn stream(&self) -> (SseFraming, stream::Mapper) {
+        (
             SseFraming::with_limit(self.http.settings().max_response_bytes),
             stream::Mapper::new(self.http.clone()),
         )
-        .await
     }
 }
 
@@ -152,7 +159,7 @@ impl Provider for Anthropic {
 /// assert!(elelem_anthropic::build(settings).is_ok());
 /// ```
 pub fn build(settings: ProviderSettings) -> Result<Arc<dyn Provider>, ElelemError> {
-    Ok(Arc::new(Anthropic::new(settings)?))
+    Ok(Arc::new(Mapped::new(Anthropic::new(settings)?)))
 }
 
 elelem_core::inventory::submit! {

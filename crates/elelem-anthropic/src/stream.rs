@@ -32,7 +32,7 @@ fn status_of(error_type: Option<&str>) -> u16 {
 }
 
 /// Maps Anthropic's events, one at a time, to OpenAI chunks.
-pub(crate) struct Mapper {
+pub struct Mapper {
     http: HttpClient,
     id: String,
     model: String,

@@ -142,7 +142,7 @@ impl Provider for Scripted {
         &self,
         request: WireRequest,
     ) -> Result<ProviderResponse, ProviderError> {
-        self.seen.lock().unwrap().push(request.body);
+        self.seen.lock().unwrap().push(request.to_map());
         self.answers
             .lock()
             .unwrap()

@@ -16,7 +16,7 @@
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use elelem_core::provider::WireRequest;
 
 use elelem_core::provider::{Provider, ProviderPlugin, ProviderSettings};
 use elelem_core::ElelemError;
@@ -29,17 +29,21 @@ pub const CATALOGUE: &str = include_str!("../../../models/deepinfra.toml");
 ///
 /// ```
 /// use elelem_openai::Quirks;
-/// let mut body = serde_json::json!({"max_completion_tokens": 10}).as_object().unwrap().clone();
-/// elelem_deepinfra::DeepInfraQuirks.adapt_request(&mut body);
-/// assert_eq!(body["max_tokens"], 10);
+/// let mut request = elelem_core::provider::WireRequest::default();
+/// request.max_completion_tokens = Some(10);
+/// elelem_deepinfra::DeepInfraQuirks.adapt_request(&mut request);
+/// assert_eq!(request.max_tokens, Some(10));
+/// assert_eq!(request.max_completion_tokens, None);
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DeepInfraQuirks;
 
 impl Quirks for DeepInfraQuirks {
-    fn adapt_request(&self, body: &mut Map<String, Value>) {
-        if let Some(limit) = body.remove("max_completion_tokens") {
-            body.entry("max_tokens").or_insert(limit);
+    fn adapt_request(&self, request: &mut WireRequest) {
+        if let Some(limit) = request.remove("max_completion_tokens") {
+            if request.get("max_tokens").is_none() {
+                request.set("max_tokens", limit);
+            }
         }
     }
 }

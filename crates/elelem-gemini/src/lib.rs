@@ -44,25 +44,23 @@
 mod convert;
 mod stream;
 
-use elelem_transport::{record_stream, SseFraming};
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use serde_json::Value;
 
 use elelem_core::provider::{
-    Provider, ProviderError, ProviderPlugin, ProviderResponse, ProviderSettings, ProviderStream,
-    WireRequest,
+    Provider, ProviderError, ProviderPlugin, ProviderResponse, ProviderSettings, WireRequest,
 };
 use elelem_core::ElelemError;
 use elelem_openai::native::provider_response;
-use elelem_transport::HttpClient;
+use elelem_transport::{HttpClient, HttpReply, HttpRequest, Mapped, Mapping, SseFraming};
 
 /// The Gemini catalogue.
 pub const CATALOGUE: &str = include_str!("../../../models/gemini.toml");
 
 /// The Gemini provider: one `POST {base}/models/{model}:generateContent` per
-/// attempt.
+/// attempt. It is a pure translation ([`Mapping`]); `Mapped::new(gemini)` is the
+/// [`Provider`].
 ///
 /// ```
 /// # use std::time::Duration;
@@ -119,57 +117,57 @@ impl Gemini {
 
 /// The upstream model a request names (Gemini puts it in the URL).
 fn model_of(request: &WireRequest) -> String {
-    request
-        .body
-        .get("model")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
+    request.model.clone()
 }
 
-#[async_trait]
-impl Provider for Gemini {
-    async fn chat_completion(
+/// Gemini as a pure translation; [`Mapped`] does the I/O. Streaming is chosen by
+/// the URL, never by a body field (Gemini refuses unknown fields such as `stream`).
+impl Mapping for Gemini {
+    type Framing = SseFraming;
+    type Records = stream::Mapper;
+
+    fn client(&self) -> &HttpClient {
+        &self.http
+    }
+
+    fn chat_request(
         &self,
-        request: WireRequest,
-    ) -> Result<ProviderResponse, ProviderError> {
-        let model = model_of(&request);
-        let body = convert::generate_request(&request.body);
-        let reply = match self.http.post_json(&self.generate_url(&model), &body).await {
-            Ok(reply) => reply,
-            Err(ProviderError::Http(mut error)) => {
-                // Gemini says how long to wait in the body, not in a header.
-                if error.retry_after.is_none() {
-                    error.retry_after = error.error_object.as_ref().and_then(convert::retry_delay);
-                }
-                return Err(ProviderError::Http(error));
-            }
-            Err(other) => return Err(other),
+        request: &WireRequest,
+        stream: bool,
+    ) -> Result<HttpRequest, ProviderError> {
+        let model = model_of(request);
+        let url = if stream {
+            self.stream_url(&model)
+        } else {
+            self.generate_url(&model)
         };
+        let body = convert::generate_request(&request.to_map());
+        HttpRequest::json(url, &body).map_err(|e| {
+            self.http
+                .invalid_piece(format!("cannot encode the request: {e}"), "")
+        })
+    }
+
+    fn chat_response(&self, reply: HttpReply) -> Result<ProviderResponse, ProviderError> {
         let answer: Value = self.http.decode(&reply)?;
         provider_response(&self.http, reply, convert::completion(&answer))
     }
 
-    async fn chat_completion_stream(
-        &self,
-        request: WireRequest,
-    ) -> Result<ProviderStream, ProviderError> {
-        let model = model_of(&request);
-        let body = convert::generate_request(&request.body);
-        match record_stream(
-            &self.http,
-            &self.stream_url(&model),
-            body,
+    fn stream(&self) -> (SseFraming, stream::Mapper) {
+        (
             SseFraming::with_limit(self.http.settings().max_response_bytes),
             stream::Mapper::new(self.http.clone()),
         )
-        .await
-        {
-            Err(ProviderError::Http(mut error)) => {
+    }
+
+    fn error(&self, error: ProviderError) -> ProviderError {
+        match error {
+            ProviderError::Http(mut error) => {
+                // Gemini says how long to wait in the body, not in a header.
                 if error.retry_after.is_none() {
                     error.retry_after = error.error_object.as_ref().and_then(convert::retry_delay);
                 }
-                Err(ProviderError::Http(error))
+                ProviderError::Http(error)
             }
             other => other,
         }
@@ -188,7 +186,7 @@ impl Provider for Gemini {
 /// assert!(elelem_gemini::build(settings).is_ok());
 /// ```
 pub fn build(settings: ProviderSettings) -> Result<Arc<dyn Provider>, ElelemError> {
-    Ok(Arc::new(Gemini::new(settings)?))
+    Ok(Arc::new(Mapped::new(Gemini::new(settings)?)))
 }
 
 elelem_core::inventory::submit! {

@@ -15,7 +15,7 @@ use elelem_transport::HttpClient;
 use crate::convert;
 
 /// Maps Gemini's streamed responses, one at a time, to OpenAI chunks.
-pub(crate) struct Mapper {
+pub struct Mapper {
     http: HttpClient,
     id: String,
     model: String,

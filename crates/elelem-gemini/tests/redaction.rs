@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 const KEY: &str = "sk-echoed-secret-0042";
 
 fn provider(server: &TestServer) -> impl Provider {
-    elelem_gemini::Gemini::new(ProviderSettings {
+    let gemini = elelem_gemini::Gemini::new(ProviderSettings {
         name: "gemini".into(),
         base_url: server.url(),
         api_key: Some(KEY.into()),
@@ -19,7 +19,8 @@ fn provider(server: &TestServer) -> impl Provider {
         timeout: Duration::from_secs(10),
         max_response_bytes: 1 << 20,
     })
-    .unwrap()
+    .unwrap();
+    elelem_transport::Mapped::new(gemini)
 }
 
 fn request() -> WireRequest {

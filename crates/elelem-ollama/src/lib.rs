@@ -24,7 +24,7 @@
 //! `Stats::unpriced_calls`. If you want them counted as free, give the model
 //! `price = { input = "0", output = "0" }` in your models file.
 //!
-//! [`Provider::list_models`] answers the models pulled on the server
+//! `Provider::list_models` answers the models pulled on the server
 //! (`GET /api/tags`). A base URL ending in `/v1` or `/api` (Ollama's
 //! OpenAI-compatible and native prefixes) is accepted and trimmed to the root.
 //!
@@ -37,19 +37,16 @@
 mod convert;
 mod stream;
 
-use elelem_transport::{record_stream, NdjsonFraming};
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use serde_json::Value;
 
 use elelem_core::provider::{
-    Provider, ProviderError, ProviderPlugin, ProviderResponse, ProviderSettings, ProviderStream,
-    WireRequest,
+    Provider, ProviderError, ProviderPlugin, ProviderResponse, ProviderSettings, WireRequest,
 };
 use elelem_core::{ElelemError, ModelInfo, ModelList};
 use elelem_openai::native::provider_response;
-use elelem_transport::HttpClient;
+use elelem_transport::{HttpClient, HttpReply, HttpRequest, Mapped, Mapping, NdjsonFraming};
 
 /// The Ollama catalogue.
 pub const CATALOGUE: &str = include_str!("../../../models/ollama.toml");
@@ -57,7 +54,8 @@ pub const CATALOGUE: &str = include_str!("../../../models/ollama.toml");
 /// Ollama's default address.
 pub const DEFAULT_BASE_URL: &str = "http://localhost:11434";
 
-/// The Ollama provider: one `POST /api/chat` per attempt.
+/// The Ollama provider: one `POST /api/chat` per attempt. It is a pure
+/// translation ([`Mapping`]); `Mapped::new(ollama)` is the [`Provider`].
 ///
 /// ```
 /// # use std::time::Duration;
@@ -98,35 +96,47 @@ impl Ollama {
     }
 }
 
-#[async_trait]
-impl Provider for Ollama {
-    async fn chat_completion(
+/// Ollama as a pure translation; [`Mapped`] does the I/O.
+impl Mapping for Ollama {
+    type Framing = NdjsonFraming;
+    type Records = stream::Mapper;
+
+    fn client(&self) -> &HttpClient {
+        &self.http
+    }
+
+    fn chat_request(
         &self,
-        request: WireRequest,
-    ) -> Result<ProviderResponse, ProviderError> {
-        let body = convert::chat_request(&request.body);
-        let reply = self.http.post_json(&self.chat_url, &body).await?;
+        request: &WireRequest,
+        stream: bool,
+    ) -> Result<HttpRequest, ProviderError> {
+        let mut body = convert::chat_request(&request.to_map());
+        if let Value::Object(fields) = &mut body {
+            fields.insert("stream".into(), Value::Bool(stream));
+        }
+        HttpRequest::json(self.chat_url.as_str(), &body).map_err(|e| {
+            self.http
+                .invalid_piece(format!("cannot encode the request: {e}"), "")
+        })
+    }
+
+    fn chat_response(&self, reply: HttpReply) -> Result<ProviderResponse, ProviderError> {
         let answer: Value = self.http.decode(&reply)?;
         provider_response(&self.http, reply, convert::completion(&answer))
     }
 
-    async fn chat_completion_stream(
-        &self,
-        request: WireRequest,
-    ) -> Result<ProviderStream, ProviderError> {
-        let body = convert::chat_request(&request.body);
-        record_stream(
-            &self.http,
-            &self.chat_url,
-            body,
+    fn stream(&self) -> (NdjsonFraming, stream::Mapper) {
+        (
             NdjsonFraming::with_limit(self.http.settings().max_response_bytes),
             stream::Mapper::new(self.http.clone()),
         )
-        .await
     }
 
-    async fn list_models(&self) -> Result<ModelList, ProviderError> {
-        let reply = self.http.get(&format!("{}/api/tags", self.root)).await?;
+    fn models_url(&self) -> Option<String> {
+        Some(format!("{}/api/tags", self.root))
+    }
+
+    fn models_response(&self, reply: HttpReply) -> Result<ModelList, ProviderError> {
         let tags: Value = self.http.decode(&reply)?;
         let provider = self.http.name();
         let mut data: Vec<ModelInfo> = tags
@@ -173,7 +183,7 @@ impl Provider for Ollama {
 /// assert!(elelem_ollama::build(settings).is_ok());
 /// ```
 pub fn build(settings: ProviderSettings) -> Result<Arc<dyn Provider>, ElelemError> {
-    Ok(Arc::new(Ollama::new(settings)?))
+    Ok(Arc::new(Mapped::new(Ollama::new(settings)?)))
 }
 
 elelem_core::inventory::submit! {

@@ -14,7 +14,7 @@ use elelem_transport::HttpClient;
 use crate::convert;
 
 /// Maps Ollama's records, one at a time, to OpenAI chunks.
-pub(crate) struct Mapper {
+pub struct Mapper {
     http: HttpClient,
     id: String,
     model: String,

@@ -1,8 +1,8 @@
 //! The hooks through which an OpenAI-compatible provider differs from OpenAI.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use elelem_core::provider::ProviderErrorKind;
+use elelem_core::provider::{ProviderErrorKind, WireRequest};
 use elelem_core::{ChatCompletionChunk, Usage, Usd};
 
 /// How a provider deviates from the OpenAI protocol. Every method has a default
@@ -10,19 +10,19 @@ use elelem_core::{ChatCompletionChunk, Usage, Usd};
 ///
 /// ```
 /// use elelem_openai::Quirks;
-/// use elelem_core::provider::ProviderErrorKind;
+/// use elelem_core::provider::{ProviderErrorKind, WireRequest};
 ///
 /// #[derive(Debug)]
 /// struct NoSeed;
 /// impl Quirks for NoSeed {
-///     fn adapt_request(&self, body: &mut serde_json::Map<String, serde_json::Value>) {
-///         body.remove("seed");
+///     fn adapt_request(&self, request: &mut elelem_core::provider::WireRequest) {
+///         request.seed = None;
 ///     }
 /// }
 /// ```
 pub trait Quirks: Send + Sync + std::fmt::Debug {
-    /// Adjusts the request body just before it is sent.
-    fn adapt_request(&self, _body: &mut Map<String, Value>) {}
+    /// Adjusts the typed request just before it is serialized and sent.
+    fn adapt_request(&self, _request: &mut WireRequest) {}
 
     /// Classifies an HTTP error when the default classification is wrong for this
     /// provider; `error` is the body's `error` object, when there is one.

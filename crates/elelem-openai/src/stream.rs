@@ -88,14 +88,9 @@ pub(crate) async fn open(
     request: WireRequest,
 ) -> Result<ProviderStream, ProviderError> {
     let mut body = transport.adapted(request);
-    if let Value::Object(fields) = &mut body {
-        fields.insert("stream".into(), Value::Bool(true));
-        if transport.quirks().stream_usage() && !fields.contains_key("stream_options") {
-            fields.insert(
-                "stream_options".into(),
-                serde_json::json!({"include_usage": true}),
-            );
-        }
+    body.stream = Some(true);
+    if transport.quirks().stream_usage() && body.get("stream_options").is_none() {
+        body.stream_options = Some(serde_json::json!({"include_usage": true}));
     }
     let client = transport.client();
     let response = client

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde_json::Value;
 
 use elelem_core::provider::{
     Provider, ProviderError, ProviderResponse, ProviderSettings, ProviderStream,
@@ -81,11 +80,10 @@ impl OpenAiCompatible {
         &self.quirks
     }
 
-    /// The request body after the provider's quirks.
-    pub(crate) fn adapted(&self, request: WireRequest) -> Value {
-        let mut body = request.body;
-        self.quirks.adapt_request(&mut body);
-        Value::Object(body)
+    /// The request after the provider's quirks.
+    pub(crate) fn adapted(&self, mut request: WireRequest) -> WireRequest {
+        self.quirks.adapt_request(&mut request);
+        request
     }
 }
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use elelem_core::provider::{ProviderError, ProviderSettings};
 use elelem_core::ElelemError;
@@ -169,16 +170,31 @@ impl HttpClient {
         &self.settings
     }
 
-    /// `POST`s `body` as JSON to `url` (a `&str`, or a parsed [`reqwest::Url`],
-    /// which saves parsing it again on every call).
-    pub async fn post_json(
+    /// `POST`s `body` (anything serializable: a typed request goes straight to
+    /// bytes) as JSON to `url` (a `&str`, or a parsed [`reqwest::Url`], which saves
+    /// parsing it again on every call).
+    pub async fn post_json<T: Serialize + ?Sized>(
         &self,
         url: impl reqwest::IntoUrl,
-        body: &serde_json::Value,
+        body: &T,
     ) -> Result<HttpReply, ProviderError> {
-        let payload = serde_json::to_vec(body).map_err(|e| {
+        let payload = self.encode(body)?;
+        self.post_bytes(url, payload).await
+    }
+
+    /// Serializes a request body.
+    fn encode<T: Serialize + ?Sized>(&self, body: &T) -> Result<Vec<u8>, ProviderError> {
+        serde_json::to_vec(body).map_err(|e| {
             ProviderError::invalid_body(self.name(), format!("cannot encode the request: {e}"), "")
-        })?;
+        })
+    }
+
+    /// `POST`s an already serialized JSON body to `url`.
+    pub async fn post_bytes(
+        &self,
+        url: impl reqwest::IntoUrl,
+        payload: Vec<u8>,
+    ) -> Result<HttpReply, ProviderError> {
         let request = self
             .http
             .post(url)
@@ -206,14 +222,22 @@ impl HttpClient {
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn post_json_stream(
+    pub async fn post_json_stream<T: Serialize + ?Sized>(
         &self,
         url: impl reqwest::IntoUrl,
-        body: &serde_json::Value,
+        body: &T,
     ) -> Result<HttpStream, ProviderError> {
-        let payload = serde_json::to_vec(body).map_err(|e| {
-            ProviderError::invalid_body(self.name(), format!("cannot encode the request: {e}"), "")
-        })?;
+        let payload = self.encode(body)?;
+        self.post_bytes_stream(url, payload).await
+    }
+
+    /// [`post_json_stream`](HttpClient::post_json_stream) for an already
+    /// serialized JSON body.
+    pub async fn post_bytes_stream(
+        &self,
+        url: impl reqwest::IntoUrl,
+        payload: Vec<u8>,
+    ) -> Result<HttpStream, ProviderError> {
         let response = self
             .http
             .post(url)

@@ -29,10 +29,12 @@
 mod client;
 mod error;
 mod framing;
+mod mapping;
 mod redirect;
 mod stream;
 
 pub use client::{HttpClient, HttpReply, HttpStream};
 pub use error::ErrorHook;
 pub use framing::{Framing, NdjsonFraming, Record, SseFraming};
+pub use mapping::{HttpRequest, Mapped, Mapping};
 pub use stream::{decode_stream, record_stream, RecordMapper};

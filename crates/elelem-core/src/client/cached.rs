@@ -155,7 +155,7 @@ fn key_of(
         "provider": model.provider,
         "endpoint": inner.state.endpoint(&model.provider),
         "model": model.id,
-        "body": Value::Object(body),
+        "body": body,
         "schema": request.validation_schema(),
         "fallback_models": request.fallback_models,
     });

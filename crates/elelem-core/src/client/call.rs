@@ -71,13 +71,13 @@ impl Operation for Chat<'_> {
     }
 
     fn body(&self, plan: &CallPlan, target: &Target, params: &AttemptParams) -> WireRequest {
-        WireRequest::new(wire_body(
+        wire_body(
             &plan.request,
             plan.instruction.as_deref(),
             self.inner.catalogue.provider(&target.model.provider),
             &target.model,
             params,
-        ))
+        )
     }
 
     async fn send(

@@ -1,9 +1,10 @@
 //! Step 2 and 3 of the pipeline: the wire body for one attempt, with what the model
 //! does not support removed and the JSON instructions added.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::catalogue::{ModelEntry, ProviderEntry};
+use crate::provider::WireRequest;
 use crate::types::{ChatRequest, Content, Message, ResponseFormat, Role};
 
 /// What changes between attempts of one call.
@@ -87,87 +88,62 @@ fn fold_system_into_user(messages: &mut Vec<Message>) {
 }
 
 /// The wire `messages`: the request's messages with the JSON instruction and the
-/// retry feedback added. They are serialized straight from the request; only when
-/// the messages themselves must change shape (a model without a system role, a
-/// system message without plain text) are they rebuilt first.
+/// retry feedback added.
 fn wire_messages(
     messages: &[Message],
     instruction: Option<&str>,
     feedback: Option<&(String, String)>,
     model: &ModelEntry,
-) -> Value {
-    let to_json = |m: &Message| serde_json::to_value(m).unwrap_or(Value::Null);
-    let system = messages.iter().position(|m| m.role == Role::System);
-    let plain_system = system
-        .and_then(|i| messages.get(i))
-        .is_none_or(|m| matches!(m.content, Some(Content::Text(_))));
-    let mut out: Vec<Value> = if model.capabilities.system_role && plain_system {
-        let mut out: Vec<Value> = messages.iter().map(to_json).collect();
-        if let Some(instruction) = instruction {
-            match system.and_then(|i| Some((messages.get(i)?, out.get_mut(i)?))) {
-                Some((message, Value::Object(wire))) => {
-                    let text = message.text();
-                    let joined = if text.is_empty() {
-                        instruction.to_owned()
-                    } else {
-                        format!("{text}\n\n{instruction}")
-                    };
-                    wire.insert("content".into(), Value::String(joined));
-                }
-                _ => out.insert(0, to_json(&Message::system(instruction))),
-            }
-        }
-        out
-    } else {
-        messages_with_instruction(messages, instruction, model)
-            .iter()
-            .map(to_json)
-            .collect()
-    };
+) -> Vec<Message> {
+    let mut out = messages_with_instruction(messages, instruction, model);
     if let Some((answer, problem)) = feedback {
-        out.push(to_json(&Message::assistant(answer.clone())));
-        out.push(to_json(&Message::user(problem.clone())));
+        out.push(Message::assistant(answer.clone()));
+        out.push(Message::user(problem.clone()));
     }
-    Value::Array(out)
+    out
 }
 
-/// The complete body for one attempt.
+/// The complete body for one attempt, typed: serialized straight to bytes by the
+/// provider, with no JSON tree in between. Defaults of the provider, then of the
+/// model, then the request's extras are laid down first; what the pipeline decides
+/// (model, messages, temperature, token limit, response format) goes on top.
 pub(crate) fn wire_body(
     request: &ChatRequest,
     instruction: Option<&str>,
     provider: Option<&ProviderEntry>,
     model: &ModelEntry,
     params: &AttemptParams,
-) -> Map<String, Value> {
-    let mut body = Map::new();
-    if let Some(provider) = provider {
-        body.extend(provider.default_params.clone());
+) -> WireRequest {
+    let mut body = WireRequest::default();
+    let defaults = provider
+        .map(|provider| &provider.default_params)
+        .into_iter()
+        .chain([&model.default_params, &request.extra]);
+    for params in defaults {
+        for (key, value) in params {
+            body.set(key, value.clone());
+        }
     }
-    body.extend(model.default_params.clone());
-    body.extend(request.extra.clone());
 
-    let messages = wire_messages(
+    body.model = model.upstream.clone();
+    body.messages = wire_messages(
         &request.messages,
         instruction,
         params.feedback.as_ref(),
         model,
     );
-    body.insert("model".into(), Value::String(model.upstream.clone()));
-    body.insert("messages".into(), messages);
+    body.extra.remove("model");
+    body.extra.remove("messages");
 
     body.remove("temperature");
     if model.capabilities.temperature {
-        if let Some(temperature) = params.temperature {
-            if let Some(number) = serde_json::Number::from_f64(temperature) {
-                body.insert("temperature".into(), Value::Number(number));
-            }
-        }
+        body.temperature = params.temperature.filter(|t| t.is_finite());
     }
 
     if let Some(max_tokens) = request.max_tokens {
         body.remove("max_tokens");
         body.remove("max_completion_tokens");
-        body.insert(model.max_tokens_field.clone(), Value::from(max_tokens));
+        body.set(&model.max_tokens_field, Value::from(max_tokens));
     }
 
     if !model.capabilities.reasoning_effort {
@@ -176,9 +152,7 @@ pub(crate) fn wire_body(
 
     body.remove("response_format");
     if !params.response_format_removed {
-        if let Some(format) = wire_response_format(request, model) {
-            body.insert("response_format".into(), format);
-        }
+        body.response_format = wire_response_format(request, model);
     }
     body
 }
@@ -189,6 +163,23 @@ mod tests {
 
     use super::*;
     use crate::catalogue::Catalogue;
+
+    /// The body as JSON, to look at.
+    fn wire_body_map(
+        request: &ChatRequest,
+        instruction: Option<&str>,
+        provider: Option<&ProviderEntry>,
+        model: &ModelEntry,
+        params: &AttemptParams,
+    ) -> serde_json::Map<String, Value> {
+        let body = wire_body(request, instruction, provider, model, params);
+        let map = body.to_map();
+        assert_eq!(
+            body.sends_response_format(),
+            map.contains_key("response_format")
+        );
+        map
+    }
 
     fn catalogue() -> Catalogue {
         Catalogue::from_sources([(
@@ -237,7 +228,7 @@ mod tests {
             temperature: Some(0.8),
             ..AttemptParams::default()
         };
-        let body = wire_body(
+        let body = wire_body_map(
             &schema_request(),
             Some("JSON!"),
             c.provider("p"),
@@ -262,7 +253,7 @@ mod tests {
         };
         let mut request = schema_request();
         request.model = "p:reasoner".into();
-        let body = wire_body(
+        let body = wire_body_map(
             &request,
             Some("JSON!"),
             c.provider("p"),
@@ -274,7 +265,7 @@ mod tests {
         assert_eq!(body["max_completion_tokens"], 100);
         assert_eq!(body["response_format"], json!({"type": "json_object"}));
 
-        let body = wire_body(
+        let body = wire_body_map(
             &request,
             Some("JSON!"),
             c.provider("p"),
@@ -296,7 +287,7 @@ mod tests {
             response_format_removed: true,
             feedback: Some(("{bad".into(), "fix it".into())),
         };
-        let body = wire_body(
+        let body = wire_body_map(
             &schema_request(),
             None,
             c.provider("p"),
@@ -314,7 +305,7 @@ mod tests {
         let c = catalogue();
         let request = ChatRequest::new("p:full", vec![Message::user("Hi")])
             .response_format(ResponseFormat::JsonObject);
-        let body = wire_body(
+        let body = wire_body_map(
             &request,
             Some("JSON!"),
             None,
@@ -326,47 +317,5 @@ mod tests {
             json!({"role": "system", "content": "JSON!"})
         );
         assert_eq!(body["response_format"], json!({"type": "json_object"}));
-    }
-
-    #[test]
-    fn messages_serialized_in_place_equal_messages_rebuilt() {
-        let c = catalogue();
-        let mut named = Message::system("Be terse.");
-        named.extra.insert("name".into(), json!("rules"));
-        let parts = Message {
-            role: Role::System,
-            content: Some(Content::Parts(vec![
-                json!({"type": "text", "text": "Parts."}),
-            ])),
-            extra: Map::new(),
-        };
-        let conversations = [
-            vec![Message::system("Be terse."), Message::user("Hi")],
-            vec![Message::user("Hi"), Message::system("Late rule.")],
-            vec![Message::user("Hi")],
-            vec![named, Message::user("Hi"), Message::system("Second.")],
-            vec![parts, Message::user("Hi")],
-            vec![Message::system(""), Message::user("Hi")],
-        ];
-        let feedback = ("not json".to_owned(), "Answer in JSON.".to_owned());
-        for model in c.models() {
-            for messages in &conversations {
-                for instruction in [None, Some("JSON!")] {
-                    for feedback in [None, Some(&feedback)] {
-                        let mut rebuilt = messages_with_instruction(messages, instruction, model);
-                        if let Some((answer, problem)) = feedback {
-                            rebuilt.push(Message::assistant(answer.clone()));
-                            rebuilt.push(Message::user(problem.clone()));
-                        }
-                        assert_eq!(
-                            wire_messages(messages, instruction, feedback, model),
-                            serde_json::to_value(&rebuilt).unwrap(),
-                            "{} {messages:?} {instruction:?} {feedback:?}",
-                            model.id
-                        );
-                    }
-                }
-            }
-        }
     }
 }

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_core::Stream;
-use serde_json::Value;
 use tokio::time::Sleep;
 use tracing::Instrument;
 
@@ -385,8 +384,8 @@ impl Operation for Streamed<'_> {
             &target.model,
             params,
         );
-        body.insert("stream".into(), Value::Bool(true));
-        WireRequest::new(body)
+        body.stream = Some(true);
+        body
     }
 
     async fn send(&self, target: &Target, body: WireRequest) -> Result<Opened, ProviderError> {

@@ -3,13 +3,13 @@
 
 mod error;
 mod registration;
+mod request;
 mod wire;
 
 pub use error::{HttpError, ProviderError, ProviderErrorKind, MAX_ERROR_BODY_CHARS};
 pub use registration::{ProviderPlugin, ProviderSettings};
-pub use wire::{
-    ChunkStream, ProviderResponse, ProviderStream, TextCompletionResponse, WireRequest,
-};
+pub use request::WireRequest;
+pub use wire::{ChunkStream, ProviderResponse, ProviderStream, TextCompletionResponse};
 
 use async_trait::async_trait;
 
@@ -32,8 +32,7 @@ use crate::types::ModelList;
 /// #[async_trait]
 /// impl Provider for Echo {
 ///     async fn chat_completion(&self, request: WireRequest) -> Result<ProviderResponse, ProviderError> {
-///         let last = request.body["messages"].as_array().and_then(|m| m.last()).cloned();
-///         let text = last.and_then(|m| m["content"].as_str().map(str::to_owned)).unwrap_or_default();
+///         let text = request.messages.last().map(|m| m.text()).unwrap_or_default();
 ///         let completion: ChatCompletion = serde_json::from_value(serde_json::json!({
 ///             "choices": [{"message": {"content": text}, "finish_reason": "stop"}]
 ///         })).map_err(|e| ProviderError::invalid_body("echo", e.to_string(), ""))?;

@@ -154,7 +154,7 @@ pub(crate) async fn run<O: Operation>(
     let mut at = Attempts::start(plan, first);
     loop {
         let body = op.body(plan, &at.current, &at.params);
-        at.state.response_format_sent = body.body.contains_key("response_format");
+        at.state.response_format_sent = body.sends_response_format();
         at.state.temperature = at.params.temperature;
         at.state.attempts += 1;
         let attempt = at.state.attempts;

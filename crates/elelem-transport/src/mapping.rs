@@ -1,0 +1,180 @@
+//! Providers as pure translations: a [`Mapping`] says how a request becomes an
+//! HTTP request, how the reply becomes a response and how stream records become
+//! chunks; [`Mapped`] does the I/O for every mapping, once.
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use elelem_core::provider::{
+    Provider, ProviderError, ProviderResponse, ProviderStream, WireRequest,
+};
+use elelem_core::ModelList;
+
+use crate::{decode_stream, Framing, HttpClient, HttpReply, RecordMapper};
+
+/// One HTTP request to send: a JSON `POST` of `body` to `url`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRequest {
+    /// Where to send it.
+    pub url: String,
+    /// The serialized JSON body.
+    pub body: Vec<u8>,
+}
+
+impl HttpRequest {
+    /// A request posting `body` as JSON.
+    ///
+    /// ```
+    /// let request = elelem_transport::HttpRequest::json("http://127.0.0.1:9/x", &serde_json::json!({"a": 1})).unwrap();
+    /// assert_eq!(request.body, br#"{"a":1}"#);
+    /// ```
+    pub fn json<T: Serialize + ?Sized>(
+        url: impl Into<String>,
+        body: &T,
+    ) -> Result<HttpRequest, serde_json::Error> {
+        Ok(HttpRequest {
+            url: url.into(),
+            body: serde_json::to_vec(body)?,
+        })
+    }
+}
+
+/// A provider as a pure translation, with no I/O of its own: request -> HTTP
+/// request, HTTP reply -> response, stream records -> chunks. Error bodies are
+/// classified by the client's [`ErrorHook`](crate::ErrorHook), and
+/// [`error`](Mapping::error) may add what only the provider knows. Wrap it in
+/// [`Mapped`] to get a [`Provider`].
+///
+/// ```
+/// use elelem_core::provider::{ProviderError, ProviderResponse, WireRequest};
+/// use elelem_transport::{HttpClient, HttpReply, HttpRequest, Mapping, SseFraming, RecordMapper};
+/// # use elelem_core::ChatCompletionChunk;
+/// # struct Chunks;
+/// # impl RecordMapper for Chunks {
+/// #     fn record(&mut self, _: &str) -> Result<Vec<ChatCompletionChunk>, ProviderError> { Ok(vec![]) }
+/// #     fn finish(&mut self) -> Result<Vec<ChatCompletionChunk>, ProviderError> { Ok(vec![]) }
+/// # }
+///
+/// /// OpenAI's protocol at `{base}/chat/completions`, as a mapping.
+/// #[derive(Debug)]
+/// struct Chat { http: HttpClient }
+///
+/// impl Mapping for Chat {
+///     type Framing = SseFraming;
+///     type Records = Chunks;
+///     fn client(&self) -> &HttpClient { &self.http }
+///     fn chat_request(&self, request: &WireRequest, _stream: bool) -> Result<HttpRequest, ProviderError> {
+///         HttpRequest::json(format!("{}/chat/completions", self.http.base_url()), request)
+///             .map_err(|e| ProviderError::invalid_body(self.http.name(), e.to_string(), ""))
+///     }
+///     fn chat_response(&self, reply: HttpReply) -> Result<ProviderResponse, ProviderError> {
+///         Ok(ProviderResponse::new(self.http.decode(&reply)?))
+///     }
+///     fn stream(&self) -> (SseFraming, Chunks) { (SseFraming::default(), Chunks) }
+/// }
+/// ```
+pub trait Mapping: Send + Sync + std::fmt::Debug + 'static {
+    /// How the streamed body is cut into records.
+    type Framing: Framing;
+    /// How the records become chunks.
+    type Records: RecordMapper;
+
+    /// The HTTP client (endpoint, key headers, limits, error classification).
+    fn client(&self) -> &HttpClient;
+
+    /// The HTTP request for a chat request (`stream`: for a streamed answer).
+    fn chat_request(
+        &self,
+        request: &WireRequest,
+        stream: bool,
+    ) -> Result<HttpRequest, ProviderError>;
+
+    /// The response for a successful reply.
+    fn chat_response(&self, reply: HttpReply) -> Result<ProviderResponse, ProviderError>;
+
+    /// A fresh framing and record mapper for one stream.
+    fn stream(&self) -> (Self::Framing, Self::Records);
+
+    /// Adds what only the provider knows to an error (a delay given in the body).
+    fn error(&self, error: ProviderError) -> ProviderError {
+        error
+    }
+
+    /// The URL listing the models served right now (`GET`), when there is one.
+    fn models_url(&self) -> Option<String> {
+        None
+    }
+
+    /// The model list (`provider:model` ids) for a successful listing reply.
+    fn models_response(&self, _reply: HttpReply) -> Result<ModelList, ProviderError> {
+        Err(ProviderError::Unsupported {
+            operation: "model listing",
+        })
+    }
+}
+
+/// The [`Provider`] for a [`Mapping`]: the one implementation doing the I/O.
+///
+/// ```no_run
+/// # fn demo<M: elelem_transport::Mapping>(mapping: M) {
+/// let provider: std::sync::Arc<dyn elelem_core::provider::Provider> =
+///     std::sync::Arc::new(elelem_transport::Mapped::new(mapping));
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Mapped<M>(M);
+
+impl<M: Mapping> Mapped<M> {
+    /// The provider for `mapping`.
+    pub fn new(mapping: M) -> Self {
+        Mapped(mapping)
+    }
+
+    /// The mapping.
+    pub fn mapping(&self) -> &M {
+        &self.0
+    }
+}
+
+#[async_trait]
+impl<M: Mapping> Provider for Mapped<M> {
+    async fn chat_completion(
+        &self,
+        request: WireRequest,
+    ) -> Result<ProviderResponse, ProviderError> {
+        let mapping = &self.0;
+        let http = mapping.chat_request(&request, false)?;
+        let reply = mapping
+            .client()
+            .post_bytes(http.url.as_str(), http.body)
+            .await
+            .map_err(|e| mapping.error(e))?;
+        mapping.chat_response(reply)
+    }
+
+    async fn chat_completion_stream(
+        &self,
+        request: WireRequest,
+    ) -> Result<ProviderStream, ProviderError> {
+        let mapping = &self.0;
+        let http = mapping.chat_request(&request, true)?;
+        let opened = mapping
+            .client()
+            .post_bytes_stream(http.url.as_str(), http.body)
+            .await
+            .map_err(|e| mapping.error(e))?;
+        let (framing, records) = mapping.stream();
+        Ok(decode_stream(opened, framing, records))
+    }
+
+    async fn list_models(&self) -> Result<ModelList, ProviderError> {
+        let mapping = &self.0;
+        let Some(url) = mapping.models_url() else {
+            return Err(ProviderError::Unsupported {
+                operation: "model listing",
+            });
+        };
+        let reply = mapping.client().get(&url).await?;
+        mapping.models_response(reply)
+    }
+}

@@ -9,6 +9,7 @@ mod checks;
 mod elelem;
 pub mod gate;
 mod generate;
+mod helpers;
 mod legacy;
 mod options;
 mod prepare;
@@ -18,8 +19,10 @@ mod state;
 mod stream;
 mod stream_collect;
 mod stream_think;
+mod text_stream;
 
 pub use builder::ElelemBuilder;
 pub use elelem::Elelem;
 pub use generate::Generated;
 pub use stream::{ChatStream, StreamSummary, DEFAULT_STREAM_IDLE_TIMEOUT};
+pub use text_stream::{TextPiece, TextStream};

@@ -180,6 +180,7 @@ pub(crate) fn wire_body(
             body.insert("response_format".into(), format);
         }
     }
+    crate::sampling::fit_body(&mut body, request, model);
     body
 }
 

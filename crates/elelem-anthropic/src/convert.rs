@@ -218,6 +218,7 @@ pub(crate) fn messages_request(body: &Map<String, Value>) -> Value {
             out.insert((*field).to_owned(), value.clone());
         }
     }
+    end_user(body, &mut out);
     match body.get("stop") {
         Some(Value::String(stop)) => {
             out.insert("stop_sequences".into(), json!([stop]));
@@ -240,6 +241,13 @@ pub(crate) fn messages_request(body: &Map<String, Value>) -> Value {
         out.insert("tool_choice".into(), choice);
     }
     Value::Object(out)
+}
+
+/// OpenAI's `user` as Anthropic's `metadata.user_id`, unless metadata was given.
+fn end_user(body: &Map<String, Value>, out: &mut Map<String, Value>) {
+    if let (Some(user), None) = (body.get("user"), out.get("metadata")) {
+        out.insert("metadata".into(), json!({"user_id": user}));
+    }
 }
 
 /// The OpenAI finish reason for an Anthropic stop reason.

@@ -151,6 +151,13 @@ pub enum ElelemError {
         /// Candidates not tried, each with the reason (`groq:x: cooling down`).
         skipped: Vec<String>,
     },
+    /// A blocking call was made on a thread that runs an async runtime, where
+    /// blocking would stall every task of that runtime.
+    #[error("elelem::blocking::Elelem::{operation} was called inside an async runtime, where blocking would stall it; use the async elelem::Elelem there, or make the blocking call from a plain std::thread")]
+    BlockingInAsyncContext {
+        /// The blocking method that was called.
+        operation: &'static str,
+    },
 }
 
 fn candidates_summary(attempts: &[AttemptError], skipped: &[String]) -> String {

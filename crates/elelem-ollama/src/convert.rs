@@ -85,7 +85,21 @@ pub(crate) fn chat_request(body: &Map<String, Value>) -> Value {
             out.insert((*field).to_owned(), value.clone());
         }
     }
+    think_from_thinking(body, &mut out);
     Value::Object(out)
+}
+
+/// The portable `thinking: {"type": "enabled", ...}` as Ollama's `think: true`
+/// (Ollama takes no budget), unless `think` was given.
+fn think_from_thinking(body: &Map<String, Value>, out: &mut Map<String, Value>) {
+    let enabled = body
+        .get("thinking")
+        .and_then(|t| t.get("type"))
+        .and_then(Value::as_str)
+        == Some("enabled");
+    if enabled && !out.contains_key("think") {
+        out.insert("think".into(), Value::Bool(true));
+    }
 }
 
 /// Ollama's messages: text content, images as base64 strings, tool calls with

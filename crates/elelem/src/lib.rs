@@ -31,6 +31,9 @@
 
 pub use elelem_core::*;
 
+#[cfg(feature = "blocking")]
+pub mod blocking;
+
 /// The provider crates compiled in, by feature.
 pub mod providers {
     #[cfg(feature = "anthropic")]

@@ -47,6 +47,13 @@ pub struct Capabilities {
     pub reasoning: bool,
     /// Accepts `reasoning_effort` (removed from requests to other models).
     pub reasoning_effort: bool,
+    /// Accepts `top_k` (not an OpenAI field; removed from requests to models
+    /// that say `top_k = false`).
+    pub top_k: bool,
+    /// Offers constrained decoding as vLLM's `structured_outputs` field.
+    pub structured_outputs: bool,
+    /// Offers constrained decoding as vLLM's older `guided_*` fields.
+    pub guided_decoding: bool,
 }
 
 impl Default for Capabilities {
@@ -60,6 +67,9 @@ impl Default for Capabilities {
             vision: false,
             reasoning: false,
             reasoning_effort: false,
+            top_k: true,
+            structured_outputs: false,
+            guided_decoding: false,
         }
     }
 }

@@ -36,6 +36,7 @@ mod elelem;
 mod engine;
 pub mod gate;
 mod generate;
+mod helpers;
 mod legacy;
 mod options;
 mod prepare;
@@ -44,8 +45,10 @@ mod state;
 mod stream;
 mod stream_collect;
 mod stream_think;
+mod text_stream;
 
 pub use builder::ElelemBuilder;
 pub use elelem::Elelem;
 pub use generate::Generated;
 pub use stream::{ChatStream, StreamSummary, DEFAULT_STREAM_IDLE_TIMEOUT};
+pub use text_stream::{TextPiece, TextStream};

@@ -154,6 +154,7 @@ pub(crate) fn wire_body(
     if !params.response_format_removed {
         body.response_format = wire_response_format(request, model);
     }
+    crate::sampling::fit_body(&mut body, request, model);
     body
 }
 

@@ -99,8 +99,11 @@ pub struct ChatRequest {
     pub max_tokens: Option<u32>,
     /// Tags the cost of this call is counted under.
     pub tags: Vec<String>,
-    /// Any other OpenAI field, sent as given.
+    /// Any other OpenAI field, sent as given (the typed setters such as
+    /// [`ChatRequest::top_p`] and [`ChatRequest::stop`] store theirs here too).
     pub extra: Map<String, Value>,
+    /// The grammar the answer is constrained to (see [`ChatRequest::grammar`]).
+    pub grammar: Option<crate::sampling::Grammar>,
     /// Checks the parsed JSON answer must pass after the schema (see
     /// [`ChatRequest::check`]).
     pub checks: Vec<AnswerCheck>,
@@ -123,6 +126,7 @@ impl ChatRequest {
             max_tokens: None,
             tags: Vec::new(),
             extra: Map::new(),
+            grammar: None,
             checks: Vec::new(),
             cache: CacheMode::default(),
             fallback_models: Vec::new(),

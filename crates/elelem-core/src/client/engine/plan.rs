@@ -261,6 +261,7 @@ pub(crate) fn target(inner: &Inner, id: &str) -> Result<Target, ElelemError> {
 
 /// Refuses images for a model whose catalogue entry lacks vision, before any call.
 pub(crate) fn check_vision(request: &ChatRequest, model: &ModelEntry) -> Result<(), ElelemError> {
+    crate::sampling::check_request(request, model)?;
     if model.capabilities.vision || !request.messages.iter().any(Message::has_image) {
         return Ok(());
     }

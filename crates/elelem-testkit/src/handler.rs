@@ -79,11 +79,14 @@ pub(crate) async fn handle(
         method: parts.method.as_str().to_owned(),
         path: path.clone(),
         headers,
-        body,
+        body: body.clone(),
     });
 
     match route(&parts.method, &path) {
-        Route::Completions => answer(state.next_limited_answer()).await,
+        Route::Completions => match state.strict().then(|| crate::strict::refusal(&path, &body)) {
+            Some(Some(refusal)) => Ok(json_response(StatusCode::BAD_REQUEST, &refusal)),
+            _ => answer(state.next_limited_answer()).await,
+        },
         Route::Models => Ok(json_response(StatusCode::OK, &models_body(&state))),
         Route::OllamaTags => Ok(json_response(StatusCode::OK, &ollama_tags_body(&state))),
         Route::Unknown => Ok(json_response(

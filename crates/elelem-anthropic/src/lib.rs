@@ -129,7 +129,10 @@ impl Provider for Anthropic {
         &self,
         request: WireRequest,
     ) -> Result<ProviderStream, ProviderError> {
-        let body = convert::messages_request(&request.body);
+        let mut body = convert::messages_request(&request.body);
+        if let Value::Object(object) = &mut body {
+            object.insert("stream".into(), Value::Bool(true));
+        }
         record_stream(
             &self.http,
             &self.messages_url,

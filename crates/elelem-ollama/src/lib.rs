@@ -115,7 +115,10 @@ impl Provider for Ollama {
         &self,
         request: WireRequest,
     ) -> Result<ProviderStream, ProviderError> {
-        let body = convert::chat_request(&request.body);
+        let mut body = convert::chat_request(&request.body);
+        if let Value::Object(object) = &mut body {
+            object.insert("stream".into(), Value::Bool(true));
+        }
         record_stream(
             &self.http,
             &self.chat_url,

@@ -133,18 +133,16 @@ impl<F: Framing, M: RecordMapper> Decoding<F, M> {
     }
 }
 
-/// Sends a streaming request (`"stream": true` is added to the body) and decodes
+/// Sends a streaming request (the body as given: APIs that choose streaming by a
+/// field, not by the URL as Gemini does, set it themselves) and decodes
 /// its records lazily into OpenAI chunks.
 pub async fn record_stream<F: Framing, M: RecordMapper>(
     http: &HttpClient,
     url: &str,
-    mut body: Value,
+    body: Value,
     framing: F,
     mapper: M,
 ) -> Result<ProviderStream, ProviderError> {
-    if let Value::Object(object) = &mut body {
-        object.insert("stream".into(), Value::Bool(true));
-    }
     let stream = http.post_json_stream(url, &body).await?;
     let headers = stream.headers.clone();
     let decoding = Decoding {

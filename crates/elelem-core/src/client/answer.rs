@@ -59,7 +59,10 @@ pub(crate) fn process(
             .is_some_and(|text| serde_json::from_str::<serde::de::IgnoredAny>(text.trim()).is_ok());
     let split = raw.map(|text| {
         if !already_json {
-            split_think_with(text, ThinkPolicy::for_model(reasoning_model))
+            split_think_with(
+                text,
+                ThinkPolicy::for_model(&completion.model, reasoning_model),
+            )
         } else {
             crate::json::ThinkSplit {
                 answer: std::borrow::Cow::Borrowed(text.trim()),

@@ -12,9 +12,13 @@ pub(crate) type ThinkPiece = crate::json::ThinkDelta;
 pub(crate) struct ThinkFilter(ThinkSplitter);
 
 impl ThinkFilter {
-    /// A filter for a reasoning model (`anywhere`) or another model.
-    pub fn new(anywhere: bool) -> Self {
-        ThinkFilter(ThinkSplitter::new(ThinkPolicy::for_model(anywhere)))
+    /// A filter for `model` (the name the provider answers with), a reasoning model
+    /// or not (see [`ThinkPolicy::for_model`]).
+    pub fn new(reasoning_model: bool, model: &str) -> Self {
+        ThinkFilter(ThinkSplitter::new(ThinkPolicy::for_model(
+            model,
+            reasoning_model,
+        )))
     }
 
     /// Takes the next piece of text.

@@ -219,10 +219,15 @@ pub(crate) struct Pieces<'a> {
 
 impl<'a> Pieces<'a> {
     pub(crate) fn new(text: &'a str) -> Self {
+        Self::starting_in(text, Region::Start)
+    }
+
+    /// The pieces of `text` when the grammar starts in `region`.
+    pub(crate) fn starting_in(text: &'a str, region: Region) -> Self {
         Self {
             text,
             pos: 0,
-            region: Region::Start,
+            region,
             done: false,
         }
     }

@@ -13,6 +13,7 @@ mod join;
 mod proptests;
 mod splitter;
 
+use grammar::Region;
 pub(crate) use grammar::{Piece, Pieces};
 use join::{Join, Joiner};
 pub use splitter::{ThinkDelta, ThinkSplitter};
@@ -68,6 +69,11 @@ pub struct ThinkSplit<'a> {
 /// ```
 #[must_use]
 pub fn split_think(text: &str) -> ThinkSplit<'_> {
+    split_from(text, Region::Start)
+}
+
+/// Splits `text` by the grammar, starting in `region`.
+fn split_from(text: &str, region: Region) -> ThinkSplit<'_> {
     if grammar::find_tag(text.as_bytes(), 0).is_none() {
         return unsplit(text);
     }
@@ -75,7 +81,7 @@ pub fn split_think(text: &str) -> ThinkSplit<'_> {
     let mut reasoning = Joiner::new(Join::Lines);
     let (mut answer_text, mut reasoning_text) = (String::new(), String::new());
     let (mut only_piece, mut answer_pieces) = (None, 0_usize);
-    for piece in Pieces::new(text) {
+    for piece in Pieces::starting_in(text, region) {
         match piece {
             Piece::Answer(part) => {
                 if !part.trim().is_empty() {
@@ -102,7 +108,8 @@ pub fn split_think(text: &str) -> ThinkSplit<'_> {
     }
 }
 
-/// Splits `text` following `policy`: [`split_think`] for [`ThinkPolicy::Anywhere`]; for
+/// Splits `text` following `policy`: [`split_think`] for [`ThinkPolicy::Reasoning`];
+/// the same without the orphan closing tag rule for [`ThinkPolicy::Blocks`]; for
 /// [`ThinkPolicy::LeadingBlock`] the same when the text opens with a think block, else the
 /// trimmed text untouched (so `<think>` inside an ordinary answer survives).
 ///
@@ -113,12 +120,17 @@ pub fn split_think(text: &str) -> ThinkSplit<'_> {
 /// assert_eq!(kept.answer, "Use <think> tags.");
 /// let split = split_think_with("<think>a</think> b <think>c</think>", ThinkPolicy::LeadingBlock);
 /// assert_eq!((split.answer.as_ref(), split.reasoning.as_deref()), ("b", Some("a\nc")));
+/// let blocks = split_think_with("a</think> b", ThinkPolicy::Blocks);
+/// assert_eq!((blocks.answer.as_ref(), blocks.reasoning), ("a b", None));
 /// ```
 #[must_use]
 pub fn split_think_with(text: &str, policy: ThinkPolicy) -> ThinkSplit<'_> {
     match policy {
-        ThinkPolicy::Anywhere => split_think(text),
-        ThinkPolicy::LeadingBlock if grammar::opens_with_block(text) => split_think(text),
+        ThinkPolicy::Reasoning => split_from(text, Region::Start),
+        ThinkPolicy::Blocks => split_from(text, Region::Outside),
+        ThinkPolicy::LeadingBlock if grammar::opens_with_block(text) => {
+            split_from(text, Region::Start)
+        }
         ThinkPolicy::LeadingBlock => unsplit(text),
     }
 }
@@ -128,32 +140,50 @@ pub fn split_think_with(text: &str, policy: ThinkPolicy) -> ThinkSplit<'_> {
 /// ```
 /// use elelem_core::json::ThinkPolicy;
 ///
-/// assert_eq!(ThinkPolicy::for_model(true), ThinkPolicy::Anywhere);
-/// assert_eq!(ThinkPolicy::for_model(false), ThinkPolicy::LeadingBlock);
+/// assert_eq!(ThinkPolicy::for_model("deepseek-ai/DeepSeek-R1-0528", true), ThinkPolicy::Reasoning);
+/// assert_eq!(ThinkPolicy::for_model("claude-haiku-4-5", true), ThinkPolicy::Blocks);
+/// assert_eq!(ThinkPolicy::for_model("gpt-4.1-mini", false), ThinkPolicy::LeadingBlock);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ThinkPolicy {
-    /// Reasoning models: blocks anywhere, and a closing tag without an opening one ends the
-    /// reasoning that started the text.
-    Anywhere,
+    /// Models that write their reasoning in the text and may omit the opening tag
+    /// (`DeepSeek-R1`, `QwQ`, `Qwen3`): blocks anywhere, and a closing tag without an
+    /// opening one ends the reasoning that started the text. A stream holds the text
+    /// before its first tag until that tag (or the end) says what it was.
+    Reasoning,
+    /// Other reasoning models: blocks anywhere; a closing tag without an opening one is
+    /// dropped and the text around it kept. Nothing is held back in streams.
+    Blocks,
     /// Other models: blocks are taken out only from an answer that opens with one.
     LeadingBlock,
 }
 
 impl ThinkPolicy {
-    /// The policy for a model: [`Anywhere`](Self::Anywhere) for reasoning models.
+    /// The policy for a model, from the model name the provider answered with and whether
+    /// the catalogue marks it as a reasoning model. Only the families known to write
+    /// their reasoning in the text without an opening tag (names holding `r1`, `qwq` or
+    /// `qwen3`, any case) get [`Reasoning`](Self::Reasoning), so that streams
+    /// of other reasoning models (Claude, Gemini, gpt-oss) are not held back.
     ///
     /// ```
     /// use elelem_core::json::ThinkPolicy;
     ///
-    /// assert_eq!(ThinkPolicy::for_model(true), ThinkPolicy::Anywhere);
+    /// assert_eq!(ThinkPolicy::for_model("qwen3:8b", true), ThinkPolicy::Reasoning);
+    /// assert_eq!(ThinkPolicy::for_model("openai/gpt-oss-20b", true), ThinkPolicy::Blocks);
     /// ```
     #[must_use]
-    pub fn for_model(reasoning_model: bool) -> Self {
-        if reasoning_model {
-            Self::Anywhere
+    pub fn for_model(model: &str, reasoning_model: bool) -> Self {
+        if !reasoning_model {
+            return Self::LeadingBlock;
+        }
+        let name = model.to_ascii_lowercase();
+        let omits_opening_tag = ["r1", "qwq", "qwen3"]
+            .iter()
+            .any(|family| name.contains(family));
+        if omits_opening_tag {
+            Self::Reasoning
         } else {
-            Self::LeadingBlock
+            Self::Blocks
         }
     }
 }

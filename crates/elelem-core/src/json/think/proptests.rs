@@ -66,9 +66,12 @@ proptest! {
     fn any_chunking_splits_like_the_plain_path(
         text in model_text(),
         cuts in prop::collection::vec(any::<usize>(), 0..10),
-        reasoning_model in any::<bool>(),
+        policy in prop_oneof![
+            Just(ThinkPolicy::Reasoning),
+            Just(ThinkPolicy::Blocks),
+            Just(ThinkPolicy::LeadingBlock),
+        ],
     ) {
-        let policy = ThinkPolicy::for_model(reasoning_model);
         prop_assert_eq!(streamed(&text, &cuts, policy), plain(&text, policy));
     }
 }
@@ -84,7 +87,11 @@ fn every_single_cut_and_every_char_apart_split_alike() {
         "r1</think> A <think>r2</think> B</think>C",
     ];
     for text in texts {
-        for policy in [ThinkPolicy::Anywhere, ThinkPolicy::LeadingBlock] {
+        for policy in [
+            ThinkPolicy::Reasoning,
+            ThinkPolicy::Blocks,
+            ThinkPolicy::LeadingBlock,
+        ] {
             let expected = plain(text, policy);
             for (cut, _) in text.char_indices() {
                 assert_eq!(
@@ -108,7 +115,7 @@ fn a_deepseek_stream_without_its_opening_tag_keeps_reasoning_out_of_the_answer()
     let (answer, reasoning) = streamed(
         "Okay, the user wants a city.\n</think>\n\nParis",
         &[3, 10, 31, 35],
-        ThinkPolicy::Anywhere,
+        ThinkPolicy::Reasoning,
     );
     assert_eq!(answer, "Paris");
     assert_eq!(reasoning, "Okay, the user wants a city.");

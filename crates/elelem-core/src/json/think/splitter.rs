@@ -36,7 +36,7 @@ enum Mode {
 /// chunking, the concatenated answer and reasoning deltas equal the plain split.
 ///
 /// Only text whose meaning is not known yet is held back: the possible start of a tag,
-/// whitespace that trimming may remove, and, for [`ThinkPolicy::Anywhere`], the text
+/// whitespace that trimming may remove, and, for [`ThinkPolicy::Reasoning`], the text
 /// before the first tag (it is reasoning if that tag closes a block, as `DeepSeek-R1`
 /// sends it, and answer otherwise).
 ///
@@ -44,7 +44,7 @@ enum Mode {
 /// use elelem_core::json::{split_think, ThinkPolicy, ThinkSplitter};
 ///
 /// let text = "Plan it.</think>\n{\"a\": 1}";
-/// let mut splitter = ThinkSplitter::new(ThinkPolicy::Anywhere);
+/// let mut splitter = ThinkSplitter::new(ThinkPolicy::Reasoning);
 /// let (mut answer, mut reasoning) = (String::new(), String::new());
 /// for piece in ["Plan", " it.</th", "ink>\n{\"a\"", ": 1}"] {
 ///     let delta = splitter.push(piece);
@@ -82,7 +82,8 @@ impl ThinkSplitter {
     #[must_use]
     pub fn new(policy: ThinkPolicy) -> Self {
         let mode = match policy {
-            ThinkPolicy::Anywhere => Mode::Grammar(Region::Start),
+            ThinkPolicy::Reasoning => Mode::Grammar(Region::Start),
+            ThinkPolicy::Blocks => Mode::Grammar(Region::Outside),
             ThinkPolicy::LeadingBlock => Mode::Undecided,
         };
         Self {
@@ -99,7 +100,7 @@ impl ThinkSplitter {
     /// ```
     /// use elelem_core::json::{ThinkPolicy, ThinkSplitter};
     ///
-    /// let mut splitter = ThinkSplitter::new(ThinkPolicy::Anywhere);
+    /// let mut splitter = ThinkSplitter::new(ThinkPolicy::Reasoning);
     /// assert_eq!(splitter.push("<think>hm</thi").reasoning, "hm");
     /// assert_eq!(splitter.push("nk> Paris").answer, "Paris");
     /// ```
@@ -115,7 +116,7 @@ impl ThinkSplitter {
     /// ```
     /// use elelem_core::json::{ThinkPolicy, ThinkSplitter};
     ///
-    /// let mut splitter = ThinkSplitter::new(ThinkPolicy::Anywhere);
+    /// let mut splitter = ThinkSplitter::new(ThinkPolicy::Reasoning);
     /// assert_eq!(splitter.push("Paris <thi").answer, "");
     /// assert_eq!(splitter.finish().answer, "Paris <thi");
     /// ```

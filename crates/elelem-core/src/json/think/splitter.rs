@@ -162,13 +162,10 @@ impl ThinkSplitter {
                         self.mode = Mode::Grammar(next);
                     }
                     Step::Open { kind, settled } => {
-                        match kind {
-                            Some(kind) => {
-                                self.emit(kind, pos, settled, delta);
-                                pos = settled;
-                            }
-                            // The text before the first tag waits for that tag.
-                            None => {}
+                        // Without a kind, the text before the first tag waits for that tag.
+                        if let Some(kind) = kind {
+                            self.emit(kind, pos, settled, delta);
+                            pos = settled;
                         }
                         self.scan = settled;
                         break;

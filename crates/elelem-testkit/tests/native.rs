@@ -27,7 +27,7 @@ async fn native_chat_paths_are_served_from_the_script_and_recorded() {
         ("/api/chat", json!({"model": "m"})),
         ("/v1/messages", anthropic),
     ];
-    let paths = requests.map(|(path, _)| path);
+    let paths = requests.clone().map(|(path, _)| path);
     let mut statuses = Vec::new();
     let mut bodies = Vec::new();
     for (path, body) in requests {

@@ -13,12 +13,13 @@
 
 mod common;
 
+use common::Capture;
+
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use elelem::budget::Budget;
-use elelem::cost::{CostSink, InMemoryStatsSink, Stats, StatsQuery, UsageRecord};
 use elelem::provider::{ProviderError, ProviderErrorKind};
 use elelem::retry::DefaultRetryPolicy;
 use elelem::{ChatRequest, Elelem, ElelemBuilder, ElelemError, FinishReason, Message, Usd};
@@ -54,8 +55,6 @@ const STREAM: &[Mode] = &[Mode::Stream];
 enum Want {
     Kind(ProviderErrorKind),
     Connection,
-    Timeout,
-    InvalidBody,
     TooLarge,
     /// Any typed provider error (the row's point is that the call fails, not how).
     AnyProvider,
@@ -933,21 +932,6 @@ const FAULTS: &[Fault] = &[
     },
 ];
 
-/// A sink that keeps every record.
-#[derive(Debug, Default)]
-struct Capture(Mutex<Vec<UsageRecord>>, InMemoryStatsSink);
-
-impl CostSink for Capture {
-    fn record(&self, record: &UsageRecord) {
-        self.0.lock().unwrap().push(record.clone());
-        self.1.record(record);
-    }
-
-    fn stats(&self, query: &StatsQuery) -> Option<Stats> {
-        self.1.stats(query)
-    }
-}
-
 fn client(
     api: Api,
     base: &str,
@@ -991,8 +975,6 @@ fn matches_want(error: &ElelemError, want: Want) -> bool {
     match (want, provider) {
         (Want::Kind(kind), ProviderError::Http(http)) => http.kind == kind,
         (Want::Connection, ProviderError::Connection { .. }) => true,
-        (Want::Timeout, ProviderError::Timeout { .. }) => true,
-        (Want::InvalidBody, ProviderError::InvalidBody { .. }) => true,
         (Want::TooLarge, ProviderError::BodyTooLarge { .. }) => true,
         (Want::AnyProvider, _) => true,
         _ => false,
@@ -1109,7 +1091,7 @@ async fn run(fault: &'static Fault, api: Api, mode: Mode) -> Result<(), String> 
     }
 
     // The books: one record per request, stats and budget equal to the records.
-    let records = capture.0.lock().unwrap().clone();
+    let records = capture.records();
     if !refused && records.len() + redirects != requests {
         return Err(format!(
             "{} usage records for {requests} requests",

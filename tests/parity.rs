@@ -13,9 +13,10 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
+use common::Capture;
 
-use elelem::cost::{CostSink, InMemoryStatsSink, Stats, StatsQuery, UsageRecord};
+use std::sync::Arc;
+
 use elelem::{ChatCompletion, ChatRequest, Elelem, ElelemBuilder, Message};
 use elelem_testkit::wire::{
     completion_stream, AnthropicMessage, Completion, GeminiResponse, OllamaChat,
@@ -23,27 +24,6 @@ use elelem_testkit::wire::{
 };
 use elelem_testkit::{ScriptedResponse, TestServer};
 use serde_json::{json, Value};
-
-/// A sink that keeps every record, to compare what the plain call and the stream wrote.
-#[derive(Debug, Default)]
-struct Capture(Mutex<Vec<UsageRecord>>, InMemoryStatsSink);
-
-impl CostSink for Capture {
-    fn record(&self, record: &UsageRecord) {
-        self.0.lock().unwrap().push(record.clone());
-        self.1.record(record);
-    }
-
-    fn stats(&self, query: &StatsQuery) -> Option<Stats> {
-        self.1.stats(query)
-    }
-}
-
-impl Capture {
-    fn take(&self) -> Vec<UsageRecord> {
-        std::mem::take(&mut *self.0.lock().unwrap())
-    }
-}
 
 /// One provider plugin: how to reach it on the test server, and one answer in its
 /// plain and streamed wire forms.

@@ -116,7 +116,7 @@ pub(crate) fn could_become_tag(bytes: &[u8], closing_allowed: bool) -> bool {
     }
     let rest = match rest.first() {
         Some(b'i' | b'I') => match strip_word(rest, b"ing") {
-            Some(after) if after.is_empty() => return true,
+            Some([]) => return true,
             Some(after) => after,
             None => return false,
         },

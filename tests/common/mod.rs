@@ -6,11 +6,12 @@
 
 #![allow(dead_code)]
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use elelem::cost::{CostSink, InMemoryStatsSink, StatsQuery, UsageRecord};
 use elelem::retry::DefaultRetryPolicy;
-use elelem::{ChatRequest, Elelem, ElelemBuilder, Message, ResponseFormat, Usd};
+use elelem::{ChatRequest, Elelem, ElelemBuilder, Message, ResponseFormat, Stats, Usd};
 use elelem_testkit::{RecordedRequest, TestServer};
 use serde_json::Value;
 
@@ -111,4 +112,32 @@ pub fn assert_close(actual: f64, expected: f64) {
 /// The wire temperature of a request body, if any.
 pub fn temperature_of(body: &Value) -> Option<f64> {
     body.get("temperature").and_then(Value::as_f64)
+}
+
+/// A cost sink that keeps every usage record (and the stats of an in-memory sink),
+/// to compare what each attempt wrote.
+#[derive(Debug, Default)]
+pub struct Capture(Mutex<Vec<UsageRecord>>, InMemoryStatsSink);
+
+impl CostSink for Capture {
+    fn record(&self, record: &UsageRecord) {
+        self.0.lock().expect("capture lock").push(record.clone());
+        self.1.record(record);
+    }
+
+    fn stats(&self, query: &StatsQuery) -> Option<Stats> {
+        self.1.stats(query)
+    }
+}
+
+impl Capture {
+    /// The records so far.
+    pub fn records(&self) -> Vec<UsageRecord> {
+        self.0.lock().expect("capture lock").clone()
+    }
+
+    /// The records so far, forgetting them.
+    pub fn take(&self) -> Vec<UsageRecord> {
+        std::mem::take(&mut *self.0.lock().expect("capture lock"))
+    }
 }

@@ -1,5 +1,6 @@
 //! [`ReplyBody`]: the response body type, able to break off on purpose.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -22,6 +23,10 @@ const FLUSH_GRACE: Duration = Duration::from_millis(50);
 pub(crate) struct ReplyBody {
     data: Option<Bytes>,
     failure: Option<Pin<Box<Sleep>>>,
+    /// Parts still to send one by one, each after `every` (a dripping body).
+    drip: VecDeque<Bytes>,
+    every: Duration,
+    pause: Option<Pin<Box<Sleep>>>,
 }
 
 impl ReplyBody {
@@ -30,6 +35,20 @@ impl ReplyBody {
         Self {
             data: Some(data.into()),
             failure: None,
+            drip: VecDeque::new(),
+            every: Duration::ZERO,
+            pause: None,
+        }
+    }
+
+    /// `parts`, each sent after a pause of `every`.
+    pub(crate) fn drip(parts: Vec<Bytes>, every: Duration) -> Self {
+        Self {
+            data: None,
+            failure: None,
+            drip: parts.into(),
+            every,
+            pause: Some(Box::pin(tokio::time::sleep(every))),
         }
     }
 
@@ -43,6 +62,9 @@ impl ReplyBody {
         Self {
             data: Some(data),
             failure: Some(Box::pin(tokio::time::sleep(pause))),
+            drip: VecDeque::new(),
+            every: Duration::ZERO,
+            pause: None,
         }
     }
 }
@@ -60,6 +82,18 @@ impl Body for ReplyBody {
                 return Poll::Ready(Some(Ok(Frame::data(data))));
             }
         }
+        if !self.drip.is_empty() {
+            if let Some(pause) = self.pause.as_mut() {
+                if pause.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+            }
+            let every = self.every;
+            self.pause = Some(Box::pin(tokio::time::sleep(every)));
+            if let Some(part) = self.drip.pop_front() {
+                return Poll::Ready(Some(Ok(Frame::data(part))));
+            }
+        }
         match self.failure.as_mut() {
             None => Poll::Ready(None),
             Some(pause) => match pause.as_mut().poll(cx) {
@@ -73,11 +107,13 @@ impl Body for ReplyBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.data.is_none() && self.failure.is_none()
+        self.data.is_none() && self.failure.is_none() && self.drip.is_empty()
     }
 
     fn size_hint(&self) -> SizeHint {
         match (&self.data, &self.failure) {
+            // A dripping body has no announced length.
+            _ if !self.drip.is_empty() => SizeHint::default(),
             // A truncated body's length is announced by its content-length header.
             (_, Some(_)) => SizeHint::default(),
             (Some(data), None) => SizeHint::with_exact(data.len() as u64),

@@ -79,11 +79,14 @@ pub(crate) async fn handle(
         method: parts.method.as_str().to_owned(),
         path: path.clone(),
         headers,
-        body,
+        body: body.clone(),
     });
 
     match route(&parts.method, &path) {
-        Route::Completions => answer(state.next_limited_answer()).await,
+        Route::Completions => match state.strict().then(|| crate::strict::refusal(&path, &body)) {
+            Some(Some(refusal)) => Ok(json_response(StatusCode::BAD_REQUEST, &refusal)),
+            _ => answer(state.next_limited_answer()).await,
+        },
         Route::Models => Ok(json_response(StatusCode::OK, &models_body(&state))),
         Route::OllamaTags => Ok(json_response(StatusCode::OK, &ollama_tags_body(&state))),
         Route::Unknown => Ok(json_response(
@@ -114,10 +117,11 @@ fn build(reply: Reply) -> Result<Response<ReplyBody>, String> {
     let status = StatusCode::from_u16(reply.status)
         .map_err(|_| format!("status {} is not a valid HTTP status", reply.status))?;
     let full_len = reply.body.len();
-    let body = match (reply.cut_at, reply.stall) {
-        (Some(cut_at), _) => ReplyBody::truncated(reply.body.slice(..cut_at.min(full_len))),
-        (None, Some(pause)) => ReplyBody::stalled(reply.body, pause),
-        (None, None) => ReplyBody::full(reply.body),
+    let body = match (reply.cut_at, reply.stall, reply.drip) {
+        (Some(cut_at), _, _) => ReplyBody::truncated(reply.body.slice(..cut_at.min(full_len))),
+        (None, Some(pause), _) => ReplyBody::stalled(reply.body, pause),
+        (None, None, Some((parts, every))) => ReplyBody::drip(parts, every),
+        (None, None, None) => ReplyBody::full(reply.body),
     };
     let mut response = Response::new(body);
     *response.status_mut() = status;

@@ -49,6 +49,7 @@ mod script;
 mod server;
 pub mod sse;
 mod state;
+mod strict;
 pub mod wire;
 
 pub use error::TestkitError;

@@ -53,6 +53,9 @@ pub(crate) struct Reply {
     /// When set, the body is sent without a length, then nothing more for this
     /// long, then the connection is aborted (a provider that stalls mid-stream).
     pub(crate) stall: Option<Duration>,
+    /// When set, the body is these parts, each sent after this pause (a slow
+    /// provider, or one that sends keep-alive comments while the model thinks).
+    pub(crate) drip: Option<(Vec<Bytes>, Duration)>,
 }
 
 impl ScriptedResponse {
@@ -85,6 +88,36 @@ impl ScriptedResponse {
             body: body.into(),
             cut_at: None,
             stall: None,
+            drip: None,
+        })
+    }
+
+    /// Send the body as `parts`, pausing `every` before each one (no
+    /// `content-length`): a slow drip of tokens, or keep-alive comments
+    /// (`": keep-alive\n\n"`) before the answer.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use elelem_testkit::ScriptedResponse;
+    ///
+    /// let answer = ScriptedResponse::drip(200, "text/event-stream", [": keep-alive\n\n", "data: [DONE]\n\n"], Duration::from_millis(20));
+    /// assert_eq!(answer.body().map(|b| b.len()), Some(28));
+    /// ```
+    pub fn drip<P: Into<Bytes>>(
+        status: u16,
+        content_type: impl Into<String>,
+        parts: impl IntoIterator<Item = P>,
+        every: Duration,
+    ) -> Self {
+        let parts: Vec<Bytes> = parts.into_iter().map(Into::into).collect();
+        let whole: Vec<u8> = parts.iter().flat_map(|p| p.iter().copied()).collect();
+        Self::reply(Reply {
+            status,
+            headers: vec![("content-type".to_owned(), content_type.into())],
+            body: Bytes::from(whole),
+            cut_at: None,
+            stall: None,
+            drip: Some((parts, every)),
         })
     }
 
@@ -131,6 +164,7 @@ impl ScriptedResponse {
             body,
             cut_at: Some(cut_at),
             stall: None,
+            drip: None,
         })
     }
 
@@ -157,6 +191,7 @@ impl ScriptedResponse {
             body: first_part.into(),
             cut_at: None,
             stall: Some(stall),
+            drip: None,
         })
     }
 

@@ -238,6 +238,40 @@ impl TestServer {
             .set_rate_limit(limit.map(|(n, window)| crate::limit::WindowLimit::new(n, window)));
     }
 
+    /// Whether chat requests are refused the way the real APIs refuse them (on by
+    /// default). Strict, the server answers a request the emulated API would reject with
+    /// that API's own HTTP 400 body, without consuming the script: Gemini
+    /// (`…:generateContent`) refuses unknown fields at any depth (including `stream` and
+    /// fields inside `responseSchema`); Anthropic (`…/messages`) refuses unknown top-level
+    /// fields, a missing `max_tokens`, roles other than `user` / `assistant` and a
+    /// `thinking.budget_tokens` below 1024 or not below `max_tokens`; OpenAI
+    /// (`…/chat/completions`) refuses `temperature` and `max_tokens` for o-series and
+    /// gpt-5 models. The refused request is still recorded. Turn it off only for a test
+    /// about what a client does with a request the real API would have accepted.
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use elelem_testkit::{wire, TestServer};
+    ///
+    /// let server = TestServer::start().await?;
+    /// server.push(wire::gemini_response("gemini-2.5-flash", "hi"));
+    /// let url = format!("{}/v1beta/models/gemini-2.5-flash:generateContent", server.root_url());
+    /// let client = reqwest::Client::new();
+    /// let refused = client.post(&url).body(r#"{"contents": [], "stream": true}"#).send().await?;
+    /// assert_eq!(refused.status(), 400);
+    /// assert_eq!(server.pending(), 1);
+    ///
+    /// server.strict(false);
+    /// let accepted = client.post(&url).body(r#"{"contents": [], "stream": true}"#).send().await?;
+    /// assert_eq!(accepted.status(), 200);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn strict(&self, strict: bool) {
+        self.state.set_strict(strict);
+    }
+
     /// How many chat requests the rate limit ([`rate_limit`](Self::rate_limit))
     /// answered with a 429.
     ///

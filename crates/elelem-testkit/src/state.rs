@@ -1,6 +1,7 @@
 //! [`State`]: the script queue and the request log shared by all connections.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use serde_json::json;
@@ -20,6 +21,8 @@ pub(crate) struct State {
     models: Mutex<Vec<String>>,
     requests: Mutex<Vec<RecordedRequest>>,
     limit: Mutex<Option<WindowLimit>>,
+    /// Lenient servers answer every chat request from the script.
+    lenient: AtomicBool,
 }
 
 impl Default for State {
@@ -30,6 +33,7 @@ impl Default for State {
             models: Mutex::default(),
             requests: Mutex::default(),
             limit: Mutex::default(),
+            lenient: AtomicBool::new(false),
         }
     }
 }
@@ -121,5 +125,14 @@ impl State {
 
     pub(crate) fn clear_requests(&self) {
         lock(&self.requests).clear();
+    }
+
+    /// Whether requests are checked as the real APIs check them.
+    pub(crate) fn strict(&self) -> bool {
+        !self.lenient.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_strict(&self, strict: bool) {
+        self.lenient.store(!strict, Ordering::Relaxed);
     }
 }

@@ -26,6 +26,7 @@ use serde_json::{json, Map, Value};
 use crate::ScriptedResponse;
 
 mod anthropic;
+mod chunks;
 mod gemini;
 mod ollama;
 mod openrouter;
@@ -35,6 +36,7 @@ pub use anthropic::{
     anthropic_error, anthropic_message, anthropic_overloaded, anthropic_rate_limited,
     AnthropicMessage,
 };
+pub use chunks::{completion_stream, UsagePlacement};
 pub use gemini::{
     gemini_error, gemini_overloaded, gemini_rate_limited, gemini_response, GeminiResponse,
 };
@@ -108,7 +110,7 @@ pub struct Completion {
     finish_reason: String,
     message_fields: Vec<(String, Value)>,
     with_usage: bool,
-    groq: bool,
+    pub(super) groq: bool,
 }
 
 impl Completion {

@@ -16,18 +16,24 @@ async fn native_chat_paths_are_served_from_the_script_and_recorded() {
         wire::ollama_chat("llama3.2", "from ollama"),
         wire::anthropic_overloaded(),
     ]);
-    let paths = [
-        "/v1/messages",
-        "/v1beta/models/gemini-2.5-flash:generateContent",
-        "/api/chat",
-        "/v1/messages",
+    // Each body is one the real API accepts (the server is strict by default).
+    let anthropic = json!({"model": "m", "max_tokens": 16, "messages": []});
+    let requests = [
+        ("/v1/messages", anthropic.clone()),
+        (
+            "/v1beta/models/gemini-2.5-flash:generateContent",
+            json!({"contents": []}),
+        ),
+        ("/api/chat", json!({"model": "m"})),
+        ("/v1/messages", anthropic),
     ];
+    let paths = requests.clone().map(|(path, _)| path);
     let mut statuses = Vec::new();
     let mut bodies = Vec::new();
-    for path in paths {
+    for (path, body) in requests {
         let response = client
             .post(format!("{}{path}", server.root_url()))
-            .json(&json!({"model": "m"}))
+            .json(&body)
             .send()
             .await
             .unwrap();

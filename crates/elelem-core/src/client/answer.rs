@@ -4,7 +4,7 @@
 use jsonschema::Validator;
 use serde_json::Value;
 
-use crate::json::{parse_json_answer, split_think, SchemaViolations};
+use crate::json::{parse_json_answer, split_think_with, SchemaViolations, ThinkPolicy};
 use crate::types::ChatCompletion;
 
 /// A usable answer.
@@ -40,19 +40,6 @@ fn reasoning_field(completion: &ChatCompletion) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// Whether think blocks should be removed from this answer: always for reasoning
-/// models, and for any model whose answer opens with a think block. Other models'
-/// text is kept verbatim, so `<think>` inside an ordinary answer survives.
-fn strips_think(raw: &str, reasoning_model: bool) -> bool {
-    if reasoning_model {
-        return true;
-    }
-    let start = raw.trim_start();
-    start
-        .get(..6)
-        .is_some_and(|head| head.eq_ignore_ascii_case("<think"))
-}
-
 /// Cleans and checks the first choice of `completion`. Returns the rejected answer
 /// text alongside the rejection, for the retry feedback.
 pub(crate) fn process(
@@ -71,8 +58,11 @@ pub(crate) fn process(
         && raw
             .is_some_and(|text| serde_json::from_str::<serde::de::IgnoredAny>(text.trim()).is_ok());
     let split = raw.map(|text| {
-        if !already_json && strips_think(text, reasoning_model) {
-            split_think(text)
+        if !already_json {
+            split_think_with(
+                text,
+                ThinkPolicy::for_model(&completion.model, reasoning_model),
+            )
         } else {
             crate::json::ThinkSplit {
                 answer: std::borrow::Cow::Borrowed(text.trim()),

@@ -159,7 +159,7 @@ impl ChatStream {
             let filter = self
                 .filters
                 .entry(choice.index)
-                .or_insert_with(|| ThinkFilter::new(anywhere));
+                .or_insert_with(|| ThinkFilter::new(anywhere, &chunk.model));
             let piece = filter.push(&content);
             if !piece.reasoning.is_empty() {
                 let reasoning = choice

@@ -9,6 +9,9 @@ mod validator;
 
 pub use extract::{extract_json, parse_json_answer, JsonAnswerError};
 pub use instructions::{json_instruction, retry_feedback};
-pub use think::{remove_think_tags, split_think, ThinkSplit};
+pub use think::{
+    remove_think_tags, split_think, split_think_with, ThinkDelta, ThinkPolicy, ThinkSplit,
+    ThinkSplitter,
+};
 pub use typed::TypedSchema;
 pub use validator::{SchemaCache, SchemaError, SchemaViolations};

@@ -170,7 +170,7 @@ impl OpenRouterCompletion {
     }
 
     /// The body with placeholders where the costs go.
-    fn skeleton(&self) -> Value {
+    pub(super) fn skeleton(&self) -> Value {
         let serial = next_id();
         let created = unix_now();
         json!({
@@ -209,7 +209,12 @@ impl OpenRouterCompletion {
 
     /// The body text, costs written exactly.
     fn text(&self) -> String {
-        let mut text = self.skeleton().to_string().replace(COST_SLOT, &self.cost);
+        self.fill_costs(&self.skeleton().to_string())
+    }
+
+    /// `text` with the cost placeholders replaced by the exact costs.
+    pub(super) fn fill_costs(&self, text: &str) -> String {
+        let mut text = text.replace(COST_SLOT, &self.cost);
         if let Some(upstream) = &self.upstream_cost {
             text = text.replace(UPSTREAM_SLOT, upstream);
         }

@@ -111,6 +111,7 @@ impl CacheSlot {
             cache_hit: true,
             saved_cost: entry.cost,
             stream_interrupted: false,
+            cost_unknown: false,
         });
         tracing::info!(key = %self.key, model = %model.id, saved = %entry.cost, "answered from the response cache");
         Some(completion)

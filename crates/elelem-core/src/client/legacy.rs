@@ -9,7 +9,7 @@ use super::elelem::{Inner, ProviderSlot};
 use super::engine::{self, CallPlan, Entry, Finished, Operation, Refused, Target};
 use super::prepare::AttemptParams;
 use super::spans;
-use crate::error::ElelemError;
+use crate::error::{AttemptProblem, ElelemError};
 use crate::provider::{ProviderError, TextCompletionResponse, WireRequest};
 use crate::types::{ChatRequest, CompletionRequest, Message, ModelList, TextCompletion, Usage};
 
@@ -83,10 +83,18 @@ impl Operation for Legacy<'_> {
     fn judge(
         &self,
         _plan: &CallPlan,
-        _target: &Target,
-        _answer: &TextCompletionResponse,
+        target: &Target,
+        answer: &TextCompletionResponse,
     ) -> Result<(), Refused> {
-        Ok(())
+        let completion = &answer.completion;
+        let has_choices = !completion.choices.is_empty();
+        match engine::error_in_answer(&target.model.provider, has_choices, &completion.extra) {
+            Some(error) => Err(Refused {
+                problem: AttemptProblem::Provider(error),
+                answer: String::new(),
+            }),
+            None => Ok(()),
+        }
     }
 
     fn finish(

@@ -8,7 +8,7 @@ use tracing::Instrument;
 use super::ladder::{next_step, outcome_of, retry_cause, Situation, Step};
 use super::operation::{Finished, Operation, Refused};
 use super::plan::{CallPlan, Target};
-use super::record::{AttemptRecord, Settlement};
+use super::record::{settle_or_charge_worst, AttemptRecord, Settlement};
 use crate::budget::{worst_case, Reservation};
 use crate::client::elelem::Inner;
 use crate::client::prepare::AttemptParams;
@@ -62,6 +62,18 @@ fn failed_generation(error: &ProviderError) -> Option<String> {
         .get("failed_generation")?
         .as_str()
         .map(str::to_owned)
+}
+
+/// Whether a failed attempt may still have been billed: the provider took the
+/// request but its answer is unknown (a timeout, a body that could not be decoded
+/// or was too large).
+fn outcome_unknown(error: &ProviderError) -> bool {
+    matches!(
+        error,
+        ProviderError::Timeout { .. }
+            | ProviderError::InvalidBody { .. }
+            | ProviderError::BodyTooLarge { .. }
+    )
 }
 
 /// Reserves the worst case of one attempt of `prompt` estimated tokens on the
@@ -210,10 +222,9 @@ pub(crate) async fn run<O: Operation>(
                             outcome: AttemptOutcome::Success,
                             adjustments: Adjustments::default(),
                             stream_interrupted: false,
+                            cost_unknown: false,
                         });
-                        if let Some(reservation) = reservation.take() {
-                            reservation.settle(cost);
-                        }
+                        settle_or_charge_worst(reservation.take(), cost, false);
                         at.cost += cost;
                         tracing::info!(attempt, model = %at.current.model.id, cost = %at.cost, "call succeeded");
                         None
@@ -240,6 +251,10 @@ pub(crate) async fn run<O: Operation>(
         };
 
         // Decide.
+        let cost_unknown = match &refused.problem {
+            AttemptProblem::Provider(error) => outcome_unknown(error),
+            _ => false,
+        };
         let truncated = refused.problem == AttemptProblem::Truncated;
         let failure = failure_of(&refused.problem);
         let cause = retry_cause(&failure, truncated);
@@ -279,10 +294,9 @@ pub(crate) async fn run<O: Operation>(
             outcome,
             adjustments,
             stream_interrupted: false,
+            cost_unknown,
         });
-        if let Some(reservation) = reservation.take() {
-            reservation.settle(cost);
-        }
+        settle_or_charge_worst(reservation.take(), cost, cost_unknown);
         at.since = now;
         at.cost += cost;
         tracing::warn!(attempt, model = %at.current.model.id, problem = %refused.problem, step = ?step, "attempt failed");

@@ -92,8 +92,12 @@ impl Operation for Chat<'_> {
         answer.completion.usage.as_ref()
     }
 
-    fn completion(answer: &ProviderResponse) -> Option<&ChatCompletion> {
-        Some(&answer.completion)
+    fn into_completion(answer: ProviderResponse) -> Option<ChatCompletion> {
+        Some(answer.completion)
+    }
+
+    fn completion_copy(answer: &ProviderResponse) -> Option<ChatCompletion> {
+        Some(answer.completion.clone())
     }
 
     fn judge(

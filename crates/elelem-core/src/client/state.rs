@@ -29,7 +29,8 @@ pub(crate) struct ClientState {
     /// Whether requests are checked against the context window before sending.
     pub context_check: bool,
     requests: Mutex<HashMap<String, u64>>,
-    last_response: Mutex<Option<ChatCompletion>>,
+    /// Shared, so reading it never copies under the lock.
+    last_response: Mutex<Option<Arc<ChatCompletion>>>,
 }
 
 impl ClientState {
@@ -72,24 +73,29 @@ impl ClientState {
         self.endpoints.get(provider).map_or("", String::as_str)
     }
 
-    /// Counts one request sent to `provider`, and keeps its response (if it was a
-    /// completion) as the last one.
-    pub fn note_request(&self, provider: &str, response: Option<&ChatCompletion>) {
-        {
-            let mut counts = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
-            match counts.get_mut(provider) {
-                Some(n) => *n += 1,
-                None => {
-                    counts.insert(provider.to_owned(), 1);
-                }
+    /// Counts one request sent to `provider`.
+    pub fn note_request(&self, provider: &str) {
+        let mut counts = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
+        match counts.get_mut(provider) {
+            Some(n) => *n += 1,
+            None => {
+                counts.insert(provider.to_owned(), 1);
             }
         }
-        if let Some(completion) = response {
-            *self
+    }
+
+    /// Keeps `completion` as the last response. The lock is held only to swap
+    /// the pointer: the previous answer is freed after it is released.
+    pub fn keep_last_response(&self, completion: ChatCompletion) {
+        let new = Some(Arc::new(completion));
+        let old = std::mem::replace(
+            &mut *self
                 .last_response
                 .lock()
-                .unwrap_or_else(PoisonError::into_inner) = Some(completion.clone());
-        }
+                .unwrap_or_else(PoisonError::into_inner),
+            new,
+        );
+        drop(old);
     }
 }
 
@@ -136,12 +142,14 @@ impl Elelem {
     /// assert!(elelem.last_response().is_none());
     /// ```
     pub fn last_response(&self) -> Option<ChatCompletion> {
-        self.inner
+        let last = self
+            .inner
             .state
             .last_response
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+            .clone();
+        last.map(|completion| ChatCompletion::clone(&completion))
     }
 
     /// The request template of a named preset: its model and settings; add the

@@ -149,7 +149,7 @@ impl ChatStream {
 
     fn process(&mut self, chunk: &mut ChatCompletionChunk) {
         if let Some(usage) = &chunk.usage {
-            self.usage = Some(usage.clone());
+            merge_usage(&mut self.usage, usage);
         }
         self.last = Some((chunk.id.clone(), chunk.created, chunk.model.clone()));
         for choice in &mut chunk.choices {
@@ -296,6 +296,34 @@ impl Drop for ChatStream {
         // A stream dropped before its end is recorded with what is known.
         self.settle(StreamEnd::Dropped);
     }
+}
+
+/// Folds a chunk's usage into what the stream knows: a provider may report part
+/// of it early (input tokens when the answer starts) and the rest at the end, so
+/// a stream cut in between still records what was known. Counts a later chunk
+/// reports replace earlier ones; counts it leaves out are kept.
+fn merge_usage(known: &mut Option<Usage>, more: &Usage) {
+    let Some(known) = known.as_mut() else {
+        *known = Some(more.clone());
+        return;
+    };
+    let later = |old: &mut Option<u64>, new: Option<u64>| {
+        if new.is_some() {
+            *old = new;
+        }
+    };
+    later(&mut known.prompt_tokens, more.prompt_tokens);
+    later(&mut known.completion_tokens, more.completion_tokens);
+    later(&mut known.total_tokens, more.total_tokens);
+    if more.prompt_tokens_details.is_some() {
+        known.prompt_tokens_details = more.prompt_tokens_details.clone();
+    }
+    if more.completion_tokens_details.is_some() {
+        known.completion_tokens_details = more.completion_tokens_details.clone();
+    }
+    known
+        .extra
+        .extend(more.extra.iter().map(|(k, v)| (k.clone(), v.clone())));
 }
 
 /// Polls a chunk stream once to its next item.
@@ -456,5 +484,30 @@ impl Operation for Streamed<'_> {
         stream.process(&mut first);
         stream.queued.push_back(first);
         stream
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn usage(json: &str) -> Usage {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn usage_reported_in_parts_is_merged() {
+        let mut known = None;
+        merge_usage(&mut known, &usage(r#"{"prompt_tokens": 10}"#));
+        assert_eq!(known.as_ref().unwrap().prompt_tokens, Some(10));
+        merge_usage(
+            &mut known,
+            &usage(r#"{"completion_tokens": 4, "cost": 0.5}"#),
+        );
+        let known = known.unwrap();
+        assert_eq!(known.prompt_tokens, Some(10));
+        assert_eq!(known.completion_tokens, Some(4));
+        assert_eq!(known.extra["cost"], 0.5);
     }
 }

@@ -64,8 +64,15 @@ pub(crate) trait Operation: Sync {
     /// The usage to record now.
     fn usage(answer: &Self::Answer) -> Option<&Usage>;
 
-    /// The completion to keep as the client's last response.
-    fn completion(_answer: &Self::Answer) -> Option<&ChatCompletion> {
+    /// The completion to keep as the client's last response, taken from a
+    /// refused answer (no copy: the answer is not used again).
+    fn into_completion(_answer: Self::Answer) -> Option<ChatCompletion> {
+        None
+    }
+
+    /// A copy of the accepted answer's completion, to keep as the client's last
+    /// response (the one copy an accepted chat answer costs).
+    fn completion_copy(_answer: &Self::Answer) -> Option<ChatCompletion> {
         None
     }
 

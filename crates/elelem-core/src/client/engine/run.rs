@@ -198,13 +198,15 @@ pub(crate) async fn run<O: Operation>(
         let usage = result.as_ref().ok().and_then(O::usage);
         spans::record_usage(&attempt_span, usage);
         if !matches!(result, Err(ProviderError::CoolingDown { .. })) {
-            let answered = result.as_ref().ok().and_then(O::completion);
-            inner.state.note_request(&model.provider, answered);
+            inner.state.note_request(&model.provider);
         }
 
         let (refused, usage): (Refused, Option<Usage>) = match result {
             Ok(answer) => match op.judge(plan, &at.current, &answer) {
                 Ok(accepted) => {
+                    if let Some(completion) = O::completion_copy(&answer) {
+                        inner.state.keep_last_response(completion);
+                    }
                     let settlement = if op.settles_later() {
                         Some(Settlement {
                             ledger: plan.ledger.clone(),
@@ -238,7 +240,13 @@ pub(crate) async fn run<O: Operation>(
                     };
                     return Ok(op.finish(plan, answer, accepted, finished));
                 }
-                Err(refused) => (refused, O::usage(&answer).cloned()),
+                Err(refused) => {
+                    let usage = O::usage(&answer).cloned();
+                    if let Some(completion) = O::into_completion(answer) {
+                        inner.state.keep_last_response(completion);
+                    }
+                    (refused, usage)
+                }
             },
             Err(error) => {
                 let answer = failed_generation(&error).unwrap_or_default();

@@ -100,3 +100,38 @@ async fn a_200_body_holding_an_error_is_a_failed_attempt_and_retried() {
     let error = elelem.create_chat_completion(request()).await.unwrap_err();
     assert!(error.to_string().contains("Invalid model"), "{error}");
 }
+
+#[tokio::test]
+async fn opening_a_stream_has_a_time_limit_and_a_silent_server_is_retried() {
+    let server = TestServer::start().await.unwrap();
+    let records = Arc::new(Records::default());
+    let elelem = Elelem::builder()
+        .without_env_keys()
+        .api_key("openai", "sk-test")
+        .base_url("openai", server.url())
+        .stream_idle_timeout(Duration::from_millis(300))
+        .retry_policy(Arc::new(
+            DefaultRetryPolicy::default().transient_backoff(vec![Duration::from_millis(5)]),
+        ))
+        .cost_sink(records.clone())
+        .build()
+        .unwrap();
+    // The first server never sends its headers in time.
+    let stream = elelem_testkit::sse::ChunkStream::new("gpt-4.1-mini", &["Hel", "lo"]).usage(5, 2);
+    server.push(
+        stream
+            .clone()
+            .into_response()
+            .delay(Duration::from_secs(30)),
+    );
+    server.push(stream.into_response());
+    let started = std::time::Instant::now();
+    let opened = elelem.stream_chat_completion(request()).await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(opened.summary().attempts, 2);
+    let collected = opened.collect_completion().await.unwrap();
+    assert_eq!(collected.content(), Some("Hello"));
+    let records = records.0.lock().unwrap().clone();
+    assert!(records[0].cost_unknown, "a timed-out opening may be billed");
+    assert_eq!(records[1].outcome, AttemptOutcome::Success);
+}

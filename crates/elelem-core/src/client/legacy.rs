@@ -117,7 +117,7 @@ impl Operation for Legacy<'_> {
 /// Providers that cannot list (or fail to) contribute their catalogue entries only.
 pub(crate) async fn list_live(inner: &Inner, catalogue_list: ModelList) -> ModelList {
     let mut list = catalogue_list;
-    for (name, slot) in &inner.providers {
+    for (name, slot) in &inner.providers.slots {
         let ProviderSlot::Ready(provider) = slot else {
             continue;
         };

@@ -38,6 +38,7 @@ pub mod gate;
 mod generate;
 mod legacy;
 mod options;
+mod parts;
 mod prepare;
 mod spans;
 mod state;

@@ -339,7 +339,7 @@ async fn next_chunk(
 pub(crate) async fn open(inner: &Inner, request: ChatRequest) -> Result<ChatStream, ElelemError> {
     let (mut plan, first) = CallPlan::new(inner, request, Entry::Stream)?;
     let span = plan.span.clone();
-    let idle = inner.stream_idle_timeout;
+    let idle = inner.policy.stream_idle_timeout;
     if let Some(cache) = &plan.cache {
         let validator = plan.validator.as_deref();
         let lookup = cache.lookup(

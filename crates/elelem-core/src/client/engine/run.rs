@@ -85,11 +85,12 @@ async fn reserve(
     prompt: u64,
 ) -> Result<Option<Reservation>, ElelemError> {
     let tags = &plan.ledger.tags;
-    if !inner.budgets.applies(tags) {
+    if !inner.accounting.budgets.applies(tags) {
         return Ok(None);
     }
     let worst = worst_case(&target.model, prompt, plan.request.max_tokens)?;
     inner
+        .accounting
         .budgets
         .reserve(&target.model.id, tags, worst)
         .await
@@ -198,14 +199,14 @@ pub(crate) async fn run<O: Operation>(
         let usage = result.as_ref().ok().and_then(O::usage);
         spans::record_usage(&attempt_span, usage);
         if !matches!(result, Err(ProviderError::CoolingDown { .. })) {
-            inner.state.note_request(&model.provider);
+            inner.accounting.note_request(&model.provider);
         }
 
         let (refused, usage): (Refused, Option<Usage>) = match result {
             Ok(answer) => match op.judge(plan, &at.current, &answer) {
                 Ok(accepted) => {
                     if let Some(completion) = O::completion_copy(&answer) {
-                        inner.state.keep_last_response(completion);
+                        inner.accounting.keep_last_response(completion);
                     }
                     let settlement = if op.settles_later() {
                         Some(Settlement {
@@ -243,7 +244,7 @@ pub(crate) async fn run<O: Operation>(
                 Err(refused) => {
                     let usage = O::usage(&answer).cloned();
                     if let Some(completion) = O::into_completion(answer) {
-                        inner.state.keep_last_response(completion);
+                        inner.accounting.keep_last_response(completion);
                     }
                     (refused, usage)
                 }
@@ -272,12 +273,12 @@ pub(crate) async fn run<O: Operation>(
                 failure,
                 truncated,
                 attempt,
-                max_attempts: inner.max_attempts,
+                max_attempts: inner.policy.max_attempts,
                 json_ladder: op.json_ladder(),
                 fallback_left: !plan.fallbacks.is_empty(),
                 time_left: plan.candidates.as_ref().map(|c| c.time_left()),
             },
-            inner.policy.as_ref(),
+            inner.policy.retry.as_ref(),
             &at.state,
         );
         let next_candidate = match (&step, plan.candidates.as_mut()) {

@@ -44,7 +44,7 @@ impl Elelem {
     /// ```
     pub fn last_response(&self) -> Option<ChatCompletion> {
         let last = self.inner.accounting.last_response();
-        last.map(|completion| Arc::unwrap_or_clone(completion))
+        last.map(Arc::unwrap_or_clone)
     }
 
     /// The request template of a named preset: its model and settings; add the

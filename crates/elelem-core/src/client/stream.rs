@@ -265,7 +265,7 @@ impl Stream for ChatStream {
             }
             match this.chunks.as_mut().poll_next(cx) {
                 Poll::Ready(Some(Ok(mut chunk))) => {
-                    let deadline = tokio::time::Instant::now() + this.idle;
+                    let deadline = idle_deadline(this.idle);
                     this.sleep.as_mut().reset(deadline);
                     this.process(&mut chunk);
                     return Poll::Ready(Some(Ok(chunk)));
@@ -296,6 +296,14 @@ impl Drop for ChatStream {
         // A stream dropped before its end is recorded with what is known.
         self.settle(StreamEnd::Dropped);
     }
+}
+
+/// When a stream silent from now on times out; a timeout too large to add (as
+/// `Duration::MAX`) means about a century, never an overflow.
+fn idle_deadline(idle: Duration) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    now.checked_add(idle)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400))
 }
 
 /// Folds a chunk's usage into what the stream knows: a provider may report part
@@ -494,6 +502,12 @@ mod tests {
 
     fn usage(json: &str) -> Usage {
         serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn a_huge_idle_timeout_does_not_overflow() {
+        let far = idle_deadline(Duration::MAX);
+        assert!(far > tokio::time::Instant::now() + Duration::from_secs(86_400));
     }
 
     #[test]

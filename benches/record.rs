@@ -73,6 +73,7 @@ fn record(i: u64) -> UsageRecord {
         cache_hit: false,
         saved_cost: Default::default(),
         stream_interrupted: false,
+        cost_unknown: false,
     }
 }
 

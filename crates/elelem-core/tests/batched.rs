@@ -70,6 +70,7 @@ fn record(call_id: u64) -> UsageRecord {
         cache_hit: false,
         saved_cost: Default::default(),
         stream_interrupted: false,
+        cost_unknown: false,
     }
 }
 

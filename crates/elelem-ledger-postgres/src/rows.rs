@@ -276,6 +276,7 @@ fn record(row: &Row) -> Result<UsageRecord, LedgerError> {
         cache_hit: row.try_get(24)?,
         saved_cost: money(25)?,
         stream_interrupted: row.try_get(27)?,
+        cost_unknown: false,
     })
 }
 

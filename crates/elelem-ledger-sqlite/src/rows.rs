@@ -257,6 +257,7 @@ fn raw_record(row: &Row<'_>) -> rusqlite::Result<RawRecord> {
             cache_hit: row.get(24)?,
             saved_cost: money(row, 25)?,
             stream_interrupted: row.get(27)?,
+            cost_unknown: false,
         },
     })
 }

@@ -201,6 +201,37 @@ impl CachedResponse {
                 };
                 out.push(chunk(vec![choice(ch.index, delta, None)]));
             }
+            if let Some(refusal) = &ch.message.refusal {
+                let mut delta = Delta::default();
+                delta
+                    .extra
+                    .insert("refusal".into(), serde_json::Value::String(refusal.clone()));
+                out.push(chunk(vec![choice(ch.index, delta, None)]));
+            }
+            let calls = ch
+                .message
+                .extra
+                .get("tool_calls")
+                .and_then(|c| c.as_array());
+            if let Some(calls) = calls.filter(|c| !c.is_empty()) {
+                // Streamed tool calls carry their position in `index`.
+                let calls = calls
+                    .iter()
+                    .enumerate()
+                    .map(|(i, call)| {
+                        let mut call = call.clone();
+                        if let Some(fields) = call.as_object_mut() {
+                            fields.insert("index".into(), serde_json::Value::from(i));
+                        }
+                        call
+                    })
+                    .collect();
+                let delta = Delta {
+                    tool_calls: Some(calls),
+                    ..Delta::default()
+                };
+                out.push(chunk(vec![choice(ch.index, delta, None)]));
+            }
             let end = choice(ch.index, Delta::default(), ch.finish_reason.clone());
             out.push(chunk(vec![end]));
         }
@@ -345,6 +376,29 @@ mod tests {
         assert!(first.get(&key).await.is_none());
         assert!(cache.get(&key).await.is_some());
         assert!(first.get(&key).await.is_some());
+    }
+
+    #[test]
+    fn replay_keeps_tool_calls_and_refusal() {
+        let completion: ChatCompletion = serde_json::from_value(serde_json::json!({
+            "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
+                "role": "assistant", "content": null, "refusal": "I cannot do that",
+                "tool_calls": [{"id": "c1", "type": "function",
+                                "function": {"name": "f", "arguments": "{}"}}]}}]
+        }))
+        .unwrap();
+        let chunks = CachedResponse::new(completion, "p:m", Usd::ZERO).replay_chunks();
+        let refusal = chunks
+            .iter()
+            .find_map(|c| c.choices.first()?.delta.extra.get("refusal").cloned());
+        assert_eq!(refusal, Some(serde_json::json!("I cannot do that")));
+        let calls = chunks
+            .iter()
+            .find_map(|c| c.choices.first()?.delta.tool_calls.clone())
+            .unwrap();
+        assert_eq!(calls[0]["id"], "c1");
+        assert_eq!(calls[0]["index"], 0);
+        assert_eq!(calls[0]["function"]["name"], "f");
     }
 
     #[test]

@@ -87,7 +87,8 @@ pub(crate) fn process(
         c.message
             .extra
             .get("tool_calls")
-            .is_some_and(|t| !t.is_null())
+            .and_then(Value::as_array)
+            .is_some_and(|calls| !calls.is_empty())
     });
     if called_tools {
         // The model answered with tool calls: there is no JSON answer to check yet.
@@ -128,6 +129,24 @@ mod tests {
 
     fn completion(content: &str) -> ChatCompletion {
         serde_json::from_value(json!({"choices": [{"message": {"content": content}}]})).unwrap()
+    }
+
+    #[test]
+    fn an_empty_tool_call_list_does_not_skip_json_validation() {
+        let c: ChatCompletion = serde_json::from_value(
+            json!({"choices": [{"message": {"content": "not json", "tool_calls": []}}]}),
+        )
+        .unwrap();
+        assert!(matches!(
+            process(&c, true, false, None),
+            Err((_, Rejection::Parse(_)))
+        ));
+        let called: ChatCompletion = serde_json::from_value(json!({"choices": [{"message": {
+            "content": null,
+            "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}]
+        }}]}))
+        .unwrap();
+        assert!(process(&called, true, false, None).is_ok());
     }
 
     #[test]

@@ -2,15 +2,17 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::elelem::{Elelem, Inner, ProviderSlot};
+use super::elelem::{Elelem, Inner};
+use super::parts::{Accounting, Policy, ProviderSlot, Providers};
+use crate::budget::Budgets;
 use crate::catalogue::{CatalogueSources, ProviderEntry};
 use crate::cost::{CostSink, InMemoryStatsSink};
 use crate::error::ElelemError;
 use crate::json::SchemaCache;
+use crate::presets::Presets;
 use crate::provider::{Provider, ProviderPlugin, ProviderSettings};
 use crate::retry::{DefaultRetryPolicy, RetryPolicy};
 use crate::secret::ApiKey;
@@ -364,34 +366,44 @@ impl ElelemBuilder {
             providers.insert(entry.name.clone(), slot);
         }
 
-        let gate = Arc::new(self.options.gate.gate());
-        let state = super::state::ClientState::new(
-            self.options,
-            self.read_env,
-            &catalogue,
-            &self.base_urls,
-        )?;
+        let options = self.options;
+        if let Some(error) = options.cache_error.clone() {
+            return Err(error);
+        }
+        let endpoints = catalogue
+            .providers()
+            .map(|p| {
+                let url = self.base_urls.get(&p.name).unwrap_or(&p.base_url);
+                (p.name.clone(), url.clone())
+            })
+            .collect();
+        let providers = Providers {
+            slots: providers,
+            endpoints,
+            key_dir: options.key_dir(self.read_env),
+        };
+        let presets = Presets::load(options.presets_files, options.presets, &catalogue)?;
+        let budgets = Budgets::new(self.budgets, self.budget_clock, self.budget_store);
+        let sink = self
+            .sink
+            .unwrap_or_else(|| Arc::new(InMemoryStatsSink::new()));
         Ok(Elelem {
             inner: Arc::new(Inner {
-                gate,
-                state,
+                gate: Arc::new(options.gate.gate()),
+                cache: options.caches.into_cache(),
+                presets,
                 catalogue,
                 providers,
-                sink: self
-                    .sink
-                    .unwrap_or_else(|| Arc::new(InMemoryStatsSink::new())),
-                policy: self
-                    .policy
-                    .unwrap_or_else(|| Arc::new(DefaultRetryPolicy::default())),
-                schemas: SchemaCache::new(),
-                next_call_id: AtomicU64::new(first_call_id()),
-                max_attempts: self.max_attempts,
-                stream_idle_timeout: self.stream_idle_timeout,
-                budgets: Arc::new(crate::budget::Budgets::new(
-                    self.budgets,
-                    self.budget_clock,
-                    self.budget_store,
-                )),
+                policy: Policy {
+                    retry: self
+                        .policy
+                        .unwrap_or_else(|| Arc::new(DefaultRetryPolicy::default())),
+                    max_attempts: self.max_attempts,
+                    stream_idle_timeout: self.stream_idle_timeout,
+                    context_check: !options.skip_context_check,
+                    schemas: SchemaCache::new(),
+                },
+                accounting: Accounting::new(sink, Arc::new(budgets), first_call_id()),
             }),
         })
     }
@@ -416,7 +428,7 @@ mod tests {
 
     #[test]
     fn clients_number_their_calls_from_different_random_points() {
-        let first = |e: &Elelem| e.inner.next_call_id.load(Ordering::Relaxed);
+        let first = |e: &Elelem| e.inner.accounting.next_call_id.load(Ordering::Relaxed);
         let (a, b) = (
             Elelem::builder().build().unwrap(),
             Elelem::builder().build().unwrap(),

@@ -44,7 +44,7 @@ impl CacheSlot {
         if request.cache == CacheMode::Ignore {
             return None;
         }
-        let cache = inner.state.cache.clone()?;
+        let cache = inner.cache.clone()?;
         Some(CacheSlot {
             cache,
             key: key_of(inner, request, model, instruction),
@@ -95,7 +95,7 @@ impl CacheSlot {
         meta.reasoning = entry.reasoning.or(done.reasoning);
         meta.json = done.json;
         meta.cache_hit = true;
-        inner.sink.record(&UsageRecord {
+        inner.accounting.sink.record(&UsageRecord {
             timestamp: SystemTime::now(),
             call_id,
             attempt: 1,
@@ -111,6 +111,7 @@ impl CacheSlot {
             cache_hit: true,
             saved_cost: entry.cost,
             stream_interrupted: false,
+            cost_unknown: false,
         });
         tracing::info!(key = %self.key, model = %model.id, saved = %entry.cost, "answered from the response cache");
         Some(completion)
@@ -153,7 +154,7 @@ fn key_of(
     let mut content = json!({
         "elelem_cache_key": KEY_VERSION,
         "provider": model.provider,
-        "endpoint": inner.state.endpoint(&model.provider),
+        "endpoint": inner.providers.endpoint(&model.provider),
         "model": model.id,
         "body": body,
         "schema": request.validation_schema(),

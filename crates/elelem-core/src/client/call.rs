@@ -92,8 +92,12 @@ impl Operation for Chat<'_> {
         answer.completion.usage.as_ref()
     }
 
-    fn completion(answer: &ProviderResponse) -> Option<&ChatCompletion> {
-        Some(&answer.completion)
+    fn into_completion(answer: ProviderResponse) -> Option<ChatCompletion> {
+        Some(answer.completion)
+    }
+
+    fn completion_copy(answer: &ProviderResponse) -> Option<ChatCompletion> {
+        Some(answer.completion.clone())
     }
 
     fn judge(
@@ -103,6 +107,14 @@ impl Operation for Chat<'_> {
         answer: &ProviderResponse,
     ) -> Result<Answer, Refused> {
         let completion = &answer.completion;
+        let provider = &target.model.provider;
+        let has_choices = !completion.choices.is_empty();
+        if let Some(error) = engine::error_in_answer(provider, has_choices, &completion.extra) {
+            return Err(Refused {
+                problem: AttemptProblem::Provider(error),
+                answer: String::new(),
+            });
+        }
         // A virtual model moves on from an answer cut at the output limit.
         if plan.candidates.is_some() && is_truncated(completion) {
             return Err(Refused {

@@ -165,7 +165,7 @@ impl Candidates {
             ));
         }
         check_vision(request, &target.model).map_err(|e| e.to_string())?;
-        if inner.state.context_check {
+        if inner.policy.context_check {
             check_context_window(
                 &target.model,
                 &request.messages,

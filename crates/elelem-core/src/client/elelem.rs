@@ -1,43 +1,30 @@
 //! The [`Elelem`] client.
 
-use std::collections::BTreeMap;
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use super::builder::ElelemBuilder;
+pub(crate) use super::parts::ProviderSlot;
+use super::parts::{Accounting, Policy, Providers};
+use crate::cache::Cache;
 use crate::catalogue::Catalogue;
-use crate::cost::{CostSink, Stats, StatsQuery};
+use crate::cost::{Stats, StatsQuery};
 use crate::error::ElelemError;
-use crate::json::SchemaCache;
-use crate::provider::Provider;
-use crate::retry::RetryPolicy;
+use crate::presets::Presets;
 use crate::types::{ChatCompletion, ChatRequest, ModelInfo, ModelList};
 
-/// A provider as the client holds it.
-#[derive(Debug, Clone)]
-pub(crate) enum ProviderSlot {
-    /// Ready to call.
-    Ready(Arc<dyn Provider>),
-    /// Its key is not set.
-    MissingKey { env_var: Option<String> },
-}
-
+/// Everything a client holds, by concern (see [`super::parts`]); clones of an
+/// [`Elelem`] share it.
 #[derive(Debug)]
 pub(crate) struct Inner {
     pub catalogue: Catalogue,
-    pub providers: BTreeMap<String, ProviderSlot>,
-    pub sink: Arc<dyn CostSink>,
-    pub policy: Arc<dyn RetryPolicy>,
-    pub schemas: SchemaCache,
-    pub next_call_id: AtomicU64,
-    pub max_attempts: u32,
-    /// Cache, presets, key files, request counters, last response.
-    pub state: super::state::ClientState,
-    pub stream_idle_timeout: std::time::Duration,
-    /// Spend caps and their ledger.
-    pub budgets: Arc<crate::budget::Budgets>,
+    pub providers: Providers,
+    pub policy: Policy,
+    pub accounting: Accounting,
     /// Provider cool-downs and rate limits, consulted before every attempt.
     pub gate: Arc<super::gate::ProviderGate>,
+    /// The response cache, when on.
+    pub cache: Option<Arc<dyn Cache>>,
+    pub presets: Presets,
 }
 
 /// One API over many LLM providers: JSON that validates, and exact costs.
@@ -179,17 +166,19 @@ impl Elelem {
     /// assert!(elelem.try_budget_status().unwrap()[0].spent.is_zero());
     /// ```
     pub fn try_budget_status(&self) -> Result<Vec<crate::budget::BudgetStatus>, ElelemError> {
-        self.inner.budgets.status()
+        self.inner.accounting.budgets.status()
     }
 
     /// Totals over every call.
     pub fn get_stats(&self) -> Stats {
-        self.inner.sink.stats(&StatsQuery::All).unwrap_or_default()
+        let sink = &self.inner.accounting.sink;
+        sink.stats(&StatsQuery::All).unwrap_or_default()
     }
 
     /// Totals over the calls tagged `tag` (all zeros for an unknown tag).
     pub fn get_stats_by_tag(&self, tag: &str) -> Stats {
         self.inner
+            .accounting
             .sink
             .stats(&StatsQuery::Tag(tag.to_owned()))
             .unwrap_or_default()

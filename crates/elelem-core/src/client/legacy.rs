@@ -9,7 +9,7 @@ use super::elelem::{Inner, ProviderSlot};
 use super::engine::{self, CallPlan, Entry, Finished, Operation, Refused, Target};
 use super::prepare::AttemptParams;
 use super::spans;
-use crate::error::ElelemError;
+use crate::error::{AttemptProblem, ElelemError};
 use crate::provider::{ProviderError, TextCompletionResponse, WireRequest};
 use crate::types::{ChatRequest, CompletionRequest, Message, ModelList, TextCompletion, Usage};
 
@@ -83,10 +83,18 @@ impl Operation for Legacy<'_> {
     fn judge(
         &self,
         _plan: &CallPlan,
-        _target: &Target,
-        _answer: &TextCompletionResponse,
+        target: &Target,
+        answer: &TextCompletionResponse,
     ) -> Result<(), Refused> {
-        Ok(())
+        let completion = &answer.completion;
+        let has_choices = !completion.choices.is_empty();
+        match engine::error_in_answer(&target.model.provider, has_choices, &completion.extra) {
+            Some(error) => Err(Refused {
+                problem: AttemptProblem::Provider(error),
+                answer: String::new(),
+            }),
+            None => Ok(()),
+        }
     }
 
     fn finish(
@@ -109,7 +117,7 @@ impl Operation for Legacy<'_> {
 /// Providers that cannot list (or fail to) contribute their catalogue entries only.
 pub(crate) async fn list_live(inner: &Inner, catalogue_list: ModelList) -> ModelList {
     let mut list = catalogue_list;
-    for (name, slot) in &inner.providers {
+    for (name, slot) in &inner.providers.slots {
         let ProviderSlot::Ready(provider) = slot else {
             continue;
         };

@@ -39,6 +39,7 @@ mod generate;
 mod helpers;
 mod legacy;
 mod options;
+mod parts;
 mod prepare;
 mod spans;
 mod state;

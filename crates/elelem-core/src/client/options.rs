@@ -11,7 +11,7 @@ use crate::error::ElelemError;
 use crate::keys::default_key_dir;
 use crate::presets::Preset;
 
-/// What the builder collects for [`super::state::ClientState`].
+/// What the builder collects for the client's cache, key files, presets, gate and context check (see [`super::parts`]).
 #[derive(Default)]
 pub(crate) struct ClientOptions {
     pub caches: Layers,

@@ -1,97 +1,16 @@
-//! The client's run-time state beyond providers and stats: the response cache,
-//! presets, key file location, request counters and the last response; and the
-//! [`Elelem`] methods over them and over the catalogue.
+//! The [`Elelem`] methods over the client's state: request counts, the last
+//! response, presets, and queries over the catalogue.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
-use super::elelem::{Elelem, ProviderSlot};
-use super::options::ClientOptions;
-use crate::cache::Cache;
-use crate::catalogue::{split_model_id, Catalogue, ModelComparison, ModelQuery};
+use super::elelem::Elelem;
+use super::parts::ProviderSlot;
+use crate::catalogue::{split_model_id, ModelComparison, ModelQuery};
 use crate::error::ElelemError;
-use crate::keys::key_file;
-use crate::presets::{Preset, Presets};
+use crate::presets::Preset;
 use crate::tokens::{estimate_tokens, TokenEstimate};
 use crate::types::{ChatCompletion, ChatRequest, Message};
-
-/// See the module documentation.
-#[derive(Debug)]
-pub(crate) struct ClientState {
-    /// The response cache, when on.
-    pub cache: Option<Arc<dyn Cache>>,
-    /// Each provider's base URL (part of the cache key).
-    endpoints: BTreeMap<String, String>,
-    /// Where key files were looked for (`None`: they were not).
-    key_dir: Option<PathBuf>,
-    pub presets: Presets,
-    /// Whether requests are checked against the context window before sending.
-    pub context_check: bool,
-    requests: Mutex<HashMap<String, u64>>,
-    last_response: Mutex<Option<ChatCompletion>>,
-}
-
-impl ClientState {
-    pub fn new(
-        options: ClientOptions,
-        read_ambient: bool,
-        catalogue: &Catalogue,
-        base_urls: &BTreeMap<String, String>,
-    ) -> Result<Self, ElelemError> {
-        if let Some(error) = options.cache_error.clone() {
-            return Err(error);
-        }
-        let key_dir = options.key_dir(read_ambient);
-        let endpoints = catalogue
-            .providers()
-            .map(|p| {
-                let url = base_urls.get(&p.name).unwrap_or(&p.base_url);
-                (p.name.clone(), url.clone())
-            })
-            .collect();
-        let presets = Presets::load(options.presets_files, options.presets, catalogue)?;
-        Ok(ClientState {
-            cache: options.caches.into_cache(),
-            endpoints,
-            key_dir,
-            presets,
-            context_check: !options.skip_context_check,
-            requests: Mutex::default(),
-            last_response: Mutex::default(),
-        })
-    }
-
-    /// The key file looked for (or that would be) for `provider`.
-    pub fn key_file(&self, provider: &str) -> Option<PathBuf> {
-        self.key_dir.as_deref().map(|dir| key_file(dir, provider))
-    }
-
-    /// A provider's base URL.
-    pub fn endpoint(&self, provider: &str) -> &str {
-        self.endpoints.get(provider).map_or("", String::as_str)
-    }
-
-    /// Counts one request sent to `provider`, and keeps its response (if it was a
-    /// completion) as the last one.
-    pub fn note_request(&self, provider: &str, response: Option<&ChatCompletion>) {
-        {
-            let mut counts = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
-            match counts.get_mut(provider) {
-                Some(n) => *n += 1,
-                None => {
-                    counts.insert(provider.to_owned(), 1);
-                }
-            }
-        }
-        if let Some(completion) = response {
-            *self
-                .last_response
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner) = Some(completion.clone());
-        }
-    }
-}
 
 impl Elelem {
     /// How many requests this client sent to `provider` (every attempt, retries
@@ -102,13 +21,7 @@ impl Elelem {
     /// assert_eq!(elelem.request_count("groq"), 0);
     /// ```
     pub fn request_count(&self, provider: &str) -> u64 {
-        let counts = self
-            .inner
-            .state
-            .requests
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        counts.get(provider).copied().unwrap_or(0)
+        self.inner.accounting.request_count(provider)
     }
 
     /// Requests sent per provider (see [`Elelem::request_count`]).
@@ -118,13 +31,7 @@ impl Elelem {
     /// assert!(elelem.request_counts().is_empty());
     /// ```
     pub fn request_counts(&self) -> BTreeMap<String, u64> {
-        let counts = self
-            .inner
-            .state
-            .requests
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        counts.iter().map(|(k, v)| (k.clone(), *v)).collect()
+        self.inner.accounting.request_counts()
     }
 
     /// The last completion a provider sent, exactly as received (before think
@@ -136,12 +43,8 @@ impl Elelem {
     /// assert!(elelem.last_response().is_none());
     /// ```
     pub fn last_response(&self) -> Option<ChatCompletion> {
-        self.inner
-            .state
-            .last_response
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        let last = self.inner.accounting.last_response();
+        last.map(Arc::unwrap_or_clone)
     }
 
     /// The request template of a named preset: its model and settings; add the
@@ -162,7 +65,7 @@ impl Elelem {
     /// assert!(elelem.preset("nope").is_err());
     /// ```
     pub fn preset(&self, name: &str) -> Result<ChatRequest, ElelemError> {
-        Ok(self.inner.state.presets.get(name)?.request())
+        Ok(self.inner.presets.get(name)?.request())
     }
 
     /// A preset's settings.
@@ -177,7 +80,7 @@ impl Elelem {
     /// assert_eq!(elelem.preset_settings("p").unwrap().model, "demo:small");
     /// ```
     pub fn preset_settings(&self, name: &str) -> Result<Preset, ElelemError> {
-        let preset = self.inner.state.presets.get(name)?;
+        let preset = self.inner.presets.get(name)?;
         Ok(Preset::clone(&preset))
     }
 
@@ -188,7 +91,7 @@ impl Elelem {
     /// assert!(elelem.preset_names().is_empty());
     /// ```
     pub fn preset_names(&self) -> Vec<String> {
-        self.inner.state.presets.names()
+        self.inner.presets.names()
     }
 
     /// Adds or replaces a preset at run time. Calls already made from the old
@@ -211,7 +114,7 @@ impl Elelem {
     ) -> Result<(), ElelemError> {
         let name = name.into();
         preset.check(&name, &self.inner.catalogue)?;
-        self.inner.state.presets.update(name, preset);
+        self.inner.presets.update(name, preset);
         Ok(())
     }
 
@@ -222,7 +125,7 @@ impl Elelem {
     /// assert!(!elelem.remove_preset("none"));
     /// ```
     pub fn remove_preset(&self, name: &str) -> bool {
-        self.inner.state.presets.remove(name)
+        self.inner.presets.remove(name)
     }
 
     /// Reads the presets files again and replaces every preset with their content
@@ -234,7 +137,7 @@ impl Elelem {
     /// elelem.reload_presets().unwrap();
     /// ```
     pub fn reload_presets(&self) -> Result<(), ElelemError> {
-        self.inner.state.presets.reload(&self.inner.catalogue)
+        self.inner.presets.reload(&self.inner.catalogue)
     }
 
     /// A query over the catalogue's models: filter by provider, context window,
@@ -249,6 +152,7 @@ impl Elelem {
         let ready: BTreeSet<String> = self
             .inner
             .providers
+            .slots
             .iter()
             .filter(|(_, slot)| matches!(slot, ProviderSlot::Ready(_)))
             .map(|(name, _)| name.clone())

@@ -148,7 +148,7 @@ impl ChatStream {
 
     fn process(&mut self, chunk: &mut ChatCompletionChunk) {
         if let Some(usage) = &chunk.usage {
-            self.usage = Some(usage.clone());
+            merge_usage(&mut self.usage, usage);
         }
         self.last = Some((chunk.id.clone(), chunk.created, chunk.model.clone()));
         for choice in &mut chunk.choices {
@@ -264,7 +264,7 @@ impl Stream for ChatStream {
             }
             match this.chunks.as_mut().poll_next(cx) {
                 Poll::Ready(Some(Ok(mut chunk))) => {
-                    let deadline = tokio::time::Instant::now() + this.idle;
+                    let deadline = idle_deadline(this.idle);
                     this.sleep.as_mut().reset(deadline);
                     this.process(&mut chunk);
                     return Poll::Ready(Some(Ok(chunk)));
@@ -297,6 +297,42 @@ impl Drop for ChatStream {
     }
 }
 
+/// When a stream silent from now on times out; a timeout too large to add (as
+/// `Duration::MAX`) means about a century, never an overflow.
+fn idle_deadline(idle: Duration) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    now.checked_add(idle)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400))
+}
+
+/// Folds a chunk's usage into what the stream knows: a provider may report part
+/// of it early (input tokens when the answer starts) and the rest at the end, so
+/// a stream cut in between still records what was known. Counts a later chunk
+/// reports replace earlier ones; counts it leaves out are kept.
+fn merge_usage(known: &mut Option<Usage>, more: &Usage) {
+    let Some(known) = known.as_mut() else {
+        *known = Some(more.clone());
+        return;
+    };
+    let later = |old: &mut Option<u64>, new: Option<u64>| {
+        if new.is_some() {
+            *old = new;
+        }
+    };
+    later(&mut known.prompt_tokens, more.prompt_tokens);
+    later(&mut known.completion_tokens, more.completion_tokens);
+    later(&mut known.total_tokens, more.total_tokens);
+    if more.prompt_tokens_details.is_some() {
+        known.prompt_tokens_details = more.prompt_tokens_details.clone();
+    }
+    if more.completion_tokens_details.is_some() {
+        known.completion_tokens_details = more.completion_tokens_details.clone();
+    }
+    known
+        .extra
+        .extend(more.extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+}
+
 /// Polls a chunk stream once to its next item.
 async fn next_chunk(
     chunks: &mut ChunkStream,
@@ -310,7 +346,7 @@ async fn next_chunk(
 pub(crate) async fn open(inner: &Inner, request: ChatRequest) -> Result<ChatStream, ElelemError> {
     let (mut plan, first) = CallPlan::new(inner, request, Entry::Stream)?;
     let span = plan.span.clone();
-    let idle = inner.stream_idle_timeout;
+    let idle = inner.policy.stream_idle_timeout;
     if let Some(cache) = &plan.cache {
         let validator = plan.validator.as_deref();
         let lookup = cache.lookup(
@@ -455,5 +491,36 @@ impl Operation for Streamed<'_> {
         stream.process(&mut first);
         stream.queued.push_back(first);
         stream
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn usage(json: &str) -> Usage {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn a_huge_idle_timeout_does_not_overflow() {
+        let far = idle_deadline(Duration::MAX);
+        assert!(far > tokio::time::Instant::now() + Duration::from_secs(86_400));
+    }
+
+    #[test]
+    fn usage_reported_in_parts_is_merged() {
+        let mut known = None;
+        merge_usage(&mut known, &usage(r#"{"prompt_tokens": 10}"#));
+        assert_eq!(known.as_ref().unwrap().prompt_tokens, Some(10));
+        merge_usage(
+            &mut known,
+            &usage(r#"{"completion_tokens": 4, "cost": 0.5}"#),
+        );
+        let known = known.unwrap();
+        assert_eq!(known.prompt_tokens, Some(10));
+        assert_eq!(known.completion_tokens, Some(4));
+        assert_eq!(known.extra["cost"], 0.5);
     }
 }

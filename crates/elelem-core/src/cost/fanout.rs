@@ -123,6 +123,7 @@ mod tests {
             cache_hit: false,
             saved_cost: Usd::ZERO,
             stream_interrupted: false,
+            cost_unknown: false,
         }
     }
 

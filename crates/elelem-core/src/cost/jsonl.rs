@@ -299,6 +299,7 @@ mod tests {
             cache_hit: false,
             saved_cost: Usd::ZERO,
             stream_interrupted: false,
+            cost_unknown: false,
         }
     }
 

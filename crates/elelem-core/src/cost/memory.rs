@@ -192,6 +192,7 @@ mod tests {
             cache_hit: false,
             saved_cost: Usd::ZERO,
             stream_interrupted: false,
+            cost_unknown: false,
         }
     }
 
@@ -282,6 +283,7 @@ mod extension_tests {
                 Usd::ZERO
             },
             stream_interrupted: interrupted,
+            cost_unknown: false,
         }
     }
 
@@ -337,6 +339,7 @@ mod query_tests {
             cache_hit: false,
             saved_cost: Usd::ZERO,
             stream_interrupted: false,
+            cost_unknown: false,
         }
     }
 

@@ -102,6 +102,11 @@ pub struct UsageRecord {
     /// A stream that ended before the provider reported its usage (broken, timed
     /// out or dropped by the caller): the tokens are what was known.
     pub stream_interrupted: bool,
+    /// The provider may have billed this attempt more than its recorded cost: its
+    /// outcome is unknown (a timeout, an answer that could not be decoded, a
+    /// stream cut before its usage). The budgets were charged its worst case;
+    /// the tokens and cost here are what was known.
+    pub cost_unknown: bool,
 }
 
 fn unix_millis<S: serde::Serializer>(time: &SystemTime, serializer: S) -> Result<S::Ok, S::Error> {

@@ -72,6 +72,7 @@ pub fn simple(call_id: u64, tags: &[&str]) -> UsageRecord {
         cache_hit: false,
         saved_cost: Usd::ZERO,
         stream_interrupted: false,
+        cost_unknown: false,
     }
 }
 
@@ -179,6 +180,7 @@ pub fn scripted(n: usize, seed: u64) -> Vec<UsageRecord> {
                     Usd::ZERO
                 },
                 stream_interrupted: rng.chance(5),
+                cost_unknown: false,
             }
         })
         .collect()

@@ -75,6 +75,7 @@ impl StatsQuery {
     ///     cache_hit: false,
     ///     saved_cost: Default::default(),
     ///     stream_interrupted: false,
+    ///     cost_unknown: false,
     /// };
     /// assert!(StatsQuery::Provider("groq".into()).matches(&record));
     /// assert!(StatsQuery::Tag("billing".into()).matches(&record));

@@ -10,7 +10,7 @@ use crate::client::gate::WithHeaders;
 use crate::client::prepare::AttemptParams;
 use crate::error::AttemptProblem;
 use crate::money::Usd;
-use crate::provider::{ProviderError, WireRequest};
+use crate::provider::{HttpError, ProviderError, WireRequest};
 use crate::types::{ChatCompletion, Usage};
 
 /// An answer the operation refused (a JSON answer that does not parse or
@@ -64,8 +64,15 @@ pub(crate) trait Operation: Sync {
     /// The usage to record now.
     fn usage(answer: &Self::Answer) -> Option<&Usage>;
 
-    /// The completion to keep as the client's last response.
-    fn completion(_answer: &Self::Answer) -> Option<&ChatCompletion> {
+    /// The completion to keep as the client's last response, taken from a
+    /// refused answer (no copy: the answer is not used again).
+    fn into_completion(_answer: Self::Answer) -> Option<ChatCompletion> {
+        None
+    }
+
+    /// A copy of the accepted answer's completion, to keep as the client's last
+    /// response (the one copy an accepted chat answer costs).
+    fn completion_copy(_answer: &Self::Answer) -> Option<ChatCompletion> {
         None
     }
 
@@ -85,4 +92,74 @@ pub(crate) trait Operation: Sync {
         accepted: Self::Accepted,
         finished: Finished<'_>,
     ) -> Self::Output;
+}
+
+/// The error a 200 answer holds instead of choices (`{"error": {...}}`, as some
+/// gateways send for an upstream failure), as the HTTP error it stands for: its
+/// `error.code` when that is an HTTP status, else 502. `None` for a real answer.
+pub(crate) fn error_in_answer(
+    provider: &str,
+    has_choices: bool,
+    extra: &serde_json::Map<String, serde_json::Value>,
+) -> Option<ProviderError> {
+    let error = extra.get("error").filter(|e| !e.is_null())?;
+    if has_choices {
+        return None;
+    }
+    let code = error.get("code");
+    let status = code
+        .and_then(serde_json::Value::as_u64)
+        .and_then(|c| u16::try_from(c).ok())
+        .filter(|c| (400..=599).contains(c))
+        .unwrap_or(502);
+    let text = |key: &str| {
+        error
+            .get(key)
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
+    };
+    let mut http =
+        HttpError::from_status(provider, status, code.and_then(serde_json::Value::as_str));
+    http.message = Some(text("message").unwrap_or_else(|| {
+        "the provider answered 200 with an error object and no choices".to_owned()
+    }));
+    http.error_type = text("type");
+    http.error_object = Some(error.clone());
+    Some(ProviderError::Http(Box::new(http)))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::provider::ProviderErrorKind;
+    use serde_json::json;
+
+    fn extra(value: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+        value.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn an_error_object_without_choices_is_the_error_it_holds() {
+        let body = extra(json!({"error": {"message": "Upstream overloaded", "code": 503}}));
+        let error = error_in_answer("openrouter", false, &body).unwrap();
+        assert_eq!(error.kind(), Some(ProviderErrorKind::Server));
+        assert!(error.to_string().contains("Upstream overloaded"), "{error}");
+        let limited = extra(json!({"error": {"message": "slow down", "code": 429}}));
+        let error = error_in_answer("p", false, &limited).unwrap();
+        assert_eq!(error.kind(), Some(ProviderErrorKind::RateLimited));
+        let odd = extra(json!({"error": "boom"}));
+        assert_eq!(
+            error_in_answer("p", false, &odd).unwrap().kind(),
+            Some(ProviderErrorKind::Server)
+        );
+    }
+
+    #[test]
+    fn a_real_answer_or_a_null_error_is_not_an_error() {
+        let body = extra(json!({"error": {"message": "x"}}));
+        assert!(error_in_answer("p", true, &body).is_none());
+        assert!(error_in_answer("p", false, &extra(json!({"error": null}))).is_none());
+        assert!(error_in_answer("p", false, &extra(json!({}))).is_none());
+    }
 }

@@ -87,7 +87,7 @@ impl CallPlan {
             } else {
                 let first = target(inner, &request.model)?;
                 check_vision(&request, &first.model)?;
-                if inner.state.context_check {
+                if inner.policy.context_check {
                     check_context_window(
                         &first.model,
                         &request.messages,
@@ -102,7 +102,10 @@ impl CallPlan {
                 };
                 (first, fallbacks, None)
             };
-        let call_id = inner.next_call_id.fetch_add(1, Ordering::Relaxed);
+        let call_id = inner
+            .accounting
+            .next_call_id
+            .fetch_add(1, Ordering::Relaxed);
         let span = match entry {
             Entry::Chat => spans::chat(call_id, &request.model, &first.model),
             Entry::Stream => spans::stream(call_id, &request.model, &first.model),
@@ -116,7 +119,7 @@ impl CallPlan {
             }
         };
         let ledger = Ledger {
-            sink: inner.sink.clone(),
+            sink: inner.accounting.sink.clone(),
             call_id,
             tags: request.tags.clone().into(),
         };
@@ -229,12 +232,7 @@ pub(crate) fn target(inner: &Inner, id: &str) -> Result<Target, ElelemError> {
         .get(provider_name)
         .ok_or_else(|| ElelemError::UnknownProvider {
             provider: provider_name.to_owned(),
-            known: inner
-                .providers
-                .keys()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", "),
+            known: inner.providers.names(),
         })?;
     // A model the catalogue does not list is allowed on providers with
     // `allow_unknown_models` (no price: its cost is recorded as unknown).
@@ -254,7 +252,7 @@ pub(crate) fn target(inner: &Inner, id: &str) -> Result<Target, ElelemError> {
         ProviderSlot::MissingKey { env_var } => Err(ElelemError::MissingApiKey {
             provider: provider_name.to_owned(),
             env_var: env_var.clone(),
-            key_file: inner.state.key_file(provider_name),
+            key_file: inner.providers.key_file(provider_name),
         }),
     }
 }
@@ -313,6 +311,7 @@ fn validator_of(
         .validation_schema()
         .map(|schema| {
             inner
+                .policy
                 .schemas
                 .validator(schema)
                 .map_err(|e| ElelemError::InvalidSchema { reason: e.reason })

@@ -82,6 +82,8 @@ pub(crate) struct AttemptRecord<'a> {
     pub outcome: AttemptOutcome,
     pub adjustments: Adjustments,
     pub stream_interrupted: bool,
+    /// The attempt's outcome is unknown (see [`UsageRecord::cost_unknown`]).
+    pub cost_unknown: bool,
 }
 
 impl Ledger {
@@ -113,6 +115,7 @@ impl Ledger {
             cache_hit: false,
             saved_cost: Usd::ZERO,
             stream_interrupted: record.stream_interrupted,
+            cost_unknown: record.cost_unknown,
         });
         (cost.total(), now)
     }
@@ -137,6 +140,11 @@ impl Settlement {
         outcome: AttemptOutcome,
         interrupted: bool,
     ) -> Usd {
+        // A stream cut before its usage arrived may have been billed for more
+        // than is known: it is recorded as such, and its reservation is released
+        // at the worst case.
+        let usage_known = usage.is_some_and(|u| u.completion_tokens.is_some());
+        let cost_unknown = interrupted && !usage_known;
         let (cost, _) = self.ledger.write(AttemptRecord {
             attempt: self.attempt,
             target: &self.target,
@@ -145,16 +153,21 @@ impl Settlement {
             outcome,
             adjustments: Adjustments::default(),
             stream_interrupted: interrupted,
+            cost_unknown,
         });
-        // A stream cut before its usage arrived may have been billed for more
-        // than is known: its reservation is released at the worst case.
-        let usage_known = usage.is_some_and(|u| u.completion_tokens.is_some());
-        match self.reservation.take() {
-            Some(reservation) if usage_known || !interrupted => reservation.settle(cost),
-            Some(reservation) => drop(reservation),
-            None => {}
-        }
+        settle_or_charge_worst(self.reservation.take(), cost, cost_unknown);
         cost
+    }
+}
+
+/// Settles a reservation with an attempt's cost, or, when the attempt's outcome
+/// is unknown, releases it at its worst case.
+pub(crate) fn settle_or_charge_worst(reservation: Option<Reservation>, cost: Usd, unknown: bool) {
+    match reservation {
+        Some(reservation) if !unknown => reservation.settle(cost),
+        // Dropped unsettled: the store counts the worst case held.
+        Some(reservation) => drop(reservation),
+        None => {}
     }
 }
 

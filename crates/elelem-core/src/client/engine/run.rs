@@ -8,7 +8,7 @@ use tracing::Instrument;
 use super::ladder::{next_step, outcome_of, retry_cause, Situation, Step};
 use super::operation::{Finished, Operation, Refused};
 use super::plan::{CallPlan, Target};
-use super::record::{AttemptRecord, Settlement};
+use super::record::{settle_or_charge_worst, AttemptRecord, Settlement};
 use crate::budget::{worst_case, Reservation};
 use crate::client::elelem::Inner;
 use crate::client::prepare::AttemptParams;
@@ -64,6 +64,18 @@ fn failed_generation(error: &ProviderError) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// Whether a failed attempt may still have been billed: the provider took the
+/// request but its answer is unknown (a timeout, a body that could not be decoded
+/// or was too large).
+fn outcome_unknown(error: &ProviderError) -> bool {
+    matches!(
+        error,
+        ProviderError::Timeout { .. }
+            | ProviderError::InvalidBody { .. }
+            | ProviderError::BodyTooLarge { .. }
+    )
+}
+
 /// Reserves the worst case of one attempt of `prompt` estimated tokens on the
 /// budgets that apply to the call (`None` when none does).
 async fn reserve(
@@ -73,11 +85,12 @@ async fn reserve(
     prompt: u64,
 ) -> Result<Option<Reservation>, ElelemError> {
     let tags = &plan.ledger.tags;
-    if !inner.budgets.applies(tags) {
+    if !inner.accounting.budgets.applies(tags) {
         return Ok(None);
     }
     let worst = worst_case(&target.model, prompt, plan.request.max_tokens)?;
     inner
+        .accounting
         .budgets
         .reserve(&target.model.id, tags, worst)
         .await
@@ -186,13 +199,15 @@ pub(crate) async fn run<O: Operation>(
         let usage = result.as_ref().ok().and_then(O::usage);
         spans::record_usage(&attempt_span, usage);
         if !matches!(result, Err(ProviderError::CoolingDown { .. })) {
-            let answered = result.as_ref().ok().and_then(O::completion);
-            inner.state.note_request(&model.provider, answered);
+            inner.accounting.note_request(&model.provider);
         }
 
         let (refused, usage): (Refused, Option<Usage>) = match result {
             Ok(answer) => match op.judge(plan, &at.current, &answer) {
                 Ok(accepted) => {
+                    if let Some(completion) = O::completion_copy(&answer) {
+                        inner.accounting.keep_last_response(completion);
+                    }
                     let settlement = if op.settles_later() {
                         Some(Settlement {
                             ledger: plan.ledger.clone(),
@@ -210,10 +225,9 @@ pub(crate) async fn run<O: Operation>(
                             outcome: AttemptOutcome::Success,
                             adjustments: Adjustments::default(),
                             stream_interrupted: false,
+                            cost_unknown: false,
                         });
-                        if let Some(reservation) = reservation.take() {
-                            reservation.settle(cost);
-                        }
+                        settle_or_charge_worst(reservation.take(), cost, false);
                         at.cost += cost;
                         tracing::info!(attempt, model = %at.current.model.id, cost = %at.cost, "call succeeded");
                         None
@@ -227,7 +241,13 @@ pub(crate) async fn run<O: Operation>(
                     };
                     return Ok(op.finish(plan, answer, accepted, finished));
                 }
-                Err(refused) => (refused, O::usage(&answer).cloned()),
+                Err(refused) => {
+                    let usage = O::usage(&answer).cloned();
+                    if let Some(completion) = O::into_completion(answer) {
+                        inner.accounting.keep_last_response(completion);
+                    }
+                    (refused, usage)
+                }
             },
             Err(error) => {
                 let answer = failed_generation(&error).unwrap_or_default();
@@ -240,6 +260,10 @@ pub(crate) async fn run<O: Operation>(
         };
 
         // Decide.
+        let cost_unknown = match &refused.problem {
+            AttemptProblem::Provider(error) => outcome_unknown(error),
+            _ => false,
+        };
         let truncated = refused.problem == AttemptProblem::Truncated;
         let failure = failure_of(&refused.problem);
         let cause = retry_cause(&failure, truncated);
@@ -249,12 +273,12 @@ pub(crate) async fn run<O: Operation>(
                 failure,
                 truncated,
                 attempt,
-                max_attempts: inner.max_attempts,
+                max_attempts: inner.policy.max_attempts,
                 json_ladder: op.json_ladder(),
                 fallback_left: !plan.fallbacks.is_empty(),
                 time_left: plan.candidates.as_ref().map(|c| c.time_left()),
             },
-            inner.policy.as_ref(),
+            inner.policy.retry.as_ref(),
             &at.state,
         );
         let next_candidate = match (&step, plan.candidates.as_mut()) {
@@ -279,10 +303,9 @@ pub(crate) async fn run<O: Operation>(
             outcome,
             adjustments,
             stream_interrupted: false,
+            cost_unknown,
         });
-        if let Some(reservation) = reservation.take() {
-            reservation.settle(cost);
-        }
+        settle_or_charge_worst(reservation.take(), cost, cost_unknown);
         at.since = now;
         at.cost += cost;
         tracing::warn!(attempt, model = %at.current.model.id, problem = %refused.problem, step = ?step, "attempt failed");

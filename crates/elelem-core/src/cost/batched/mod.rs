@@ -62,6 +62,7 @@
 //!     cache_hit: false,
 //!     saved_cost: Default::default(),
 //!     stream_interrupted: false,
+//!     cost_unknown: false,
 //! };
 //! sink.record(&record); // queued, not yet written
 //! assert_eq!(sink.stats(&StatsQuery::All).unwrap().total_calls, 1); // writes first

@@ -1,0 +1,142 @@
+//! The client's state, grouped by concern: the providers, the policy that
+//! drives a call, and the accounting of what calls did. With the catalogue, the
+//! gate, the response cache and the presets they make up [`Inner`].
+//!
+//! [`Inner`]: super::elelem::Inner
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use crate::budget::Budgets;
+use crate::cost::CostSink;
+use crate::json::SchemaCache;
+use crate::keys::key_file;
+use crate::provider::Provider;
+use crate::retry::RetryPolicy;
+use crate::types::ChatCompletion;
+
+/// A provider as the client holds it.
+#[derive(Debug, Clone)]
+pub(crate) enum ProviderSlot {
+    /// Ready to call.
+    Ready(Arc<dyn Provider>),
+    /// Its key is not set.
+    MissingKey { env_var: Option<String> },
+}
+
+/// The providers: each one's slot, base URL and key file.
+#[derive(Debug)]
+pub(crate) struct Providers {
+    pub slots: BTreeMap<String, ProviderSlot>,
+    /// Each provider's base URL (part of the cache key).
+    pub endpoints: BTreeMap<String, String>,
+    /// Where key files were looked for (`None`: they were not).
+    pub key_dir: Option<PathBuf>,
+}
+
+impl Providers {
+    /// The slot of `provider`.
+    pub fn get(&self, provider: &str) -> Option<&ProviderSlot> {
+        self.slots.get(provider)
+    }
+
+    /// The provider names, sorted, joined for an error message.
+    pub fn names(&self) -> String {
+        self.slots.keys().cloned().collect::<Vec<_>>().join(", ")
+    }
+
+    /// The key file looked for (or that would be) for `provider`.
+    pub fn key_file(&self, provider: &str) -> Option<PathBuf> {
+        self.key_dir.as_deref().map(|dir| key_file(dir, provider))
+    }
+
+    /// A provider's base URL.
+    pub fn endpoint(&self, provider: &str) -> &str {
+        self.endpoints.get(provider).map_or("", String::as_str)
+    }
+}
+
+/// What drives a call: the retry policy and the limits and checks around it.
+#[derive(Debug)]
+pub(crate) struct Policy {
+    pub retry: Arc<dyn RetryPolicy>,
+    pub max_attempts: u32,
+    pub stream_idle_timeout: Duration,
+    /// Whether requests are checked against the context window before sending.
+    pub context_check: bool,
+    /// Compiled JSON schemas.
+    pub schemas: SchemaCache,
+}
+
+/// What calls did: usage records, budgets, call ids, request counts and the
+/// last response.
+#[derive(Debug)]
+pub(crate) struct Accounting {
+    pub sink: Arc<dyn CostSink>,
+    /// Spend caps and their store.
+    pub budgets: Arc<Budgets>,
+    pub next_call_id: AtomicU64,
+    requests: Mutex<HashMap<String, u64>>,
+    /// Shared, so reading it never copies under the lock.
+    last_response: Mutex<Option<Arc<ChatCompletion>>>,
+}
+
+impl Accounting {
+    pub fn new(sink: Arc<dyn CostSink>, budgets: Arc<Budgets>, first_call_id: u64) -> Self {
+        Accounting {
+            sink,
+            budgets,
+            next_call_id: AtomicU64::new(first_call_id),
+            requests: Mutex::default(),
+            last_response: Mutex::default(),
+        }
+    }
+
+    /// Counts one request sent to `provider`.
+    pub fn note_request(&self, provider: &str) {
+        let mut counts = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
+        match counts.get_mut(provider) {
+            Some(n) => *n += 1,
+            None => {
+                counts.insert(provider.to_owned(), 1);
+            }
+        }
+    }
+
+    /// Requests sent per provider.
+    pub fn request_counts(&self) -> BTreeMap<String, u64> {
+        let counts = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
+        counts.iter().map(|(k, v)| (k.clone(), *v)).collect()
+    }
+
+    /// Requests sent to `provider`.
+    pub fn request_count(&self, provider: &str) -> u64 {
+        let counts = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
+        counts.get(provider).copied().unwrap_or(0)
+    }
+
+    /// Keeps `completion` as the last response. The lock is held only to swap
+    /// the pointer: the previous answer is freed after it is released.
+    pub fn keep_last_response(&self, completion: ChatCompletion) {
+        let new = Some(Arc::new(completion));
+        let old = std::mem::replace(
+            &mut *self
+                .last_response
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+            new,
+        );
+        drop(old);
+    }
+
+    /// The last response kept.
+    pub fn last_response(&self) -> Option<Arc<ChatCompletion>> {
+        self.last_response
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}

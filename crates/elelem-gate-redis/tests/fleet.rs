@@ -15,7 +15,6 @@ mod pg;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::child::{wait_for_parent, Child};
 use common::RedisServer;
 use elelem_core::budget::Budget;
 use elelem_core::cost::StatsQuery;
@@ -25,6 +24,7 @@ use elelem_gate_redis::RedisGate;
 use elelem_ledger_postgres::{PostgresBudgetStore, PostgresCache, PostgresLedger};
 use elelem_testkit::wire::{self, Completion};
 use elelem_testkit::TestServer;
+use pg::child::{wait_for_parent, Child};
 use pg::PgServer;
 
 // Links the OpenAI provider (it registers itself).

@@ -10,13 +10,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "../../elelem-ledger-postgres/tests/common/child.rs"]
+mod child;
 mod common;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::child::{wait_for_parent, Child};
+use child::{wait_for_parent, Child};
 use common::RedisServer;
 use elelem_core::gate::{CooldownPolicy, RateLimit};
 use elelem_core::provider::ProviderError;

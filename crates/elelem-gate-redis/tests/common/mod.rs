@@ -1,10 +1,8 @@
-//! A real Redis server for the tests, from the machine's packages, and the child
-//! processes and PostgreSQL server of `elelem-ledger-postgres`'s tests.
+//! A real Redis server for the tests, from the machine's packages. (The child
+//! processes and the PostgreSQL server are `elelem-ledger-postgres`'s test
+//! helpers, included by path.)
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-#[path = "../../../elelem-ledger-postgres/tests/common/child.rs"]
-pub mod child;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};

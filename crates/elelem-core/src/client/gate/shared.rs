@@ -205,6 +205,127 @@ fn report_of(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gate::SharedCooldown;
+    use async_trait::async_trait;
+    use std::sync::atomic::AtomicU32;
+
+    /// A store answering from a script: down, cooling down, or a wait then room.
+    #[derive(Debug, Default)]
+    struct Scripted {
+        down: AtomicBool,
+        cooling: Mutex<Option<SharedCooldown>>,
+        waits_left: AtomicU32,
+        asked: AtomicU32,
+    }
+
+    impl Scripted {
+        fn ask(&self) -> Result<(), GateStoreError> {
+            self.asked.fetch_add(1, Ordering::SeqCst);
+            if self.down.load(Ordering::SeqCst) {
+                return Err(GateStoreError::new("connection refused"));
+            }
+            Ok(())
+        }
+    }
+
+    #[async_trait]
+    impl GateStore for Scripted {
+        async fn try_admit(
+            &self,
+            _: &str,
+            _: &RateLimit,
+            _: u64,
+        ) -> Result<SharedAdmission, GateStoreError> {
+            self.ask()?;
+            if self.waits_left.load(Ordering::SeqCst) > 0 {
+                self.waits_left.fetch_sub(1, Ordering::SeqCst);
+                return Ok(SharedAdmission::Wait(Duration::from_secs(1)));
+            }
+            Ok(SharedAdmission::Admitted { at_ms: 42 })
+        }
+        async fn report(
+            &self,
+            _: &str,
+            _: &RateLimit,
+            _: &ServerReport,
+        ) -> Result<(), GateStoreError> {
+            self.ask()
+        }
+        async fn cooldown(&self, _: &str) -> Result<Option<SharedCooldown>, GateStoreError> {
+            self.ask()?;
+            Ok(*self.cooling.lock().unwrap_or_else(PoisonError::into_inner))
+        }
+        async fn record_health(
+            &self,
+            _: &str,
+            _: &CooldownPolicy,
+            _: bool,
+        ) -> Result<(), GateStoreError> {
+            self.ask()
+        }
+    }
+
+    fn gate(store: Arc<Scripted>) -> SharedGate {
+        let limits = [("p".to_owned(), RateLimit::per_minute().requests(1))].into();
+        SharedGate::new(store, Some(CooldownPolicy::default()), &limits)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_store_that_is_down_is_left_alone_for_a_while_then_asked_again() {
+        let store = Arc::new(Scripted::default());
+        store.down.store(true, Ordering::SeqCst);
+        let gate = gate(store.clone());
+        assert!(matches!(
+            gate.admit("p", Some(1)).await,
+            Err(Refusal::Unavailable)
+        ));
+        assert!(gate.warned.load(Ordering::SeqCst), "the outage is logged");
+        assert!(matches!(
+            gate.admit("p", Some(1)).await,
+            Err(Refusal::Unavailable)
+        ));
+        assert_eq!(
+            store.asked.load(Ordering::SeqCst),
+            1,
+            "not asked again at once"
+        );
+        store.down.store(false, Ordering::SeqCst);
+        tokio::time::advance(RETRY_STORE_AFTER).await;
+        assert!(matches!(gate.admit("p", Some(1)).await, Ok(Some(42))));
+        assert!(!gate.warned.load(Ordering::SeqCst), "the outage is over");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_stores_cool_down_refuses_and_its_waits_are_waited() {
+        let store = Arc::new(Scripted::default());
+        let gate = gate(store.clone());
+        *store.cooling.lock().unwrap_or_else(PoisonError::into_inner) = Some(SharedCooldown {
+            remaining: Duration::from_secs(9),
+            failures: 5,
+        });
+        let Err(Refusal::CoolingDown(ProviderError::CoolingDown {
+            remaining,
+            failures,
+            ..
+        })) = gate.admit("p", Some(1)).await
+        else {
+            panic!("refused while the store says it cools down");
+        };
+        assert_eq!((remaining, failures), (Duration::from_secs(9), 5));
+        *store.cooling.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        store.waits_left.store(2, Ordering::SeqCst);
+        let started = Instant::now();
+        assert!(matches!(gate.admit("p", Some(1)).await, Ok(Some(42))));
+        assert_eq!(
+            started.elapsed(),
+            MAX_WAIT_STEP * 2,
+            "each wait is capped, then asked again"
+        );
+        assert!(
+            matches!(gate.admit("unlimited", None).await, Ok(None)),
+            "no limit: no admission"
+        );
+    }
 
     #[test]
     fn reports_read_the_headers_or_a_retry_after() {

@@ -54,6 +54,12 @@ impl<C: Send + 'static> ConnectionThread<C> {
         }
     }
 
+    /// A sender of commands that outlives a borrow of the thread (for a guard
+    /// that sends its release when dropped).
+    pub fn sender(&self) -> Sender<C> {
+        self.commands.clone()
+    }
+
     /// Queues a command; [`LedgerError::Closed`] once the thread has stopped.
     pub fn send(&self, command: C) -> Result<(), LedgerError> {
         self.commands.send(command).map_err(|_| LedgerError::Closed)

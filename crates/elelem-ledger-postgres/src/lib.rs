@@ -38,9 +38,14 @@
 //! [`PostgresBudgetStore`] keeps Elelem's budget accounts in the same kind of
 //! database (tables `elelem_budget_accounts` and `elelem_budget_reservations`),
 //! so that a budget holds across every process using it.
+//!
+//! [`PostgresCache`] is Elelem's response cache in the same kind of database
+//! (table `elelem_response_cache`): every process reads what any stored, and
+//! identical requests in flight at once are answered by one provider call.
 
 mod backend;
 mod budget;
+mod cache;
 mod connection_thread;
 mod error;
 mod rows;
@@ -52,6 +57,7 @@ use backend::PostgresBackend;
 use elelem_core::cost::{BatchOptions, BatchedSink, CostSink, Stats, StatsQuery, UsageRecord};
 
 pub use budget::{BudgetStoreOptions, PostgresBudgetStore, DEFAULT_RESERVATION_EXPIRY};
+pub use cache::{CacheOptions, PostgresCache};
 pub use error::LedgerError;
 
 /// The default flush interval: queued records reach the database within 100 ms.

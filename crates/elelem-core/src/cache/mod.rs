@@ -133,6 +133,42 @@ impl CachedResponse {
         })
     }
 
+    /// The entry as gzip-compressed JSON (what a shared store such as a database
+    /// keeps).
+    ///
+    /// ```
+    /// use elelem_core::cache::CachedResponse;
+    /// let completion: elelem_core::ChatCompletion = serde_json::from_str(r#"{"choices":[]}"#).unwrap();
+    /// let entry = CachedResponse::new(completion, "p:m", elelem_core::Usd::ZERO);
+    /// let packed = entry.to_gzip_bytes().unwrap();
+    /// assert_eq!(CachedResponse::from_gzip_bytes(&packed, 1 << 20), Some(entry));
+    /// ```
+    pub fn to_gzip_bytes(&self) -> std::io::Result<Vec<u8>> {
+        use std::io::Write;
+        let json = self.to_json_bytes().map_err(std::io::Error::other)?;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(&json)?;
+        encoder.finish()
+    }
+
+    /// Reads an entry written by [`CachedResponse::to_gzip_bytes`], decompressing
+    /// at most `max_json_bytes` (against a corrupt or hostile row); `None` for
+    /// anything else.
+    ///
+    /// ```
+    /// use elelem_core::cache::CachedResponse;
+    /// assert_eq!(CachedResponse::from_gzip_bytes(b"not gzip", 1 << 20), None);
+    /// ```
+    pub fn from_gzip_bytes(bytes: &[u8], max_json_bytes: u64) -> Option<Self> {
+        use std::io::Read;
+        let mut json = Vec::new();
+        flate2::read::GzDecoder::new(bytes)
+            .take(max_json_bytes)
+            .read_to_end(&mut json)
+            .ok()?;
+        CachedResponse::from_json_bytes(&json)
+    }
+
     /// Reads an entry written by [`CachedResponse::to_json_bytes`]; `None` for
     /// anything else (corrupt, truncated, another format version).
     pub fn from_json_bytes(bytes: &[u8]) -> Option<Self> {
@@ -286,6 +322,87 @@ pub trait Cache: Send + Sync + std::fmt::Debug {
 
     /// Stores `response` under `key`, replacing any entry.
     async fn put(&self, key: &CacheKey, response: &CachedResponse);
+
+    /// The lookup before a call, with single flight: the entry under `key`, or a
+    /// miss holding a [`CacheClaim`] when this caller is the one to answer `key`
+    /// (the client keeps the claim until it has stored the answer, or the call
+    /// failed, then drops it). A store shared by many callers may make identical
+    /// lookups wait here for the claimant's answer instead of calling the
+    /// provider too. The default is [`get`](Cache::get), without a claim.
+    ///
+    /// ```
+    /// use elelem_core::cache::{Cache, CacheKey, Lookup, MemoryCache};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let cache = MemoryCache::new(8);
+    /// let key = CacheKey::from_content(&serde_json::json!({"k": 1}));
+    /// assert!(matches!(cache.get_or_claim(&key).await, Lookup::Miss(None)));
+    /// # });
+    /// ```
+    async fn get_or_claim(&self, key: &CacheKey) -> Lookup {
+        match self.get(key).await {
+            Some(found) => Lookup::Hit(Box::new(found)),
+            None => Lookup::Miss(None),
+        }
+    }
+}
+
+/// What [`Cache::get_or_claim`] found.
+///
+/// ```
+/// use elelem_core::cache::Lookup;
+/// assert!(matches!(Lookup::Miss(None), Lookup::Miss(None)));
+/// ```
+#[derive(Debug)]
+pub enum Lookup {
+    /// The stored entry (boxed: it is large).
+    Hit(Box<CachedResponse>),
+    /// Nothing stored; with a claim when this caller answers the key for everyone.
+    Miss(Option<CacheClaim>),
+}
+
+/// The right to answer one key, held by the caller a shared cache lets through
+/// while identical lookups wait. Dropping it releases the key (after the answer
+/// was stored, or when the call failed or was cancelled).
+///
+/// ```
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::sync::Arc;
+/// use elelem_core::cache::CacheClaim;
+/// let released = Arc::new(AtomicBool::new(false));
+/// let flag = released.clone();
+/// let claim = CacheClaim::new(move || flag.store(true, Ordering::SeqCst));
+/// assert!(!released.load(Ordering::SeqCst));
+/// drop(claim);
+/// assert!(released.load(Ordering::SeqCst));
+/// ```
+pub struct CacheClaim {
+    release: Option<Box<dyn FnOnce() + Send + Sync>>,
+}
+
+impl CacheClaim {
+    /// A claim that runs `release` once when dropped (it must not block: send a
+    /// message, set a flag).
+    pub fn new(release: impl FnOnce() + Send + Sync + 'static) -> Self {
+        CacheClaim {
+            release: Some(Box::new(release)),
+        }
+    }
+}
+
+impl std::fmt::Debug for CacheClaim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CacheClaim")
+            .field("held", &self.release.is_some())
+            .finish()
+    }
+}
+
+impl Drop for CacheClaim {
+    fn drop(&mut self) {
+        if let Some(release) = self.release.take() {
+            release();
+        }
+    }
 }
 
 /// Several stores consulted in order (the builder's memory and disk caches): a hit in
@@ -328,6 +445,27 @@ impl Cache for Layers {
         for store in &self.stores {
             store.put(key, response).await;
         }
+    }
+
+    /// A hit in any store first; on a miss everywhere, the first store that
+    /// claims the key (or answers it meanwhile) decides.
+    async fn get_or_claim(&self, key: &CacheKey) -> Lookup {
+        if let Some(found) = self.get(key).await {
+            return Lookup::Hit(Box::new(found));
+        }
+        for (i, store) in self.stores.iter().enumerate() {
+            match store.get_or_claim(key).await {
+                Lookup::Hit(found) => {
+                    for earlier in &self.stores[..i] {
+                        earlier.put(key, &found).await;
+                    }
+                    return Lookup::Hit(found);
+                }
+                Lookup::Miss(Some(claim)) => return Lookup::Miss(Some(claim)),
+                Lookup::Miss(None) => {}
+            }
+        }
+        Lookup::Miss(None)
     }
 }
 
@@ -376,6 +514,50 @@ mod tests {
         assert!(first.get(&key).await.is_none());
         assert!(cache.get(&key).await.is_some());
         assert!(first.get(&key).await.is_some());
+    }
+
+    /// A store that claims every miss and counts releases.
+    #[derive(Debug, Default)]
+    struct Claiming {
+        released: Arc<std::sync::atomic::AtomicU32>,
+    }
+
+    #[async_trait]
+    impl Cache for Claiming {
+        async fn get(&self, _: &CacheKey) -> Option<CachedResponse> {
+            None
+        }
+        async fn put(&self, _: &CacheKey, _: &CachedResponse) {}
+        async fn get_or_claim(&self, _: &CacheKey) -> Lookup {
+            let released = self.released.clone();
+            Lookup::Miss(Some(CacheClaim::new(move || {
+                released.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            })))
+        }
+    }
+
+    #[tokio::test]
+    async fn layers_pass_on_a_later_stores_claim_and_hits_win() {
+        let memory = Arc::new(MemoryCache::new(4));
+        let shared = Arc::new(Claiming::default());
+        let released = shared.released.clone();
+        let mut layers = Layers::default();
+        layers.push(memory.clone());
+        layers.push(shared);
+        let cache = layers.into_cache().unwrap();
+        let key = CacheKey::from_content(&serde_json::json!({"k": 2}));
+        let Lookup::Miss(Some(claim)) = cache.get_or_claim(&key).await else {
+            panic!("the shared store's claim is passed on");
+        };
+        assert_eq!(released.load(std::sync::atomic::Ordering::SeqCst), 0);
+        drop(claim);
+        assert_eq!(released.load(std::sync::atomic::Ordering::SeqCst), 1);
+        memory.put(&key, &entry("x")).await;
+        assert!(matches!(cache.get_or_claim(&key).await, Lookup::Hit(_)));
+        assert!(matches!(
+            MemoryCache::new(1).get_or_claim(&key).await,
+            Lookup::Miss(None)
+        ));
     }
 
     #[test]

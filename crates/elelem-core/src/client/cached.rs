@@ -6,7 +6,7 @@
 //! [`crate::cache::CachedResponse::replay_chunks`], and can store its collected
 //! completion with [`CacheSlot::store`].
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Instant, SystemTime};
 
 use jsonschema::Validator;
@@ -16,7 +16,7 @@ use super::answer;
 use super::checks;
 use super::elelem::Inner;
 use super::prepare::{wire_body, AttemptParams};
-use crate::cache::{Cache, CacheKey, CacheMode, CachedResponse};
+use crate::cache::{Cache, CacheClaim, CacheKey, CacheMode, CachedResponse, Lookup};
 use crate::catalogue::{is_virtual, ModelEntry};
 use crate::cost::{Adjustments, AttemptOutcome, TokenCounts, UsageRecord};
 use crate::money::Usd;
@@ -30,6 +30,9 @@ pub(crate) struct CacheSlot {
     cache: Arc<dyn Cache>,
     key: CacheKey,
     mode: CacheMode,
+    /// The single-flight claim of a miss, released once the answer is stored or
+    /// the slot is dropped (the call failed or was cancelled).
+    claim: Mutex<Option<CacheClaim>>,
 }
 
 impl CacheSlot {
@@ -49,6 +52,7 @@ impl CacheSlot {
             cache,
             key: key_of(inner, request, model, instruction),
             mode: request.cache,
+            claim: Mutex::new(None),
         })
     }
 
@@ -67,7 +71,13 @@ impl CacheSlot {
             return None;
         }
         let started = Instant::now();
-        let entry = self.cache.get(&self.key).await?;
+        let entry = match self.cache.get_or_claim(&self.key).await {
+            Lookup::Hit(entry) => *entry,
+            Lookup::Miss(claim) => {
+                *self.claim.lock().unwrap_or_else(PoisonError::into_inner) = claim;
+                return None;
+            }
+        };
         let json_mode = request.is_json_mode();
         let checked = answer::process(
             &entry.completion,
@@ -124,6 +134,12 @@ impl CacheSlot {
             CachedResponse::new(completion.clone(), meta.answered_by.clone(), meta.cost);
         entry.reasoning = meta.reasoning.clone();
         self.cache.put(&self.key, &entry).await;
+        drop(
+            self.claim
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
         tracing::debug!(key = %self.key, "answer stored in the response cache");
     }
 }

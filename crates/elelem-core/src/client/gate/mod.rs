@@ -21,9 +21,14 @@ mod cooldown;
 mod headers;
 mod options;
 mod rate_limit;
+mod shared;
+mod store;
 
 pub use cooldown::{CooldownPolicy, ProviderHealth};
 pub use rate_limit::RateLimit;
+pub use store::{
+    GateStore, GateStoreError, ServerAllowance, ServerReport, SharedAdmission, SharedCooldown,
+};
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -32,22 +37,32 @@ use std::time::Duration;
 
 use cooldown::{Cooldowns, Health};
 use rate_limit::RateLimiter;
+use shared::{Refusal, SharedGate};
 
 pub(crate) use options::GateOptions;
 
 use crate::provider::{ProviderError, ProviderResponse, ProviderStream, TextCompletionResponse};
 
-/// Cool-downs and rate limiters of every provider.
+/// Cool-downs and rate limiters of every provider: in this process, and in a
+/// shared store when one is set (the in-process ones then serve while the store
+/// cannot be reached).
 #[derive(Debug)]
 pub(crate) struct ProviderGate {
     cooldowns: Arc<Cooldowns>,
     limiters: BTreeMap<String, Arc<RateLimiter>>,
+    shared: Option<Arc<SharedGate>>,
 }
 
 impl ProviderGate {
-    /// A gate with this cool-down policy (`None`: off) and these rate limits.
-    pub fn new(cooldown: Option<CooldownPolicy>, limits: &BTreeMap<String, RateLimit>) -> Self {
+    /// A gate with this cool-down policy (`None`: off) and these rate limits,
+    /// kept in `store` when set, else in this process.
+    pub fn new(
+        cooldown: Option<CooldownPolicy>,
+        limits: &BTreeMap<String, RateLimit>,
+        store: Option<Arc<dyn GateStore>>,
+    ) -> Self {
         ProviderGate {
+            shared: store.map(|store| Arc::new(SharedGate::new(store, cooldown, limits))),
             cooldowns: Arc::new(Cooldowns::new(cooldown)),
             limiters: limits
                 .iter()
@@ -81,9 +96,23 @@ impl ProviderGate {
         tokens: impl FnOnce() -> u64,
     ) -> Result<Permit, ProviderError> {
         self.cooldowns.check(provider)?;
-        let admission = match self.limiters.get(provider) {
-            Some(limiter) => {
-                let tokens = tokens();
+        let tokens = self.limiters.get(provider).map(|_| tokens());
+        if let Some(shared) = &self.shared {
+            match shared.admit(provider, tokens).await {
+                Ok(admitted_at) => {
+                    return Ok(Permit {
+                        provider: provider.to_owned(),
+                        cooldowns: self.cooldowns.clone(),
+                        admission: None,
+                        shared: Some((shared.clone(), admitted_at)),
+                    })
+                }
+                Err(Refusal::CoolingDown(refused)) => return Err(refused),
+                Err(Refusal::Unavailable) => {}
+            }
+        }
+        let admission = match (self.limiters.get(provider), tokens) {
+            (Some(limiter), Some(tokens)) => {
                 let seq = limiter.admit(tokens).await;
                 let admission = Admission {
                     limiter: limiter.clone(),
@@ -97,12 +126,13 @@ impl ProviderGate {
                 }
                 Some(admission)
             }
-            None => None,
+            _ => None,
         };
         Ok(Permit {
             provider: provider.to_owned(),
             cooldowns: self.cooldowns.clone(),
             admission,
+            shared: None,
         })
     }
 }
@@ -123,6 +153,8 @@ pub(crate) struct Permit {
     provider: String,
     cooldowns: Arc<Cooldowns>,
     admission: Option<Admission>,
+    /// Admitted by the shared gate (with its admission time when rate limited).
+    shared: Option<(Arc<SharedGate>, Option<u64>)>,
 }
 
 impl Permit {
@@ -149,6 +181,14 @@ impl Permit {
             admission
                 .limiter
                 .finish(admission.seq, admission.tokens, headers, retry_after);
+        }
+        if let Some((shared, admitted_at)) = self.shared.take() {
+            let failed = match health {
+                Health::Up => Some(false),
+                Health::Down => Some(true),
+                Health::Neutral => None,
+            };
+            shared.observe(&self.provider, admitted_at, headers, retry_after, failed);
         }
         self.cooldowns.observe(&self.provider, health);
     }

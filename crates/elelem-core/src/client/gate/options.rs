@@ -1,9 +1,10 @@
 //! The builder options of the gate and the client's read-only view of it.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
-use super::{CooldownPolicy, ProviderGate, ProviderHealth, RateLimit};
+use super::{CooldownPolicy, GateStore, ProviderGate, ProviderHealth, RateLimit};
 use crate::client::{Elelem, ElelemBuilder};
 
 /// What the builder collects for the [`ProviderGate`].
@@ -11,6 +12,7 @@ use crate::client::{Elelem, ElelemBuilder};
 pub(crate) struct GateOptions {
     cooldown: Option<CooldownPolicy>,
     rate_limits: BTreeMap<String, RateLimit>,
+    store: Option<Arc<dyn GateStore>>,
 }
 
 impl Default for GateOptions {
@@ -18,6 +20,7 @@ impl Default for GateOptions {
         GateOptions {
             cooldown: Some(CooldownPolicy::default()),
             rate_limits: BTreeMap::new(),
+            store: None,
         }
     }
 }
@@ -25,7 +28,7 @@ impl Default for GateOptions {
 impl GateOptions {
     /// The gate these options describe.
     pub fn gate(&self) -> ProviderGate {
-        ProviderGate::new(self.cooldown, &self.rate_limits)
+        ProviderGate::new(self.cooldown, &self.rate_limits, self.store.clone())
     }
 }
 
@@ -89,6 +92,39 @@ impl ElelemBuilder {
     /// ```
     pub fn rate_limit_from_headers(self, provider: impl Into<String>) -> Self {
         self.rate_limit(provider, RateLimit::from_headers())
+    }
+
+    /// Keeps the gate's state (each provider's rate-limit windows, learned
+    /// allowances and cool-down) in a store shared by many processes, such as
+    /// `elelem-gate-redis`'s `RedisGate`, so that they all see the same budget of
+    /// requests and the same health. Without it (the default) each client keeps
+    /// its own; with it, the client falls back to its own while the store cannot
+    /// be reached (logged once per outage). The limits and cool-down policy are
+    /// still set with [`rate_limit`](Self::rate_limit) and
+    /// [`provider_cooldown`](Self::provider_cooldown), the same in every process.
+    /// See [`GateStore`].
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use elelem_core::async_trait;
+    /// # use elelem_core::gate::*;
+    /// # #[derive(Debug)] struct MyStore;
+    /// # #[async_trait] impl GateStore for MyStore {
+    /// #   async fn try_admit(&self, _: &str, _: &RateLimit, _: u64) -> Result<SharedAdmission, GateStoreError> { Ok(SharedAdmission::Admitted { at_ms: 0 }) }
+    /// #   async fn report(&self, _: &str, _: &RateLimit, _: &ServerReport) -> Result<(), GateStoreError> { Ok(()) }
+    /// #   async fn cooldown(&self, _: &str) -> Result<Option<SharedCooldown>, GateStoreError> { Ok(None) }
+    /// #   async fn record_health(&self, _: &str, _: &CooldownPolicy, _: bool) -> Result<(), GateStoreError> { Ok(()) }
+    /// # }
+    /// let elelem = elelem_core::Elelem::builder()
+    ///     .rate_limit("groq", RateLimit::per_minute().requests(30))
+    ///     .gate_store(Arc::new(MyStore))
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = elelem;
+    /// ```
+    pub fn gate_store(mut self, store: Arc<dyn GateStore>) -> Self {
+        self.options.gate.store = Some(store);
+        self
     }
 }
 

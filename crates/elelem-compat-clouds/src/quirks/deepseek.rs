@@ -1,0 +1,52 @@
+//! DeepSeek: prompt-cache hits reported in its own usage fields.
+
+use elelem_core::{ChatCompletion, ChatCompletionChunk, PromptTokensDetails, Usage};
+use elelem_openai::Quirks;
+
+/// DeepSeek's deviation: cache hits come as `usage.prompt_cache_hit_tokens` (and
+/// `prompt_cache_miss_tokens`), not `prompt_tokens_details.cached_tokens`. They
+/// are copied there so cached input is billed at the cached price.
+///
+/// ```
+/// use elelem_openai::Quirks;
+/// let mut completion: elelem_core::ChatCompletion = serde_json::from_str(r#"{"choices":[],
+///     "usage":{"prompt_tokens":100,"completion_tokens":5,"total_tokens":105,
+///              "prompt_cache_hit_tokens":64,"prompt_cache_miss_tokens":36}}"#).unwrap();
+/// elelem_compat_clouds::DeepSeekQuirks.adapt_response(&mut completion);
+/// assert_eq!(completion.usage.unwrap().cached_tokens(), Some(64));
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DeepSeekQuirks;
+
+/// Moves DeepSeek's cache-hit count into OpenAI's field, unless that already
+/// counts some.
+fn adapt_usage(usage: &mut Usage) {
+    if usage.cached_tokens().is_some_and(|cached| cached > 0) {
+        return;
+    }
+    let Some(hits) = usage
+        .extra
+        .get("prompt_cache_hit_tokens")
+        .and_then(serde_json::Value::as_u64)
+    else {
+        return;
+    };
+    usage
+        .prompt_tokens_details
+        .get_or_insert_with(PromptTokensDetails::default)
+        .cached_tokens = Some(hits);
+}
+
+impl Quirks for DeepSeekQuirks {
+    fn adapt_response(&self, completion: &mut ChatCompletion) {
+        if let Some(usage) = completion.usage.as_mut() {
+            adapt_usage(usage);
+        }
+    }
+
+    fn adapt_chunk(&self, chunk: &mut ChatCompletionChunk) {
+        if let Some(usage) = chunk.usage.as_mut() {
+            adapt_usage(usage);
+        }
+    }
+}

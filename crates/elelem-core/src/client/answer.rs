@@ -16,6 +16,8 @@ pub(crate) struct Answer {
     pub reasoning: Option<String>,
     /// The parsed JSON, in JSON mode.
     pub json: Option<Value>,
+    /// The JSON was nearly valid and repaired locally (`json::repair_json`).
+    pub repaired: bool,
 }
 
 /// Why an answer was rejected.
@@ -91,6 +93,7 @@ pub(crate) fn process(
             content: cleaned,
             reasoning,
             json: None,
+            repaired: false,
         });
     }
     let called_tools = completion.choices.first().is_some_and(|c| {
@@ -105,28 +108,36 @@ pub(crate) fn process(
             content: cleaned,
             reasoning,
             json: None,
+            repaired: false,
         });
     }
     let text = cleaned.unwrap_or_default();
     if completion.choices.is_empty() {
         return Err((text, Rejection::Parse("the response had no choices".into())));
     }
-    let value = match parse_json_answer(&text) {
-        Ok(value) => value,
-        Err(error) => return Err((text, Rejection::Parse(error.to_string()))),
+    let (value, repaired) = match parse_json_answer(&text) {
+        Ok(value) => (value, false),
+        Err(error) => match crate::json::repair_json(&text) {
+            Some(value) => (value, true),
+            None => return Err((text, Rejection::Parse(error.to_string()))),
+        },
     };
     if let Some(validator) = validator {
         if let Err(SchemaViolations { errors }) = SchemaViolations::check(validator, &value) {
             return Err((text, Rejection::Schema(errors)));
         }
     }
-    let json_text = crate::json::extract_json(&text)
-        .map(str::to_owned)
-        .unwrap_or(text);
+    let json_text = match repaired {
+        true => value.to_string(),
+        false => crate::json::extract_json(&text)
+            .map(str::to_owned)
+            .unwrap_or(text),
+    };
     Ok(Answer {
         content: Some(json_text),
         reasoning,
         json: Some(value),
+        repaired,
     })
 }
 

@@ -586,6 +586,10 @@ impl Call<'_> {
                     };
                     match processed {
                         Ok(done) => {
+                            let repaired = Adjustments {
+                                json_repaired: done.repaired,
+                                ..Adjustments::default()
+                            };
                             let (cost, _) = self.record(
                                 attempt,
                                 &current,
@@ -595,7 +599,7 @@ impl Call<'_> {
                                 },
                                 since,
                                 AttemptOutcome::Success,
-                                Adjustments::default(),
+                                repaired,
                             );
                             if let Some(reservation) = reservation.take() {
                                 reservation.settle(cost);
@@ -682,7 +686,7 @@ impl Call<'_> {
                     response_format_removed: decision == RetryDecision::RemoveResponseFormat
                         && state.response_format_sent,
                     fallback_model_used: decision == RetryDecision::UseFallback,
-                    next_candidate: false,
+                    ..Adjustments::default()
                 }
             };
             let outcome = match decision {

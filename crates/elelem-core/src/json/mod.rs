@@ -3,12 +3,14 @@
 
 mod extract;
 mod instructions;
+mod repair;
 mod think;
 mod typed;
 mod validator;
 
 pub use extract::{extract_json, parse_json_answer, JsonAnswerError};
 pub use instructions::{json_instruction, retry_feedback};
+pub use repair::repair_json;
 pub use think::{remove_think_tags, split_think, ThinkSplit};
 pub use typed::TypedSchema;
 pub use validator::{SchemaCache, SchemaError, SchemaViolations};

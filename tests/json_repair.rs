@@ -120,3 +120,37 @@ async fn prose_is_not_repaired_and_is_retried_as_before() {
     assert_eq!(stats.retry_analytics.json_parse_retries, 1);
     assert_eq!(stats.json_repairs, 0);
 }
+
+#[tokio::test]
+async fn yaml_mode_parses_and_validates_like_json() {
+    use elelem::ResponseFormat;
+    let server = TestServer::start().await.unwrap();
+    server.push_many([
+        // Violates the schema: retried with the problem fed back.
+        Completion::new(UPSTREAM, "name: Alice\nage: thirty\n")
+            .groq()
+            .usage(100, 20)
+            .into_response(),
+        Completion::new(UPSTREAM, "```yaml\nname: Alice\nage: 30\n```")
+            .groq()
+            .usage(100, 20)
+            .into_response(),
+    ]);
+    let elelem = client("groq", &server);
+    let request = json_request(MODEL)
+        .response_format(ResponseFormat::Yaml)
+        .json_schema(schema());
+    let response = elelem.create_chat_completion(request).await.unwrap();
+    assert_eq!(
+        response.elelem.json,
+        Some(json!({"name": "Alice", "age": 30}))
+    );
+    assert_eq!(response.elelem.attempts, 2);
+    assert_eq!(elelem.get_stats().retry_analytics.json_schema_retries, 1);
+    let body = body_of(&server.requests()[0]);
+    // No response_format on the wire; the instructions ask for YAML.
+    assert!(body.get("response_format").is_none(), "{body}");
+    let system = body["messages"][0]["content"].as_str().unwrap();
+    assert!(system.contains("valid YAML document"), "{system}");
+    assert!(system.contains("\"age\""), "{system}");
+}

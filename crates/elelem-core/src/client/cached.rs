@@ -68,10 +68,10 @@ impl CacheSlot {
         }
         let started = Instant::now();
         let entry = self.cache.get(&self.key).await?;
-        let json_mode = request.is_json_mode();
+        let mode = answer::AnswerMode::of(request);
         let checked = answer::process(
             &entry.completion,
-            json_mode,
+            mode,
             model.capabilities.reasoning,
             validator,
         )

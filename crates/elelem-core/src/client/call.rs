@@ -20,7 +20,7 @@ use crate::budget::{worst_case, Reservation};
 use crate::catalogue::{is_virtual, split_model_id, CostBreakdown, ModelEntry};
 use crate::cost::{Adjustments, AttemptOutcome, RetryCause, TokenCounts, UsageRecord};
 use crate::error::{AttemptError, AttemptProblem, ElelemError};
-use crate::json::{json_instruction, retry_feedback};
+use crate::json::retry_feedback;
 use crate::money::Usd;
 use crate::provider::{Provider, ProviderError, ProviderErrorKind, WireRequest};
 use crate::retry::{Failure, RetryDecision, RetryState};
@@ -333,7 +333,7 @@ pub(crate) async fn run(
     let validator = validator_of(inner, &request)?;
     let instruction = request
         .is_json_mode()
-        .then(|| json_instruction(request.validation_schema()));
+        .then(|| crate::json::structured_instruction(&request));
     let (first, fallbacks, candidates) = if is_virtual(&request.model) {
         let virtual_model = virtual_model(inner, &request.model)?;
         let (candidates, first) =
@@ -496,7 +496,7 @@ impl Call<'_> {
 
     async fn attempts(mut self, first: Target) -> Result<ChatCompletion, ElelemError> {
         let policy = self.inner.policy.clone();
-        let json_mode = self.request.is_json_mode();
+        let mode = answer::AnswerMode::of(&self.request);
         let mut current = first;
         let mut fallbacks = std::mem::take(&mut self.fallbacks);
         let original_temperature = self.initial_temperature(&current.model);
@@ -577,7 +577,7 @@ impl Call<'_> {
                     } else {
                         answer::process(
                             &completion,
-                            json_mode,
+                            mode,
                             current.model.capabilities.reasoning,
                             self.validator.as_deref(),
                         )

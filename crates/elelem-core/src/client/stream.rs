@@ -26,7 +26,6 @@ use crate::cache::CachedResponse;
 use crate::catalogue::{is_virtual, ModelEntry};
 use crate::cost::{Adjustments, AttemptOutcome};
 use crate::error::ElelemError;
-use crate::json::json_instruction;
 use crate::money::Usd;
 use crate::provider::{ChunkStream, ProviderError, WireRequest};
 use crate::types::{ChatCompletion, ChatCompletionChunk, ChatRequest, Usage};
@@ -351,7 +350,7 @@ pub(crate) async fn open(
     }
     let instruction = request
         .is_json_mode()
-        .then(|| json_instruction(request.validation_schema()));
+        .then(|| crate::json::structured_instruction(&request));
     let (first, candidates) = if is_virtual(&request.model) {
         let virtual_model = super::call::virtual_model(inner, &request.model)?;
         let (candidates, first) =

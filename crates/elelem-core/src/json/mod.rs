@@ -7,6 +7,7 @@ mod repair;
 mod think;
 mod typed;
 mod validator;
+mod yaml;
 
 pub use extract::{extract_json, parse_json_answer, JsonAnswerError};
 pub use instructions::{json_instruction, retry_feedback};
@@ -14,3 +15,4 @@ pub use repair::repair_json;
 pub use think::{remove_think_tags, split_think, ThinkSplit};
 pub use typed::TypedSchema;
 pub use validator::{SchemaCache, SchemaError, SchemaViolations};
+pub use yaml::{parse_yaml_answer, structured_instruction, yaml_instruction, YamlAnswerError};

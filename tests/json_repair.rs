@@ -14,6 +14,14 @@ use serde_json::json;
 const MODEL: &str = "groq:openai/gpt-oss-20b";
 const UPSTREAM: &str = "openai/gpt-oss-20b";
 
+/// A GROQ answer with this text (100 tokens in, 20 out).
+fn answer(text: &str) -> elelem_testkit::ScriptedResponse {
+    Completion::new(UPSTREAM, text)
+        .groq()
+        .usage(100, 20)
+        .into_response()
+}
+
 fn schema() -> serde_json::Value {
     json!({
         "type": "object",
@@ -27,15 +35,9 @@ async fn a_nearly_valid_answer_is_repaired_without_a_retry() {
     let server = TestServer::start().await.unwrap();
     server.push_many([
         // Python literals, single quotes, an unquoted key, a trailing comma.
-        Completion::new(UPSTREAM, "{name: 'Alice', 'age': 30, 'member': True,}")
-            .groq()
-            .usage(100, 20)
-            .into_response(),
+        answer("{name: 'Alice', 'age': 30, 'member': True,}"),
         // Cut off before the closing bracket.
-        Completion::new(UPSTREAM, "```json\n{\"name\": \"Bob\", \"age\": 41")
-            .groq()
-            .usage(100, 20)
-            .into_response(),
+        answer("```json\n{\"name\": \"Bob\", \"age\": 41"),
     ]);
     let elelem = client("groq", &server);
     let first = elelem
@@ -69,14 +71,8 @@ async fn a_nearly_valid_answer_is_repaired_without_a_retry() {
 async fn a_repaired_answer_is_still_validated_against_the_schema() {
     let server = TestServer::start().await.unwrap();
     server.push_many([
-        Completion::new(UPSTREAM, "{'name': 'Alice', 'age': 'thirty',}")
-            .groq()
-            .usage(100, 20)
-            .into_response(),
-        Completion::new(UPSTREAM, r#"{"name": "Alice", "age": 30}"#)
-            .groq()
-            .usage(100, 20)
-            .into_response(),
+        answer("{'name': 'Alice', 'age': 'thirty',}"),
+        answer(r#"{"name": "Alice", "age": 30}"#),
     ]);
     let elelem = client("groq", &server);
     let response = elelem
@@ -101,14 +97,8 @@ async fn a_repaired_answer_is_still_validated_against_the_schema() {
 async fn prose_is_not_repaired_and_is_retried_as_before() {
     let server = TestServer::start().await.unwrap();
     server.push_many([
-        Completion::new(UPSTREAM, "{name: Alice, age: thirty}")
-            .groq()
-            .usage(100, 20)
-            .into_response(),
-        Completion::new(UPSTREAM, r#"{"name": "Alice", "age": 30}"#)
-            .groq()
-            .usage(100, 20)
-            .into_response(),
+        answer("{name: Alice, age: thirty}"),
+        answer(r#"{"name": "Alice", "age": 30}"#),
     ]);
     let elelem = client("groq", &server);
     let response = elelem
@@ -127,14 +117,8 @@ async fn yaml_mode_parses_and_validates_like_json() {
     let server = TestServer::start().await.unwrap();
     server.push_many([
         // Violates the schema: retried with the problem fed back.
-        Completion::new(UPSTREAM, "name: Alice\nage: thirty\n")
-            .groq()
-            .usage(100, 20)
-            .into_response(),
-        Completion::new(UPSTREAM, "```yaml\nname: Alice\nage: 30\n```")
-            .groq()
-            .usage(100, 20)
-            .into_response(),
+        answer("name: Alice\nage: thirty\n"),
+        answer("```yaml\nname: Alice\nage: 30\n```"),
     ]);
     let elelem = client("groq", &server);
     let request = json_request(MODEL)

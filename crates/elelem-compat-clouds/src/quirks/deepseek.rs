@@ -1,7 +1,6 @@
 //! DeepSeek: prompt-cache hits reported in its own usage fields.
 
-use elelem_core::{ChatCompletion, ChatCompletionChunk, PromptTokensDetails, Usage};
-use elelem_openai::Quirks;
+use elelem_core::{PromptTokensDetails, Usage};
 
 /// DeepSeek's deviation: cache hits come as `usage.prompt_cache_hit_tokens` (and
 /// `prompt_cache_miss_tokens`), not `prompt_tokens_details.cached_tokens`. They
@@ -37,16 +36,4 @@ fn adapt_usage(usage: &mut Usage) {
         .cached_tokens = Some(hits);
 }
 
-impl Quirks for DeepSeekQuirks {
-    fn adapt_response(&self, completion: &mut ChatCompletion) {
-        if let Some(usage) = completion.usage.as_mut() {
-            adapt_usage(usage);
-        }
-    }
-
-    fn adapt_chunk(&self, chunk: &mut ChatCompletionChunk) {
-        if let Some(usage) = chunk.usage.as_mut() {
-            adapt_usage(usage);
-        }
-    }
-}
+usage_quirks!(DeepSeekQuirks, adapt_usage);

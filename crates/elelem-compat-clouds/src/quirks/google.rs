@@ -1,8 +1,7 @@
 //! Google's OpenAI-compatible Gemini endpoint: thinking tokens outside
 //! `completion_tokens`.
 
-use elelem_core::{ChatCompletion, ChatCompletionChunk, CompletionTokensDetails, Usage};
-use elelem_openai::Quirks;
+use elelem_core::{CompletionTokensDetails, Usage};
 
 /// The Gemini endpoint's deviation: `completion_tokens` leaves the thinking
 /// tokens out (they only show in `total_tokens`). The difference is added back as
@@ -41,16 +40,4 @@ fn adapt_usage(usage: &mut Usage) {
         .reasoning_tokens = Some(thoughts);
 }
 
-impl Quirks for GoogleQuirks {
-    fn adapt_response(&self, completion: &mut ChatCompletion) {
-        if let Some(usage) = completion.usage.as_mut() {
-            adapt_usage(usage);
-        }
-    }
-
-    fn adapt_chunk(&self, chunk: &mut ChatCompletionChunk) {
-        if let Some(usage) = chunk.usage.as_mut() {
-            adapt_usage(usage);
-        }
-    }
-}
+usage_quirks!(GoogleQuirks, adapt_usage);

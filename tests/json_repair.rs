@@ -67,13 +67,11 @@ async fn a_nearly_valid_answer_is_repaired_without_a_retry() {
     assert_eq!(serde_json::to_value(&stats).unwrap()["json_repairs"], 2);
 }
 
-#[tokio::test]
-async fn a_repaired_answer_is_still_validated_against_the_schema() {
+/// Calls the model once with the schema while it answers `first`, then a valid
+/// answer; returns the stats after the call, which must have taken two attempts.
+async fn stats_after_a_retry_of(first: &str) -> elelem::Stats {
     let server = TestServer::start().await.unwrap();
-    server.push_many([
-        answer("{'name': 'Alice', 'age': 'thirty',}"),
-        answer(r#"{"name": "Alice", "age": 30}"#),
-    ]);
+    server.push_many([answer(first), answer(r#"{"name": "Alice", "age": 30}"#)]);
     let elelem = client("groq", &server);
     let response = elelem
         .create_chat_completion(json_request(MODEL).json_schema(schema()))
@@ -84,7 +82,12 @@ async fn a_repaired_answer_is_still_validated_against_the_schema() {
         Some(json!({"name": "Alice", "age": 30}))
     );
     assert_eq!(response.elelem.attempts, 2);
-    let stats = elelem.get_stats();
+    elelem.get_stats()
+}
+
+#[tokio::test]
+async fn a_repaired_answer_is_still_validated_against_the_schema() {
+    let stats = stats_after_a_retry_of("{'name': 'Alice', 'age': 'thirty',}").await;
     assert_eq!(stats.retry_analytics.json_schema_retries, 1);
     // The repaired-but-invalid answer was retried, not counted as a repair that
     // answered the call.
@@ -95,18 +98,7 @@ async fn a_repaired_answer_is_still_validated_against_the_schema() {
 
 #[tokio::test]
 async fn prose_is_not_repaired_and_is_retried_as_before() {
-    let server = TestServer::start().await.unwrap();
-    server.push_many([
-        answer("{name: Alice, age: thirty}"),
-        answer(r#"{"name": "Alice", "age": 30}"#),
-    ]);
-    let elelem = client("groq", &server);
-    let response = elelem
-        .create_chat_completion(json_request(MODEL).json_schema(schema()))
-        .await
-        .unwrap();
-    assert_eq!(response.elelem.attempts, 2);
-    let stats = elelem.get_stats();
+    let stats = stats_after_a_retry_of("{name: Alice, age: thirty}").await;
     assert_eq!(stats.retry_analytics.json_parse_retries, 1);
     assert_eq!(stats.json_repairs, 0);
 }

@@ -154,6 +154,17 @@ fn every_entry_is_well_formed() {
         include_str!("../models/ollama.toml"),
         include_str!("../models/anthropic.toml"),
         include_str!("../models/gemini.toml"),
+        include_str!("../models/mistral.toml"),
+        include_str!("../models/deepseek.toml"),
+        include_str!("../models/together.toml"),
+        include_str!("../models/fireworks.toml"),
+        include_str!("../models/cerebras.toml"),
+        include_str!("../models/sambanova.toml"),
+        include_str!("../models/novita.toml"),
+        include_str!("../models/parasail.toml"),
+        include_str!("../models/baseten.toml"),
+        include_str!("../models/perplexity.toml"),
+        include_str!("../models/gemini-openai.toml"),
     ];
     let entries: usize = files.iter().map(|f| f.matches("[[models]]").count()).sum();
     assert_eq!(models.len(), entries);
@@ -227,15 +238,26 @@ fn every_entry_is_well_formed() {
         providers,
         [
             "anthropic",
+            "baseten",
+            "cerebras",
             "deepinfra",
+            "deepseek",
+            "fireworks",
             "gemini",
+            "gemini-openai",
             "groq",
+            "mistral",
+            "novita",
             "ollama",
             "openai",
             "openai-compatible",
             "openrouter",
+            "parasail",
+            "perplexity",
+            "sambanova",
             "scaleway",
-            "xai"
+            "together",
+            "xai",
         ]
     );
     for provider in catalogue.providers() {

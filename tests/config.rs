@@ -381,7 +381,11 @@ async fn filters_return_exactly_the_expected_models() {
             .provider("openai")
             .filter(|m| m.release_date.as_deref() == Some("2025-04-14"))
             .ids(),
-        ["openai:gpt-4.1", "openai:gpt-4.1-mini"]
+        [
+            "openai:gpt-4.1",
+            "openai:gpt-4.1-mini",
+            "openai:gpt-4.1-nano"
+        ]
     );
 }
 

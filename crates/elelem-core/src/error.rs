@@ -34,7 +34,7 @@ pub enum ElelemError {
         known: String,
     },
     /// The provider has no such model in the catalogue.
-    #[error("unknown model {model:?}; known models of {provider}: {known}. Add it with a models file if it is new")]
+    #[error("unknown model {model:?}{}; known models of {provider}: {known}. Add it with a models file if it is new", crate::catalogue::did_you_mean_hint(model, known))]
     UnknownModel {
         /// The model string asked for.
         model: String,

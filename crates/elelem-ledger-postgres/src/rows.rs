@@ -209,6 +209,8 @@ pub(crate) fn stats(client: &mut Client, query: &StatsQuery) -> Result<Option<St
         cache_hits: count(&row, 18)?,
         cache_saved_cost_usd: Usd::from_femtos(big(&row, 19)?),
         interrupted_streams: count(&row, 20)?,
+        // Not persisted by the ledger yet: repairs are counted in memory.
+        json_repairs: 0,
     }))
 }
 
@@ -272,6 +274,7 @@ fn record(row: &Row) -> Result<UsageRecord, LedgerError> {
             response_format_removed: row.try_get(22)?,
             fallback_model_used: row.try_get(23)?,
             next_candidate: row.try_get(28)?,
+            ..Adjustments::default()
         },
         cache_hit: row.try_get(24)?,
         saved_cost: money(25)?,

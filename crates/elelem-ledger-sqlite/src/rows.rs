@@ -194,6 +194,8 @@ pub(crate) fn stats(conn: &Connection, query: &StatsQuery) -> rusqlite::Result<O
             cache_hits: count(row, 21)?,
             cache_saved_cost_usd: money(row, 22)?,
             interrupted_streams: count(row, 24)?,
+            // Not persisted by the ledger yet: repairs are counted in memory.
+            json_repairs: 0,
         })
     })?;
     Ok(Some(stats))
@@ -253,6 +255,7 @@ fn raw_record(row: &Row<'_>) -> rusqlite::Result<RawRecord> {
                 response_format_removed: row.get(22)?,
                 fallback_model_used: row.get(23)?,
                 next_candidate: row.get(28)?,
+                ..Adjustments::default()
             },
             cache_hit: row.get(24)?,
             saved_cost: money(row, 25)?,

@@ -3,7 +3,9 @@
 //!
 //! Depend on this crate with the providers you want as Cargo features (`openai`,
 //! `groq`, `deepinfra`, `scaleway`, `compat` (any OpenAI-compatible server),
-//! `openrouter`, `xai`, `ollama`, `anthropic`, `gemini`; all on by default). Each
+//! `openrouter`, `xai`, `ollama`, `anthropic`, `gemini`, and the OpenAI-compatible
+//! clouds `mistral`, `deepseek`, `together`, `fireworks`, `cerebras`, `sambanova`,
+//! `novita`, `parasail`, `baseten`, `perplexity`, `gemini-openai`; all on by default). Each
 //! enabled provider
 //! registers itself; model strings name the provider: `"groq:openai/gpt-oss-20b"`.
 //!
@@ -40,6 +42,23 @@ pub mod providers {
     pub use elelem_anthropic as anthropic;
     #[cfg(feature = "compat")]
     pub use elelem_compat as compat;
+    /// The OpenAI-compatible clouds (Mistral, DeepSeek, Together, Fireworks,
+    /// Cerebras, SambaNova, Novita, Parasail, Baseten, Perplexity, Gemini's
+    /// OpenAI endpoint), each behind its own feature.
+    #[cfg(any(
+        feature = "mistral",
+        feature = "deepseek",
+        feature = "together",
+        feature = "fireworks",
+        feature = "cerebras",
+        feature = "sambanova",
+        feature = "novita",
+        feature = "parasail",
+        feature = "baseten",
+        feature = "perplexity",
+        feature = "gemini-openai"
+    ))]
+    pub use elelem_compat_clouds as clouds;
     #[cfg(feature = "deepinfra")]
     pub use elelem_deepinfra as deepinfra;
     #[cfg(feature = "gemini")]

@@ -3,8 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::money::{PricePerMillion, Usd};
-use crate::types::Usage;
+use super::prices::Prices;
 
 /// A provider's catalogue entry.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,6 +53,9 @@ pub struct Capabilities {
     pub structured_outputs: bool,
     /// Offers constrained decoding as vLLM's older `guided_*` fields.
     pub guided_decoding: bool,
+    /// An embedding model (`POST /embeddings`), not a chat model: model queries
+    /// leave it out unless asked for with `ModelQuery::embeddings`.
+    pub embedding: bool,
 }
 
 impl Default for Capabilities {
@@ -70,78 +72,7 @@ impl Default for Capabilities {
             top_k: true,
             structured_outputs: false,
             guided_decoding: false,
-        }
-    }
-}
-
-/// A model's prices in US dollars per million tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Prices {
-    /// Uncached input.
-    pub input: PricePerMillion,
-    /// Cached input (the input price when the provider has no discount).
-    pub cached_input: PricePerMillion,
-    /// Output, reasoning included.
-    pub output: PricePerMillion,
-    /// Input written to the provider's prompt cache (Anthropic's cache writes; the
-    /// input price when the provider charges nothing extra).
-    pub cache_write_input: PricePerMillion,
-}
-
-/// The exact cost of one response, split as the stats report it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CostBreakdown {
-    /// Input cost (cached and uncached).
-    pub input: Usd,
-    /// Output cost (reasoning included).
-    pub output: Usd,
-    /// The part of `output` spent on reasoning tokens.
-    pub reasoning: Usd,
-}
-
-impl CostBreakdown {
-    /// Input plus output.
-    pub fn total(&self) -> Usd {
-        self.input + self.output
-    }
-}
-
-impl Prices {
-    /// The exact cost of a response's usage: uncached input x input price + cached
-    /// input x cached price + input written to the cache x cache-write price +
-    /// output (reasoning included) x output price.
-    ///
-    /// ```
-    /// use elelem_core::catalogue::Prices;
-    /// use elelem_core::{PricePerMillion, Usage, Usd};
-    /// let prices = Prices {
-    ///     input: "2.00".parse().unwrap(),
-    ///     cached_input: "0.50".parse().unwrap(),
-    ///     output: "8.00".parse().unwrap(),
-    ///     cache_write_input: "2.50".parse().unwrap(),
-    /// };
-    /// let usage: Usage = serde_json::from_str(r#"{"prompt_tokens":1000000,"completion_tokens":1000000,
-    ///     "prompt_tokens_details":{"cached_tokens":500000}}"#).unwrap();
-    /// let cost = prices.cost(&usage);
-    /// assert_eq!(cost.input, "1.25".parse::<Usd>().unwrap());
-    /// assert_eq!(cost.total(), "9.25".parse::<Usd>().unwrap());
-    /// // 200k of the uncached input were written to the cache, at 2.50.
-    /// let usage: Usage = serde_json::from_str(r#"{"prompt_tokens":1000000,"completion_tokens":0,
-    ///     "prompt_tokens_details":{"cached_tokens":500000,"cache_write_tokens":200000}}"#).unwrap();
-    /// assert_eq!(prices.cost(&usage).input, "1.35".parse::<Usd>().unwrap());
-    /// ```
-    pub fn cost(&self, usage: &Usage) -> CostBreakdown {
-        let prompt = usage.prompt_tokens.unwrap_or(0);
-        let cached = usage.cached_tokens().unwrap_or(0).min(prompt);
-        let written = usage.cache_write_tokens().unwrap_or(0).min(prompt - cached);
-        let output = usage.completion_tokens.unwrap_or(0);
-        let reasoning = usage.reasoning_tokens().unwrap_or(0);
-        CostBreakdown {
-            input: self.input.cost_of(prompt - cached - written)
-                + self.cached_input.cost_of(cached)
-                + self.cache_write_input.cost_of(written),
-            output: self.output.cost_of(output),
-            reasoning: self.output.cost_of(reasoning),
+            embedding: false,
         }
     }
 }
@@ -177,6 +108,15 @@ pub struct ModelEntry {
     pub tier: Option<String>,
     /// The release date, `YYYY-MM-DD`, when known.
     pub release_date: Option<String>,
+    /// Other names the provider's API accepts for this model (a dated snapshot,
+    /// a `-latest` alias); `provider:alias` resolves to this entry.
+    pub aliases: Vec<String>,
+    /// Where the prices were read (a URL), when the catalogue says.
+    pub price_source: Option<String>,
+    /// When the prices were read, `YYYY-MM-DD`, when the catalogue says.
+    pub price_date: Option<String>,
+    /// The date the provider retires (or retired) the model, `YYYY-MM-DD`, when known.
+    pub deprecation_date: Option<String>,
 }
 
 impl ModelEntry {
@@ -206,6 +146,10 @@ impl ModelEntry {
             deprecated: false,
             tier: None,
             release_date: None,
+            aliases: Vec::new(),
+            price_source: None,
+            price_date: None,
+            deprecation_date: None,
         }
     }
 }

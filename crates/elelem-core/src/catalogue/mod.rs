@@ -3,10 +3,15 @@
 
 mod entry;
 mod file;
+mod lookup;
+mod prices;
 mod query;
 mod virtual_model;
 
-pub use entry::{Capabilities, CostBreakdown, ModelEntry, Prices, ProviderEntry};
+pub use entry::{Capabilities, ModelEntry, ProviderEntry};
+pub use lookup::did_you_mean;
+pub(crate) use lookup::did_you_mean_hint;
+pub use prices::{CostBreakdown, LongContextRates, PriceTiers, Prices, Rates};
 pub use query::{ModelComparison, ModelFacts, ModelQuery};
 pub use virtual_model::{
     is_virtual, Candidate, VirtualModel, DEFAULT_CANDIDATE_TIMEOUT, VIRTUAL_PREFIX,
@@ -20,8 +25,9 @@ use serde_json::{Map, Value as JsonValue};
 use toml::{Table, Value};
 
 use crate::error::ElelemError;
-use crate::money::{parse_scaled_decimal, PricePerMillion};
+use crate::money::parse_scaled_decimal;
 use file::RawCatalogue;
+use prices::parse_prices;
 
 /// The built-in currency table: the one place rates live.
 const CURRENCIES_TOML: &str = include_str!("../../../../models/currencies.toml");
@@ -65,6 +71,8 @@ pub struct Catalogue {
     providers: BTreeMap<String, ProviderEntry>,
     /// Shared, so a call holds its model without copying it.
     models: BTreeMap<String, Arc<ModelEntry>>,
+    /// Entries under their aliases' ids (`openai:gpt-4o-2024-08-06`).
+    aliases: BTreeMap<String, Arc<ModelEntry>>,
     virtual_models: BTreeMap<String, VirtualModel>,
 }
 
@@ -110,6 +118,10 @@ struct ProviderFields {
     kind: Option<String>,
     #[serde(default)]
     allow_unknown_models: bool,
+    #[serde(default)]
+    price_source: Option<String>,
+    #[serde(default)]
+    price_date: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -140,6 +152,14 @@ struct ModelFields {
     tier: Option<String>,
     #[serde(default)]
     release_date: Option<String>,
+    #[serde(default)]
+    aliases: Vec<String>,
+    #[serde(default)]
+    price_source: Option<String>,
+    #[serde(default)]
+    price_date: Option<String>,
+    #[serde(default)]
+    deprecation_date: Option<String>,
 }
 
 fn usd() -> String {
@@ -155,15 +175,6 @@ fn is_iso_date(text: &str) -> bool {
             && part.parse::<u32>().is_ok_and(|n| (1..=max).contains(&n))
     };
     matches!(parts.as_slice(), [y, m, d] if number(y, 4, 9999) && number(m, 2, 12) && number(d, 2, 31))
-}
-
-fn decimal_text(value: &Value) -> Option<String> {
-    match value {
-        Value::String(text) => Some(text.clone()),
-        Value::Float(f) => Some(f.to_string()),
-        Value::Integer(i) => Some(i.to_string()),
-        _ => None,
-    }
 }
 
 fn error(source_name: &str, reason: impl Into<String>) -> ElelemError {
@@ -200,12 +211,14 @@ impl Catalogue {
 
         let mut providers = BTreeMap::new();
         let mut provider_currency = BTreeMap::new();
+        let mut provider_price_origin = BTreeMap::new();
         for (name, table) in raw.providers {
             let source = format!("provider {name}");
             let fields: ProviderFields = Value::Table(table)
                 .try_into()
                 .map_err(|e: toml::de::Error| error(&source, e.message().to_owned()))?;
             provider_currency.insert(name.clone(), fields.currency);
+            provider_price_origin.insert(name.clone(), (fields.price_source, fields.price_date));
             providers.insert(
                 name,
                 ProviderEntry {
@@ -249,13 +262,37 @@ impl Catalogue {
                 None => None,
                 Some(price) => Some(parse_prices(&source, &id, &price, rate)?),
             };
-            if let Some(date) = &fields.release_date {
-                if !is_iso_date(date) {
-                    return Err(error(
-                        &source,
-                        format!("{id}: release_date {date:?} must be a date written YYYY-MM-DD"),
-                    ));
+            let (default_source, default_date) = provider_price_origin
+                .get(provider)
+                .cloned()
+                .unwrap_or_default();
+            let price_source = fields.price_source.or(default_source);
+            let price_date = fields.price_date.or(default_date);
+            for (field, date) in [
+                ("release_date", &fields.release_date),
+                ("price_date", &price_date),
+                ("deprecation_date", &fields.deprecation_date),
+            ] {
+                if let Some(date) = date {
+                    if !is_iso_date(date) {
+                        return Err(error(
+                            &source,
+                            format!("{id}: {field} {date:?} must be a date written YYYY-MM-DD"),
+                        ));
+                    }
                 }
+            }
+            if let Some(alias) = fields
+                .aliases
+                .iter()
+                .find(|a| a.trim().is_empty() || a.contains(':'))
+            {
+                return Err(error(
+                    &source,
+                    format!(
+                        "{id}: alias {alias:?} must be a model name without the provider (no `:`)"
+                    ),
+                ));
             }
             let max_tokens_field = fields
                 .max_tokens_field
@@ -277,13 +314,19 @@ impl Catalogue {
                     deprecated: fields.deprecated,
                     tier: fields.tier,
                     release_date: fields.release_date,
+                    aliases: fields.aliases,
+                    price_source,
+                    price_date,
+                    deprecation_date: fields.deprecation_date,
                 }),
             );
         }
 
+        let aliases = lookup::alias_entries(&models)?;
         let mut catalogue = Catalogue {
             providers,
             models,
+            aliases,
             virtual_models: BTreeMap::new(),
         };
         catalogue.check_fallbacks()?;
@@ -312,9 +355,28 @@ impl Catalogue {
         Ok(())
     }
 
-    /// A model by its `provider:model` id.
+    /// A model by its `provider:model` id, or by one of its aliases (the entry
+    /// then carries the alias as its id and upstream name).
+    ///
+    /// ```
+    /// let catalogue = elelem_core::catalogue::Catalogue::from_sources([("demo", r#"
+    ///     [provider]
+    ///     name = "demo"
+    ///     base_url = "http://127.0.0.1:1/v1"
+    ///     [[models]]
+    ///     id = "demo:small-latest"
+    ///     aliases = ["small-2025-01-01"]
+    /// "#)]).unwrap();
+    /// let snapshot = catalogue.model("demo:small-2025-01-01").unwrap();
+    /// assert_eq!(snapshot.upstream, "small-2025-01-01");
+    /// assert_eq!(snapshot.aliases, ["small-2025-01-01"]);
+    /// assert_eq!(catalogue.models().count(), 1);
+    /// ```
     pub fn model(&self, id: &str) -> Option<&ModelEntry> {
-        self.models.get(id).map(|m| &**m)
+        self.models
+            .get(id)
+            .or_else(|| self.aliases.get(id))
+            .map(|m| &**m)
     }
 
     /// The entry to call a `provider:model` id with: the catalogue's, or, for a
@@ -338,7 +400,7 @@ impl Catalogue {
 
     /// [`callable_model`](Self::callable_model), shared rather than copied.
     pub(crate) fn callable(&self, id: &str) -> Option<Arc<ModelEntry>> {
-        if let Some(model) = self.models.get(id) {
+        if let Some(model) = self.models.get(id).or_else(|| self.aliases.get(id)) {
             return Some(Arc::clone(model));
         }
         let (provider, model) = split_model_id(id).ok()?;
@@ -378,68 +440,23 @@ impl Catalogue {
         self.providers.values()
     }
 
-    /// The ids of a provider's models, comma-separated (for error messages).
+    /// The ids of a provider's models and their aliases, sorted and
+    /// comma-separated (for error messages).
     pub fn model_ids_of(&self, provider: &str) -> String {
-        let ids: Vec<&str> = self
+        let mut ids: Vec<&str> = self
             .models
             .values()
+            .chain(self.aliases.values())
             .filter(|m| m.provider == provider)
             .map(|m| m.id.as_str())
             .collect();
+        ids.sort_unstable();
         if ids.is_empty() {
             "none".to_owned()
         } else {
             ids.join(", ")
         }
     }
-}
-
-fn parse_prices(
-    source: &str,
-    id: &str,
-    price: &Table,
-    rate_micros: i64,
-) -> Result<Prices, ElelemError> {
-    for key in price.keys() {
-        if !matches!(
-            key.as_str(),
-            "input" | "output" | "cached_input" | "cache_write_input"
-        ) {
-            return Err(error(
-                source,
-                format!("{id}: unknown price field `{key}`; expected input, output, cached_input, cache_write_input"),
-            ));
-        }
-    }
-    let read = |key: &str| -> Result<Option<PricePerMillion>, ElelemError> {
-        match price.get(key) {
-            None => Ok(None),
-            Some(value) => {
-                let text = decimal_text(value).ok_or_else(|| {
-                    error(
-                        source,
-                        format!("{id}: price `{key}` must be a decimal string"),
-                    )
-                })?;
-                let parsed: PricePerMillion = text
-                    .parse()
-                    .map_err(|e| error(source, format!("{id}: price `{key}`: {e}")))?;
-                Ok(Some(parsed.scaled_by_micros(rate_micros)))
-            }
-        }
-    };
-    let input =
-        read("input")?.ok_or_else(|| error(source, format!("{id}: price needs `input`")))?;
-    let output =
-        read("output")?.ok_or_else(|| error(source, format!("{id}: price needs `output`")))?;
-    let cached_input = read("cached_input")?.unwrap_or(input);
-    let cache_write_input = read("cache_write_input")?.unwrap_or(input);
-    Ok(Prices {
-        input,
-        cached_input,
-        output,
-        cache_write_input,
-    })
 }
 
 #[cfg(test)]
@@ -504,6 +521,53 @@ mod tests {
     }
 
     #[test]
+    fn aliases_resolve_and_price_origins_default_to_the_providers() {
+        let c = Catalogue::from_sources([(
+            "t",
+            r#"
+            [provider]
+            name = "p"
+            base_url = "http://x"
+            price_source = "https://p.example/pricing"
+            price_date = "2026-11-30"
+            [[models]]
+            id = "p:m-latest"
+            aliases = ["m-2025-01-01", "m-real"]
+            [[models]]
+            id = "p:m-real"
+            price_source = "https://p.example/other"
+            "#,
+        )])
+        .unwrap();
+        let snapshot = c.callable_model("p:m-2025-01-01").unwrap();
+        assert_eq!(snapshot.id, "p:m-2025-01-01");
+        assert_eq!(snapshot.upstream, "m-2025-01-01");
+        assert_eq!(
+            snapshot.price_source.as_deref(),
+            Some("https://p.example/pricing")
+        );
+        assert_eq!(snapshot.price_date.as_deref(), Some("2026-11-30"));
+        // A real entry wins over an alias of the same id.
+        let real = c.model("p:m-real").unwrap();
+        assert_eq!(
+            real.price_source.as_deref(),
+            Some("https://p.example/other")
+        );
+        assert!(real.aliases.is_empty());
+        assert_eq!(c.models().count(), 2);
+        assert_eq!(c.model_ids_of("p"), "p:m-2025-01-01, p:m-latest, p:m-real");
+        let error = ElelemError::UnknownModel {
+            model: "p:M-Latest".to_owned(),
+            provider: "p".to_owned(),
+            known: c.model_ids_of("p"),
+        };
+        assert!(
+            error.to_string().contains("did you mean \"p:m-latest\"?"),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn user_rates_override_the_table() {
         let c = Catalogue::from_sources([("demo", DEMO), ("user", "[currencies]\nEUR = \"2\"")])
             .unwrap();
@@ -524,6 +588,10 @@ mod tests {
             ("[provider]\nname='p'\nbase_url='u'\n[[models]]\nid='nocolon'", "malformed"),
             ("[provider]\nname='p'\nbase_url='u'\n[[models]]\nid='p:m'\ncapabilities={telepathy=true}", "telepathy"),
             ("[provider]\nname='p'\nbase_url='u'\n[[models]]\nid='p:m'\nrelease_date='2025-4-1'", "YYYY-MM-DD"),
+            ("[provider]\nname='p'\nbase_url='u'\nprice_date='2025'\n[[models]]\nid='p:m'", "price_date"),
+            ("[provider]\nname='p'\nbase_url='u'\n[[models]]\nid='p:m'\ndeprecation_date='soon'", "deprecation_date"),
+            ("[provider]\nname='p'\nbase_url='u'\n[[models]]\nid='p:m'\naliases=['p:x']", "without the provider"),
+            ("[provider]\nname='p'\nbase_url='u'\n[[models]]\nid='p:a'\naliases=['x']\n[[models]]\nid='p:b'\naliases=['x']", "claimed by both"),
         ];
         for (text, expected) in cases {
             let e = Catalogue::from_sources([("t", text)])

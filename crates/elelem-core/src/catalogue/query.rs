@@ -47,6 +47,8 @@ pub struct ModelQuery<'a> {
     models: Vec<&'a ModelEntry>,
     ready: Option<BTreeSet<String>>,
     predicates: Vec<Predicate<'a>>,
+    /// Whether the query is over embedding models rather than chat models.
+    embeddings: bool,
 }
 
 impl fmt::Debug for ModelQuery<'_> {
@@ -66,6 +68,7 @@ impl<'a> ModelQuery<'a> {
             models: catalogue.models().collect(),
             ready,
             predicates: Vec::new(),
+            embeddings: false,
         }
     }
 
@@ -171,13 +174,30 @@ impl<'a> ModelQuery<'a> {
         }
     }
 
+    /// Queries embedding models instead of chat models (which a query covers by
+    /// default).
+    ///
+    /// ```
+    /// let c = elelem_core::catalogue::Catalogue::from_sources([("t", "[provider]\nname='p'\nbase_url='u'\n[[models]]\nid='p:chat'\n[[models]]\nid='p:embed'\ncapabilities={embedding=true}")]).unwrap();
+    /// assert_eq!(c.query().ids(), ["p:chat"]);
+    /// assert_eq!(c.query().embeddings().ids(), ["p:embed"]);
+    /// ```
+    pub fn embeddings(mut self) -> Self {
+        self.embeddings = true;
+        self
+    }
+
     /// The matching models, sorted by id.
     pub fn list(self) -> Vec<&'a ModelEntry> {
         let ModelQuery {
-            models, predicates, ..
+            models,
+            predicates,
+            embeddings,
+            ..
         } = self;
         models
             .into_iter()
+            .filter(|m| m.capabilities.embedding == embeddings)
             .filter(|m| predicates.iter().all(|p| p(m)))
             .collect()
     }

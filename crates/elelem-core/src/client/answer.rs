@@ -16,6 +16,40 @@ pub(crate) struct Answer {
     pub reasoning: Option<String>,
     /// The parsed JSON, in JSON mode.
     pub json: Option<Value>,
+    /// The JSON was nearly valid and repaired locally (`json::repair_json`).
+    pub repaired: bool,
+}
+
+/// How an answer is read: as text, or parsed (JSON, or YAML) and validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AnswerMode {
+    /// Free text.
+    Text,
+    /// JSON, repaired locally when nearly valid.
+    Json,
+    /// YAML, parsed into the value JSON mode would validate.
+    Yaml,
+}
+
+impl AnswerMode {
+    /// The mode `request` asks for.
+    pub fn of(request: &crate::types::ChatRequest) -> AnswerMode {
+        match (request.is_yaml_mode(), request.is_json_mode()) {
+            (true, _) => AnswerMode::Yaml,
+            (false, true) => AnswerMode::Json,
+            (false, false) => AnswerMode::Text,
+        }
+    }
+}
+
+impl From<bool> for AnswerMode {
+    fn from(json_mode: bool) -> AnswerMode {
+        if json_mode {
+            AnswerMode::Json
+        } else {
+            AnswerMode::Text
+        }
+    }
 }
 
 /// Why an answer was rejected.
@@ -44,10 +78,12 @@ fn reasoning_field(completion: &ChatCompletion) -> Option<String> {
 /// text alongside the rejection, for the retry feedback.
 pub(crate) fn process(
     completion: &ChatCompletion,
-    json_mode: bool,
+    mode: impl Into<AnswerMode>,
     reasoning_model: bool,
     validator: Option<&Validator>,
 ) -> Result<Answer, (String, Rejection)> {
+    let mode = mode.into();
+    let json_mode = mode != AnswerMode::Text;
     let raw = completion
         .choices
         .first()
@@ -81,6 +117,7 @@ pub(crate) fn process(
             content: cleaned,
             reasoning,
             json: None,
+            repaired: false,
         });
     }
     let called_tools = completion.choices.first().is_some_and(|c| {
@@ -96,28 +133,42 @@ pub(crate) fn process(
             content: cleaned,
             reasoning,
             json: None,
+            repaired: false,
         });
     }
     let text = cleaned.unwrap_or_default();
     if completion.choices.is_empty() {
         return Err((text, Rejection::Parse("the response had no choices".into())));
     }
-    let value = match parse_json_answer(&text) {
-        Ok(value) => value,
-        Err(error) => return Err((text, Rejection::Parse(error.to_string()))),
+    let parsed = match mode {
+        AnswerMode::Yaml => crate::json::parse_yaml_answer(&text).map_err(|e| e.to_string()),
+        _ => parse_json_answer(&text).map_err(|e| e.to_string()),
+    };
+    let (value, repaired) = match parsed {
+        Ok(value) => (value, false),
+        Err(error) if mode == AnswerMode::Yaml => return Err((text, Rejection::Parse(error))),
+        Err(error) => match crate::json::repair_json(&text) {
+            Some(value) => (value, true),
+            None => return Err((text, Rejection::Parse(error))),
+        },
     };
     if let Some(validator) = validator {
         if let Err(SchemaViolations { errors }) = SchemaViolations::check(validator, &value) {
             return Err((text, Rejection::Schema(errors)));
         }
     }
-    let json_text = crate::json::extract_json(&text)
-        .map(str::to_owned)
-        .unwrap_or(text);
+    let json_text = match (repaired, mode) {
+        (true, _) => value.to_string(),
+        (false, AnswerMode::Yaml) => text,
+        (false, _) => crate::json::extract_json(&text)
+            .map(str::to_owned)
+            .unwrap_or(text),
+    };
     Ok(Answer {
         content: Some(json_text),
         reasoning,
         json: Some(value),
+        repaired,
     })
 }
 

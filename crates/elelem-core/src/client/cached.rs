@@ -78,10 +78,10 @@ impl CacheSlot {
                 return None;
             }
         };
-        let json_mode = request.is_json_mode();
+        let mode = answer::AnswerMode::of(request);
         let checked = answer::process(
             &entry.completion,
-            json_mode,
+            mode,
             model.capabilities.reasoning,
             validator,
         )

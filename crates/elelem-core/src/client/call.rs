@@ -11,6 +11,7 @@ use super::elelem::Inner;
 use super::engine::{self, CallPlan, Entry, Finished, Operation, Refused, Target};
 use super::prepare::{wire_body, AttemptParams};
 use super::spans;
+use crate::cost::Adjustments;
 use crate::error::{AttemptProblem, ElelemError};
 use crate::provider::{ProviderError, ProviderResponse, WireRequest};
 use crate::types::{ChatCompletion, ChatRequest, FinishReason, Usage};
@@ -100,6 +101,13 @@ impl Operation for Chat<'_> {
         Some(answer.completion.clone())
     }
 
+    fn adjustments(accepted: &Answer) -> Adjustments {
+        Adjustments {
+            json_repaired: accepted.repaired,
+            ..Adjustments::default()
+        }
+    }
+
     fn judge(
         &self,
         plan: &CallPlan,
@@ -124,7 +132,7 @@ impl Operation for Chat<'_> {
         }
         answer::process(
             completion,
-            plan.request.is_json_mode(),
+            answer::AnswerMode::of(&plan.request),
             target.model.capabilities.reasoning,
             plan.validator.as_deref(),
         )

@@ -29,6 +29,7 @@ mod tests {
             content: Some(value.to_string()),
             reasoning: None,
             json: Some(value),
+            repaired: false,
         }
     }
 
@@ -59,6 +60,7 @@ mod tests {
             content: Some("hi".into()),
             reasoning: None,
             json: None,
+            repaired: false,
         };
         assert!(apply(text_answer, &checks).is_ok());
     }

@@ -22,6 +22,7 @@ pub(crate) struct AttemptParams {
 fn wire_response_format(request: &ChatRequest, model: &ModelEntry) -> Option<Value> {
     let caps = model.capabilities;
     match &request.response_format {
+        Some(ResponseFormat::Yaml) => None,
         Some(ResponseFormat::JsonSchema { .. }) if caps.json_schema => request
             .response_format
             .as_ref()

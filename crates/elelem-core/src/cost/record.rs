@@ -47,6 +47,10 @@ pub struct Adjustments {
     pub fallback_model_used: bool,
     /// The call moved to the next candidate of its virtual model.
     pub next_candidate: bool,
+    /// The attempt's answer was nearly valid JSON, repaired locally instead of
+    /// retried (`json::repair_json`). Serialized only when set.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub json_repaired: bool,
 }
 
 /// Token counts of one attempt; `None` where the provider did not report them.

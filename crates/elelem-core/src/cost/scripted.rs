@@ -172,6 +172,8 @@ pub fn scripted(n: usize, seed: u64) -> Vec<UsageRecord> {
                     response_format_removed: rng.chance(10),
                     fallback_model_used: rng.chance(5),
                     next_candidate: rng.chance(7),
+                    // Not persisted by the ledgers yet, so not generated.
+                    json_repaired: false,
                 },
                 cache_hit,
                 saved_cost: if cache_hit || rng.chance(5) {

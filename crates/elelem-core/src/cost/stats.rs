@@ -93,6 +93,10 @@ pub struct Stats {
     /// Serialized only when non-zero.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub interrupted_streams: u64,
+    /// Elelem extension: answers whose nearly valid JSON was repaired locally
+    /// instead of retried. Serialized only when non-zero.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub json_repairs: u64,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -115,6 +119,7 @@ pub(crate) struct StatsAccumulator {
     cache_hits: u64,
     cache_saved: Usd,
     interrupted_streams: u64,
+    json_repairs: u64,
 }
 
 impl StatsAccumulator {
@@ -165,6 +170,7 @@ impl StatsAccumulator {
         r.response_format_removals += u64::from(a.response_format_removed);
         r.fallback_model_usage += u64::from(a.fallback_model_used);
         r.candidate_iterations += u64::from(a.next_candidate);
+        self.json_repairs += u64::from(a.json_repaired);
     }
 
     /// The stats so far.
@@ -191,6 +197,7 @@ impl StatsAccumulator {
             cache_hits: self.cache_hits,
             cache_saved_cost_usd: self.cache_saved,
             interrupted_streams: self.interrupted_streams,
+            json_repairs: self.json_repairs,
         }
     }
 }

@@ -33,18 +33,35 @@ pub enum ResponseFormat {
         /// Whether to ask for OpenAI's strict mode.
         strict: Option<bool>,
     },
+    /// A YAML document, parsed and validated like JSON (against the request's
+    /// `.json_schema(...)`); `response_format` is not sent, the instructions ask
+    /// for YAML, and `response.elelem.json` holds the parsed value.
+    ///
+    /// ```
+    /// use elelem_core::{ChatRequest, ResponseFormat};
+    /// let r = ChatRequest::new("p:m", vec![]).response_format(ResponseFormat::Yaml);
+    /// assert!(r.is_json_mode() && r.is_yaml_mode());
+    /// ```
+    Yaml,
 }
 
 impl ResponseFormat {
-    /// Whether this format asks for JSON.
+    /// Whether this format asks for a structured answer (JSON, or YAML parsed
+    /// and validated like JSON).
     pub fn is_json(&self) -> bool {
         !matches!(self, ResponseFormat::Text)
+    }
+
+    /// Whether this format asks for YAML.
+    pub fn is_yaml(&self) -> bool {
+        matches!(self, ResponseFormat::Yaml)
     }
 
     /// The OpenAI wire form.
     pub fn to_wire(&self) -> Value {
         match self {
-            ResponseFormat::Text => json!({"type": "text"}),
+            // YAML is asked for in the instructions: on the wire it is text.
+            ResponseFormat::Text | ResponseFormat::Yaml => json!({"type": "text"}),
             ResponseFormat::JsonObject => json!({"type": "json_object"}),
             ResponseFormat::JsonSchema {
                 name,
@@ -266,6 +283,13 @@ impl ChatRequest {
         self.json_schema.is_some()
             || !self.checks.is_empty()
             || self.response_format.as_ref().is_some_and(|f| f.is_json())
+    }
+
+    /// Whether the answer is asked for as YAML ([`ResponseFormat::Yaml`]).
+    pub fn is_yaml_mode(&self) -> bool {
+        self.response_format
+            .as_ref()
+            .is_some_and(ResponseFormat::is_yaml)
     }
 
     /// The schema to validate against: the explicit one, else the response format's.

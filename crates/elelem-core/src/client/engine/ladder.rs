@@ -123,7 +123,7 @@ pub(crate) fn outcome_of(
         temperature_reduced: matches!(step, Step::RetryJson { temperature: Some(t) } if temperature.is_some_and(|c| *t < c)),
         response_format_removed: *step == Step::RemoveResponseFormat && response_format_sent,
         fallback_model_used: *step == Step::Fallback,
-        next_candidate: false,
+        ..Adjustments::default()
     };
     let outcome = match step {
         Step::Fail | Step::NextCandidate { .. } => AttemptOutcome::Failed,

@@ -8,6 +8,7 @@ use super::plan::{CallPlan, Target};
 use super::record::Settlement;
 use crate::client::gate::WithHeaders;
 use crate::client::prepare::AttemptParams;
+use crate::cost::Adjustments;
 use crate::error::AttemptProblem;
 use crate::money::Usd;
 use crate::provider::{HttpError, ProviderError, WireRequest};
@@ -74,6 +75,12 @@ pub(crate) trait Operation: Sync {
     /// response (the one copy an accepted chat answer costs).
     fn completion_copy(_answer: &Self::Answer) -> Option<ChatCompletion> {
         None
+    }
+
+    /// What the success record says of how an accepted answer was reached (a
+    /// locally repaired JSON answer, for chat).
+    fn adjustments(_accepted: &Self::Accepted) -> Adjustments {
+        Adjustments::default()
     }
 
     /// Accepts or refuses an answer.

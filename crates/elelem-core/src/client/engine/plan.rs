@@ -15,7 +15,6 @@ use crate::client::elelem::{Inner, ProviderSlot};
 use crate::client::prepare::AttemptParams;
 use crate::client::spans;
 use crate::error::ElelemError;
-use crate::json::json_instruction;
 use crate::provider::Provider;
 use crate::tokens::{check_context_window, estimate_tokens};
 use crate::types::{ChatRequest, Message};
@@ -76,7 +75,7 @@ impl CallPlan {
         let validator = validator_of(inner, &request)?;
         let instruction = request
             .is_json_mode()
-            .then(|| json_instruction(request.validation_schema()));
+            .then(|| crate::json::structured_instruction(&request));
         let estimate = PromptEstimate::default();
         let (first, fallbacks, candidates) =
             if is_virtual(&request.model) && entry != Entry::Completion {

@@ -13,7 +13,7 @@ use crate::budget::{worst_case, Reservation};
 use crate::client::elelem::Inner;
 use crate::client::prepare::AttemptParams;
 use crate::client::spans;
-use crate::cost::{Adjustments, AttemptOutcome};
+use crate::cost::AttemptOutcome;
 use crate::error::{AttemptError, AttemptProblem, ElelemError};
 use crate::json::retry_feedback;
 use crate::money::Usd;
@@ -223,7 +223,7 @@ pub(crate) async fn run<O: Operation>(
                             usage: O::usage(&answer),
                             started: at.since,
                             outcome: AttemptOutcome::Success,
-                            adjustments: Adjustments::default(),
+                            adjustments: O::adjustments(&accepted),
                             stream_interrupted: false,
                             cost_unknown: false,
                         });

@@ -1,0 +1,330 @@
+//! The built-in catalogue as users meet it: every entry well formed (prices,
+//! limits, where each price was read and when), the models users name resolve
+//! (dated snapshots and their aliases alike), a mistyped case gets a "did you
+//! mean", and tier prices (long prompts) are what a call is billed.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::*;
+use elelem::catalogue::{ModelEntry, Rates};
+use elelem::{Elelem, ElelemError};
+use elelem_testkit::wire::Completion;
+use elelem_testkit::TestServer;
+
+/// A client with no keys: the whole built-in catalogue.
+fn keyless() -> Elelem {
+    Elelem::builder().without_env_keys().build().unwrap()
+}
+
+/// The models a user would reasonably expect to name, as they type them.
+const EXPECTED: &[&str] = &[
+    // Issue 14's list: every one failed with UnknownModel.
+    "openai:gpt-4o",
+    "openai:gpt-4o-mini",
+    "openai:gpt-4",
+    "openai:gpt-3.5-turbo",
+    "openai:o1",
+    "openai:o4-mini",
+    "anthropic:claude-sonnet-4-20250514",
+    "anthropic:claude-3-5-sonnet-latest",
+    "gemini:gemini-2.5-flash",
+    // Dated snapshots and aliases of the same models.
+    "openai:gpt-4o-2024-08-06",
+    "openai:gpt-4o-2024-11-20",
+    "openai:gpt-4o-mini-2024-07-18",
+    "openai:gpt-4.1-2025-04-14",
+    "openai:o4-mini-2025-04-16",
+    "anthropic:claude-sonnet-4-0",
+    "anthropic:claude-3-5-sonnet-20241022",
+    "anthropic:claude-3-7-sonnet-latest",
+    "anthropic:claude-sonnet-4-5-20250929",
+    "anthropic:claude-haiku-4-5-20251001",
+    // Current flagships and minis.
+    "openai:gpt-4.1",
+    "openai:gpt-4.1-mini",
+    "openai:gpt-4.1-nano",
+    "openai:gpt-5",
+    "openai:gpt-5-mini",
+    "openai:gpt-5-nano",
+    "openai:o3",
+    "openai:o3-mini",
+    "anthropic:claude-opus-4-1",
+    "anthropic:claude-sonnet-4-5",
+    "anthropic:claude-haiku-4-5",
+    "anthropic:claude-3-5-haiku-latest",
+    "gemini:gemini-2.5-pro",
+    "gemini:gemini-2.5-flash-lite",
+    "gemini:gemini-2.0-flash",
+    "groq:openai/gpt-oss-120b",
+    "groq:openai/gpt-oss-20b",
+    "deepinfra:deepseek-ai/DeepSeek-R1-0528",
+    "xai:grok-4-0709",
+    // The OpenAI-compatible clouds.
+    "mistral:mistral-large-latest",
+    "mistral:mistral-small-2506",
+    "deepseek:deepseek-chat",
+    "deepseek:deepseek-reasoner",
+    "together:meta-llama/Llama-3.3-70B-Instruct-Turbo",
+    "fireworks:accounts/fireworks/models/llama-v3p3-70b-instruct",
+    "cerebras:llama-3.3-70b",
+    "sambanova:Meta-Llama-3.3-70B-Instruct",
+    "novita:deepseek/deepseek-r1-0528",
+    "parasail:parasail-gpt-oss-120b",
+    "baseten:openai/gpt-oss-120b",
+    "perplexity:sonar-pro",
+    "gemini-openai:gemini-2.5-flash",
+    // Embedding models.
+    "openai:text-embedding-3-small",
+    "openai:text-embedding-3-large",
+];
+
+fn check_rates(id: &str, what: &str, rates: &Rates) {
+    for price in [
+        rates.input,
+        rates.cached_input,
+        rates.output,
+        rates.cache_write_input,
+    ] {
+        assert!(price.nanos() >= 0, "{id} {what}: negative price");
+    }
+    assert!(
+        rates.cached_input <= rates.input,
+        "{id} {what}: cached dearer than input"
+    );
+}
+
+fn check_entry(model: &ModelEntry) {
+    let id = model.id.as_str();
+    if let (Some(context), Some(output)) = (model.context_window, model.max_output) {
+        assert!(
+            context >= output,
+            "{id}: context {context} < max output {output}"
+        );
+    }
+    if let Some(prices) = model.prices {
+        check_rates(id, "base", &prices.base());
+        let source = model.price_source.as_deref().unwrap_or_default();
+        assert!(
+            source.starts_with("https://"),
+            "{id}: price source {source:?}"
+        );
+        assert!(model.price_date.is_some(), "{id}: no price date");
+        if let Some(long) = prices.tiers.long_context {
+            check_rates(id, "long_context", &long.rates);
+            assert!(
+                long.rates.input >= prices.input,
+                "{id}: long context is cheaper"
+            );
+            if let Some(context) = model.context_window {
+                assert!(
+                    long.above_tokens < context,
+                    "{id}: long-context threshold beyond the window"
+                );
+            }
+        }
+        if let Some(flex) = prices.tiers.flex {
+            check_rates(id, "flex", &flex);
+            assert!(
+                flex.input <= prices.input,
+                "{id}: flex dearer than standard"
+            );
+        }
+        if let Some(priority) = prices.tiers.priority {
+            check_rates(id, "priority", &priority);
+            assert!(
+                priority.input >= prices.input,
+                "{id}: priority cheaper than standard"
+            );
+        }
+        if model.capabilities.embedding {
+            assert_eq!(
+                prices.output.nanos(),
+                0,
+                "{id}: an embedding model has no output price"
+            );
+        }
+    }
+    if model.deprecation_date.is_some() {
+        assert!(
+            model.deprecated,
+            "{id}: a retirement date but not deprecated"
+        );
+    }
+    let caps = model.capabilities;
+    if caps.reasoning_effort {
+        assert!(caps.reasoning, "{id}: reasoning_effort without reasoning");
+    }
+    if caps.embedding {
+        assert_eq!(model.tier.as_deref(), Some("embedding"), "{id}");
+        assert!(
+            !caps.json_mode && !caps.tools,
+            "{id}: an embedding model cannot chat"
+        );
+    }
+}
+
+#[test]
+fn every_entry_and_alias_is_well_formed() {
+    let elelem = keyless();
+    let catalogue = elelem.catalogue();
+    let mut count = 0;
+    for model in catalogue.models() {
+        count += 1;
+        check_entry(model);
+        for alias in &model.aliases {
+            let id = format!("{}:{alias}", model.provider);
+            let resolved = catalogue
+                .model(&id)
+                .unwrap_or_else(|| panic!("{id} does not resolve"));
+            if resolved.upstream == *alias {
+                // An alias shares everything but its id and upstream name.
+                assert_eq!(resolved.prices, model.prices, "{id}");
+                assert_eq!(resolved.capabilities, model.capabilities, "{id}");
+                assert_eq!(resolved.context_window, model.context_window, "{id}");
+            }
+        }
+    }
+    assert!(count > 80, "only {count} models");
+}
+
+#[test]
+fn the_models_users_name_resolve() {
+    let elelem = keyless();
+    let catalogue = elelem.catalogue();
+    let missing: Vec<&str> = EXPECTED
+        .iter()
+        .copied()
+        .filter(|id| catalogue.callable_model(id).is_none())
+        .collect();
+    assert!(missing.is_empty(), "these do not resolve: {missing:?}");
+
+    // A snapshot sends its own name; its alias sends the alias.
+    let snapshot = catalogue
+        .model("anthropic:claude-3-5-sonnet-20241022")
+        .unwrap();
+    let alias = catalogue
+        .model("anthropic:claude-3-5-sonnet-latest")
+        .unwrap();
+    assert_eq!(snapshot.upstream, "claude-3-5-sonnet-20241022");
+    assert_eq!(alias.upstream, "claude-3-5-sonnet-latest");
+    assert_eq!(alias.prices, snapshot.prices);
+    assert!(alias.deprecated);
+    assert_eq!(alias.deprecation_date.as_deref(), Some("2025-10-22"));
+
+    // The older gpt-4o snapshot has its own, higher price.
+    let old = catalogue
+        .model("openai:gpt-4o-2024-05-13")
+        .unwrap()
+        .prices
+        .unwrap();
+    let current = catalogue.model("openai:gpt-4o").unwrap().prices.unwrap();
+    assert!(old.input > current.input);
+
+    // Embedding models are listed but not offered to chat queries.
+    assert!(catalogue
+        .query()
+        .ids()
+        .iter()
+        .all(|id| !id.contains("embedding")));
+    assert!(catalogue
+        .query()
+        .embeddings()
+        .ids()
+        .contains(&"openai:text-embedding-3-small".to_owned()));
+}
+
+#[tokio::test]
+async fn an_id_differing_only_in_case_gets_a_did_you_mean() {
+    let server = TestServer::start().await.unwrap();
+    let elelem = client("openai", &server);
+    for (typed, meant) in [
+        ("openai:GPT-4o", "openai:gpt-4o"),
+        ("openai:gpt-4o-Mini", "openai:gpt-4o-mini"),
+    ] {
+        let error = elelem
+            .create_chat_completion(json_request(typed))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, ElelemError::UnknownModel { .. }),
+            "{error:?}"
+        );
+        let message = error.to_string();
+        assert!(
+            message.contains(&format!("did you mean \"{meant}\"?")),
+            "{message}"
+        );
+    }
+    let error = elelem
+        .create_chat_completion(json_request("openai:gpt-99"))
+        .await
+        .unwrap_err();
+    assert!(!error.to_string().contains("did you mean"), "{error}");
+    assert!(
+        server.requests().is_empty(),
+        "nothing is sent for an unknown model"
+    );
+}
+
+#[tokio::test]
+async fn an_alias_is_called_by_its_own_name_at_its_models_price() {
+    let server = TestServer::start().await.unwrap();
+    server
+        .push(Completion::new("gpt-4o-2024-08-06", r#"{"ok": true}"#).usage(1_000_000, 1_000_000));
+    let elelem = client("openai", &server);
+    let response = elelem
+        .create_chat_completion(json_request("openai:gpt-4o-2024-08-06"))
+        .await
+        .unwrap();
+    // 1M x 2.50 + 1M x 10.00.
+    assert_eq!(response.elelem.cost, usd("12.50"));
+    assert_eq!(
+        body_of(&server.last_request().unwrap())["model"],
+        "gpt-4o-2024-08-06"
+    );
+}
+
+#[tokio::test]
+async fn a_long_prompt_is_billed_at_the_long_context_price() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("models.toml");
+    std::fs::write(
+        &path,
+        r#"
+[[models]]
+id = "groq:long"
+context_window = 1000000
+[models.price]
+input = "1.00"
+output = "2.00"
+long_context = { above_tokens = 200000, input = "3.00", output = "5.00" }
+"#,
+    )
+    .unwrap();
+    let server = TestServer::start().await.unwrap();
+    server.push_many([
+        Completion::new("long", r#"{"ok": true}"#)
+            .groq()
+            .usage(200_000, 1_000_000)
+            .into_response(),
+        Completion::new("long", r#"{"ok": true}"#)
+            .groq()
+            .usage(200_001, 1_000_000)
+            .into_response(),
+    ]);
+    let elelem = builder("groq", &server).models_file(&path).build().unwrap();
+    let at_threshold = elelem
+        .create_chat_completion(json_request("groq:long"))
+        .await
+        .unwrap();
+    // 200k x 1.00 + 1M x 2.00.
+    assert_eq!(at_threshold.elelem.cost, usd("2.20"));
+    let above = elelem
+        .create_chat_completion(json_request("groq:long"))
+        .await
+        .unwrap();
+    // 200,001 x 3.00 + 1M x 5.00.
+    assert_eq!(above.elelem.cost, usd("5.600003"));
+}

@@ -20,6 +20,7 @@ pub mod cost;
 mod error;
 pub mod json;
 mod keys;
+mod later;
 mod money;
 mod presets;
 pub mod provider;
@@ -35,6 +36,7 @@ pub use client::{ChatStream, Elelem, ElelemBuilder, StreamSummary, DEFAULT_STREA
 pub use cost::{CostSink, Stats};
 pub use error::{AttemptError, AttemptProblem, ElelemError};
 pub use keys::default_key_dir;
+pub use later::LONGEST_WAIT;
 pub use money::{DecimalError, PricePerMillion, Usd};
 pub use presets::Preset;
 pub use provider::Provider;

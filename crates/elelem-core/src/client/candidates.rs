@@ -18,6 +18,7 @@ use super::elelem::Inner;
 use crate::budget::Reservation;
 use crate::catalogue::{Candidate, VirtualModel};
 use crate::error::ElelemError;
+use crate::later::Later;
 use crate::provider::{ProviderError, ProviderResponse};
 use crate::tokens::check_context_window;
 use crate::types::ChatRequest;
@@ -74,7 +75,7 @@ impl Candidates {
     /// Whether the current candidate's time is up, or would be after waiting
     /// `wait`.
     pub fn out_of_time(&self, wait: Duration) -> bool {
-        Instant::now() + wait >= self.deadline
+        Instant::now().later(wait) >= self.deadline
     }
 
     /// Runs one attempt of the current candidate, cut short at its deadline: a
@@ -132,7 +133,7 @@ impl Candidates {
             match self.usable(inner, request, instruction, candidate) {
                 Ok(target) => {
                     self.current = index;
-                    self.deadline = Instant::now() + candidate.timeout;
+                    self.deadline = Instant::now().later(candidate.timeout);
                     return Some(target);
                 }
                 Err(reason) => {

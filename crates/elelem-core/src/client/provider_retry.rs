@@ -10,6 +10,7 @@ use super::elelem::Inner;
 use crate::catalogue::ModelEntry;
 use crate::cost::{Adjustments, AttemptOutcome, RetryCause};
 use crate::error::{AttemptError, AttemptProblem, ElelemError};
+use crate::later::Later;
 use crate::money::Usd;
 use crate::provider::ProviderError;
 use crate::retry::{Failure, RetryDecision, RetryState};
@@ -103,7 +104,10 @@ impl<'a> ProviderAttempts<'a> {
         let attempt = self.state.attempts;
         let failure = Failure::Provider(&error);
         let cause = retry_cause(&failure);
-        let in_time = |after: Duration| self.deadline.is_none_or(|d| Instant::now() + after < d);
+        let in_time = |after: Duration| {
+            self.deadline
+                .is_none_or(|d| Instant::now().later(after) < d)
+        };
         let wait = match self.inner.policy.decide(&failure, &self.state) {
             RetryDecision::Retry { after }
                 if attempt < self.inner.max_attempts && in_time(after) =>

@@ -42,7 +42,10 @@ pub use presets::Preset;
 pub use provider::Provider;
 pub use retry::RetryPolicy;
 pub use secret::ApiKey;
-pub use tokens::{estimate_tokens, TokenCounter, TokenEstimate};
+pub use tokens::{
+    estimate_tokens, image_tokens_bound, prompt_upper_bound, TokenCounter, TokenEstimate,
+    LONG_TEXT_BYTES,
+};
 pub use types::*;
 
 /// Re-exported for implementing [`Provider`] without a direct dependency.

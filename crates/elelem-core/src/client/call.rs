@@ -297,13 +297,14 @@ pub(crate) async fn reserve(
     messages: &[Message],
     instruction: Option<&str>,
     max_tokens: Option<u32>,
+    extra: &serde_json::Map<String, serde_json::Value>,
     tags: &[String],
 ) -> Result<Option<Reservation>, ElelemError> {
     let budgets = &inner.budgets;
     if !budgets.applies(tags) {
         return Ok(None);
     }
-    let worst = worst_case(model, messages, instruction, max_tokens)?;
+    let worst = worst_case(model, messages, instruction, max_tokens, extra)?;
     budgets.reserve(&model.id, tags, worst).await.map(Some)
 }
 
@@ -489,6 +490,7 @@ impl Call<'_> {
             &messages,
             self.instruction.as_deref(),
             self.request.max_tokens,
+            &self.request.extra,
             &self.tags,
         )
         .await

@@ -58,8 +58,16 @@ async fn attempts(
         ProviderAttempts::new(inner, call_id, &model, &tags, temperature, Carried::start());
     // One reservation covers every attempt: failed attempts carry no usage.
     let prompt = [crate::types::Message::user(request.prompt.clone())];
-    let mut reservation =
-        super::call::reserve(inner, &model, &prompt, None, request.max_tokens, &tags).await?;
+    let mut reservation = super::call::reserve(
+        inner,
+        &model,
+        &prompt,
+        None,
+        request.max_tokens,
+        &request.extra,
+        &tags,
+    )
+    .await?;
     loop {
         let attempt = attempts.begin();
         let sent = async {

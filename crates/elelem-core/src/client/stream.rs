@@ -448,6 +448,7 @@ impl Legs {
                 &request.messages,
                 instruction.as_deref(),
                 request.max_tokens,
+                &request.extra,
                 &tags,
             )
             .await?;

@@ -440,7 +440,10 @@ mod tests {
         // An exact tokenizer: the bound is the estimate.
         let gpt = c.model("p:gpt-4.1").unwrap();
         let m = [Message::user("Hello world"), Message::system("Be brief.")];
-        assert_eq!(prompt_upper_bound(&m, None, gpt), estimate_tokens(&m, gpt).tokens);
+        assert_eq!(
+            prompt_upper_bound(&m, None, gpt),
+            estimate_tokens(&m, gpt).tokens
+        );
     }
 
     #[test]

@@ -3,9 +3,12 @@
 //! femto-dollar remainder, times as Unix nanoseconds, counts as signed integers,
 //! outcomes and retry causes as short names.
 
+use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
 
-use super::{AttemptOutcome, RetryCause};
+use sha2::{Digest, Sha256};
+
+use super::{AttemptOutcome, RetryCause, UsageRecord};
 use crate::money::Usd;
 
 const FEMTOS_PER_NANO: i128 = 1_000_000;
@@ -61,6 +64,69 @@ pub fn from_unix_nanos(nanos: i64) -> SystemTime {
         SystemTime::UNIX_EPOCH.checked_sub(magnitude)
     };
     time.unwrap_or(SystemTime::UNIX_EPOCH)
+}
+
+/// A record's idempotency key: 32 hex characters (128 bits of SHA-256) of
+/// everything the record holds, its time to the nanosecond included. A ledger
+/// stores it in a unique column and skips a record whose key is already there, so
+/// a batch written again (its COMMIT succeeded but the acknowledgement was lost)
+/// is not counted twice. Two records differ in their key unless every field is
+/// equal (same call, attempt, time, tokens, cost, ...), which makes them the same
+/// record.
+///
+/// ```
+/// # use std::time::{Duration, SystemTime};
+/// use elelem_core::cost::{columns::record_key, AttemptOutcome, UsageRecord};
+/// let record = UsageRecord {
+///     timestamp: SystemTime::now(),
+///     call_id: 1,
+///     attempt: 1,
+///     model: "groq:m".into(),
+///     provider: "groq".into(),
+///     tags: vec!["billing".to_string()].into(),
+///     tokens: Default::default(),
+///     cost: Default::default(),
+///     price_known: true,
+///     duration: Duration::ZERO,
+///     outcome: AttemptOutcome::Success,
+///     adjustments: Default::default(),
+///     cache_hit: false,
+///     saved_cost: Default::default(),
+///     stream_interrupted: false,
+/// };
+/// let key = record_key(&record);
+/// assert_eq!(key.len(), 32);
+/// assert_eq!(key, record_key(&record.clone()));
+/// let next = UsageRecord { attempt: 2, ..record };
+/// assert_ne!(key, record_key(&next));
+/// ```
+pub fn record_key(record: &UsageRecord) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(unix_nanos(record.timestamp).to_le_bytes());
+    hasher.update(serde_json::to_vec(record).unwrap_or_default());
+    hasher
+        .finalize()
+        .iter()
+        .take(16)
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// Text a database can store: NUL characters (which PostgreSQL refuses in `TEXT`
+/// and C-string APIs cut at) replaced by U+FFFD. A model name, provider or tag
+/// holding one is stored cleaned rather than refused.
+///
+/// ```
+/// use elelem_core::cost::columns::storable_text;
+/// assert_eq!(storable_text("a\0b"), "a\u{fffd}b");
+/// assert!(matches!(storable_text("plain"), std::borrow::Cow::Borrowed(_)));
+/// ```
+pub fn storable_text(text: &str) -> Cow<'_, str> {
+    if text.contains('\0') {
+        Cow::Owned(text.replace('\0', "\u{fffd}"))
+    } else {
+        Cow::Borrowed(text)
+    }
 }
 
 /// A token count as a column value (`NULL` when unknown).

@@ -205,7 +205,7 @@ pub(crate) fn messages_request(body: &Map<String, Value>) -> Value {
     if let Some(budget) = thinking_budget {
         // Anthropic requires max_tokens > budget_tokens.
         if max_tokens <= budget {
-            max_tokens = budget + DEFAULT_MAX_TOKENS;
+            max_tokens = budget.saturating_add(DEFAULT_MAX_TOKENS);
         }
     }
     out.insert("max_tokens".into(), json!(max_tokens));
@@ -332,7 +332,10 @@ pub(crate) fn usage(usage: &Value) -> Option<Value> {
     let read = count("cache_read_input_tokens");
     let output = count("output_tokens");
     let mut out = Map::new();
-    let prompt = input.map(|i| i + written.unwrap_or(0) + read.unwrap_or(0));
+    let prompt = input.map(|i| {
+        i.saturating_add(written.unwrap_or(0))
+            .saturating_add(read.unwrap_or(0))
+    });
     if let Some(prompt) = prompt {
         out.insert("prompt_tokens".into(), json!(prompt));
     }
@@ -340,7 +343,7 @@ pub(crate) fn usage(usage: &Value) -> Option<Value> {
         out.insert("completion_tokens".into(), json!(output));
     }
     if let (Some(prompt), Some(output)) = (prompt, output) {
-        out.insert("total_tokens".into(), json!(prompt + output));
+        out.insert("total_tokens".into(), json!(prompt.saturating_add(output)));
     }
     let mut details = Map::new();
     if let Some(read) = read {

@@ -451,13 +451,13 @@ pub(crate) fn completion(response: &Value) -> Value {
 /// thoughts; `promptTokenCount` already includes the cached tokens.
 fn usage(metadata: &Value) -> Option<Value> {
     let count = |key: &str| metadata.get(key).and_then(Value::as_u64);
-    let prompt =
-        count("promptTokenCount").map(|p| p + count("toolUsePromptTokenCount").unwrap_or(0));
+    let prompt = count("promptTokenCount")
+        .map(|p| p.saturating_add(count("toolUsePromptTokenCount").unwrap_or(0)));
     let thoughts = count("thoughtsTokenCount");
     let candidates = count("candidatesTokenCount");
     let output = match (candidates, thoughts) {
         (None, None) => None,
-        (c, t) => Some(c.unwrap_or(0) + t.unwrap_or(0)),
+        (c, t) => Some(c.unwrap_or(0).saturating_add(t.unwrap_or(0))),
     };
     let mut out = Map::new();
     if let Some(prompt) = prompt {
@@ -468,7 +468,7 @@ fn usage(metadata: &Value) -> Option<Value> {
     }
     match (prompt, output) {
         (Some(p), Some(o)) => {
-            out.insert("total_tokens".into(), json!(p + o));
+            out.insert("total_tokens".into(), json!(p.saturating_add(o)));
         }
         _ => {
             if let Some(total) = count("totalTokenCount") {

@@ -57,8 +57,11 @@ impl Quirks for XaiQuirks {
         };
         // Only when xAI's total shows the reasoning was left out, so an answer that
         // already follows OpenAI's convention is not counted twice.
-        if reasoning > 0 && usage.total_tokens == Some(prompt + output + reasoning) {
-            usage.completion_tokens = Some(output + reasoning);
+        let total = prompt
+            .checked_add(output)
+            .and_then(|n| n.checked_add(reasoning));
+        if reasoning > 0 && total.is_some() && usage.total_tokens == total {
+            usage.completion_tokens = Some(output.saturating_add(reasoning));
             usage
                 .completion_tokens_details
                 .get_or_insert_with(CompletionTokensDetails::default)

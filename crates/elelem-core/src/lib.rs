@@ -20,6 +20,7 @@ pub mod cost;
 mod error;
 pub mod json;
 mod keys;
+mod later;
 mod money;
 mod presets;
 pub mod provider;
@@ -37,13 +38,17 @@ pub use client::{TextPiece, TextStream};
 pub use cost::{CostSink, Stats};
 pub use error::{AttemptError, AttemptProblem, ElelemError};
 pub use keys::default_key_dir;
+pub use later::LONGEST_WAIT;
 pub use money::{DecimalError, PricePerMillion, Usd};
 pub use presets::Preset;
 pub use provider::Provider;
 pub use retry::RetryPolicy;
 pub use sampling::Grammar;
 pub use secret::ApiKey;
-pub use tokens::{estimate_tokens, TokenCounter, TokenEstimate};
+pub use tokens::{
+    estimate_tokens, image_tokens_bound, prompt_upper_bound, TokenCounter, TokenEstimate,
+    LONG_TEXT_BYTES,
+};
 pub use types::*;
 
 /// Re-exported for implementing [`Provider`] without a direct dependency.

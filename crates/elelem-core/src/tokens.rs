@@ -16,6 +16,16 @@
 //! high-detail image costs more) and other message fields (`tool_calls`, ...)
 //! count as their JSON text. An estimate is an estimate: a provider's own
 //! count can differ by a few percent, more for the approximation.
+//!
+//! Text longer than [`LONG_TEXT_BYTES`] is never given to a tokenizer (a run of
+//! millions of spaces overflows its regex's stack; one huge word takes quadratic
+//! time): it is approximated.
+//!
+//! Budgets need a bound, not an estimate: [`TokenCounter::upper_bound`] and
+//! [`prompt_upper_bound`] never count fewer tokens than a provider can bill. A
+//! byte-level tokenizer never makes more tokens than the text has bytes, so text
+//! that is not counted exactly (an unknown tokenizer, non-Latin scripts, long text)
+//! counts one token per byte; images count the most a provider bills for one.
 
 use std::sync::OnceLock;
 
@@ -34,6 +44,20 @@ const PER_NAME: u64 = 1;
 const REPLY_PRIMING: u64 = 3;
 /// Tokens counted for one image part.
 const PER_IMAGE: u64 = 85;
+/// Tokens a provider adds around each tool definition, bounded (OpenAI's own
+/// framing is about a dozen).
+const PER_TOOL_BOUND: u64 = 32;
+
+/// The longest text given to a tokenizer (256 KiB): longer text is approximated
+/// (counted) or bounded by its bytes (budgets).
+///
+/// ```
+/// use elelem_core::{TokenCounter, LONG_TEXT_BYTES};
+/// let spaces = " ".repeat(LONG_TEXT_BYTES + 1);
+/// assert_eq!(TokenCounter::O200kBase.count(&spaces), (LONG_TEXT_BYTES as u64 + 1).div_ceil(4));
+/// assert_eq!(TokenCounter::O200kBase.upper_bound(&spaces), LONG_TEXT_BYTES as u64 + 1);
+/// ```
+pub const LONG_TEXT_BYTES: usize = 256 * 1024;
 
 /// How tokens are counted for a model.
 ///
@@ -93,12 +117,43 @@ impl TokenCounter {
     }
 
     /// The tokens of `text`. Falls back to the approximation should an encoding
-    /// fail to load.
+    /// fail to load, or when the text is longer than [`LONG_TEXT_BYTES`].
     pub fn count(self, text: &str) -> u64 {
         if text.is_empty() {
             return 0;
         }
-        let bpe = match self {
+        if text.len() > LONG_TEXT_BYTES {
+            return approximate(text);
+        }
+        match self.tokenizer() {
+            Some(bpe) => bpe.encode_ordinary(text).len() as u64,
+            None => approximate(text),
+        }
+    }
+
+    /// The most tokens `text` can be billed as: the exact count where the encoding
+    /// is the model's own and the text is not long, else one token per byte (no
+    /// byte-level tokenizer makes more).
+    ///
+    /// ```
+    /// use elelem_core::TokenCounter;
+    /// assert_eq!(TokenCounter::O200kBase.upper_bound("Hello world"), 2);
+    /// assert_eq!(TokenCounter::Approximate.upper_bound("Hello world"), 11);
+    /// assert_eq!(TokenCounter::Approximate.upper_bound("日本語"), 9);
+    /// ```
+    pub fn upper_bound(self, text: &str) -> u64 {
+        if text.len() > LONG_TEXT_BYTES {
+            return text.len() as u64;
+        }
+        match self.tokenizer() {
+            Some(bpe) => bpe.encode_ordinary(text).len() as u64,
+            None => text.len() as u64,
+        }
+    }
+
+    /// The encoding, when the counter has one and it loads.
+    fn tokenizer(self) -> Option<&'static CoreBPE> {
+        match self {
             TokenCounter::O200kBase => O200K
                 .get_or_init(|| loaded(tiktoken_rs::o200k_base()))
                 .as_ref(),
@@ -106,12 +161,13 @@ impl TokenCounter {
                 .get_or_init(|| loaded(tiktoken_rs::cl100k_base()))
                 .as_ref(),
             TokenCounter::Approximate => None,
-        };
-        match bpe {
-            Some(bpe) => bpe.encode_ordinary(text).len() as u64,
-            None => (text.chars().count() as u64).div_ceil(4),
         }
     }
+}
+
+/// One token per 4 characters, rounded up.
+fn approximate(text: &str) -> u64 {
+    (text.chars().count() as u64).div_ceil(4)
 }
 
 static O200K: OnceLock<Option<CoreBPE>> = OnceLock::new();
@@ -138,8 +194,17 @@ pub struct TokenEstimate {
     pub counter: TokenCounter,
 }
 
-/// The counted parts of one message: its text and its other fields.
+/// The counted parts of one message: its text, and its overhead with `per_image`
+/// tokens per image.
 fn message_parts(message: &Message) -> (String, u64) {
+    let (text, images) = message_text(message);
+    let overhead =
+        PER_MESSAGE + images * PER_IMAGE + u64::from(message.extra.contains_key("name")) * PER_NAME;
+    (text, overhead)
+}
+
+/// The text of one message (its other fields as JSON) and its number of images.
+fn message_text(message: &Message) -> (String, u64) {
     let mut text = String::new();
     let mut images = 0;
     match &message.content {
@@ -169,9 +234,73 @@ fn message_parts(message: &Message) -> (String, u64) {
             other => text.push_str(&other.to_string()),
         }
     }
-    let overhead =
-        PER_MESSAGE + images * PER_IMAGE + u64::from(message.extra.contains_key("name")) * PER_NAME;
-    (text, overhead)
+    (text, images)
+}
+
+/// The most tokens one image can be billed as by `upstream`'s provider, from the
+/// providers' documented maxima: OpenAI's `gpt-4o-mini` bills 2,833 + 5,667 per
+/// 512 px tile (8 tiles at most); other OpenAI models at most 1,536 patches times
+/// 2.46 (`gpt-4.1-nano`) or 85 + 170 x 8 tiles; Claude about 1,600 (images are
+/// scaled to 1.15 megapixels); Gemini 258 per 768 px tile (16 tiles taken as the
+/// most); anything else (Qwen-VL, Pixtral, Llama) up to 16,384.
+///
+/// ```
+/// assert_eq!(elelem_core::image_tokens_bound("gpt-4o-mini"), 48_169);
+/// assert_eq!(elelem_core::image_tokens_bound("claude-sonnet-4-5"), 1_600);
+/// ```
+pub fn image_tokens_bound(upstream: &str) -> u64 {
+    let lower = upstream.to_ascii_lowercase();
+    let name = lower.rsplit('/').next().unwrap_or(&lower);
+    if name.starts_with("gpt-4o-mini") {
+        2_833 + 5_667 * 8
+    } else if TokenCounter::for_upstream(upstream) == TokenCounter::O200kBase {
+        3_779
+    } else if name.starts_with("claude") {
+        1_600
+    } else if name.starts_with("gemini") || name.starts_with("gemma") {
+        258 * 16
+    } else {
+        16_384
+    }
+}
+
+/// The most prompt tokens `messages` can be billed as by `model`: each message's
+/// text bounded by [`TokenCounter::upper_bound`], images by
+/// [`image_tokens_bound`], plus the chat format's overheads. `tools` (the
+/// request's tool definitions, any JSON) count as their JSON text plus a framing
+/// per tool.
+///
+/// ```
+/// use elelem_core::{prompt_upper_bound, catalogue::Catalogue, Message};
+/// let c = Catalogue::from_sources([("t", "[provider]\nname='p'\nbase_url='u'\n[[models]]\nid='p:mystery'")]).unwrap();
+/// let model = c.model("p:mystery").unwrap();
+/// // An unknown tokenizer: one token per byte, plus 3 per message and 3 priming.
+/// assert_eq!(prompt_upper_bound(&[Message::user("Привет")], None, model), 12 + 3 + 3);
+/// ```
+pub fn prompt_upper_bound(messages: &[Message], tools: Option<&Value>, model: &ModelEntry) -> u64 {
+    let counter = TokenCounter::for_model(model);
+    let per_image = image_tokens_bound(&model.upstream);
+    let text_bound = |m: &Message| {
+        let (text, images) = message_text(m);
+        let name = m.extra.get("name").and_then(Value::as_str).unwrap_or("");
+        counter
+            .upper_bound(&text)
+            .saturating_add(counter.upper_bound(name))
+            .saturating_add(PER_MESSAGE)
+            .saturating_add(u64::from(m.extra.contains_key("name")) * PER_NAME)
+            .saturating_add(images.saturating_mul(per_image))
+    };
+    let tools = tools.map_or(0, |tools| {
+        let count = tools.as_array().map_or(1, Vec::len) as u64;
+        counter
+            .upper_bound(&tools.to_string())
+            .saturating_add(count.saturating_mul(PER_TOOL_BOUND))
+    });
+    messages
+        .iter()
+        .map(text_bound)
+        .fold(REPLY_PRIMING, u64::saturating_add)
+        .saturating_add(tools)
 }
 
 /// Estimates the prompt tokens of `messages` for `model`, by OpenAI's recipe for
@@ -267,6 +396,73 @@ mod tests {
         assert_eq!(TokenCounter::Cl100kBase.count("tiktoken is great!"), 6);
         assert_eq!(TokenCounter::O200kBase.count(""), 0);
         assert_eq!(TokenCounter::Approximate.count("abcde"), 2);
+    }
+
+    #[test]
+    fn millions_of_spaces_are_estimated_without_the_tokenizer() {
+        let c = catalogue();
+        let spaces = " ".repeat(3_000_000);
+        let prompt = [Message::user(spaces.clone())];
+        let model = c.model("p:gpt-4.1").unwrap();
+        let estimate = estimate_tokens(&prompt, model);
+        assert_eq!(estimate.tokens, 750_000 + 3 + 3);
+        assert!(check_context_window(model, &prompt, None, None, || estimate.tokens).is_err());
+        assert_eq!(TokenCounter::Cl100kBase.upper_bound(&spaces), 3_000_000);
+        let word = "a".repeat(LONG_TEXT_BYTES * 2);
+        assert_eq!(
+            TokenCounter::O200kBase.upper_bound(&word),
+            word.len() as u64
+        );
+    }
+
+    #[test]
+    fn upper_bounds_are_never_below_the_estimate() {
+        let c = catalogue();
+        for id in ["p:gpt-4.1", "p:mystery"] {
+            let model = c.model(id).unwrap();
+            for text in [
+                "Hello world",
+                "日本語のテキスト",
+                "Привет, мир",
+                "a b c d e f g",
+                "",
+            ] {
+                let m = [Message::user(text)];
+                let estimate = estimate_tokens(&m, model).tokens;
+                let bound = prompt_upper_bound(&m, None, model);
+                assert!(bound >= estimate, "{id} {text:?}: {bound} < {estimate}");
+            }
+        }
+        // Non-Latin text under an unknown tokenizer: one token per byte.
+        let mystery = c.model("p:mystery").unwrap();
+        let cjk = [Message::user("日本語")];
+        assert_eq!(estimate_tokens(&cjk, mystery).tokens, 1 + 3 + 3);
+        assert_eq!(prompt_upper_bound(&cjk, None, mystery), 9 + 3 + 3);
+        // An exact tokenizer: the bound is the estimate.
+        let gpt = c.model("p:gpt-4.1").unwrap();
+        let m = [Message::user("Hello world"), Message::system("Be brief.")];
+        assert_eq!(
+            prompt_upper_bound(&m, None, gpt),
+            estimate_tokens(&m, gpt).tokens
+        );
+    }
+
+    #[test]
+    fn images_and_tools_are_bounded_by_the_most_a_provider_bills() {
+        let c = catalogue();
+        let model = c.model("p:gpt-4.1").unwrap();
+        let image = Message {
+            role: crate::Role::User,
+            content: Some(Content::Parts(vec![serde_json::json!(
+                {"type": "image_url", "image_url": {"url": "https://x/y.png"}}
+            )])),
+            extra: serde_json::Map::new(),
+        };
+        let plain = prompt_upper_bound(&[Message::user("")], None, model);
+        assert_eq!(prompt_upper_bound(&[image], None, model), plain + 3_779);
+        let tools = serde_json::json!([{"type": "function", "function": {"name": "f"}}]);
+        let with_tools = prompt_upper_bound(&[Message::user("")], Some(&tools), model);
+        assert!(with_tools > plain + PER_TOOL_BOUND, "{with_tools}");
     }
 
     #[test]

@@ -23,6 +23,43 @@ impl PostgresBackend {
     }
 }
 
+impl PostgresBackend {
+    fn write_batch(&mut self, records: &[UsageRecord]) -> Result<(), LedgerError> {
+        let mut tx = self.client.transaction()?;
+        rows::insert(&mut tx, records)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Writes each record in a savepoint of one transaction, dropping those the
+    /// server refuses; fails (to be retried whole) only when the connection does.
+    fn write_each(&mut self, records: &[UsageRecord]) -> Result<(), LedgerError> {
+        let mut tx = self.client.transaction()?;
+        let statements = rows::Inserts::prepare(&mut tx)?;
+        for record in records {
+            let mut one = tx.transaction()?;
+            match rows::insert_one(&mut one, &statements, record) {
+                Ok(()) => one.commit()?,
+                Err(error) => {
+                    drop(one); // rolls back to the savepoint
+                    if matches!(&error, LedgerError::Postgres(e) if e.is_closed()) {
+                        return Err(error);
+                    }
+                    tracing::error!(
+                        %error,
+                        call_id = record.call_id,
+                        attempt = record.attempt,
+                        model = %record.model,
+                        "PostgreSQL refused a usage record; it is dropped so the others are written"
+                    );
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
 impl BatchBackend for PostgresBackend {
     type Error = LedgerError;
     const NAME: &'static str = "elelem-ledger-postgres";
@@ -37,11 +74,20 @@ impl BatchBackend for PostgresBackend {
     }
 
     /// Writes the batch in one transaction (nothing is half written: it rolls back).
+    /// Should the server refuse it while the connection lives (a record it will
+    /// never take), each record is written on its own and the refused ones are
+    /// dropped and logged, so one bad record never holds the others back forever.
+    /// Records already stored (the batch was committed but the acknowledgement
+    /// lost) are skipped by their key.
     fn write(&mut self, records: &[UsageRecord]) -> Result<(), LedgerError> {
-        let mut tx = self.client.transaction()?;
-        rows::insert(&mut tx, records)?;
-        tx.commit()?;
-        Ok(())
+        match self.write_batch(records) {
+            Ok(()) => Ok(()),
+            Err(error) if self.client.is_closed() => Err(error),
+            Err(error) => {
+                tracing::warn!(%error, records = records.len(), "PostgreSQL refused a batch of usage records; writing them one by one");
+                self.write_each(records)
+            }
+        }
     }
 
     fn stats(&mut self, query: &StatsQuery) -> Result<Option<Stats>, LedgerError> {

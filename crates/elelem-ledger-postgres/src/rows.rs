@@ -11,13 +11,13 @@ use elelem_core::cost::{
 };
 use elelem_core::Usd;
 use postgres::types::ToSql;
-use postgres::{Client, Row, Transaction};
+use postgres::{Client, Row, Statement, Transaction};
 
 use crate::LedgerError;
 
 use elelem_core::cost::columns::{
-    from_unix_nanos, join_usd, outcome_text, parse_cause, split_usd, tokens_in, tokens_out,
-    unix_nanos,
+    from_unix_nanos, join_usd, outcome_text, parse_cause, record_key, split_usd, storable_text,
+    tokens_in, tokens_out, unix_nanos,
 };
 
 const INSERT_USAGE: &str = "INSERT INTO usage (
@@ -26,20 +26,57 @@ const INSERT_USAGE: &str = "INSERT INTO usage (
     input_cost_nano_usd, input_cost_femto_rem, output_cost_nano_usd, output_cost_femto_rem,
     reasoning_cost_nano_usd, reasoning_cost_femto_rem, price_known, duration_ns,
     outcome, retry_cause, temperature_reduced, response_format_removed, fallback_model_used,
-    cache_hit, saved_cost_nano_usd, saved_cost_femto_rem, stream_interrupted, next_candidate
+    cache_hit, saved_cost_nano_usd, saved_cost_femto_rem, stream_interrupted, next_candidate,
+    record_key
 ) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-          $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)
+          $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)
+ON CONFLICT (record_key) DO NOTHING
 RETURNING id";
 
 const INSERT_TAG: &str =
     "INSERT INTO usage_tags (tag, record_id) VALUES ($1, $2) ON CONFLICT DO NOTHING";
 
+/// The prepared statements that write one record.
+pub(crate) struct Inserts {
+    usage: Statement,
+    tag: Statement,
+}
+
+impl Inserts {
+    pub(crate) fn prepare(tx: &mut Transaction<'_>) -> Result<Self, LedgerError> {
+        Ok(Inserts {
+            usage: tx.prepare(INSERT_USAGE)?,
+            tag: tx.prepare(INSERT_TAG)?,
+        })
+    }
+}
+
 /// Writes `records` in `tx` (one row each, plus their distinct tags).
 pub(crate) fn insert(tx: &mut Transaction<'_>, records: &[UsageRecord]) -> Result<(), LedgerError> {
-    let usage = tx.prepare(INSERT_USAGE)?;
-    let tag = tx.prepare(INSERT_TAG)?;
+    let statements = Inserts::prepare(tx)?;
     for r in records {
-        let tags = serde_json::to_string(&*r.tags).unwrap_or_else(|_| "[]".into());
+        insert_one(tx, &statements, r)?;
+    }
+    Ok(())
+}
+
+/// Writes one record in `tx`, unless a record with its key is already stored (a
+/// batch written again after its acknowledgement was lost). Text is stored with
+/// NUL characters replaced, which PostgreSQL refuses.
+pub(crate) fn insert_one(
+    tx: &mut Transaction<'_>,
+    statements: &Inserts,
+    r: &UsageRecord,
+) -> Result<(), LedgerError> {
+    {
+        let clean_tags: Vec<String> = r
+            .tags
+            .iter()
+            .map(|t| storable_text(t).into_owned())
+            .collect();
+        let tags = serde_json::to_string(&clean_tags).unwrap_or_else(|_| "[]".into());
+        let (model, provider) = (storable_text(&r.model), storable_text(&r.provider));
+        let key = record_key(r);
         let (input_n, input_f) = split_usd(r.cost.input);
         let (output_n, output_f) = split_usd(r.cost.output);
         let (reasoning_n, reasoning_f) = split_usd(r.cost.reasoning);
@@ -57,12 +94,12 @@ pub(crate) fn insert(tx: &mut Transaction<'_>, records: &[UsageRecord]) -> Resul
             tokens_in(r.tokens.output),
             tokens_in(r.tokens.reasoning),
         ];
-        let params: [&(dyn ToSql + Sync); 28] = [
+        let params: [&(dyn ToSql + Sync); 29] = [
             &time,
             &call_id,
             &attempt,
-            &r.model,
-            &r.provider,
+            &model,
+            &provider,
             &tags,
             &tokens[0],
             &tokens[1],
@@ -86,10 +123,14 @@ pub(crate) fn insert(tx: &mut Transaction<'_>, records: &[UsageRecord]) -> Resul
             &saved_f,
             &r.stream_interrupted,
             &a.next_candidate,
+            &key,
         ];
-        let id: i64 = tx.query_one(&usage, &params)?.get(0);
-        for t in r.tags.iter() {
-            tx.execute(&tag, &[t, &id])?;
+        let Some(row) = tx.query_opt(&statements.usage, &params)? else {
+            return Ok(()); // already stored
+        };
+        let id: i64 = row.get(0);
+        for t in &clean_tags {
+            tx.execute(&statements.tag, &[t, &id])?;
         }
     }
     Ok(())

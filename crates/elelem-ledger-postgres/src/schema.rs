@@ -5,7 +5,7 @@ use postgres::{Client, NoTls};
 use crate::LedgerError;
 
 /// The schema version this crate writes and reads.
-pub(crate) const SCHEMA_VERSION: i64 = 2;
+pub(crate) const SCHEMA_VERSION: i64 = 3;
 
 /// The same tables and columns as `elelem-ledger-sqlite`, in PostgreSQL types.
 ///
@@ -46,6 +46,9 @@ CREATE TABLE IF NOT EXISTS usage (
 );
 -- Version 2: virtual models' failovers.
 ALTER TABLE usage ADD COLUMN IF NOT EXISTS next_candidate BOOLEAN NOT NULL DEFAULT FALSE;
+-- Version 3: idempotent writes (a batch written again is stored once).
+ALTER TABLE usage ADD COLUMN IF NOT EXISTS record_key TEXT;
+CREATE UNIQUE INDEX IF NOT EXISTS usage_by_record_key ON usage (record_key);
 CREATE INDEX IF NOT EXISTS usage_by_time ON usage (time_unix_ns);
 CREATE INDEX IF NOT EXISTS usage_by_model ON usage (model);
 CREATE INDEX IF NOT EXISTS usage_by_provider ON usage (provider);

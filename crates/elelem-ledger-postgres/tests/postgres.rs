@@ -36,7 +36,10 @@ fn postgres_ledger() {
     let Some(server) = PgServer::start() else {
         return;
     };
-    let scenarios: [(&str, Scenario); 6] = [
+    let scenarios: [(&str, Scenario); 9] = [
+        ("nul", nul_bytes_are_cleaned_not_refused),
+        ("poison", a_record_the_server_refuses_never_holds_the_others),
+        ("idempotent", a_batch_written_again_is_stored_once),
         ("parity", every_query_kind_gives_the_in_memory_stats),
         ("round_trip", records_read_back_exactly_as_recorded),
         ("fleet", many_processes_share_one_ledger),
@@ -51,6 +54,86 @@ fn postgres_ledger() {
         eprintln!("postgres scenario {name}");
         let url = server.database(name);
         scenario(&server, &url);
+    }
+}
+
+fn nul_bytes_are_cleaned_not_refused(_: &PgServer, url: &str) {
+    let ledger = PostgresLedger::connect_with(url, fast()).unwrap();
+    let mut bad = script::simple(1, &["ta\0g", "ok"]);
+    bad.model = "groq:m\0".into();
+    ledger.record(&bad);
+    ledger.record(&script::simple(2, &["ok"]));
+    ledger.flush().unwrap();
+    assert_eq!(count_rows(url), 2);
+    let stored = ledger.records(&StatsQuery::All).unwrap().unwrap();
+    assert_eq!(stored[0].model, "groq:m\u{fffd}");
+    assert_eq!(&*stored[0].tags, ["ta\u{fffd}g", "ok"]);
+    let tagged = ledger.stats(&StatsQuery::Tag("ok".into())).unwrap();
+    assert_eq!(tagged.total_calls, 2);
+}
+
+fn a_record_the_server_refuses_never_holds_the_others(_: &PgServer, url: &str) {
+    let ledger = PostgresLedger::connect_with(url, fast()).unwrap();
+    ledger.flush().unwrap(); // the tables exist
+    let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    client
+        .batch_execute(
+            "CREATE FUNCTION refuse_poison() RETURNS trigger AS $$
+             BEGIN
+               IF NEW.model = 'poison' THEN RAISE EXCEPTION 'poisoned record'; END IF;
+               RETURN NEW;
+             END $$ LANGUAGE plpgsql;
+             CREATE TRIGGER refuse_poison BEFORE INSERT ON usage
+               FOR EACH ROW EXECUTE FUNCTION refuse_poison();",
+        )
+        .unwrap();
+    let mut poison = script::simple(1, &[]);
+    poison.model = "poison".into();
+    ledger.record(&script::simple(0, &[]));
+    ledger.record(&poison);
+    ledger.record(&script::simple(2, &[]));
+    ledger.flush().unwrap();
+    assert_eq!(
+        count_rows(url),
+        2,
+        "the good records of the batch are written"
+    );
+    // Later batches are not held back by it.
+    for i in 3..10 {
+        ledger.record(&script::simple(i, &[]));
+    }
+    ledger.flush().unwrap();
+    assert_eq!(count_rows(url), 9);
+    let ids: Vec<u64> = ledger
+        .records(&StatsQuery::All)
+        .unwrap()
+        .unwrap()
+        .iter()
+        .map(|r| r.call_id)
+        .collect();
+    assert_eq!(ids, [0, 2, 3, 4, 5, 6, 7, 8, 9]);
+}
+
+fn a_batch_written_again_is_stored_once(_: &PgServer, url: &str) {
+    // What a writer does when a COMMIT succeeded but its acknowledgement was lost:
+    // the same records are written again, by this process or another.
+    let records = script::scripted(200, 3);
+    for _ in 0..2 {
+        let ledger = PostgresLedger::connect_with(url, fast()).unwrap();
+        for record in &records {
+            ledger.record(record);
+        }
+        ledger.record(&records[0]);
+        ledger.close().unwrap();
+    }
+    assert_eq!(count_rows(url), 200);
+    let memory = InMemoryStatsSink::with_recent_history(10_000);
+    for record in &records {
+        memory.record(record);
+    }
+    let ledger = PostgresLedger::connect_with(url, fast()).unwrap();
+    for query in script::all_queries() {
+        assert_eq!(ledger.stats(&query), memory.stats(&query), "{query:?}");
     }
 }
 

@@ -13,8 +13,8 @@ use rusqlite::{params, Connection, Row, Transaction};
 use crate::LedgerError;
 
 use elelem_core::cost::columns::{
-    from_unix_nanos, join_usd, outcome_text, parse_cause, split_usd, tokens_in, tokens_out,
-    unix_nanos,
+    from_unix_nanos, join_usd, outcome_text, parse_cause, record_key, split_usd, tokens_in,
+    tokens_out, unix_nanos,
 };
 
 const INSERT_USAGE: &str = "INSERT INTO usage (
@@ -23,13 +23,16 @@ const INSERT_USAGE: &str = "INSERT INTO usage (
     input_cost_nano_usd, input_cost_femto_rem, output_cost_nano_usd, output_cost_femto_rem,
     reasoning_cost_nano_usd, reasoning_cost_femto_rem, price_known, duration_ns,
     outcome, retry_cause, temperature_reduced, response_format_removed, fallback_model_used,
-    cache_hit, saved_cost_nano_usd, saved_cost_femto_rem, stream_interrupted, next_candidate
+    cache_hit, saved_cost_nano_usd, saved_cost_femto_rem, stream_interrupted, next_candidate,
+    record_key
 ) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-          ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)";
+          ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)
+ON CONFLICT (record_key) DO NOTHING";
 
 const INSERT_TAG: &str = "INSERT OR IGNORE INTO usage_tags (tag, record_id) VALUES (?1, ?2)";
 
-/// Writes `records` in `tx` (one row each, plus their distinct tags).
+/// Writes `records` in `tx` (one row each, plus their distinct tags), skipping
+/// those already stored (by their key: a batch written again is stored once).
 pub(crate) fn insert(tx: &Transaction<'_>, records: &[UsageRecord]) -> rusqlite::Result<()> {
     let mut usage = tx.prepare_cached(INSERT_USAGE)?;
     let mut tag = tx.prepare_cached(INSERT_TAG)?;
@@ -42,7 +45,7 @@ pub(crate) fn insert(tx: &Transaction<'_>, records: &[UsageRecord]) -> rusqlite:
         let (saved_n, saved_f) = split_usd(r.saved_cost);
         let (outcome, cause) = outcome_text(r.outcome);
         let a = r.adjustments;
-        usage.execute(params![
+        let inserted = usage.execute(params![
             unix_nanos(r.timestamp),
             // Stored bit for bit, so every u64 round-trips.
             r.call_id as i64,
@@ -72,7 +75,11 @@ pub(crate) fn insert(tx: &Transaction<'_>, records: &[UsageRecord]) -> rusqlite:
             saved_f,
             r.stream_interrupted,
             a.next_candidate,
+            record_key(r),
         ])?;
+        if inserted == 0 {
+            continue; // already stored
+        }
         let id = tx.last_insert_rowid();
         for t in r.tags.iter() {
             tag.execute(params![t, id])?;

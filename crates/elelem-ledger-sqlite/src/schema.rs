@@ -8,7 +8,7 @@ use rusqlite::{Connection, OpenFlags};
 use crate::LedgerError;
 
 /// The schema version this crate writes and reads (`PRAGMA user_version`).
-pub(crate) const SCHEMA_VERSION: i64 = 2;
+pub(crate) const SCHEMA_VERSION: i64 = 3;
 
 /// One row per attempt in `usage`; the call's tags, each once, in `usage_tags`.
 ///
@@ -108,6 +108,15 @@ pub(crate) fn open(
         // Version 2 added `next_candidate` (virtual models' failovers).
         tx.execute_batch("ALTER TABLE usage ADD COLUMN next_candidate INTEGER NOT NULL DEFAULT 0")
             .map_err(open_err)?;
+    }
+    if found < 3 {
+        // Version 3 added `record_key` (idempotent writes: a batch written again
+        // is stored once).
+        tx.execute_batch(
+            "ALTER TABLE usage ADD COLUMN record_key TEXT;
+             CREATE UNIQUE INDEX IF NOT EXISTS usage_by_record_key ON usage (record_key);",
+        )
+        .map_err(open_err)?;
     }
     if found < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)

@@ -62,7 +62,7 @@ fn the_database_is_in_wal_mode_with_distinct_indexed_tags() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
     let tags: Vec<String> = conn
         .prepare("SELECT tag FROM usage_tags ORDER BY tag")
         .unwrap()
@@ -283,7 +283,10 @@ fn a_version_1_ledger_gains_the_failover_column_and_keeps_its_rows() {
     // Make it what version 1 wrote: no `next_candidate` column.
     Connection::open(&path)
         .unwrap()
-        .execute_batch("ALTER TABLE usage DROP COLUMN next_candidate; PRAGMA user_version = 1")
+        .execute_batch(
+            "DROP INDEX usage_by_record_key; ALTER TABLE usage DROP COLUMN record_key;
+             ALTER TABLE usage DROP COLUMN next_candidate; PRAGMA user_version = 1",
+        )
         .unwrap();
 
     let ledger = SqliteLedger::open(&path).unwrap();
@@ -303,7 +306,27 @@ fn a_version_1_ledger_gains_the_failover_column_and_keeps_its_rows() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
+}
+
+#[test]
+fn a_batch_written_again_is_stored_once() {
+    // What a writer does when a COMMIT succeeded but its acknowledgement was lost:
+    // the same records are written again, by this process or another.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("u.db");
+    let records = common::scripted(200, 9);
+    for _ in 0..2 {
+        let ledger = SqliteLedger::open_with(&path, options(10)).unwrap();
+        for record in &records {
+            ledger.record(record);
+        }
+        ledger.record(&records[0]);
+        ledger.close().unwrap();
+    }
+    assert_eq!(count_rows(&path), 200);
+    let ledger = SqliteLedger::open(&path).unwrap();
+    assert_eq!(ledger.records(&StatsQuery::All).unwrap().unwrap(), records);
 }
 
 #[test]
@@ -320,7 +343,7 @@ fn a_newer_schema_or_an_unusable_path_is_refused() {
             error,
             LedgerError::SchemaTooNew {
                 found: 99,
-                supported: 2,
+                supported: 3,
                 ..
             }
         ),

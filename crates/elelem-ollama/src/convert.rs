@@ -255,7 +255,7 @@ pub(crate) fn completion(answer: &Value) -> Value {
         usage.insert("completion_tokens".into(), json!(output));
     }
     if let (Some(prompt), Some(output)) = (prompt, output) {
-        usage.insert("total_tokens".into(), json!(prompt + output));
+        usage.insert("total_tokens".into(), json!(prompt.saturating_add(output)));
     }
 
     let mut timings = Map::new();

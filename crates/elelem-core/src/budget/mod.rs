@@ -1,9 +1,11 @@
 //! Spend caps: [`Budget`]s per tag or overall, over a total, daily or monthly
 //! (UTC calendar) window.
 //!
-//! Before each attempt of a call Elelem *reserves* that attempt's worst-case cost
-//! (the prompt estimate at the input price plus the output limit at the output
-//! price). If the spend of the window, plus every reservation of calls in flight,
+//! Before each attempt of a call Elelem *reserves* that attempt's worst-case cost:
+//! a bound, not an estimate (the prompt counted so it cannot be billed as more,
+//! tools and images at the most a provider bills for them, at the input price,
+//! plus the output limit times the number of choices `n` at the output price, the
+//! limit raised by an extended-thinking budget where the provider raises it). If the spend of the window, plus every reservation of calls in flight,
 //! plus this reservation would pass a budget that applies to the call, the call
 //! fails with [`ElelemError::BudgetExceeded`]
 //! and the attempt is not sent. Once the attempt is over, its reservation is
@@ -53,16 +55,17 @@
 
 mod memory;
 mod store;
+mod worst_case;
 
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::catalogue::ModelEntry;
 use crate::error::ElelemError;
 use crate::money::Usd;
 
 pub use memory::MemoryBudgetStore;
 pub use store::{AccountKey, AccountLimit, Balance, BudgetStore, BudgetStoreError, Hold, Reserved};
+pub(crate) use worst_case::{prompt_bound, worst_case};
 
 /// The period a [`Budget`] counts spend over (UTC calendar periods).
 ///
@@ -283,35 +286,6 @@ impl std::fmt::Debug for Budgets {
             .field("budgets", &self.budgets)
             .finish_non_exhaustive()
     }
-}
-
-/// The worst case of one attempt of `prompt` estimated tokens (the call plan's
-/// shared estimate): `None` when the model has no price.
-pub(crate) fn worst_case(
-    model: &ModelEntry,
-    prompt: u64,
-    max_tokens: Option<u32>,
-) -> Result<Option<Usd>, ElelemError> {
-    let Some(prices) = model.prices else {
-        return Ok(None);
-    };
-    let output = match (max_tokens, model.max_output, model.context_window) {
-        (Some(n), _, _) => u64::from(n),
-        (None, Some(n), _) => n,
-        (None, None, Some(window)) => window.saturating_sub(prompt),
-        (None, None, None) => {
-            return Err(ElelemError::InvalidRequest {
-                reason: format!(
-                    "a budget applies to this call but {} has no output limit or context window in the catalogue, so its worst-case cost is unbounded; set max_tokens on the request",
-                    model.id
-                ),
-            })
-        }
-    };
-    let input_price = prices.input.max(prices.cache_write_input);
-    Ok(Some(
-        input_price.cost_of(prompt) + prices.output.cost_of(output),
-    ))
 }
 
 impl Budgets {

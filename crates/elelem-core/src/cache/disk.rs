@@ -17,10 +17,18 @@ use crate::error::ElelemError;
 /// The largest entry read back (decompressed), against a corrupt or hostile file.
 const MAX_ENTRY_BYTES: u64 = 64 * 1024 * 1024;
 
+/// The first line of every entry, before its key: `elelem-cache-key {key}\n`, then
+/// the entry's JSON.
+const KEY_LINE: &[u8] = b"elelem-cache-key ";
+
 /// Distinguishes the temporary files of one process's concurrent writes.
 static NEXT_TEMP: AtomicU64 = AtomicU64::new(0);
 
 /// A store of one gzip JSON file per entry: `{dir}/{key[0..2]}/{key}.json.gz`.
+///
+/// Each file holds its key (a first line `elelem-cache-key {key}`, then the JSON),
+/// checked on every read: a file copied or renamed under another key's name is a
+/// miss, never another request's answer.
 ///
 /// - Writes are atomic: an entry is written to a unique temporary file in the same
 ///   directory, flushed to disk, then renamed over the final name, so a crash never
@@ -100,9 +108,15 @@ impl DiskCache {
         let read = GzDecoder::new(file)
             .take(MAX_ENTRY_BYTES)
             .read_to_end(&mut json);
-        let entry = read
-            .ok()
-            .and_then(|_| CachedResponse::from_json_bytes(&json));
+        let json = match read.ok().and_then(|_| entry_json(&json, key)) {
+            Some(Ok(json)) => json,
+            Some(Err(found)) => {
+                tracing::warn!(path = %path.display(), expected = key.as_str(), found, "a cache file holds another key's entry; treated as a miss");
+                return None;
+            }
+            None => &[],
+        };
+        let entry = CachedResponse::from_json_bytes(json);
         if entry.is_none() {
             tracing::warn!(path = %path.display(), "corrupt or unreadable cache entry ignored (treated as a miss)");
         }
@@ -125,9 +139,13 @@ impl DiskCache {
         let path = self.path_of(key);
         let parent = path.parent().unwrap_or(&self.dir);
         fs::create_dir_all(parent)?;
-        let json = response
+        let mut json = KEY_LINE.to_vec();
+        json.extend_from_slice(key.as_str().as_bytes());
+        json.push(b'\n');
+        let entry = response
             .to_json_bytes()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        json.extend_from_slice(&entry);
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
@@ -143,6 +161,22 @@ impl DiskCache {
             let _ = fs::remove_file(&temp);
         }
         written
+    }
+}
+
+/// The JSON of an entry stored for `key`; `Err(found key)` when the file names
+/// another key, `None` when it holds no key line.
+fn entry_json<'a>(bytes: &'a [u8], key: &CacheKey) -> Option<Result<&'a [u8], String>> {
+    let rest = bytes.strip_prefix(KEY_LINE)?;
+    let newline = rest.iter().position(|&b| b == b'\n')?;
+    let (found, json) = (rest.get(..newline)?, rest.get(newline + 1..)?);
+    if found == key.as_str().as_bytes() {
+        Some(Ok(json))
+    } else {
+        Some(Err(String::from_utf8_lossy(found)
+            .chars()
+            .take(80)
+            .collect()))
     }
 }
 
@@ -230,6 +264,30 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
             .collect();
         assert!(leftovers.is_empty());
+    }
+
+    #[test]
+    fn a_file_holding_another_keys_entry_is_a_miss() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = DiskCache::new(dir.path()).unwrap();
+        let (a, b) = (
+            CacheKey::from_content(&serde_json::json!("a")),
+            CacheKey::from_content(&serde_json::json!("b")),
+        );
+        cache.write(&a, &entry("answer to a")).unwrap();
+        let b_path = cache.path_of(&b);
+        fs::create_dir_all(b_path.parent().unwrap()).unwrap();
+        fs::copy(cache.path_of(&a), &b_path).unwrap();
+        assert!(cache.read(&b).is_none(), "a's answer served for b");
+        assert_eq!(
+            cache.read(&a).unwrap().completion.content(),
+            Some("answer to a")
+        );
+        // An entry without its key (an older format) is a miss too.
+        let bare = entry("no key").to_json_bytes().unwrap();
+        write_gzip(&dir.path().join("bare.gz"), &bare).unwrap();
+        fs::rename(dir.path().join("bare.gz"), cache.path_of(&a)).unwrap();
+        assert!(cache.read(&a).is_none());
     }
 
     #[test]

@@ -161,6 +161,7 @@ fn resolve_candidate(
         Some(secs) => Duration::try_from_secs_f64(secs)
             .ok()
             .filter(|d| !d.is_zero())
+            .map(crate::later::clamped)
             .ok_or_else(|| {
                 error(
                     source,
@@ -222,6 +223,16 @@ mod tests {
         assert_eq!(v.candidates[0].underlying, "model-x");
         assert_eq!(v.candidates[1].underlying, "model-x");
         assert_eq!(c.virtual_models().count(), 1);
+    }
+
+    #[test]
+    fn a_huge_timeout_is_clamped_to_a_year() {
+        let c = with(
+            "[[virtual_models]]\nid='virtual:v'\ncandidates=[{model='a:other', timeout_secs=1e18}]",
+        )
+        .unwrap();
+        let v = c.virtual_model("virtual:v").unwrap();
+        assert_eq!(v.candidates[0].timeout, crate::LONGEST_WAIT);
     }
 
     #[test]

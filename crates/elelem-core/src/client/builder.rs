@@ -187,9 +187,10 @@ impl ElelemBuilder {
         self
     }
 
-    /// Ends a stream that goes this long without a byte (default 60 s).
+    /// Ends a stream that goes this long without a byte (default 60 s; at most
+    /// [`LONGEST_WAIT`](crate::LONGEST_WAIT), so `Duration::MAX` means "never").
     pub fn stream_idle_timeout(mut self, timeout: Duration) -> Self {
-        self.stream_idle_timeout = timeout;
+        self.stream_idle_timeout = crate::later::clamped(timeout);
         self
     }
 
@@ -435,5 +436,17 @@ mod tests {
         );
         assert_ne!(first(&a), first(&b));
         assert!(first(&a) < 1 << 63 && first(&b) < 1 << 63);
+    }
+
+    #[test]
+    fn an_endless_idle_timeout_is_clamped_so_deadlines_never_overflow() {
+        let elelem = Elelem::builder()
+            .stream_idle_timeout(Duration::MAX)
+            .build()
+            .unwrap();
+        let idle = elelem.inner.policy.stream_idle_timeout;
+        assert_eq!(idle, crate::LONGEST_WAIT);
+        // What the stream does with it on every chunk.
+        let _ = tokio::time::Instant::now() + idle;
     }
 }

@@ -18,6 +18,7 @@ use super::engine::{check_vision, prompt_estimate, target, Target};
 use crate::budget::Reservation;
 use crate::catalogue::{Candidate, VirtualModel};
 use crate::error::ElelemError;
+use crate::later::Later;
 use crate::provider::ProviderError;
 use crate::tokens::check_context_window;
 use crate::types::ChatRequest;
@@ -131,7 +132,7 @@ impl Candidates {
             match self.usable(inner, request, instruction, candidate) {
                 Ok(target) => {
                     self.current = index;
-                    self.deadline = Instant::now() + candidate.timeout;
+                    self.deadline = Instant::now().later(candidate.timeout);
                     return Some(target);
                 }
                 Err(reason) => {

@@ -3,9 +3,10 @@
 //! femto-dollar remainder, times as Unix nanoseconds, counts as signed integers,
 //! outcomes and retry causes as short names.
 
+use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
 
-use super::{AttemptOutcome, RetryCause};
+use super::{AttemptOutcome, RetryCause, UsageRecord};
 use crate::money::Usd;
 
 const FEMTOS_PER_NANO: i128 = 1_000_000;
@@ -61,6 +62,132 @@ pub fn from_unix_nanos(nanos: i64) -> SystemTime {
         SystemTime::UNIX_EPOCH.checked_sub(magnitude)
     };
     time.unwrap_or(SystemTime::UNIX_EPOCH)
+}
+
+/// A record's idempotency key: 32 hex characters, the 128-bit FNV-1a hash (a
+/// fixed, documented function, so every version and process computes the same
+/// key; cheap enough for the writer thread) of everything the record holds, its
+/// time to the nanosecond included. A ledger
+/// stores it in a unique column and skips a record whose key is already there, so
+/// a batch written again (its COMMIT succeeded but the acknowledgement was lost)
+/// is not counted twice. Two records differ in their key unless every field is
+/// equal (same call, attempt, time, tokens, cost, ...), which makes them the same
+/// record.
+///
+/// ```
+/// # use std::time::{Duration, SystemTime};
+/// use elelem_core::cost::{columns::record_key, AttemptOutcome, UsageRecord};
+/// let record = UsageRecord {
+///     timestamp: SystemTime::now(),
+///     call_id: 1,
+///     attempt: 1,
+///     model: "groq:m".into(),
+///     provider: "groq".into(),
+///     tags: vec!["billing".to_string()].into(),
+///     tokens: Default::default(),
+///     cost: Default::default(),
+///     price_known: true,
+///     duration: Duration::ZERO,
+///     outcome: AttemptOutcome::Success,
+///     adjustments: Default::default(),
+///     cache_hit: false,
+///     saved_cost: Default::default(),
+///     stream_interrupted: false,
+/// };
+/// let key = record_key(&record);
+/// assert_eq!(key.len(), 32);
+/// assert_eq!(key, record_key(&record.clone()));
+/// let next = UsageRecord { attempt: 2, ..record };
+/// assert_ne!(key, record_key(&next));
+/// ```
+pub fn record_key(record: &UsageRecord) -> String {
+    let mut hasher = Fnv128::new();
+    let mut text = |text: &str| {
+        // Length-prefixed, so no two field lists run together the same way.
+        hasher.update((text.len() as u64).to_le_bytes());
+        hasher.update(text.as_bytes());
+    };
+    text(&record.model);
+    text(&record.provider);
+    for tag in record.tags.iter() {
+        text(tag);
+    }
+    let (outcome, cause) = outcome_text(record.outcome);
+    text(outcome);
+    text(cause.unwrap_or(""));
+    let tokens = record.tokens;
+    let a = record.adjustments;
+    let flags = [
+        record.price_known,
+        record.cache_hit,
+        record.stream_interrupted,
+        a.temperature_reduced,
+        a.response_format_removed,
+        a.fallback_model_used,
+        a.next_candidate,
+    ];
+    hasher.update((record.tags.len() as u64).to_le_bytes());
+    hasher.update(unix_nanos(record.timestamp).to_le_bytes());
+    hasher.update(record.call_id.to_le_bytes());
+    hasher.update(record.attempt.to_le_bytes());
+    for count in [
+        tokens.input,
+        tokens.cached_input,
+        tokens.output,
+        tokens.reasoning,
+    ] {
+        hasher.update(count.map_or([0xff; 9], |n| {
+            let mut bytes = [0; 9];
+            bytes[1..].copy_from_slice(&n.to_le_bytes());
+            bytes
+        }));
+    }
+    for amount in [
+        record.cost.input,
+        record.cost.output,
+        record.cost.reasoning,
+        record.saved_cost,
+    ] {
+        hasher.update(amount.femtos().to_le_bytes());
+    }
+    hasher.update(record.duration.as_nanos().to_le_bytes());
+    hasher.update(flags.map(u8::from));
+    format!("{:032x}", hasher.0)
+}
+
+/// The 128-bit FNV-1a hash.
+struct Fnv128(u128);
+
+impl Fnv128 {
+    const OFFSET: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
+    const PRIME: u128 = 0x0000_0000_0100_0000_0000_0000_0000_013b;
+
+    fn new() -> Self {
+        Fnv128(Self::OFFSET)
+    }
+
+    fn update(&mut self, bytes: impl AsRef<[u8]>) {
+        for &byte in bytes.as_ref() {
+            self.0 = (self.0 ^ u128::from(byte)).wrapping_mul(Self::PRIME);
+        }
+    }
+}
+
+/// Text a database can store: NUL characters (which PostgreSQL refuses in `TEXT`
+/// and C-string APIs cut at) replaced by U+FFFD. A model name, provider or tag
+/// holding one is stored cleaned rather than refused.
+///
+/// ```
+/// use elelem_core::cost::columns::storable_text;
+/// assert_eq!(storable_text("a\0b"), "a\u{fffd}b");
+/// assert!(matches!(storable_text("plain"), std::borrow::Cow::Borrowed(_)));
+/// ```
+pub fn storable_text(text: &str) -> Cow<'_, str> {
+    if text.contains('\0') {
+        Cow::Owned(text.replace('\0', "\u{fffd}"))
+    } else {
+        Cow::Borrowed(text)
+    }
 }
 
 /// A token count as a column value (`NULL` when unknown).
@@ -143,6 +270,18 @@ mod tests {
             );
         }
         assert_eq!(split_usd(Usd::from_femtos(i128::MAX)).0, i64::MAX);
+    }
+
+    #[test]
+    fn fnv128_matches_its_reference_values() {
+        // From the FNV reference implementation.
+        let hash = |text: &str| {
+            let mut h = Fnv128::new();
+            h.update(text);
+            h.0
+        };
+        assert_eq!(hash(""), 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d);
+        assert_eq!(hash("a"), 0xd228_cb69_6f1a_8caf_7891_2b70_4e4a_8964);
     }
 
     #[test]

@@ -8,7 +8,8 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
-use super::{CostSink, UsageRecord};
+use super::batched::queue::QueueBound;
+use super::{CostSink, UsageRecord, DEFAULT_MAX_QUEUED};
 
 /// What went wrong with a [`JsonLinesSink`].
 #[derive(Debug, thiserror::Error)]
@@ -32,13 +33,17 @@ enum Command {
     Close(Sender<Option<io::Error>>),
 }
 
-/// Writes each [`UsageRecord`] as one line of JSON (the record's `Serialize` form,
-/// with the exact cost in `total_femto_usd`) to any `Write + Send`, for piping into
+/// Writes each [`UsageRecord`] as one line of JSON (the record's `Serialize` form:
+/// money as exact decimal strings such as `"total_usd": "0.000001234574000"`, and
+/// the exact cost in `total_femto_usd`) to any `Write + Send`, for piping into
 /// other tools.
 ///
 /// `record` only queues the record: a writer thread serializes and writes it, and
 /// flushes the output whenever the queue runs empty, so a slow disk or pipe never
-/// slows a call down. [`flush`](Self::flush) waits until everything queued before
+/// slows a call down. The queue is bounded (by default [`DEFAULT_MAX_QUEUED`]
+/// records, see [`bounded`](Self::bounded)): when the output cannot keep up,
+/// further records are dropped, counted by [`dropped`](Self::dropped) and warned
+/// about now and then, rather than filling the memory. [`flush`](Self::flush) waits until everything queued before
 /// it is written and flushed; [`close`](Self::close) (or dropping the sink) does
 /// the same and stops the thread.
 ///
@@ -53,6 +58,7 @@ pub struct JsonLinesSink {
     commands: Sender<Command>,
     writer: Mutex<Option<JoinHandle<()>>>,
     dropped: Arc<AtomicU64>,
+    queue: Arc<QueueBound>,
 }
 
 impl std::fmt::Debug for JsonLinesSink {
@@ -71,15 +77,32 @@ impl JsonLinesSink {
     /// # sink.close().unwrap();
     /// ```
     pub fn new<W: Write + Send + 'static>(output: W) -> Result<Self, JsonLinesError> {
+        JsonLinesSink::bounded(output, DEFAULT_MAX_QUEUED)
+    }
+
+    /// A sink writing to `output` that holds at most `max_queued` records (at
+    /// least 1) not yet written; more are dropped and counted.
+    ///
+    /// ```
+    /// let sink = elelem_core::cost::JsonLinesSink::bounded(std::io::sink(), 1_000).unwrap();
+    /// # sink.close().unwrap();
+    /// ```
+    pub fn bounded<W: Write + Send + 'static>(
+        output: W,
+        max_queued: usize,
+    ) -> Result<Self, JsonLinesError> {
         let (commands, receiver) = channel();
+        let queue = Arc::new(QueueBound::new("elelem-jsonl", max_queued.max(1)));
+        let released = Arc::clone(&queue);
         let writer = std::thread::Builder::new()
             .name("elelem-jsonl".into())
-            .spawn(move || write_loop(output, receiver))
+            .spawn(move || write_loop(output, receiver, &released))
             .map_err(|e| JsonLinesError::WriterThread(e.to_string()))?;
         Ok(JsonLinesSink {
             commands,
             writer: Mutex::new(Some(writer)),
             dropped: Arc::new(AtomicU64::new(0)),
+            queue,
         })
     }
 
@@ -149,24 +172,29 @@ impl JsonLinesSink {
         }
     }
 
-    /// Records received after the sink was closed, and so not written.
+    /// Records not written: received after the sink was closed, or while its
+    /// queue was full.
     ///
     /// ```
     /// let sink = elelem_core::cost::JsonLinesSink::new(Vec::new()).unwrap();
     /// assert_eq!(sink.dropped(), 0);
     /// ```
     pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+        self.dropped.load(Ordering::Relaxed) + self.queue.dropped()
     }
 }
 
 impl CostSink for JsonLinesSink {
     fn record(&self, record: &UsageRecord) {
+        if !self.queue.admit() {
+            return;
+        }
         if self
             .commands
             .send(Command::Record(Box::new(record.clone())))
             .is_err()
         {
+            self.queue.release(1);
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -189,7 +217,7 @@ impl Drop for JsonLinesSink {
 
 /// The writer thread: writes records as they come, flushing whenever the queue
 /// runs empty, until closed or every sender is gone.
-fn write_loop<W: Write>(output: W, commands: Receiver<Command>) {
+fn write_loop<W: Write>(output: W, commands: Receiver<Command>, queue: &QueueBound) {
     let mut out = BufWriter::new(output);
     let mut error: Option<io::Error> = None;
     let mut dirty = false;
@@ -212,7 +240,9 @@ fn write_loop<W: Write>(output: W, commands: Receiver<Command>) {
         match command {
             Command::Record(record) => {
                 dirty = true;
-                if let Err(e) = write_line(&mut out, &record) {
+                let written = write_line(&mut out, &record);
+                queue.release(1);
+                if let Err(e) = written {
                     error.get_or_insert(e);
                 }
             }
@@ -321,6 +351,7 @@ mod tests {
             assert_eq!(line["call_id"], id as u64);
         }
         assert_eq!(lines[0]["cost"]["total_femto_usd"], 1_234_574);
+        assert_eq!(lines[0]["cost"]["total_usd"], "0.000000001234574");
         assert_eq!(lines[0]["timestamp_unix_ms"], 1_700_000_000_123u64);
         assert_eq!(lines[0]["tags"], serde_json::json!(["a", "b"]));
         assert_eq!(lines[0]["outcome"]["outcome"], "retried");
@@ -347,6 +378,63 @@ mod tests {
         drop(sink); // closes: everything is written
         let text = String::from_utf8(out.bytes.lock().unwrap().clone()).unwrap();
         assert_eq!(text.lines().count(), 50);
+    }
+
+    /// A `Write` that blocks until `open` is set.
+    #[derive(Clone, Default)]
+    struct Gate {
+        open: Arc<(Mutex<bool>, std::sync::Condvar)>,
+        lines: Arc<Mutex<Vec<u8>>>,
+    }
+
+    impl Write for Gate {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let (open, turn) = &*self.open;
+            let mut open = open.lock().unwrap();
+            while !*open {
+                open = turn.wait(open).unwrap();
+            }
+            self.lines.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            self.write(&[]).map(|_| ())
+        }
+    }
+
+    #[test]
+    fn a_stuck_output_drops_records_beyond_the_bound() {
+        let out = Gate::default();
+        let sink = JsonLinesSink::bounded(out.clone(), 3).unwrap();
+        for id in 0..1_000 {
+            sink.record(&record(id));
+        }
+        // Only the queue's 3 and the few that reached the stuck writer's 8 KiB
+        // buffer before it blocked are kept.
+        let dropped = sink.dropped();
+        assert!(dropped >= 1_000 - 3 - 30, "{dropped}");
+        let (open, turn) = &*out.open;
+        *open.lock().unwrap() = true;
+        turn.notify_all();
+        sink.close().unwrap();
+        let text = String::from_utf8(out.lines.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count() as u64, 1_000 - dropped);
+    }
+
+    #[test]
+    fn money_is_written_as_exact_decimal_strings() {
+        let out = Shared::default();
+        let sink = JsonLinesSink::new(out.clone()).unwrap();
+        let mut hit = record(1);
+        hit.cache_hit = true;
+        hit.saved_cost = Usd::from_femtos(123_456_789_012_345_678);
+        sink.record(&hit);
+        sink.close().unwrap();
+        let text = String::from_utf8(out.bytes.lock().unwrap().clone()).unwrap();
+        let line: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+        assert_eq!(line["cost"]["total_usd"], "0.000000001234574");
+        assert_eq!(line["saved_cost_usd"], "123.456789012345678");
+        assert!(!text.contains("e-"), "no float exponent: {text}");
     }
 
     #[test]

@@ -101,7 +101,9 @@ pub struct UsageRecord {
     pub adjustments: Adjustments,
     /// Served from the response cache: no provider call, zero cost.
     pub cache_hit: bool,
-    /// For a cache hit, what the call would have cost.
+    /// For a cache hit, what the call would have cost. Serialized as
+    /// `saved_cost_usd`, an exact decimal string.
+    #[serde(rename = "saved_cost_usd", serialize_with = "exact_usd")]
     pub saved_cost: Usd,
     /// A stream that ended before the provider reported its usage (broken, timed
     /// out or dropped by the caller): the tokens are what was known.
@@ -121,8 +123,23 @@ fn unix_millis<S: serde::Serializer>(time: &SystemTime, serializer: S) -> Result
     serializer.serialize_u128(millis)
 }
 
+/// An amount as an exact decimal string of dollars (`"0.000001250000000"`), never a
+/// float.
+fn exact_usd<S: serde::Serializer>(amount: &Usd, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&amount.to_string().replacen('$', "", 1))
+}
+
 fn seconds<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_f64(duration.as_secs_f64())
+}
+
+/// An amount serialized as [`exact_usd`] does.
+struct ExactUsd(Usd);
+
+impl Serialize for ExactUsd {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        exact_usd(&self.0, serializer)
+    }
 }
 
 impl UsageRecord {
@@ -137,12 +154,14 @@ impl UsageRecord {
     }
 }
 
-/// Serialized in nano-dollars rounded to the nearest nano-dollar, plus the exact
-/// total in femto-dollars (10^-15 USD) for tools that sum records.
+/// Serialized as the exact total, a decimal string of dollars (`total_usd`) and an
+/// integer of femto-dollars (10^-15 USD, `total_femto_usd`) for tools that sum
+/// records, plus nano-dollars rounded to the nearest nano-dollar.
 impl Serialize for CostBreakdown {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut s = serializer.serialize_struct("CostBreakdown", 5)?;
+        let mut s = serializer.serialize_struct("CostBreakdown", 6)?;
+        s.serialize_field("total_usd", &ExactUsd(self.total()))?;
         s.serialize_field("total_femto_usd", &self.total().femtos())?;
         s.serialize_field("total_nano_usd", &self.total().nanos_rounded())?;
         s.serialize_field("input_nano_usd", &self.input.nanos_rounded())?;

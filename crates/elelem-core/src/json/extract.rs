@@ -10,9 +10,15 @@ use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::think::{Piece, Pieces};
 
-/// The most candidates (whole text, fenced blocks, start positions in prose) tried in one
-/// answer before giving up: this bounds the work to about 64 passes over the text.
-const MAX_CANDIDATES: usize = 64;
+/// The parsing work allowed per byte of the answer: candidates (whole text, fenced blocks,
+/// balanced spans in prose) are parsed until their lengths add up to this many times the
+/// answer's length (plus [`MIN_PARSE_WORK`]). Real answers stay far below it (nested
+/// spans that fail to parse are rare and serde_json stops at depth 128); only crafted
+/// input reaches it, and then the search gives up instead of taking quadratic time.
+const PARSE_WORK_PER_BYTE: usize = 256;
+
+/// The parsing work always allowed, however short the answer.
+const MIN_PARSE_WORK: usize = 1 << 20;
 
 /// The most characters of the answer (or of the failing candidate) kept in an error.
 const SNIPPET_CHARS: usize = 200;
@@ -70,8 +76,10 @@ impl std::error::Error for JsonAnswerError {}
 ///    inside JSON strings do not count). An object is preferred: when an array comes first
 ///    (such as a citation `[1]`), a later object is returned instead if there is one.
 ///
-/// Bare numbers, strings or literals are never extracted from prose. At most 64 candidate
-/// spans are tried.
+/// Bare numbers, strings or literals are never extracted from prose. There is no cap on
+/// the number of candidates (JSON after a long code sample is found), and the search takes
+/// near-linear time: the end of every span is found in one pass, and the bytes parsed are
+/// bounded by a multiple of the answer's length.
 ///
 /// ```
 /// use elelem_core::json::extract_json;
@@ -216,6 +224,7 @@ enum Outcome<'a, T> {
 /// The state of one search: the parser, the remaining budget and the best failure so far.
 struct Search<'a, T, P> {
     parse: P,
+    /// The bytes that may still be parsed.
     budget: usize,
     /// The best failed candidate: its rank (fenced blocks first, then longer spans), the
     /// candidate and its error.
@@ -228,9 +237,9 @@ struct Search<'a, T, P> {
 type Rank = (bool, usize);
 
 impl<'a, T, P: FnMut(&str) -> Result<T, serde_json::Error>> Search<'a, T, P> {
-    /// Spends one candidate of the budget; `None` once it is spent.
-    fn spend(&mut self) -> Option<()> {
-        self.budget = self.budget.checked_sub(1)?;
+    /// Spends the parsing of `bytes` from the budget; `None` once it is spent.
+    fn spend(&mut self, bytes: usize) -> Option<()> {
+        self.budget = self.budget.checked_sub(bytes)?;
         Some(())
     }
 
@@ -260,7 +269,10 @@ fn locate<T>(
 ) -> Outcome<'_, T> {
     let mut search = Search {
         parse,
-        budget: MAX_CANDIDATES,
+        budget: text
+            .len()
+            .saturating_mul(PARSE_WORK_PER_BYTE)
+            .saturating_add(MIN_PARSE_WORK),
         failure: None,
         array: None,
     };
@@ -308,7 +320,7 @@ where
     if !starts_container(trimmed) {
         return None;
     }
-    search.spend()?;
+    search.spend(trimmed.len())?;
     search.try_parse(trimmed, false).ok()
 }
 
@@ -340,7 +352,7 @@ where
         let content_end = closing.map_or(bytes.len(), |c| c.start);
         let content = text.get(content_start..content_end).unwrap_or("").trim();
         if starts_container(content) {
-            search.spend()?;
+            search.spend(content.len())?;
             if let Ok(found) = search.try_parse(content, true) {
                 return Some((content, found));
             }
@@ -408,6 +420,7 @@ where
     P: FnMut(&str) -> Result<T, serde_json::Error>,
 {
     let bytes = text.as_bytes();
+    let ends = SpanEnds::new(bytes);
     let mut from = 0;
     // Once one candidate ran to the end of the text unbalanced, keep only the longest such.
     let mut tail_recorded = false;
@@ -423,11 +436,10 @@ where
             from = start + 1;
             continue;
         }
-        // Every start costs budget: each scan may run to the end of the text.
-        search.spend()?;
-        match balanced_end(bytes, start) {
+        match ends.end_of(start) {
             Some(end) => {
                 let candidate = text.get(start..end).unwrap_or("");
+                search.spend(candidate.len())?;
                 match search.try_parse(candidate, false) {
                     Ok(found) if is_array => {
                         search.array = Some((candidate, found));
@@ -442,6 +454,7 @@ where
                 // Unbalanced to the end (cut-off output): keep it as the likely failure.
                 tail_recorded = true;
                 let candidate = text.get(start..).unwrap_or("").trim_end();
+                search.spend(candidate.len())?;
                 // Only its error is wanted.
                 let _ = search.try_parse(candidate, false);
             }
@@ -452,36 +465,82 @@ where
     None
 }
 
-/// The end (exclusive) of the balanced span opening at `start`, skipping JSON strings.
-/// Brackets of both kinds share one depth count: a mismatch makes the span fail to parse.
-fn balanced_end(bytes: &[u8], start: usize) -> Option<usize> {
-    let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for (i, &b) in bytes.get(start..)?.iter().enumerate() {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'{' | b'[' => depth += 1,
-            b'}' | b']' => {
-                depth = depth.saturating_sub(1);
-                if depth == 0 {
-                    return Some(start + i + 1);
+/// The end of the balanced span opening at each `{` or `[` of a text, found in one pass
+/// from the right.
+///
+/// A span is scanned from its opening bracket, skipping JSON strings (which start at the
+/// first `"` after the bracket, so quotes in the prose before it do not matter); it ends
+/// at the first closing bracket of either kind at its own level (a mismatch makes it fail
+/// to parse). A nested opening bracket met outside a string is in the same state as when
+/// its own span is scanned, so its span, already known, is jumped over: each byte is
+/// scanned by few spans, and the whole pass is linear in practice.
+struct SpanEnds {
+    /// For each byte: 0 when it opens no span or its span is unbalanced to the end of the
+    /// text, else the end (exclusive) of its span (always > 0).
+    ends: Vec<usize>,
+    /// The bytes looked at while finding the ends (for tests of the work done).
+    #[cfg(test)]
+    steps: usize,
+}
+
+impl SpanEnds {
+    fn new(bytes: &[u8]) -> Self {
+        let mut spans = SpanEnds {
+            ends: vec![0; bytes.len()],
+            #[cfg(test)]
+            steps: 0,
+        };
+        for start in (0..bytes.len()).rev() {
+            if matches!(bytes.get(start), Some(b'{' | b'[')) {
+                let end = spans.scan(bytes, start);
+                if let Some(slot) = spans.ends.get_mut(start) {
+                    *slot = end.unwrap_or(0);
                 }
             }
-            _ => {}
         }
+        spans
     }
-    None
+
+    /// The end (exclusive) of the span opening at `start`, if it closes.
+    fn end_of(&self, start: usize) -> Option<usize> {
+        self.ends.get(start).copied().filter(|&end| end > 0)
+    }
+
+    /// Scans the span opening at `start`, jumping over nested spans already known.
+    fn scan(&mut self, bytes: &[u8], start: usize) -> Option<usize> {
+        let mut in_string = false;
+        let mut escaped = false;
+        let mut i = start + 1;
+        while let Some(&b) = bytes.get(i) {
+            #[cfg(test)]
+            {
+                self.steps += 1;
+            }
+            if in_string {
+                if escaped {
+                    escaped = false;
+                } else if b == b'\\' {
+                    escaped = true;
+                } else if b == b'"' {
+                    in_string = false;
+                }
+                i += 1;
+                continue;
+            }
+            match b {
+                b'"' => in_string = true,
+                b'{' | b'[' => {
+                    // Nested: its span closes where it closes, or never.
+                    i = self.end_of(i)?;
+                    continue;
+                }
+                b'}' | b']' => return Some(i + 1),
+                _ => {}
+            }
+            i += 1;
+        }
+        None
+    }
 }
 
 #[cfg(test)]
@@ -570,25 +629,89 @@ mod tests {
     }
 
     #[test]
-    fn candidates_are_bounded() {
+    fn json_after_a_long_code_sample_is_found() {
         let text = "{x} ".repeat(10_000) + "{\"a\": 1}";
-        assert_eq!(extract_json(&text), None);
-        let text = "{x} ".repeat(10) + "{\"a\": 1}";
         assert_eq!(extract_json(&text), Some("{\"a\": 1}"));
+        let code = "fn main() { if x { for i in 0..3 { let s = \"}\"; } } }\n".repeat(100);
+        let text = format!("Here is the code:\n{code}\nAnd the answer: {{\"ok\": true}}");
+        assert_eq!(extract_json(&text), Some("{\"ok\": true}"));
+        assert_eq!(
+            parse_json_answer(&text).unwrap(),
+            serde_json::json!({"ok": true})
+        );
+    }
+
+    #[test]
+    fn span_ends_match_a_scan_from_each_start() {
+        for text in [
+            "a {b [c] \"}\" d} e",
+            "{\"x\": \"{\\\"\"} [ ] {",
+            "say \"{\" then {\"a\": [1, {\"b\": \"]\"}]}",
+            "}{][{{}}]]",
+        ] {
+            let bytes = text.as_bytes();
+            let ends = SpanEnds::new(bytes);
+            for (start, &b) in bytes.iter().enumerate() {
+                if b == b'{' || b == b'[' {
+                    assert_eq!(
+                        ends.end_of(start),
+                        naive_end(bytes, start),
+                        "{text:?} at {start}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// The span's end found by scanning from its start alone.
+    fn naive_end(bytes: &[u8], start: usize) -> Option<usize> {
+        let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+        for (i, &b) in bytes.iter().enumerate().skip(start) {
+            if in_string {
+                if escaped {
+                    escaped = false;
+                } else if b == b'\\' {
+                    escaped = true;
+                } else if b == b'"' {
+                    in_string = false;
+                }
+                continue;
+            }
+            match b {
+                b'"' => in_string = true,
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(i + 1);
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
     }
 
     #[test]
     fn pathological_inputs_stay_linear() {
-        // Each would be quadratic without the candidate budget.
+        // Each would be quadratic with a scan from every start.
         for text in [
             "{".repeat(200_000),
             "[\"".repeat(100_000),
             "{\"a\": ".repeat(50_000),
+            "{\"".repeat(100_000),
             "```json\n{\n```\n".repeat(20_000),
             "<think>{</think>".repeat(20_000),
+            "{x} ".repeat(50_000),
         ] {
             assert_eq!(extract_json(&text), None);
             assert!(parse_json_answer(&text).is_err());
+            let steps = SpanEnds::new(text.as_bytes()).steps;
+            assert!(
+                steps <= 3 * text.len(),
+                "{steps} steps for {} bytes",
+                text.len()
+            );
         }
     }
 

@@ -2,11 +2,15 @@
 
 use std::time::{Duration, SystemTime};
 
+use crate::later::clamped;
+
 /// The response headers that carry a retry delay, in the order they are honoured.
 pub const RETRY_HEADERS: [&str; 2] = ["retry-after-ms", "retry-after"];
 
 /// The delay a server asked for: `retry-after-ms` (milliseconds) first, then
-/// `retry-after` as seconds (floats allowed) or as an HTTP date.
+/// `retry-after` as seconds (floats allowed) or as an HTTP date. A delay longer than
+/// [`LONGEST_WAIT`](crate::LONGEST_WAIT) (one year) is clamped to it, so adding it to
+/// an `Instant` never overflows.
 ///
 /// ```
 /// use std::time::Duration;
@@ -30,16 +34,17 @@ pub fn retry_after_from_headers<'a>(
         }
     }
     if let Some(delay) = millis.and_then(|v| seconds(v.trim(), 1_000.0)) {
-        return Some(delay);
+        return Some(clamped(delay));
     }
     let value = plain?.trim();
-    seconds(value, 1.0).or_else(|| {
+    let delay = seconds(value, 1.0).or_else(|| {
         let when = httpdate::parse_http_date(value).ok()?;
         Some(
             when.duration_since(SystemTime::now())
                 .unwrap_or(Duration::ZERO),
         )
-    })
+    })?;
+    Some(clamped(delay))
 }
 
 fn seconds(value: &str, per_second: f64) -> Option<Duration> {
@@ -47,7 +52,11 @@ fn seconds(value: &str, per_second: f64) -> Option<Duration> {
     if !number.is_finite() || number < 0.0 {
         return None;
     }
-    Duration::try_from_secs_f64(number / per_second).ok()
+    let secs = number / per_second;
+    if secs >= crate::LONGEST_WAIT.as_secs_f64() {
+        return Some(crate::LONGEST_WAIT);
+    }
+    Duration::try_from_secs_f64(secs).ok()
 }
 
 #[cfg(test)]
@@ -68,6 +77,23 @@ mod tests {
             retry_after_from_headers([("retry-after", past.as_str())]),
             Some(Duration::ZERO)
         );
+    }
+
+    #[test]
+    fn huge_delays_are_clamped_to_a_year() {
+        for (name, value) in [
+            ("retry-after", "1e20"),
+            ("retry-after", "18446744073709551615"),
+            ("retry-after-ms", "1e300"),
+        ] {
+            assert_eq!(
+                retry_after_from_headers([(name, value)]),
+                Some(crate::LONGEST_WAIT),
+                "{name}: {value}"
+            );
+        }
+        let far = retry_after_from_headers([("retry-after", "Fri, 31 Dec 9999 23:59:59 GMT")]);
+        assert_eq!(far, Some(crate::LONGEST_WAIT));
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::sync::{Arc, OnceLock};
 use jsonschema::Validator;
 
 use super::record::Ledger;
+use crate::budget::prompt_bound;
 use crate::catalogue::{is_virtual, split_model_id, ModelEntry, VirtualModel};
 use crate::client::cached::CacheSlot;
 use crate::client::candidates::Candidates;
@@ -147,17 +148,31 @@ impl CallPlan {
     /// plan's shared estimate, or (with JSON feedback) the prompt with it.
     pub fn prompt_tokens(&self, target: &Target, params: &AttemptParams) -> u64 {
         let instruction = self.instruction.as_deref();
-        match &params.feedback {
+        match self.with_feedback(params) {
             None => self
                 .estimate
                 .tokens(&target.model, &self.request.messages, instruction),
-            Some((answer, feedback)) => {
-                let mut messages = self.request.messages.clone();
-                messages.push(Message::assistant(answer.clone()));
-                messages.push(Message::user(feedback.clone()));
-                prompt_estimate(&target.model, &messages, instruction)
-            }
+            Some(messages) => prompt_estimate(&target.model, &messages, instruction),
         }
+    }
+
+    /// The most tokens the prompt of an attempt to `target` with `params` can be
+    /// billed as (what a budget reserves for it; see [`prompt_bound`]).
+    pub fn prompt_bound(&self, target: &Target, params: &AttemptParams) -> u64 {
+        let messages = self.with_feedback(params);
+        let messages = messages.as_deref().unwrap_or(&self.request.messages);
+        let instruction = self.instruction.as_deref();
+        prompt_bound(&target.model, messages, instruction, &self.request.extra)
+    }
+
+    /// The request's messages followed by the rejected answer and its feedback,
+    /// when the attempt carries JSON feedback.
+    fn with_feedback(&self, params: &AttemptParams) -> Option<Vec<Message>> {
+        let (answer, feedback) = params.feedback.as_ref()?;
+        let mut messages = self.request.messages.clone();
+        messages.push(Message::assistant(answer.clone()));
+        messages.push(Message::user(feedback.clone()));
+        Some(messages)
     }
 }
 

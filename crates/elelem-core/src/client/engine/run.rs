@@ -76,19 +76,26 @@ fn outcome_unknown(error: &ProviderError) -> bool {
     )
 }
 
-/// Reserves the worst case of one attempt of `prompt` estimated tokens on the
-/// budgets that apply to the call (`None` when none does).
+/// Reserves the worst case of one attempt on the budgets that apply to the call
+/// (`None` when none does): the bound of its prompt (a bound, not the shared
+/// estimate, computed only when a budget applies) and its output limit.
 async fn reserve(
     inner: &Inner,
     plan: &CallPlan,
     target: &Target,
-    prompt: u64,
+    params: &AttemptParams,
 ) -> Result<Option<Reservation>, ElelemError> {
     let tags = &plan.ledger.tags;
     if !inner.accounting.budgets.applies(tags) {
         return Ok(None);
     }
-    let worst = worst_case(&target.model, prompt, plan.request.max_tokens)?;
+    let prompt = plan.prompt_bound(target, params);
+    let worst = worst_case(
+        &target.model,
+        prompt,
+        plan.request.max_tokens,
+        &plan.request.extra,
+    )?;
     inner
         .accounting
         .budgets
@@ -184,7 +191,7 @@ pub(crate) async fn run<O: Operation>(
 
         // Reserve and gate read the plan's one prompt estimate.
         let prompt = plan.prompt_tokens(&at.current, &at.params);
-        let mut reservation = reserve(inner, plan, &at.current, prompt).await?;
+        let mut reservation = reserve(inner, plan, &at.current, &at.params).await?;
         let gate_tokens = prompt.saturating_add(plan.request.max_tokens.map_or(0, u64::from));
         let send = op.send(&at.current, body).instrument(attempt_span.clone());
         let send = crate::client::gate::guarded(&inner.gate, &model.provider, || gate_tokens, send);

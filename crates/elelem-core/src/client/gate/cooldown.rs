@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::later::Later;
 use crate::provider::{ProviderError, ProviderErrorKind};
 
 /// When a provider that keeps failing is put in a cool-down.
@@ -181,7 +182,7 @@ impl Cooldowns {
                 breaker.consecutive = breaker.consecutive.saturating_add(1);
                 let open = breaker.open_until.is_some_and(|until| until > now);
                 if breaker.consecutive >= policy.failures && !open {
-                    breaker.open_until = Some(now + policy.duration);
+                    breaker.open_until = Some(now.later(policy.duration));
                     tracing::warn!(
                         provider,
                         failures = breaker.consecutive,

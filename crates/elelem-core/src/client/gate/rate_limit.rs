@@ -8,6 +8,8 @@ use std::time::Duration;
 use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
 
+use crate::later::Later;
+
 use super::headers::RateLimitHeaders;
 
 /// A client-side rate limit for one provider: at most `requests` requests and
@@ -176,7 +178,7 @@ impl LimiterState {
         for admission in self.log.iter().rev() {
             sum = sum.saturating_add(unit.cost(admission));
             if sum.saturating_add(cost) > capacity {
-                return (admission.at + window).max(now);
+                return admission.at.later(window).max(now);
             }
         }
         now
@@ -207,13 +209,13 @@ impl LimiterState {
         let used = self.used_from(view.reset_at, unit);
         let windows = (used.saturating_add(cost) - 1) / limit;
         let windows = u32::try_from(windows).unwrap_or(u32::MAX);
-        (view.reset_at + window.saturating_mul(windows)).max(now)
+        view.reset_at.later(window.saturating_mul(windows)).max(now)
     }
 
     /// Forgets admissions and views nothing needs any more.
     fn prune(&mut self, now: Instant, window: Duration) {
         for view in [&mut self.requests_view, &mut self.tokens_view] {
-            if view.is_some_and(|v| now >= v.reset_at + window) {
+            if view.is_some_and(|v| now >= v.reset_at.later(window)) {
                 *view = None;
             }
         }
@@ -348,11 +350,12 @@ impl RateLimiter {
                     observed_seq: state.next_seq,
                     remaining,
                     pending: state.in_flight_requests,
-                    reset_at: now
-                        + parsed
+                    reset_at: now.later(
+                        parsed
                             .reset_requests
                             .or(retry_after)
                             .unwrap_or(self.limit.window),
+                    ),
                     limit: parsed.limit_requests,
                 });
                 fresh = true;
@@ -363,7 +366,7 @@ impl RateLimiter {
                     observed_seq: state.next_seq,
                     remaining: 0,
                     pending: state.in_flight_requests,
-                    reset_at: now + wait,
+                    reset_at: now.later(wait),
                     limit: None,
                 });
                 fresh = true;
@@ -374,7 +377,7 @@ impl RateLimiter {
                     observed_seq: state.next_seq,
                     remaining,
                     pending: state.in_flight_tokens,
-                    reset_at: now + parsed.reset_tokens.unwrap_or(self.limit.window),
+                    reset_at: now.later(parsed.reset_tokens.unwrap_or(self.limit.window)),
                     limit: parsed.limit_tokens,
                 });
                 fresh = true;
@@ -408,6 +411,25 @@ mod tests {
     async fn admitted_after(limiter: &RateLimiter, tokens: u64, start: Instant) -> Duration {
         limiter.admit(tokens).await;
         Instant::now() - start
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn huge_server_resets_and_windows_never_overflow() {
+        for window in [Duration::from_secs(60), Duration::MAX] {
+            let limiter = RateLimiter::new("p", RateLimit::per(window).requests(1));
+            let seq = limiter.admit(0).await;
+            let huge = headers(&[
+                ("x-ratelimit-remaining-requests", "0"),
+                ("x-ratelimit-limit-requests", "1"),
+                ("x-ratelimit-reset-requests", "99999999999999h"),
+                ("x-ratelimit-remaining-tokens", "0"),
+                ("x-ratelimit-reset-tokens", "1e300s"),
+            ]);
+            limiter.finish(seq, 0, Some(&huge), Some(Duration::MAX));
+            // The next admission waits (at most a year), it does not panic.
+            let next = tokio::time::timeout(Duration::from_secs(3600), limiter.admit(0)).await;
+            assert!(next.is_err(), "admitted before the server's reset");
+        }
     }
 
     #[tokio::test(start_paused = true)]

@@ -73,7 +73,7 @@
 mod backend;
 mod error;
 mod options;
-mod queue;
+pub(crate) mod queue;
 mod sink;
 mod writer;
 

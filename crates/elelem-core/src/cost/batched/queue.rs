@@ -10,7 +10,7 @@ const WARN_EVERY_MS: u64 = 10_000;
 /// Counts the records queued and not yet written, shared by the sink (which
 /// admits them) and its writer thread (which releases them once written).
 #[derive(Debug)]
-pub(super) struct QueueBound {
+pub(crate) struct QueueBound {
     sink: &'static str,
     max: usize,
     queued: AtomicUsize,
@@ -21,7 +21,7 @@ pub(super) struct QueueBound {
 }
 
 impl QueueBound {
-    pub(super) fn new(sink: &'static str, max: usize) -> Self {
+    pub(crate) fn new(sink: &'static str, max: usize) -> Self {
         QueueBound {
             sink,
             max,
@@ -34,7 +34,7 @@ impl QueueBound {
 
     /// Takes a place for one record; false (the record counted as dropped) when
     /// the queue is full.
-    pub(super) fn admit(&self) -> bool {
+    pub(crate) fn admit(&self) -> bool {
         if self.queued.fetch_add(1, Ordering::AcqRel) < self.max {
             return true;
         }
@@ -45,17 +45,17 @@ impl QueueBound {
     }
 
     /// Frees the places of `records` written (or never sent).
-    pub(super) fn release(&self, records: usize) {
+    pub(crate) fn release(&self, records: usize) {
         self.queued.fetch_sub(records, Ordering::AcqRel);
     }
 
     /// Counts one record not stored; the total so far.
-    pub(super) fn count_dropped(&self) -> u64 {
+    pub(crate) fn count_dropped(&self) -> u64 {
         self.dropped.fetch_add(1, Ordering::Relaxed) + 1
     }
 
     /// The records not stored so far.
-    pub(super) fn dropped(&self) -> u64 {
+    pub(crate) fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
 

@@ -9,6 +9,7 @@
 //! ```
 
 pub mod client;
+pub mod commands;
 pub mod config;
 pub mod gateway;
 pub mod ledger;

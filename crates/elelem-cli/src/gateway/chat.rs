@@ -17,7 +17,13 @@ use super::{ApiError, Gateway, GatewayKey, InFlight, Loaded};
 use crate::openai_body;
 
 /// The `elelem` object added to answers: what the call cost and who answered.
-pub(crate) fn meta_json(meta: &ElelemMeta) -> Value {
+///
+/// ```
+/// let meta = elelem::ElelemMeta { attempts: 2, answered_by: "groq:x".into(), ..Default::default() };
+/// let json = elelem_cli::gateway::meta_json(&meta);
+/// assert_eq!((json["attempts"].as_u64(), json["answered_by"].as_str()), (Some(2), Some("groq:x")));
+/// ```
+pub fn meta_json(meta: &ElelemMeta) -> Value {
     json!({
         "cost_usd": meta.cost,
         "attempts": meta.attempts,

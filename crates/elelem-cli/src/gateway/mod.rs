@@ -31,6 +31,7 @@ use axum::Router;
 use elelem::Elelem;
 use tokio::sync::watch;
 
+pub use chat::meta_json;
 pub use error::ApiError;
 pub use keys::{sha256_hex, GatewayKey, KeyRing, RateLimiter};
 pub use server::{run, start, Running};

@@ -129,11 +129,9 @@ pub async fn run(gateway: Arc<Gateway>, listen: &str) -> Result<(), String> {
             while hangups.recv().await.is_some() {
                 match reloader.reload() {
                     Ok(()) => {
-                        tracing::info!("configuration reloaded");
                         eprintln!("elelem: configuration reloaded");
                     }
                     Err(error) => {
-                        tracing::error!(%error, "configuration refused; the old one stays");
                         eprintln!("elelem: configuration refused, the old one stays: {error}");
                     }
                 }

@@ -474,3 +474,23 @@ mod tests {
         assert!(text.contains("virtual:x"), "{text}");
     }
 }
+
+#[cfg(test)]
+mod sample {
+    #![allow(clippy::unwrap_used)]
+
+    #[test]
+    fn the_sample_configuration_parses() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../examples/gateway/elelem.toml"
+        );
+        let config = super::Config::load(path).unwrap();
+        assert_eq!(config.keys[0].name, "demo");
+        assert_eq!(
+            config.keys[0].sha256,
+            crate::gateway::sha256_hex("demo-key")
+        );
+        assert!(config.virtual_models_toml().is_some());
+    }
+}

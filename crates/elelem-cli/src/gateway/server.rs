@@ -75,8 +75,15 @@ async fn serve(
     listener: TcpListener,
     signal: impl Future<Output = ()> + Send + 'static,
 ) {
+    use axum::serve::ListenerExt;
     let router = gateway.router();
     let notify = gateway.clone();
+    // Answers go out at once, not held back by Nagle's algorithm.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "TCP_NODELAY could not be set");
+        }
+    });
     let server = axum::serve(listener, router)
         .with_graceful_shutdown(async move {
             signal.await;

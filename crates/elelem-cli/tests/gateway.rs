@@ -529,3 +529,39 @@ async fn a_reload_switches_keys_without_dropping_requests_and_refuses_a_bad_file
     assert_eq!(answer["choices"][0]["message"]["content"], "during reload");
     running.shutdown().await;
 }
+
+#[tokio::test]
+async fn slow_clients_are_timed_out_for_their_headers_and_their_body() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let setup = Setup::new().await;
+    let running = setup.start("").await;
+
+    // Headers that never finish: the connection is closed after the timeout.
+    let mut slow = tokio::net::TcpStream::connect(running.addr).await.unwrap();
+    slow.write_all(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let mut buffer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(15), slow.read_to_end(&mut buffer)).await;
+    assert!(
+        read.is_ok(),
+        "the gateway kept a client that never sent its headers"
+    );
+
+    // A body that stops half-way: 408 in OpenAI's shape.
+    let mut slow = tokio::net::TcpStream::connect(running.addr).await.unwrap();
+    let head = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {OPEN_KEY}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"model\":"
+    );
+    slow.write_all(head.as_bytes()).await.unwrap();
+    let mut buffer = vec![0; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(15), slow.read(&mut buffer))
+        .await
+        .expect("an answer within the timeout")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&buffer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"code\":\"request_timeout\""), "{answer}");
+    assert_eq!(setup.server.request_count(), 0);
+    running.shutdown().await;
+}

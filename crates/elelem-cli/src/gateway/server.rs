@@ -2,7 +2,7 @@
 //! SIGTERM / Ctrl-C (stop accepting, finish what is in flight, streams up to
 //! the grace period, then flush the ledger).
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,23 +75,9 @@ async fn serve(
     listener: TcpListener,
     signal: impl Future<Output = ()> + Send + 'static,
 ) {
-    use axum::serve::ListenerExt;
     let router = gateway.router();
-    let notify = gateway.clone();
-    // Answers go out at once, not held back by Nagle's algorithm.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::debug!(%error, "TCP_NODELAY could not be set");
-        }
-    });
-    let server = axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            signal.await;
-            tracing::info!("shutting down: no new connections, finishing the requests in flight");
-            notify.begin_shutdown();
-        })
-        .into_future();
-    let grace = gateway.loaded().config.gateway.shutdown_grace();
+    let limits = gateway.loaded().config.gateway.clone();
+    let grace = limits.shutdown_grace();
     let mut down = gateway.shutdown.subscribe();
     let hard_stop = async move {
         let _ = down.wait_for(|d| *d).await;
@@ -99,12 +85,14 @@ async fn serve(
         // to write their last event.
         tokio::time::sleep(grace + Duration::from_secs(2)).await;
     };
+    let notify = gateway.clone();
+    let signal = async move {
+        signal.await;
+        tracing::info!("shutting down: no new connections, finishing the requests in flight");
+        notify.begin_shutdown();
+    };
     tokio::select! {
-        result = server => {
-            if let Err(error) = result {
-                tracing::error!(%error, "the server stopped with an error");
-            }
-        }
+        () = accept_loop(listener, router, limits.client_timeout(), signal) => {}
         () = hard_stop => {
             tracing::warn!("connections still open after the grace period were closed");
         }
@@ -116,6 +104,53 @@ async fn serve(
             Err(error) => tracing::error!(%error, "the ledger flush task failed"),
         }
     }
+}
+
+/// Accepts HTTP/1 connections until `signal`, then waits for the open ones to
+/// finish (idle keep-alive connections are closed at once). A client that has
+/// not sent its headers within `header_timeout` is disconnected.
+async fn accept_loop(
+    listener: TcpListener,
+    router: axum::Router,
+    header_timeout: Duration,
+    signal: impl Future<Output = ()>,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::server::graceful::GracefulShutdown;
+    use hyper_util::service::TowerToHyperService;
+
+    let graceful = GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .keep_alive(true);
+    let mut signal = std::pin::pin!(signal);
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut signal => break,
+        };
+        let tcp = match accepted {
+            Ok((tcp, _)) => tcp,
+            Err(error) => {
+                // Out of file descriptors and the like: wait instead of spinning.
+                tracing::warn!(%error, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        // Answers go out at once, not held back by Nagle's algorithm.
+        let _ = tcp.set_nodelay(true);
+        let service = TowerToHyperService::new(router.clone());
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(tcp), service));
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
 }
 
 /// `elelem serve`: binds `listen`, serves until SIGTERM or Ctrl-C, reloads the

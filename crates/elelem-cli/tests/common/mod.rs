@@ -48,6 +48,7 @@ listen = "127.0.0.1:0"
 ambient_keys = false
 max_body_bytes = 20000
 shutdown_grace_secs = 2
+client_timeout_secs = 2
 
 [providers.openai]
 api_key_file = "openai.key"

@@ -1,0 +1,201 @@
+//! `elelem serve`: an OpenAI-compatible HTTP gateway over one `Elelem` client,
+//! with virtual keys, Prometheus metrics, JSON stats and a dashboard.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use elelem_cli::{config::Config, gateway::Gateway};
+//! let config = Config::load("elelem.toml")?;
+//! let gateway = Gateway::new(config, Some("elelem.toml".into()))?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! let running = elelem_cli::gateway::start(gateway, listener);
+//! println!("listening on {}", running.addr);
+//! running.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+mod body;
+mod chat;
+mod error;
+mod keys;
+mod ops;
+mod server;
+mod sse;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use axum::routing::{get, post};
+use axum::Router;
+use elelem::Elelem;
+use tokio::sync::watch;
+
+pub use chat::meta_json;
+pub use error::ApiError;
+pub use keys::{sha256_hex, GatewayKey, KeyRing, RateLimiter};
+pub use server::{run, start, Running};
+
+use crate::client::{self, BuildError, Shared};
+use crate::config::Config;
+
+/// One loaded configuration: the client and keys it describes. Requests keep the
+/// one they started with, so a reload never disturbs them.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The configuration.
+    pub config: Config,
+    /// The client.
+    pub elelem: Elelem,
+    /// The gateway keys.
+    pub keys: KeyRing,
+}
+
+/// The gateway's state.
+#[derive(Debug)]
+pub struct Gateway {
+    current: RwLock<Arc<Loaded>>,
+    shared: Shared,
+    limiter: RateLimiter,
+    config_path: Option<PathBuf>,
+    shutdown: watch::Sender<bool>,
+    in_flight: AtomicI64,
+    started: Instant,
+}
+
+impl Gateway {
+    /// A gateway for `config`; `path` is the file reloads read.
+    ///
+    /// ```
+    /// let gateway = elelem_cli::gateway::Gateway::new(Default::default(), None).unwrap();
+    /// assert!(gateway.loaded().keys.is_open());
+    /// ```
+    pub fn new(config: Config, path: Option<PathBuf>) -> Result<Arc<Gateway>, BuildError> {
+        // Installed first, so nothing recorded from now on is lost.
+        crate::metrics_setup::prometheus();
+        let shared = Shared::open(&config)?;
+        let elelem = client::build(&config, &shared)?;
+        let keys = KeyRing::new(&config.keys);
+        if keys.is_open() {
+            tracing::warn!("no [[keys]] configured: anyone who can reach the gateway may use it");
+        }
+        let (shutdown, _) = watch::channel(false);
+        Ok(Arc::new(Gateway {
+            current: RwLock::new(Arc::new(Loaded {
+                config,
+                elelem,
+                keys,
+            })),
+            shared,
+            limiter: RateLimiter::default(),
+            config_path: path,
+            shutdown,
+            in_flight: AtomicI64::new(0),
+            started: Instant::now(),
+        }))
+    }
+
+    /// The configuration in force.
+    pub fn loaded(&self) -> Arc<Loaded> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The parts kept across reloads.
+    pub fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
+    /// Reads the configuration file again and switches to it; a bad file is
+    /// refused (the message names the line and reason) and the old one stays.
+    /// The ledger and listen address stay as they were at start.
+    pub fn reload(&self) -> Result<(), String> {
+        let Some(path) = &self.config_path else {
+            return Err("the gateway was started without a configuration file".into());
+        };
+        let config = Config::load(path).map_err(|e| e.to_string())?;
+        self.replace(config).map_err(|e| e.to_string())
+    }
+
+    /// Switches to `config` (requests in flight finish on the old one).
+    pub fn replace(&self, config: Config) -> Result<(), BuildError> {
+        let elelem = client::build(&config, &self.shared)?;
+        let keys = KeyRing::new(&config.keys);
+        self.limiter.retain(&keys);
+        let loaded = Arc::new(Loaded {
+            config,
+            elelem,
+            keys,
+        });
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = loaded;
+        metrics::counter!("elelem_config_reloads_total").increment(1);
+        Ok(())
+    }
+
+    /// Whether shutdown has begun.
+    pub fn shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    /// Starts the shutdown: `/ready` turns 503 and streams get their deadline.
+    pub fn begin_shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    /// The requests being answered now.
+    pub fn in_flight(&self) -> i64 {
+        self.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// The gateway's routes.
+    pub fn router(self: &Arc<Self>) -> Router {
+        Router::new()
+            .route("/v1/chat/completions", post(chat::chat_completions))
+            .route("/v1/completions", post(chat::completions))
+            .route("/v1/models", get(chat::models))
+            .route("/v1/stats", get(ops::stats))
+            .route("/health", get(ops::health))
+            .route("/ready", get(ops::ready))
+            .route("/metrics", get(ops::metrics))
+            .route("/dashboard", get(ops::dashboard))
+            .route("/dashboard/data", get(ops::dashboard_data))
+            .fallback(ops::not_found)
+            .with_state(self.clone())
+    }
+}
+
+/// Counts a request in flight until dropped, and notes a client that left
+/// before its answer was complete (dropped without [`InFlight::done`]): exactly
+/// once per request.
+#[derive(Debug)]
+pub(crate) struct InFlight {
+    gateway: Arc<Gateway>,
+    done: bool,
+}
+
+impl InFlight {
+    pub(crate) fn start(gateway: &Arc<Gateway>) -> InFlight {
+        let now = gateway.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        metrics::gauge!("elelem_in_flight").set(now as f64);
+        InFlight {
+            gateway: gateway.clone(),
+            done: false,
+        }
+    }
+
+    pub(crate) fn done(&mut self) {
+        self.done = true;
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let now = self.gateway.in_flight.fetch_sub(1, Ordering::SeqCst) - 1;
+        metrics::gauge!("elelem_in_flight").set(now as f64);
+        if !self.done {
+            self.gateway.shared.telemetry.observe_disconnect();
+        }
+    }
+}

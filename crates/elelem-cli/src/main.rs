@@ -1,0 +1,305 @@
+//! `elelem`: the gateway and command line of Elelem (see `elelem --help`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use elelem_cli::commands::{self, batch, chat, models, stats};
+use elelem_cli::config::{BudgetSection, Config};
+use elelem_cli::gateway::{self, Gateway};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "elelem",
+    version,
+    about = "One API over many LLM providers: an OpenAI-compatible gateway and a command line"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the OpenAI-compatible gateway.
+    Serve {
+        /// The configuration file.
+        #[arg(long, default_value = "elelem.toml")]
+        config: PathBuf,
+        /// The address to listen on (overrides `[gateway] listen`).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Ask a model once.
+    Chat {
+        /// `provider:model` (or `virtual:...`).
+        model: String,
+        /// The user message.
+        prompt: String,
+        /// A system message.
+        #[arg(long)]
+        system: Option<String>,
+        /// Ask for JSON (parsed and printed pretty).
+        #[arg(long)]
+        json: bool,
+        /// A JSON schema file the answer must satisfy (implies --json).
+        #[arg(long)]
+        schema: Option<PathBuf>,
+        /// Print the answer as it arrives.
+        #[arg(long)]
+        stream: bool,
+        /// Tags the cost is counted under.
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        /// The configuration file (default: ./elelem.toml if present).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// List the catalogue's models.
+    Models {
+        /// Only this provider's.
+        #[arg(long)]
+        provider: Option<String>,
+        /// Only models with native JSON schema output.
+        #[arg(long)]
+        json_schema: bool,
+        /// Only models that take images.
+        #[arg(long)]
+        vision: bool,
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// The configuration file (default: ./elelem.toml if present).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Spend and calls read from a ledger.
+    Stats {
+        /// The ledger: a SQLite file or a postgres:// URL.
+        #[arg(long)]
+        ledger: String,
+        /// Only this tag's calls.
+        #[arg(long)]
+        tag: Option<String>,
+        /// Only calls from this UTC day on (YYYY-MM-DD).
+        #[arg(long)]
+        since: Option<String>,
+        /// Group by model, provider, tag or day.
+        #[arg(long, value_enum)]
+        by: Option<stats::GroupBy>,
+        /// The Python Elelem statistics dictionary as JSON.
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        /// CSV.
+        #[arg(long)]
+        csv: bool,
+    },
+    /// Answer a JSON-lines file of requests.
+    Batch {
+        /// The requests: one OpenAI chat body per line.
+        input: PathBuf,
+        /// Where the answers go (one JSON line per request, as they finish).
+        #[arg(long)]
+        out: PathBuf,
+        /// Requests in flight at once.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        /// Stop starting requests once this many dollars would be passed.
+        #[arg(long)]
+        budget: Option<String>,
+        /// Skip the lines already answered in --out.
+        #[arg(long)]
+        resume: bool,
+        /// The configuration file (default: ./elelem.toml if present).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Print the SHA-256 of a gateway key, for `[[keys]] sha256 = ...`.
+    KeyHash {
+        /// The key.
+        secret: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ELELEM_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => return fail(format!("cannot start the async runtime: {error}")),
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(code) => code,
+        Err(message) => fail(message),
+    }
+}
+
+fn fail(message: String) -> ExitCode {
+    eprintln!("elelem: {}", commands::one_line(&message));
+    ExitCode::FAILURE
+}
+
+async fn run(command: Command) -> Result<ExitCode, String> {
+    match command {
+        Command::Serve { config, listen } => {
+            let loaded = Config::load(&config).map_err(|e| e.to_string())?;
+            let listen = listen.unwrap_or_else(|| loaded.gateway.listen.clone());
+            let gateway = Gateway::new(loaded, Some(config)).map_err(|e| e.to_string())?;
+            gateway::run(gateway, &listen).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Chat {
+            model,
+            prompt,
+            system,
+            json,
+            schema,
+            stream,
+            tags,
+            config,
+        } => {
+            let config = commands::load_config(config.as_deref())?;
+            let (elelem, shared) = commands::open_client(&config)?;
+            let args = chat::ChatArgs {
+                model,
+                prompt,
+                system,
+                json,
+                schema,
+                stream,
+                tags,
+            };
+            let result = chat::run(&elelem, &args).await;
+            close_ledger(&shared);
+            result.map(|()| ExitCode::SUCCESS)
+        }
+        Command::Models {
+            provider,
+            json_schema,
+            vision,
+            json,
+            config,
+        } => {
+            let config = commands::load_config(config.as_deref())?;
+            let (elelem, _) = commands::open_client(&config)?;
+            let args = models::ModelsArgs {
+                provider,
+                json_schema,
+                vision,
+                json,
+            };
+            print!("{}", models::render(&elelem, &args));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Stats {
+            ledger,
+            tag,
+            since,
+            by,
+            json,
+            csv,
+        } => {
+            let format = match (json, csv) {
+                (true, _) => stats::Format::Json,
+                (_, true) => stats::Format::Csv,
+                _ => stats::Format::Table,
+            };
+            let args = stats::StatsArgs {
+                ledger,
+                tag,
+                since,
+                by,
+                format,
+            };
+            let text = tokio::task::spawn_blocking(move || stats::run(&args))
+                .await
+                .map_err(|e| e.to_string())??;
+            print!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Batch {
+            input,
+            out,
+            concurrency,
+            budget,
+            resume,
+            config,
+        } => {
+            let mut config = commands::load_config(config.as_deref())?;
+            if let Some(limit) = budget {
+                let section = BudgetSection {
+                    limit_usd: limit,
+                    tag: None,
+                    window: None,
+                };
+                section
+                    .budget()
+                    .map_err(|e| e.replace("[[budgets]]", "--budget"))?;
+                config.budgets.push(section);
+            }
+            let (elelem, shared) = commands::open_client(&config)?;
+            let args = batch::BatchArgs {
+                input,
+                out: out.clone(),
+                concurrency,
+                resume,
+            };
+            let stop = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            let report = batch::run(&elelem, &args, stop).await;
+            close_ledger(&shared);
+            let report = report?;
+            eprintln!(
+                "batch: {} answered, {} failed, {} skipped (already answered), spent {} -> {}",
+                report.answered,
+                report.failed,
+                report.skipped,
+                commands::dollars(report.spent),
+                out.display()
+            );
+            if report.interrupted {
+                return Err(format!(
+                    "interrupted: what finished is in {}; run again with --resume to answer the rest",
+                    out.display()
+                ));
+            }
+            if report.budget_reached {
+                return Err(format!(
+                    "the --budget was reached with {} request(s) not answered; raise it and run again with --resume",
+                    report.not_started
+                ));
+            }
+            if report.failed > 0 {
+                return Err(format!(
+                    "{} request(s) failed (their errors are in {}); fix them or run again with --resume to retry",
+                    report.failed,
+                    out.display()
+                ));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::KeyHash { secret } => {
+            println!("{}", gateway::sha256_hex(&secret));
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Writes what the ledger has queued before the program exits.
+fn close_ledger(shared: &elelem_cli::client::Shared) {
+    if let Some(ledger) = &shared.ledger {
+        if let Err(error) = ledger.close() {
+            eprintln!("elelem: the ledger could not be flushed: {error}");
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! The process's Prometheus recorder: installed once, rendered by `GET /metrics`.
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Histogram buckets of latencies, in seconds (0.5 ms to 2 min).
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    60.0, 120.0,
+];
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// The handle of the process's recorder, installing it on first use (one
+/// recorder per process: every gateway of a process shares it).
+///
+/// ```
+/// let handle = elelem_cli::metrics_setup::prometheus();
+/// metrics::counter!("doc_example_total").increment(1);
+/// assert!(handle.render().contains("doc_example_total 1"));
+/// ```
+pub fn prometheus() -> &'static PrometheusHandle {
+    HANDLE.get_or_init(|| {
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
+            .unwrap_or_else(|_| PrometheusBuilder::new());
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("a metrics recorder was already installed; /metrics shows only what this one records");
+        }
+        handle
+    })
+}

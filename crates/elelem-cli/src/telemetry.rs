@@ -1,0 +1,335 @@
+//! What the gateway observes, for `/metrics` and the dashboard: a [`CostSink`]
+//! that turns every attempt's record into Prometheus series and keeps the
+//! dashboard's aggregates (spend per minute by tag and by model, calls, errors,
+//! retries by cause, call latencies), all bounded in memory.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use elelem::cost::{AttemptOutcome, CostSink, RetryCause, UsageRecord};
+use elelem::Usd;
+use serde::Serialize;
+
+/// The most distinct values kept for one label (tags, models); later ones are
+/// counted under `"other"` so clients cannot grow the memory without bound.
+pub const MAX_LABEL_VALUES: usize = 200;
+/// The minutes of spend history kept for the dashboard (one day).
+pub const HISTORY_MINUTES: u64 = 24 * 60;
+/// The most recent call latencies kept for the dashboard's percentiles.
+pub const LATENCY_SAMPLES: usize = 2_000;
+
+/// The label value counted for attempts without tags.
+const UNTAGGED: &str = "(none)";
+
+/// The gateway's observations (see the module documentation).
+///
+/// ```
+/// use elelem::cost::CostSink;
+/// let telemetry = elelem_cli::telemetry::Telemetry::new();
+/// assert_eq!(telemetry.snapshot().calls, 0);
+/// # let _: &dyn CostSink = &telemetry;
+/// ```
+#[derive(Debug, Default)]
+pub struct Telemetry {
+    inner: Mutex<Aggregates>,
+}
+
+#[derive(Debug, Default)]
+struct Aggregates {
+    /// Accepted label values, by dimension.
+    labels: BTreeMap<&'static str, BTreeSet<String>>,
+    /// Exact spend per (provider, model, tag), behind the cost gauge.
+    cost: BTreeMap<(String, String, String), Usd>,
+    /// Spend per minute (Unix minute) by tag and by model.
+    minutes: BTreeMap<u64, Minute>,
+    retries: BTreeMap<String, u64>,
+    models: BTreeMap<String, CallCounts>,
+    latencies: VecDeque<(String, f64)>,
+    calls: u64,
+    errors: u64,
+    disconnects: u64,
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+struct Minute {
+    by_tag: BTreeMap<String, Usd>,
+    by_model: BTreeMap<String, Usd>,
+}
+
+/// Calls and failures of one model.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct CallCounts {
+    /// Finished calls.
+    pub calls: u64,
+    /// Calls that finally failed.
+    pub errors: u64,
+    /// Spend, exact.
+    pub cost_usd: Usd,
+}
+
+/// The dashboard's figures at one moment.
+#[derive(Debug, Clone, Serialize)]
+pub struct Snapshot {
+    /// Finished calls.
+    pub calls: u64,
+    /// Calls that finally failed.
+    pub errors: u64,
+    /// Client disconnects that cancelled a call.
+    pub disconnects: u64,
+    /// Retries by cause.
+    pub retries: BTreeMap<String, u64>,
+    /// Calls, errors and spend by model.
+    pub models: BTreeMap<String, CallCounts>,
+    /// Spend per minute: `[{minute, by_tag, by_model}]`, oldest first.
+    pub spend: Vec<SpendPoint>,
+    /// Call latency percentiles by model, in seconds.
+    pub latency: BTreeMap<String, Percentiles>,
+}
+
+/// Spend in one minute.
+#[derive(Debug, Clone, Serialize)]
+pub struct SpendPoint {
+    /// Seconds since the Unix epoch at the minute's start.
+    pub minute: u64,
+    /// Spend by tag.
+    pub by_tag: BTreeMap<String, Usd>,
+    /// Spend by model.
+    pub by_model: BTreeMap<String, Usd>,
+}
+
+/// Latency percentiles.
+#[derive(Debug, Clone, Serialize)]
+pub struct Percentiles {
+    /// Samples.
+    pub count: usize,
+    /// Median, seconds.
+    pub p50: f64,
+    /// 95th percentile, seconds.
+    pub p95: f64,
+    /// 99th percentile, seconds.
+    pub p99: f64,
+}
+
+impl Telemetry {
+    /// Empty observations.
+    pub fn new() -> Telemetry {
+        Telemetry::default()
+    }
+
+    /// Notes one finished gateway call's latency (client's view).
+    pub fn observe_latency(&self, model: &str, latency: Duration) {
+        let mut a = self.lock();
+        let model = a.label("model", model);
+        if a.latencies.len() >= LATENCY_SAMPLES {
+            a.latencies.pop_front();
+        }
+        a.latencies.push_back((model, latency.as_secs_f64()));
+    }
+
+    /// Notes a client that went away before its answer.
+    pub fn observe_disconnect(&self) {
+        self.lock().disconnects += 1;
+        metrics::counter!("elelem_client_disconnects_total").increment(1);
+    }
+
+    /// The dashboard's figures now.
+    pub fn snapshot(&self) -> Snapshot {
+        let a = self.lock();
+        let mut by_model: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+        for (model, secs) in &a.latencies {
+            by_model.entry(model).or_default().push(*secs);
+        }
+        let latency = by_model
+            .into_iter()
+            .map(|(model, mut samples)| {
+                samples.sort_by(f64::total_cmp);
+                (model.to_owned(), percentiles(&samples))
+            })
+            .collect();
+        Snapshot {
+            calls: a.calls,
+            errors: a.errors,
+            disconnects: a.disconnects,
+            retries: a.retries.clone(),
+            models: a.models.clone(),
+            spend: a
+                .minutes
+                .iter()
+                .map(|(minute, m)| SpendPoint {
+                    minute: minute * 60,
+                    by_tag: m.by_tag.clone(),
+                    by_model: m.by_model.clone(),
+                })
+                .collect(),
+            latency,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Aggregates> {
+        // A panic elsewhere while holding the lock leaves consistent counters.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Aggregates {
+    /// `value` if it is known or there is room for it, else `"other"`.
+    fn label(&mut self, dimension: &'static str, value: &str) -> String {
+        let known = self.labels.entry(dimension).or_default();
+        if known.contains(value) {
+            return value.to_owned();
+        }
+        if known.len() < MAX_LABEL_VALUES {
+            known.insert(value.to_owned());
+            return value.to_owned();
+        }
+        "other".to_owned()
+    }
+}
+
+fn percentiles(sorted: &[f64]) -> Percentiles {
+    let at = |q: f64| {
+        let index = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+        sorted.get(index).copied().unwrap_or(0.0)
+    };
+    Percentiles {
+        count: sorted.len(),
+        p50: at(0.50),
+        p95: at(0.95),
+        p99: at(0.99),
+    }
+}
+
+/// The Prometheus label of a retry cause.
+pub fn cause_label(cause: RetryCause) -> &'static str {
+    match cause {
+        RetryCause::RateLimit => "rate_limit",
+        RetryCause::Transient => "transient",
+        RetryCause::JsonParse => "json_parse",
+        RetryCause::JsonSchema => "json_schema",
+        RetryCause::ApiJsonValidation => "api_json_validation",
+    }
+}
+
+impl CostSink for Telemetry {
+    fn record(&self, record: &UsageRecord) {
+        let mut a = self.lock();
+        let provider = a.label("provider", &record.provider);
+        let model = a.label("model", &record.model);
+        let tags: Vec<String> = if record.tags.is_empty() {
+            vec![UNTAGGED.to_owned()]
+        } else {
+            record.tags.iter().map(|t| a.label("tag", t)).collect()
+        };
+        let cost = record.total_cost();
+        let outcome = match record.outcome {
+            AttemptOutcome::Success => "success",
+            AttemptOutcome::Retried(_) => "retried",
+            AttemptOutcome::Failed => "failed",
+        };
+        metrics::counter!("elelem_attempts_total", "provider" => provider.clone(), "model" => model.clone(), "outcome" => outcome).increment(1);
+        if let AttemptOutcome::Retried(cause) = record.outcome {
+            let cause = cause_label(cause);
+            metrics::counter!("elelem_retries_total", "cause" => cause).increment(1);
+            *a.retries.entry(cause.to_owned()).or_default() += 1;
+        }
+        if record.stream_interrupted {
+            metrics::counter!("elelem_interrupted_streams_total", "provider" => provider.clone(), "model" => model.clone()).increment(1);
+        }
+        let kinds = [
+            ("input", record.tokens.input),
+            ("cached_input", record.tokens.cached_input),
+            ("output", record.tokens.output),
+            ("reasoning", record.tokens.reasoning),
+        ];
+        for tag in &tags {
+            for (kind, count) in kinds {
+                if let Some(count) = count.filter(|c| *c > 0) {
+                    metrics::counter!("elelem_tokens_total", "provider" => provider.clone(), "model" => model.clone(), "tag" => tag.clone(), "kind" => kind).increment(count);
+                }
+            }
+            let key = (provider.clone(), model.clone(), tag.clone());
+            let total = a.cost.entry(key).or_insert(Usd::ZERO);
+            *total = total.saturating_add(cost);
+            let exact = *total;
+            metrics::gauge!("elelem_cost_usd_total", "provider" => provider.clone(), "model" => model.clone(), "tag" => tag.clone()).set(exact.as_f64());
+        }
+
+        let minute = record
+            .timestamp
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs()
+            / 60;
+        let point = a.minutes.entry(minute).or_default();
+        for tag in &tags {
+            let spent = point.by_tag.entry(tag.clone()).or_insert(Usd::ZERO);
+            *spent = spent.saturating_add(cost);
+        }
+        let spent = point.by_model.entry(model.clone()).or_insert(Usd::ZERO);
+        *spent = spent.saturating_add(cost);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs()
+            / 60;
+        let oldest = now.saturating_sub(HISTORY_MINUTES);
+        while a
+            .minutes
+            .first_key_value()
+            .is_some_and(|(m, _)| *m < oldest)
+        {
+            a.minutes.pop_first();
+        }
+        // Bounded even when the records' clock runs ahead of this one.
+        while a.minutes.len() as u64 > HISTORY_MINUTES {
+            a.minutes.pop_first();
+        }
+
+        let counts = a.models.entry(model.clone()).or_default();
+        counts.cost_usd = counts.cost_usd.saturating_add(cost);
+        if record.ends_call() {
+            let failed = record.outcome == AttemptOutcome::Failed;
+            counts.calls += 1;
+            counts.errors += u64::from(failed);
+            a.calls += 1;
+            a.errors += u64::from(failed);
+            let outcome = if failed { "failed" } else { "success" };
+            metrics::counter!("elelem_calls_total", "provider" => provider, "model" => model, "outcome" => outcome).increment(1);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn percentiles_pick_the_ranked_sample() {
+        let samples: Vec<f64> = (1..=100).map(f64::from).collect();
+        let p = percentiles(&samples);
+        assert_eq!((p.count, p.p50, p.p99), (100, 51.0, 99.0));
+        assert_eq!(percentiles(&[]).p50, 0.0);
+    }
+
+    #[test]
+    fn label_values_are_capped() {
+        let telemetry = Telemetry::new();
+        for i in 0..(MAX_LABEL_VALUES + 50) {
+            telemetry.observe_latency(&format!("m{i}"), Duration::from_millis(1));
+        }
+        let snapshot = telemetry.snapshot();
+        assert_eq!(snapshot.latency.len(), MAX_LABEL_VALUES + 1);
+        assert_eq!(snapshot.latency["other"].count, 50);
+    }
+
+    #[test]
+    fn latency_samples_are_bounded() {
+        let telemetry = Telemetry::new();
+        for _ in 0..(LATENCY_SAMPLES + 10) {
+            telemetry.observe_latency("m", Duration::from_millis(2));
+        }
+        assert_eq!(telemetry.snapshot().latency["m"].count, LATENCY_SAMPLES);
+    }
+}

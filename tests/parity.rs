@@ -4,10 +4,9 @@
 //! `CostSink`) agree on content, reasoning, tool calls, finish reason, token counts
 //! and exact cost, provider-reported costs and usage corrections included.
 //!
-//! One table, one row per provider. Rows that fail today (streams ignore
-//! provider-reported costs and usage corrections, issue 11, the one attempt engine;
-//! streams drop GROQ's `delta.reasoning`) run in a separate, ignored test; move them
-//! back to `ROWS` once they pass.
+//! One table, one row per provider, provider-reported costs (OpenRouter), usage
+//! corrections (xAI) and reasoning streamed apart from the content (GROQ's
+//! `delta.reasoning`) included.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -171,7 +170,7 @@ fn gemini() -> GeminiResponse {
         .function_call("get_weather", json!({"city": "Paris"}))
 }
 
-/// The rows whose stream agrees with the plain call today.
+/// One row per provider plugin.
 const ROWS: &[Row] = &[
     Row {
         name: "openai",
@@ -248,12 +247,6 @@ const ROWS: &[Row] = &[
         streamed: || gemini().into_stream_response(),
         cost: "",
     },
-];
-
-/// The rows whose stream disagrees with the plain call today: streams ignore
-/// provider-reported costs and usage corrections (OpenRouter, xAI), and drop GROQ's
-/// reasoning sent apart from the content (`delta.reasoning`).
-const FAILING_ROWS: &[Row] = &[
     Row {
         name: "groq",
         model: "groq:openai/gpt-oss-20b",
@@ -398,23 +391,9 @@ async fn plain_and_stream_agree_for_every_provider() {
     check_all(ROWS).await;
 }
 
-#[tokio::test]
-#[ignore = "fails until the one attempt engine lands: streams ignore provider-reported costs \
-            (OpenRouter usage.cost: stream bills the table price) and xAI's usage correction \
-            (reasoning tokens outside completion_tokens: stream reports 100 completion \
-            tokens, plain 500), issue 11 / issue 12 #2; and streams drop GROQ's \
-            delta.reasoning (reasoning None, plain has it)"]
-async fn plain_and_stream_agree_where_streams_drift_today() {
-    check_all(FAILING_ROWS).await;
-}
-
 #[test]
 fn the_table_covers_every_provider_plugin() {
-    let mut names: Vec<&str> = ROWS
-        .iter()
-        .chain(FAILING_ROWS)
-        .map(|row| row.name)
-        .collect();
+    let mut names: Vec<&str> = ROWS.iter().map(|row| row.name).collect();
     names.sort_unstable();
     assert_eq!(
         names,

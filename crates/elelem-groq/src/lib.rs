@@ -18,7 +18,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use elelem_core::provider::{Provider, ProviderErrorKind, ProviderPlugin, ProviderSettings};
-use elelem_core::{ChatCompletionChunk, ElelemError};
+use elelem_core::{ChatCompletionChunk, Delta, ElelemError};
 use elelem_openai::{OpenAiCompatible, Quirks};
 
 /// The GROQ catalogue.
@@ -44,7 +44,13 @@ impl Quirks for GroqQuirks {
 
     /// GROQ streams its usage in the last chunk's `x_groq.usage`, not in a usage
     /// chunk: it is moved to `usage` so streamed calls are billed like others.
+    /// With `reasoning_format=parsed` it streams the reasoning in `delta.reasoning`:
+    /// that text is moved to `delta.reasoning_content`, where Elelem collects a
+    /// stream's reasoning, so the stream carries the reasoning the plain call has.
     fn adapt_chunk(&self, chunk: &mut ChatCompletionChunk) {
+        for choice in &mut chunk.choices {
+            move_reasoning(&mut choice.delta);
+        }
         if chunk.usage.is_some() {
             return;
         }
@@ -61,6 +67,20 @@ impl Quirks for GroqQuirks {
     /// GROQ takes no `stream_options`; its usage comes in `x_groq` anyway.
     fn stream_usage(&self) -> bool {
         false
+    }
+}
+
+/// Moves GROQ's `delta.reasoning` text to `delta.reasoning_content` (after any text
+/// already there); a `reasoning` that is not text is left as sent.
+fn move_reasoning(delta: &mut Delta) {
+    if !matches!(delta.extra.get("reasoning"), Some(Value::String(_))) {
+        return;
+    }
+    if let Some(Value::String(text)) = delta.extra.remove("reasoning") {
+        delta
+            .reasoning_content
+            .get_or_insert_with(String::new)
+            .push_str(&text);
     }
 }
 
@@ -84,4 +104,40 @@ pub fn build(settings: ProviderSettings) -> Result<Arc<dyn Provider>, ElelemErro
 
 elelem_core::inventory::submit! {
     ProviderPlugin { name: "groq", catalogue: CATALOGUE, build }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn chunk(delta: Value) -> ChatCompletionChunk {
+        serde_json::from_value(serde_json::json!({
+            "id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": null}]
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn streamed_reasoning_moves_to_reasoning_content() {
+        let mut c = chunk(serde_json::json!({"reasoning": "think"}));
+        GroqQuirks.adapt_chunk(&mut c);
+        let delta = &c.choices[0].delta;
+        assert_eq!(delta.reasoning_content.as_deref(), Some("think"));
+        assert!(!delta.extra.contains_key("reasoning"));
+    }
+
+    #[test]
+    fn streamed_reasoning_follows_reasoning_content_and_odd_values_stay() {
+        let mut c = chunk(serde_json::json!({"reasoning_content": "a", "reasoning": "b"}));
+        GroqQuirks.adapt_chunk(&mut c);
+        assert_eq!(c.choices[0].delta.reasoning_content.as_deref(), Some("ab"));
+
+        let mut c = chunk(serde_json::json!({"reasoning": {"summary": "x"}}));
+        GroqQuirks.adapt_chunk(&mut c);
+        assert_eq!(c.choices[0].delta.reasoning_content, None);
+        assert!(c.choices[0].delta.extra.contains_key("reasoning"));
+    }
 }

@@ -9,6 +9,7 @@ mod open_object;
 mod request;
 mod text_completion;
 mod text_request;
+mod token_count;
 mod tools;
 mod usage;
 

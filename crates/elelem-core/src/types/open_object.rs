@@ -19,6 +19,8 @@
 //!   `Option`, and an error for a `String`), and errors are the same serde errors, at
 //!   the same positions;
 //! - only a JSON object (a map) is accepted, never an array;
+//! - a field written `name: Type [via Other] = default` is decoded as `Other` and
+//!   converted with `Type::from` (a lenient decoding, such as token counts);
 //! - fields listed after `skip:` are not read from the JSON (a key of that name goes
 //!   to `extra`) and take `Default::default()`.
 //!
@@ -39,12 +41,13 @@
 
 /// Implements `Deserialize` for an open object: known fields, in the form
 /// `name: Type = default_expression` (or `name as "json_key": Type = ...`, or no
-/// `= ...` for a required field), then the name of the `Map<String, Value>` field that
+/// `= ...` for a required field, or `name: Type [via Other] = ...` to decode `Other`
+/// and convert it), then the name of the `Map<String, Value>` field that
 /// receives every other key, then the fields that are never deserialized.
 macro_rules! open_object {
     (
         $name:ident {
-            $( $field:ident $( as $key:literal )? : $ty:ty $( = $default:expr )? ),* $(,)?
+            $( $field:ident $( as $key:literal )? : $ty:ty $( [via $via:ty] )? $( = $default:expr )? ),* $(,)?
         }
         extra: $extra:ident,
         skip: [ $( $skip:ident ),* $(,)? ] $(,)?
@@ -128,7 +131,9 @@ macro_rules! open_object {
                                         $crate::types::open_object::open_object!(@key $field $( $key )?),
                                     ));
                                 }
-                                $field = ::std::option::Option::Some(map.next_value::<$ty>()?);
+                                $field = ::std::option::Option::Some(
+                                    $crate::types::open_object::open_object!(@read map $ty $(, $via)?),
+                                );
                             } )*
                             Key::Other(name) => {
                                 let value = map.next_value::<::serde_json::Value>()?;
@@ -164,6 +169,11 @@ macro_rules! open_object {
     // The JSON key of a field: its `as` name, or the field's own name.
     (@key $field:ident $key:literal) => { $key };
     (@key $field:ident) => { stringify!($field) };
+
+    // A field's value: decoded by its own type, or through its `via` type (which
+    // converts into the field's type).
+    (@read $map:ident $ty:ty, $via:ty) => { <$ty>::from($map.next_value::<$via>()?) };
+    (@read $map:ident $ty:ty) => { $map.next_value::<$ty>()? };
 
     // The value of a missing field: its default, or serde's `missing field` error.
     (@missing $field:ident $( $key:literal )? ; $default:expr) => { $default };

@@ -4,6 +4,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::open_object::open_object;
+use super::token_count::TokenCount;
 
 /// Token counts of one response. A number the provider did not report is `None`,
 /// never a silent zero; fields Elelem does not know (GROQ's `queue_time`, ...) are
@@ -41,9 +42,9 @@ pub struct Usage {
 
 open_object! {
     Usage {
-        prompt_tokens: Option<u64> = Default::default(),
-        completion_tokens: Option<u64> = Default::default(),
-        total_tokens: Option<u64> = Default::default(),
+        prompt_tokens: Option<u64> [via TokenCount] = Default::default(),
+        completion_tokens: Option<u64> [via TokenCount] = Default::default(),
+        total_tokens: Option<u64> [via TokenCount] = Default::default(),
         prompt_tokens_details: Option<PromptTokensDetails> = Default::default(),
         completion_tokens_details: Option<CompletionTokensDetails> = Default::default(),
     }
@@ -96,9 +97,9 @@ pub struct PromptTokensDetails {
 
 open_object! {
     PromptTokensDetails {
-        cached_tokens: Option<u64> = Default::default(),
-        cache_write_tokens: Option<u64> = Default::default(),
-        audio_tokens: Option<u64> = Default::default(),
+        cached_tokens: Option<u64> [via TokenCount] = Default::default(),
+        cache_write_tokens: Option<u64> [via TokenCount] = Default::default(),
+        audio_tokens: Option<u64> [via TokenCount] = Default::default(),
     }
     extra: extra,
     skip: [],
@@ -126,10 +127,10 @@ pub struct CompletionTokensDetails {
 
 open_object! {
     CompletionTokensDetails {
-        reasoning_tokens: Option<u64> = Default::default(),
-        audio_tokens: Option<u64> = Default::default(),
-        accepted_prediction_tokens: Option<u64> = Default::default(),
-        rejected_prediction_tokens: Option<u64> = Default::default(),
+        reasoning_tokens: Option<u64> [via TokenCount] = Default::default(),
+        audio_tokens: Option<u64> [via TokenCount] = Default::default(),
+        accepted_prediction_tokens: Option<u64> [via TokenCount] = Default::default(),
+        rejected_prediction_tokens: Option<u64> [via TokenCount] = Default::default(),
     }
     extra: extra,
     skip: [],

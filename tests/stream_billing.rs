@@ -2,7 +2,8 @@
 //! provider-reported costs (OpenRouter `usage.cost`, xAI `cost_in_usd_ticks`) and
 //! usage corrections (xAI reasoning tokens outside `completion_tokens`) apply to
 //! both; a stream gets the same context-window check as a plain call; a stream cut
-//! before its usage charges the budgets its worst case.
+//! before its usage charges the budgets its worst case; keep-alive comments
+//! while a slow model thinks keep one stream alive (billed once).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -196,4 +197,44 @@ async fn a_stream_dropped_before_its_usage_charges_the_budget_its_worst_case() {
     assert_eq!(status.spent, held, "the worst case, not $0");
     let stats = elelem.get_stats();
     assert_eq!(stats.interrupted_streams, 1);
+}
+
+#[tokio::test]
+async fn keep_alive_comments_longer_than_the_idle_timeout_keep_one_stream_alive() {
+    let server = TestServer::start().await.unwrap();
+    let elelem = Elelem::builder()
+        .without_env_keys()
+        .api_key("openrouter", "test-SECRET-key")
+        .base_url("openrouter", format!("{}/api/v1", server.root_url()))
+        .stream_idle_timeout(std::time::Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let usage = json!({"prompt_tokens": 1200, "completion_tokens": 300,
+                       "total_tokens": 1500, "cost": 0.000987654321});
+    let answer = streamed("openai/gpt-4.1-mini", "Hello!", &usage);
+    // OpenRouter's comments every 50 ms for 600 ms (three idle timeouts), then
+    // the answer.
+    let mut parts: Vec<Vec<u8>> = (0..12)
+        .map(|_| b": OPENROUTER PROCESSING\n\n".to_vec())
+        .collect();
+    parts.push(answer.body().unwrap().to_vec());
+    server.push(ScriptedResponse::drip(
+        200,
+        "text/event-stream",
+        parts,
+        std::time::Duration::from_millis(50),
+    ));
+    let request = ChatRequest::new("openrouter:openai/gpt-4.1-mini", vec![Message::user("Hi")]);
+    let stream = elelem.stream_chat_completion(request).await.unwrap();
+    let collected = stream.collect_completion().await.unwrap();
+    assert_eq!(collected.content(), Some("Hello!"));
+    assert_eq!(
+        server.request_count(),
+        1,
+        "one request, not cut and retried"
+    );
+    assert_eq!(collected.elelem.cost, usd("0.000987654321"));
+    let stats = elelem.get_stats();
+    assert_eq!(stats.total_cost_usd, usd("0.000987654321"), "billed once");
+    assert_eq!(stats.interrupted_streams, 0);
 }

@@ -53,6 +53,9 @@ pub struct ChatStream {
     filters: BTreeMap<u32, ThinkFilter>,
     strips_anywhere: bool,
     usage: Option<Usage>,
+    /// The service tier that answered, as the chunks say (`flex` is billed at
+    /// its own prices).
+    service_tier: Option<String>,
     last: Option<(String, u64, String)>,
     /// How the stream's usage is recorded when it ends (`None` once it is, or
     /// for a replay from the cache).
@@ -122,6 +125,7 @@ impl ChatStream {
             filters: BTreeMap::new(),
             strips_anywhere: false,
             usage: None,
+            service_tier: None,
             last: None,
             settlement: None,
             finished: false,
@@ -146,6 +150,9 @@ impl ChatStream {
     fn process(&mut self, chunk: &mut ChatCompletionChunk) {
         if let Some(usage) = &chunk.usage {
             merge_usage(&mut self.usage, usage);
+        }
+        if chunk.service_tier.is_some() {
+            self.service_tier.clone_from(&chunk.service_tier);
         }
         self.last = Some((chunk.id.clone(), chunk.created, chunk.model.clone()));
         for choice in &mut chunk.choices {
@@ -207,7 +214,12 @@ impl ChatStream {
             StreamEnd::Complete | StreamEnd::Dropped => AttemptOutcome::Success,
         };
         let model = settlement.target.model.id.clone();
-        let cost = settlement.settle(self.usage.as_ref(), outcome, interrupted);
+        let cost = settlement.settle(
+            self.usage.as_ref(),
+            self.service_tier.as_deref(),
+            outcome,
+            interrupted,
+        );
         self.summary.cost += cost;
         self.summary.interrupted = interrupted;
         tracing::debug!(%model, cost = %self.summary.cost, interrupted, "stream settled");
@@ -474,6 +486,7 @@ impl Operation for Streamed<'_> {
             filters: BTreeMap::new(),
             strips_anywhere: model.capabilities.reasoning,
             usage: None,
+            service_tier: None,
             last: None,
             summary: StreamSummary {
                 requested_model: plan.request.model.clone(),

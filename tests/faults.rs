@@ -612,7 +612,7 @@ const FAULTS: &[Fault] = &[
         },
         expect: Expect::Answer(1, FinishReason::Stop),
         tune: idle_timeout,
-        defect: Some("issue 12 #10: the stream idle timeout ignores SSE keep-alive comments, so the stream is cut and retried (re-billed)"),
+        defect: None,
     },
     Fault {
         name: "keep-alive-only stream that ends: failed before any chunk, retried",

@@ -2,7 +2,9 @@
 //! provider-reported costs (OpenRouter `usage.cost`, xAI `cost_in_usd_ticks`) and
 //! usage corrections (xAI reasoning tokens outside `completion_tokens`) apply to
 //! both; a stream gets the same context-window check as a plain call; a stream cut
-//! before its usage charges the budgets its worst case.
+//! before its usage charges the budgets its worst case; keep-alive comments
+//! while a slow model thinks keep one stream alive (billed once); a flex or
+//! priority answer is billed at its tier's prices.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -196,4 +198,114 @@ async fn a_stream_dropped_before_its_usage_charges_the_budget_its_worst_case() {
     assert_eq!(status.spent, held, "the worst case, not $0");
     let stats = elelem.get_stats();
     assert_eq!(stats.interrupted_streams, 1);
+}
+
+#[tokio::test]
+async fn keep_alive_comments_longer_than_the_idle_timeout_keep_one_stream_alive() {
+    let server = TestServer::start().await.unwrap();
+    let elelem = Elelem::builder()
+        .without_env_keys()
+        .api_key("openrouter", "test-SECRET-key")
+        .base_url("openrouter", format!("{}/api/v1", server.root_url()))
+        .stream_idle_timeout(std::time::Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let usage = json!({"prompt_tokens": 1200, "completion_tokens": 300,
+                       "total_tokens": 1500, "cost": 0.000987654321});
+    let answer = streamed("openai/gpt-4.1-mini", "Hello!", &usage);
+    // OpenRouter's comments every 50 ms for 600 ms (three idle timeouts), then
+    // the answer.
+    let mut parts: Vec<Vec<u8>> = (0..12)
+        .map(|_| b": OPENROUTER PROCESSING\n\n".to_vec())
+        .collect();
+    parts.push(answer.body().unwrap().to_vec());
+    server.push(ScriptedResponse::drip(
+        200,
+        "text/event-stream",
+        parts,
+        std::time::Duration::from_millis(50),
+    ));
+    let request = ChatRequest::new("openrouter:openai/gpt-4.1-mini", vec![Message::user("Hi")]);
+    let stream = elelem.stream_chat_completion(request).await.unwrap();
+    let collected = stream.collect_completion().await.unwrap();
+    assert_eq!(collected.content(), Some("Hello!"));
+    assert_eq!(
+        server.request_count(),
+        1,
+        "one request, not cut and retried"
+    );
+    assert_eq!(collected.elelem.cost, usd("0.000987654321"));
+    let stats = elelem.get_stats();
+    assert_eq!(stats.total_cost_usd, usd("0.000987654321"), "billed once");
+    assert_eq!(stats.interrupted_streams, 0);
+}
+
+/// The same response answered in a service tier: `service_tier` on the plain
+/// answer, or on every chunk of a stream (as OpenAI sends it).
+fn in_tier(response: &ScriptedResponse, tier: &str) -> ScriptedResponse {
+    let body = String::from_utf8(response.body().unwrap().to_vec()).unwrap();
+    let tiered = |text: &str| {
+        let mut value: Value = serde_json::from_str(text).unwrap();
+        value["service_tier"] = json!(tier);
+        value
+    };
+    if !body.starts_with("data:") {
+        return ScriptedResponse::json(200, tiered(&body));
+    }
+    let mut sse = String::new();
+    for event in body.split("\n\n").filter(|e| !e.is_empty()) {
+        let data = event.strip_prefix("data: ").unwrap();
+        match data {
+            "[DONE]" => sse.push_str("data: [DONE]\n\n"),
+            chunk => sse.push_str(&format!("data: {}\n\n", tiered(chunk))),
+        }
+    }
+    ScriptedResponse::raw(200, "text/event-stream", sse)
+}
+
+#[tokio::test]
+async fn flex_and_priority_answers_are_billed_at_their_tier_prices_plain_and_streamed() {
+    let server = TestServer::start().await.unwrap();
+    let elelem = client("openai", server.url());
+    let usage = json!({"prompt_tokens": 1000, "completion_tokens": 200, "total_tokens": 1200});
+    // gpt-5-mini: $0.25/$2.00 per million; flex $0.125/$1.00; priority $0.45/$3.60.
+    let cases = [
+        (Some("flex"), "0.000325"),
+        (Some("priority"), "0.00117"),
+        (Some("default"), "0.00065"),
+        (None, "0.00065"),
+    ];
+    for (tier, expected) in cases {
+        for stream in [false, true] {
+            let answer = if stream {
+                streamed("gpt-5-mini", "Hello!", &usage)
+            } else {
+                plain("gpt-5-mini", "Hello!", &usage)
+            };
+            server.push(match tier {
+                Some(tier) => in_tier(&answer, tier),
+                None => answer,
+            });
+            let tag = format!("{tier:?}-{stream}");
+            let request =
+                ChatRequest::new("openai:gpt-5-mini", vec![Message::user("Hi")]).tags([&tag]);
+            let cost = if stream {
+                let s = elelem.stream_chat_completion(request).await.unwrap();
+                s.collect_completion().await.unwrap().elelem.cost
+            } else {
+                elelem
+                    .create_chat_completion(request)
+                    .await
+                    .unwrap()
+                    .elelem
+                    .cost
+            };
+            assert_eq!(cost, usd(expected), "{tag}");
+            assert_eq!(
+                elelem.get_stats_by_tag(&tag).total_cost_usd,
+                usd(expected),
+                "{tag}"
+            );
+        }
+    }
 }

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 
 use serde_json::Value;
 
-use elelem_core::provider::{ProviderError, ProviderStream};
+use elelem_core::provider::{Liveness, ProviderError, ProviderStream};
 use elelem_core::sse::SseError;
 use elelem_core::ChatCompletionChunk;
 
@@ -57,6 +57,9 @@ struct Decoding<F, M> {
     out: VecDeque<ChatCompletionChunk>,
     /// Bytes received so far, against `max_response_bytes`.
     received: usize,
+    /// Beaten on every piece of the body, keep-alive comments and pings
+    /// included: the idle timeout counts them as life.
+    alive: Liveness,
     ended: bool,
     done: bool,
 }
@@ -125,6 +128,7 @@ impl<F: Framing, M: RecordMapper> Decoding<F, M> {
                         let provider = self.body.client().name().to_owned();
                         return self.fail(ProviderError::BodyTooLarge { provider, limit });
                     }
+                    self.alive.beat();
                     self.framing.push(&bytes);
                 }
                 Ok(None) => {
@@ -153,12 +157,14 @@ pub fn decode_stream<F: Framing, M: RecordMapper>(
     mapper: M,
 ) -> ProviderStream {
     let headers = body.headers.clone();
+    let alive = Liveness::default();
     let decoding = Decoding {
         body,
         framing,
         mapper,
         out: VecDeque::new(),
         received: 0,
+        alive: alive.clone(),
         ended: false,
         done: false,
     };
@@ -169,6 +175,7 @@ pub fn decode_stream<F: Framing, M: RecordMapper>(
     ProviderStream {
         chunks: Box::pin(chunks),
         headers,
+        alive,
     }
 }
 

@@ -93,6 +93,10 @@ impl Operation for Chat<'_> {
         answer.completion.usage.as_ref()
     }
 
+    fn service_tier(answer: &ProviderResponse) -> Option<&str> {
+        answer.completion.service_tier.as_deref()
+    }
+
     fn into_completion(answer: ProviderResponse) -> Option<ChatCompletion> {
         Some(answer.completion)
     }

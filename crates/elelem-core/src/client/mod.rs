@@ -37,6 +37,7 @@ mod engine;
 pub mod gate;
 mod generate;
 mod helpers;
+mod idle;
 mod legacy;
 mod options;
 mod parts;

@@ -2,19 +2,18 @@
 //! across chunks, an idle timeout, and exactly one usage record per stream.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_core::Stream;
-use tokio::time::Sleep;
 use tracing::Instrument;
 
 use super::elelem::Inner;
 use super::engine::{self, CallPlan, Entry, Finished, Operation, Refused, Settlement, Target};
 use super::gate::WithHeaders;
+use super::idle::IdleTimer;
 use super::prepare::{wire_body, AttemptParams};
 use super::spans;
 use super::stream_think::ThinkFilter;
@@ -22,7 +21,7 @@ use crate::cache::CachedResponse;
 use crate::cost::AttemptOutcome;
 use crate::error::ElelemError;
 use crate::money::Usd;
-use crate::provider::{ChunkStream, ProviderError, WireRequest};
+use crate::provider::{ChunkStream, Liveness, ProviderError, WireRequest};
 use crate::types::{ChatCompletion, ChatCompletionChunk, ChatRequest, Usage};
 
 /// The default time a stream may go without a byte before it ends with a timeout.
@@ -50,11 +49,13 @@ enum StreamEnd {
 pub struct ChatStream {
     chunks: ChunkStream,
     queued: VecDeque<ChatCompletionChunk>,
-    idle: Duration,
-    sleep: Pin<Box<Sleep>>,
+    idle: IdleTimer,
     filters: BTreeMap<u32, ThinkFilter>,
     strips_anywhere: bool,
     usage: Option<Usage>,
+    /// The service tier that answered, as the chunks say (`flex` is billed at
+    /// its own prices).
+    service_tier: Option<String>,
     last: Option<(String, u64, String)>,
     /// How the stream's usage is recorded when it ends (`None` once it is, or
     /// for a replay from the cache).
@@ -120,11 +121,11 @@ impl ChatStream {
         ChatStream {
             chunks: Box::pin(Replay(chunks.into())),
             queued: VecDeque::new(),
-            idle,
-            sleep: Box::pin(tokio::time::sleep(idle)),
+            idle: IdleTimer::new(idle, Liveness::default()),
             filters: BTreeMap::new(),
             strips_anywhere: false,
             usage: None,
+            service_tier: None,
             last: None,
             settlement: None,
             finished: false,
@@ -149,6 +150,9 @@ impl ChatStream {
     fn process(&mut self, chunk: &mut ChatCompletionChunk) {
         if let Some(usage) = &chunk.usage {
             merge_usage(&mut self.usage, usage);
+        }
+        if chunk.service_tier.is_some() {
+            self.service_tier.clone_from(&chunk.service_tier);
         }
         self.last = Some((chunk.id.clone(), chunk.created, chunk.model.clone()));
         for choice in &mut chunk.choices {
@@ -210,7 +214,12 @@ impl ChatStream {
             StreamEnd::Complete | StreamEnd::Dropped => AttemptOutcome::Success,
         };
         let model = settlement.target.model.id.clone();
-        let cost = settlement.settle(self.usage.as_ref(), outcome, interrupted);
+        let cost = settlement.settle(
+            self.usage.as_ref(),
+            self.service_tier.as_deref(),
+            outcome,
+            interrupted,
+        );
         self.summary.cost += cost;
         self.summary.interrupted = interrupted;
         tracing::debug!(%model, cost = %self.summary.cost, interrupted, "stream settled");
@@ -264,8 +273,7 @@ impl Stream for ChatStream {
             }
             match this.chunks.as_mut().poll_next(cx) {
                 Poll::Ready(Some(Ok(mut chunk))) => {
-                    let deadline = idle_deadline(this.idle);
-                    this.sleep.as_mut().reset(deadline);
+                    this.idle.reset();
                     this.process(&mut chunk);
                     return Poll::Ready(Some(Ok(chunk)));
                 }
@@ -276,11 +284,11 @@ impl Stream for ChatStream {
                     this.settle(StreamEnd::Complete);
                 }
                 Poll::Pending => {
-                    if this.sleep.as_mut().poll(cx).is_ready() {
+                    if this.idle.poll_expired(cx) {
                         let provider = this.summary.answered_by.clone();
                         return this.fail(ProviderError::Timeout {
                             provider,
-                            after: this.idle,
+                            after: this.idle.idle(),
                         });
                     }
                     return Poll::Pending;
@@ -295,14 +303,6 @@ impl Drop for ChatStream {
         // A stream dropped before its end is recorded with what is known.
         self.settle(StreamEnd::Dropped);
     }
-}
-
-/// When a stream silent from now on times out; a timeout too large to add (as
-/// `Duration::MAX`) means about a century, never an overflow.
-fn idle_deadline(idle: Duration) -> tokio::time::Instant {
-    let now = tokio::time::Instant::now();
-    now.checked_add(idle)
-        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400))
 }
 
 /// Folds a chunk's usage into what the stream knows: a provider may report part
@@ -333,11 +333,17 @@ fn merge_usage(known: &mut Option<Usage>, more: &Usage) {
         .extend(more.extra.iter().map(|(k, v)| (k.clone(), v.clone())));
 }
 
-/// Polls a chunk stream once to its next item.
+/// A chunk stream's next item, or `None` when the idle timer fired first.
 async fn next_chunk(
     chunks: &mut ChunkStream,
-) -> Option<Result<ChatCompletionChunk, ProviderError>> {
-    std::future::poll_fn(|cx| chunks.as_mut().poll_next(cx)).await
+    idle: &mut IdleTimer,
+) -> Option<Option<Result<ChatCompletionChunk, ProviderError>>> {
+    std::future::poll_fn(|cx| match chunks.as_mut().poll_next(cx) {
+        Poll::Ready(item) => Poll::Ready(Some(item)),
+        Poll::Pending if idle.poll_expired(cx) => Poll::Ready(None),
+        Poll::Pending => Poll::Pending,
+    })
+    .await
 }
 
 /// Opens a stream through the engine: rate limits and connection failures are
@@ -381,6 +387,8 @@ pub(crate) async fn open(inner: &Inner, request: ChatRequest) -> Result<ChatStre
 /// A stream opened up to its first chunk.
 pub(crate) struct Opened {
     chunks: ChunkStream,
+    /// The idle timer, running since the first chunk.
+    idle: IdleTimer,
     first: ChatCompletionChunk,
     headers: BTreeMap<String, String>,
 }
@@ -434,18 +442,24 @@ impl Operation for Streamed<'_> {
             .await
             .map_err(|_| timeout())??;
         let mut chunks = stream.chunks;
-        match tokio::time::timeout(self.idle, next_chunk(&mut chunks)).await {
-            Ok(Some(Ok(first))) => Ok(Opened {
+        // Keep-alive comments and pings while the model thinks count as life.
+        let mut idle = IdleTimer::new(self.idle, stream.alive);
+        match next_chunk(&mut chunks, &mut idle).await {
+            Some(Some(Ok(first))) => Ok(Opened {
                 chunks,
+                idle: {
+                    idle.reset();
+                    idle
+                },
                 first,
                 headers: stream.headers,
             }),
-            Ok(Some(Err(error))) => Err(error),
-            Ok(None) => Err(ProviderError::Connection {
+            Some(Some(Err(error))) => Err(error),
+            Some(None) => Err(ProviderError::Connection {
                 provider: target.model.provider.clone(),
                 message: "the stream ended before its first chunk".into(),
             }),
-            Err(_) => Err(timeout()),
+            None => Err(timeout()),
         }
     }
 
@@ -468,11 +482,11 @@ impl Operation for Streamed<'_> {
         let mut stream = ChatStream {
             chunks: answer.chunks,
             queued: VecDeque::new(),
-            idle: self.idle,
-            sleep: Box::pin(tokio::time::sleep(self.idle)),
+            idle: answer.idle,
             filters: BTreeMap::new(),
             strips_anywhere: model.capabilities.reasoning,
             usage: None,
+            service_tier: None,
             last: None,
             summary: StreamSummary {
                 requested_model: plan.request.model.clone(),
@@ -501,12 +515,6 @@ mod tests {
 
     fn usage(json: &str) -> Usage {
         serde_json::from_str(json).unwrap()
-    }
-
-    #[test]
-    fn a_huge_idle_timeout_does_not_overflow() {
-        let far = idle_deadline(Duration::MAX);
-        assert!(far > tokio::time::Instant::now() + Duration::from_secs(86_400));
     }
 
     #[test]

@@ -2,11 +2,13 @@
 //! returns, and how a provider crate registers itself.
 
 mod error;
+mod liveness;
 mod registration;
 mod request;
 mod wire;
 
 pub use error::{HttpError, ProviderError, ProviderErrorKind, MAX_ERROR_BODY_CHARS};
+pub use liveness::Liveness;
 pub use registration::{ProviderPlugin, ProviderSettings};
 pub use request::WireRequest;
 pub use wire::{ChunkStream, ProviderResponse, ProviderStream, TextCompletionResponse};

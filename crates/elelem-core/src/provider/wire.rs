@@ -5,7 +5,7 @@ use std::pin::Pin;
 
 use futures_core::Stream;
 
-use super::ProviderError;
+use super::{Liveness, ProviderError};
 use crate::types::{ChatCompletion, ChatCompletionChunk, TextCompletion};
 
 /// A provider's successful answer.
@@ -43,6 +43,11 @@ pub struct ProviderStream {
     pub chunks: ChunkStream,
     /// Response headers worth keeping, lower-case names.
     pub headers: BTreeMap<String, String>,
+    /// Beaten by the transport whenever the provider sends bytes (keep-alive
+    /// comments and pings included), so the idle timeout waits for a slow model
+    /// that keeps the connection alive. `Liveness::default()` for a stream
+    /// with no such signal.
+    pub alive: Liveness,
 }
 
 impl std::fmt::Debug for ProviderStream {

@@ -65,6 +65,12 @@ pub(crate) trait Operation: Sync {
     /// The usage to record now.
     fn usage(answer: &Self::Answer) -> Option<&Usage>;
 
+    /// The service tier that answered (`flex`, `priority`), billed at its own
+    /// prices.
+    fn service_tier(_answer: &Self::Answer) -> Option<&str> {
+        None
+    }
+
     /// The completion to keep as the client's last response, taken from a
     /// refused answer (no copy: the answer is not used again).
     fn into_completion(_answer: Self::Answer) -> Option<ChatCompletion> {

@@ -24,22 +24,24 @@ fn tokens_of(usage: Option<&Usage>) -> TokenCounts {
     }
 }
 
-fn cost_of(model: &ModelEntry, usage: Option<&Usage>) -> CostBreakdown {
+fn cost_of(model: &ModelEntry, usage: Option<&Usage>, tier: Option<&str>) -> CostBreakdown {
     match (model.prices, usage) {
-        (Some(prices), Some(usage)) => prices.cost(usage),
+        (Some(prices), Some(usage)) => prices.cost_in_tier(usage, tier),
         _ => CostBreakdown::default(),
     }
 }
 
 /// The cost of an answer: the provider's own figure when it reports one (split
 /// between input and output in the price table's proportions, total exact),
-/// else the price table's.
+/// else the price table's for the service tier that answered (`flex`,
+/// `priority`: the answer's `service_tier`).
 pub(super) fn answer_cost(
     model: &ModelEntry,
     usage: Option<&Usage>,
+    tier: Option<&str>,
     reported: Option<Usd>,
 ) -> CostBreakdown {
-    let table = cost_of(model, usage);
+    let table = cost_of(model, usage, tier);
     let Some(reported) = reported else {
         return table;
     };
@@ -78,6 +80,9 @@ pub(crate) struct AttemptRecord<'a> {
     pub attempt: u32,
     pub target: &'a Target,
     pub usage: Option<&'a Usage>,
+    /// The service tier that answered (the answer's `service_tier`), priced at
+    /// its own rates.
+    pub service_tier: Option<&'a str>,
     pub started: Instant,
     pub outcome: AttemptOutcome,
     pub adjustments: Adjustments,
@@ -98,7 +103,7 @@ impl Ledger {
             .usage
             .and_then(|usage| record.target.provider.reported_cost(usage));
         let now = Instant::now();
-        let cost = answer_cost(model, record.usage, reported);
+        let cost = answer_cost(model, record.usage, record.service_tier, reported);
         self.sink.record(&UsageRecord {
             timestamp: SystemTime::now(),
             call_id: self.call_id,
@@ -137,6 +142,7 @@ impl Settlement {
     pub fn settle(
         mut self,
         usage: Option<&Usage>,
+        service_tier: Option<&str>,
         outcome: AttemptOutcome,
         interrupted: bool,
     ) -> Usd {
@@ -149,6 +155,7 @@ impl Settlement {
             attempt: self.attempt,
             target: &self.target,
             usage,
+            service_tier,
             started: self.started,
             outcome,
             adjustments: Adjustments::default(),
@@ -186,13 +193,18 @@ mod tests {
         .unwrap();
         let usage: Usage = serde_json::from_str(r#"{"prompt_tokens":1000,"completion_tokens":1000,"completion_tokens_details":{"reasoning_tokens":500}}"#).unwrap();
         let reported: Usd = "0.0001".parse().unwrap();
-        let cost = answer_cost(c.model("p:m").unwrap(), Some(&usage), Some(reported));
+        let cost = answer_cost(c.model("p:m").unwrap(), Some(&usage), None, Some(reported));
         assert_eq!(cost.total(), reported);
         assert_eq!(cost.input, "0.000025".parse().unwrap());
         assert_eq!(cost.reasoning, "0.0000375".parse().unwrap());
-        let unpriced = answer_cost(c.model("p:free").unwrap(), Some(&usage), Some(reported));
+        let unpriced = answer_cost(
+            c.model("p:free").unwrap(),
+            Some(&usage),
+            None,
+            Some(reported),
+        );
         assert_eq!(unpriced.total(), reported);
-        let table = answer_cost(c.model("p:m").unwrap(), Some(&usage), None);
+        let table = answer_cost(c.model("p:m").unwrap(), Some(&usage), None, None);
         assert_eq!(table.total(), "0.004".parse().unwrap());
     }
 }

@@ -209,7 +209,7 @@ pub(crate) async fn run<O: Operation>(
             inner.accounting.note_request(&model.provider);
         }
 
-        let (refused, usage): (Refused, Option<Usage>) = match result {
+        let (refused, usage, tier): (Refused, Option<Usage>, Option<String>) = match result {
             Ok(answer) => match op.judge(plan, &at.current, &answer) {
                 Ok(accepted) => {
                     if let Some(completion) = O::completion_copy(&answer) {
@@ -228,6 +228,7 @@ pub(crate) async fn run<O: Operation>(
                             attempt,
                             target: &at.current,
                             usage: O::usage(&answer),
+                            service_tier: O::service_tier(&answer),
                             started: at.since,
                             outcome: AttemptOutcome::Success,
                             adjustments: O::adjustments(&accepted),
@@ -250,10 +251,11 @@ pub(crate) async fn run<O: Operation>(
                 }
                 Err(refused) => {
                     let usage = O::usage(&answer).cloned();
+                    let tier = O::service_tier(&answer).map(str::to_owned);
                     if let Some(completion) = O::into_completion(answer) {
                         inner.accounting.keep_last_response(completion);
                     }
-                    (refused, usage)
+                    (refused, usage, tier)
                 }
             },
             Err(error) => {
@@ -262,7 +264,7 @@ pub(crate) async fn run<O: Operation>(
                     problem: AttemptProblem::Provider(error),
                     answer,
                 };
-                (refused, None)
+                (refused, None, None)
             }
         };
 
@@ -306,6 +308,7 @@ pub(crate) async fn run<O: Operation>(
             attempt,
             target: &at.current,
             usage: usage.as_ref(),
+            service_tier: tier.as_deref(),
             started: at.since,
             outcome,
             adjustments,

@@ -1,40 +1,47 @@
 //! The facade registers exactly the providers whose features are enabled.
 
+/// The provider names of the enabled features (`feature => registered name`).
+macro_rules! enabled {
+    ($($feature:literal => $name:literal),* $(,)?) => {{
+        let mut names: Vec<&str> = Vec::new();
+        $(
+            if cfg!(feature = $feature) {
+                names.push($name);
+            }
+        )*
+        names
+    }};
+}
+
 #[test]
 fn enabled_features_are_the_registered_providers() {
-    let mut expected: Vec<&str> = Vec::new();
-    if cfg!(feature = "anthropic") {
-        expected.push("anthropic");
-    }
-    if cfg!(feature = "deepinfra") {
-        expected.push("deepinfra");
-    }
-    if cfg!(feature = "gemini") {
-        expected.push("gemini");
-    }
-    if cfg!(feature = "groq") {
-        expected.push("groq");
-    }
-    if cfg!(feature = "ollama") {
-        expected.push("ollama");
-    }
-    if cfg!(feature = "openai") {
-        expected.push("openai");
-    }
-    if cfg!(feature = "compat") {
-        expected.push("openai-compatible");
-    }
-    if cfg!(feature = "openrouter") {
-        expected.push("openrouter");
-    }
-    if cfg!(feature = "scaleway") {
-        expected.push("scaleway");
-    }
-    if cfg!(feature = "xai") {
-        expected.push("xai");
-    }
-    let registered: Vec<&str> = elelem::provider::ProviderPlugin::all()
+    let mut expected = enabled![
+        "anthropic" => "anthropic",
+        "baseten" => "baseten",
+        "cerebras" => "cerebras",
+        "compat" => "openai-compatible",
+        "deepinfra" => "deepinfra",
+        "deepseek" => "deepseek",
+        "fireworks" => "fireworks",
+        "gemini" => "gemini",
+        "gemini-openai" => "gemini-openai",
+        "groq" => "groq",
+        "mistral" => "mistral",
+        "novita" => "novita",
+        "ollama" => "ollama",
+        "openai" => "openai",
+        "openrouter" => "openrouter",
+        "parasail" => "parasail",
+        "perplexity" => "perplexity",
+        "sambanova" => "sambanova",
+        "scaleway" => "scaleway",
+        "together" => "together",
+        "xai" => "xai",
+    ];
+    expected.sort_unstable();
+    let mut registered: Vec<&str> = elelem::provider::ProviderPlugin::all()
         .map(|p| p.name)
         .collect();
+    registered.sort_unstable();
     assert_eq!(registered, expected);
 }

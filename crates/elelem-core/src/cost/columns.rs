@@ -93,6 +93,7 @@ pub fn from_unix_nanos(nanos: i64) -> SystemTime {
 ///     cache_hit: false,
 ///     saved_cost: Default::default(),
 ///     stream_interrupted: false,
+///     cost_unknown: false,
 /// };
 /// let key = record_key(&record);
 /// assert_eq!(key.len(), 32);
@@ -121,10 +122,12 @@ pub fn record_key(record: &UsageRecord) -> String {
         record.price_known,
         record.cache_hit,
         record.stream_interrupted,
+        record.cost_unknown,
         a.temperature_reduced,
         a.response_format_removed,
         a.fallback_model_used,
         a.next_candidate,
+        a.json_repaired,
     ];
     hasher.update((record.tags.len() as u64).to_le_bytes());
     hasher.update(unix_nanos(record.timestamp).to_le_bytes());

@@ -24,18 +24,8 @@ pub(crate) async fn run(
 ) -> Result<ChatCompletion, ElelemError> {
     let (mut plan, first) = CallPlan::new(inner, request, Entry::Chat)?;
     let span = plan.span.clone();
-    if let Some(cache) = &plan.cache {
-        let validator = plan.validator.as_deref();
-        let lookup = cache.lookup(
-            inner,
-            &plan.request,
-            &first.model,
-            validator,
-            plan.ledger.call_id,
-        );
-        if let Some(hit) = lookup.instrument(span.clone()).await {
-            return Ok(hit);
-        }
+    if let Some(hit) = plan.cached_answer(inner, &first).await {
+        return Ok(hit);
     }
     let result = engine::run(inner, &mut plan, first, &Chat { inner })
         .instrument(span.clone())

@@ -353,20 +353,10 @@ pub(crate) async fn open(inner: &Inner, request: ChatRequest) -> Result<ChatStre
     let (mut plan, first) = CallPlan::new(inner, request, Entry::Stream)?;
     let span = plan.span.clone();
     let idle = inner.policy.stream_idle_timeout;
-    if let Some(cache) = &plan.cache {
-        let validator = plan.validator.as_deref();
-        let lookup = cache.lookup(
-            inner,
-            &plan.request,
-            &first.model,
-            validator,
-            plan.ledger.call_id,
-        );
-        if let Some(hit) = lookup.instrument(span.clone()).await {
-            let stream = ChatStream::replayed(hit, idle, &plan.request);
-            stream.record_span_answer(&span);
-            return Ok(stream);
-        }
+    if let Some(hit) = plan.cached_answer(inner, &first).await {
+        let stream = ChatStream::replayed(hit, idle, &plan.request);
+        stream.record_span_answer(&span);
+        return Ok(stream);
     }
     let op = Streamed { inner, idle };
     match engine::run(inner, &mut plan, first, &op)

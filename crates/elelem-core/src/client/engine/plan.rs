@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 
 use jsonschema::Validator;
+use tracing::Instrument;
 
 use super::record::Ledger;
 use crate::budget::prompt_bound;
@@ -18,7 +19,7 @@ use crate::client::spans;
 use crate::error::ElelemError;
 use crate::provider::Provider;
 use crate::tokens::{check_context_window, estimate_tokens};
-use crate::types::{ChatRequest, Message};
+use crate::types::{ChatCompletion, ChatRequest, Message};
 
 /// The model an attempt goes to.
 #[derive(Clone)]
@@ -135,6 +136,21 @@ impl CallPlan {
             estimate,
         };
         Ok((plan, first))
+    }
+
+    /// The answer the response cache holds for this call (validated again against
+    /// its schema and checks), looked up inside the call's span; `None` on a miss or
+    /// when the call does not use the cache.
+    pub async fn cached_answer(&self, inner: &Inner, first: &Target) -> Option<ChatCompletion> {
+        let cache = self.cache.as_ref()?;
+        let lookup = cache.lookup(
+            inner,
+            &self.request,
+            &first.model,
+            self.validator.as_deref(),
+            self.ledger.call_id,
+        );
+        lookup.instrument(self.span.clone()).await
     }
 
     /// The temperature a model is first sent (none when it takes none).

@@ -17,7 +17,7 @@
 use std::collections::VecDeque;
 
 use elelem_core::sse::{SseError, DEFAULT_MAX_EVENT_BYTES};
-use elelem_transport::{Framing, Record};
+pub use elelem_transport::{Framing, Record};
 
 /// The prelude (two lengths and their CRC) plus the message CRC.
 const OVERHEAD: usize = 16;

@@ -243,6 +243,32 @@ pub fn build(settings: ProviderSettings) -> Result<Arc<dyn Provider>, ElelemErro
     Ok(Arc::new(Mapped::new(Bedrock::new(settings)?)))
 }
 
+/// Builds a Bedrock provider with the given credentials and region (for tests,
+/// or credentials found some other way), to register with
+/// `Elelem::builder().provider("bedrock", ...)`.
+///
+/// ```
+/// # use std::time::Duration;
+/// let settings = elelem_core::provider::ProviderSettings {
+///     name: "bedrock".into(), base_url: "http://127.0.0.1:9".into(),
+///     api_key: None, api_key_env: None,
+///     timeout: Duration::from_secs(60), max_response_bytes: 1 << 20,
+/// };
+/// let config = elelem_bedrock::AwsConfig {
+///     credentials: elelem_bedrock::Credentials::new("AKIDEXAMPLE", "secret", None),
+///     region: "us-east-1".into(),
+/// };
+/// assert!(elelem_bedrock::provider(settings, Ok(config)).is_ok());
+/// ```
+pub fn provider(
+    settings: ProviderSettings,
+    config: Result<AwsConfig, CredentialsError>,
+) -> Result<Arc<dyn Provider>, ElelemError> {
+    Ok(Arc::new(Mapped::new(Bedrock::with_config(
+        settings, config,
+    )?)))
+}
+
 elelem_core::inventory::submit! {
     ProviderPlugin { name: "bedrock", catalogue: CATALOGUE, build }
 }

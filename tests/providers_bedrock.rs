@@ -67,6 +67,14 @@ async fn signed() -> (TestServer, Elelem) {
     (server, elelem)
 }
 
+/// The kind of the provider error a call ended with.
+fn kind(error: &ElelemError) -> Option<ProviderErrorKind> {
+    match error {
+        ElelemError::Provider { error, .. } => error.kind(),
+        other => panic!("not a provider error: {other:?}"),
+    }
+}
+
 fn ask() -> ChatRequest {
     ChatRequest::new(
         MODEL,
@@ -138,13 +146,7 @@ async fn a_wrong_secret_gets_bedrocks_403_and_is_not_retried() {
         "{text}"
     );
     assert!(!text.contains("not-the-secret") && !format!("{error:?}").contains("not-the-secret"));
-    let ElelemError::Provider {
-        error: provider, ..
-    } = &error
-    else {
-        panic!("{error:?}")
-    };
-    assert_eq!(provider.kind(), Some(ProviderErrorKind::Authentication));
+    assert_eq!(kind(&error), Some(ProviderErrorKind::Authentication));
     assert_eq!(server.request_count(), 1);
     assert_eq!(server.pending(), 1);
 }
@@ -227,13 +229,7 @@ async fn throttling_is_retried_and_validation_is_a_bad_request() {
         "The model returned the following errors: messages: roles must alternate",
     ));
     let error = elelem.create_chat_completion(ask()).await.unwrap_err();
-    let ElelemError::Provider {
-        error: provider, ..
-    } = &error
-    else {
-        panic!("{error:?}")
-    };
-    assert_eq!(provider.kind(), Some(ProviderErrorKind::BadRequest));
+    assert_eq!(kind(&error), Some(ProviderErrorKind::BadRequest));
     assert!(error.to_string().contains("roles must alternate"));
     assert_eq!(server.request_count(), 3);
 

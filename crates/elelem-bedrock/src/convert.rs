@@ -1,21 +1,10 @@
 //! OpenAI chat completion request -> Bedrock Converse request, and Converse's
 //! answer -> OpenAI `chat.completion`.
 
-use elelem_openai::native::{chat_completion, tool_call_arguments, unix_now};
+use elelem_openai::native::{
+    cache_split_usage, chat_completion, content_text as text_of, tool_call_arguments, unix_now,
+};
 use serde_json::{json, Map, Value};
-
-/// The text of an OpenAI message content (a string, or the text parts joined).
-fn text_of(content: Option<&Value>) -> String {
-    match content {
-        Some(Value::String(text)) => text.clone(),
-        Some(Value::Array(parts)) => parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        _ => String::new(),
-    }
-}
 
 /// A Converse image block for an OpenAI `image_url` part given as a `data:` URL
 /// (Converse takes image bytes, not links: other URLs are left out).
@@ -216,38 +205,16 @@ pub(crate) fn finish_reason(stop_reason: Option<&str>) -> Value {
 }
 
 /// OpenAI usage for Converse's: the prompt is the uncached input plus the cache
-/// writes and reads; reads are `cached_tokens`, writes `cache_write_tokens`.
+/// writes and reads; reads are `cached_tokens`, writes `cache_write_tokens`
+/// (zero counts, which Bedrock sends for models without a cache, are left out).
 pub(crate) fn usage(usage: &Value) -> Option<Value> {
     let count = |key: &str| usage.get(key).and_then(Value::as_u64);
-    let input = count("inputTokens");
-    let written = count("cacheWriteInputTokens");
-    let read = count("cacheReadInputTokens");
-    let output = count("outputTokens");
-    let mut out = Map::new();
-    let prompt = input.map(|i| {
-        i.saturating_add(written.unwrap_or(0))
-            .saturating_add(read.unwrap_or(0))
-    });
-    if let Some(prompt) = prompt {
-        out.insert("prompt_tokens".into(), json!(prompt));
-    }
-    if let Some(output) = output {
-        out.insert("completion_tokens".into(), json!(output));
-    }
-    if let (Some(prompt), Some(output)) = (prompt, output) {
-        out.insert("total_tokens".into(), json!(prompt.saturating_add(output)));
-    }
-    let mut details = Map::new();
-    if let Some(read) = read.filter(|r| *r > 0) {
-        details.insert("cached_tokens".into(), json!(read));
-    }
-    if let Some(written) = written.filter(|w| *w > 0) {
-        details.insert("cache_write_tokens".into(), json!(written));
-    }
-    if !details.is_empty() {
-        out.insert("prompt_tokens_details".into(), Value::Object(details));
-    }
-    (!out.is_empty()).then_some(Value::Object(out))
+    cache_split_usage(
+        count("inputTokens"),
+        count("cacheWriteInputTokens").filter(|n| *n > 0),
+        count("cacheReadInputTokens").filter(|n| *n > 0),
+        count("outputTokens"),
+    )
 }
 
 /// The OpenAI `chat.completion` for a Converse answer (`id`: the request id,

@@ -248,6 +248,12 @@ async fn throttling_is_retried_and_validation_is_a_bad_request() {
     );
 }
 
+/// The streamed answer to [`ask`], collected.
+async fn collected(elelem: &Elelem) -> elelem::ChatCompletion {
+    let stream = elelem.stream_chat_completion(ask()).await.unwrap();
+    stream.collect_completion().await.unwrap()
+}
+
 #[tokio::test]
 async fn a_stream_collects_to_the_plain_answer_with_the_exact_cost() {
     let (server, elelem) = signed().await;
@@ -258,13 +264,7 @@ async fn a_stream_collects_to_the_plain_answer_with_the_exact_cost() {
         1000,
         500,
     )));
-    let streamed = elelem
-        .stream_chat_completion(ask())
-        .await
-        .unwrap()
-        .collect_completion()
-        .await
-        .unwrap();
+    let streamed = collected(&elelem).await;
     assert_eq!(streamed.content(), Some("Hello there"));
     assert_eq!(streamed.elelem.cost, plain.elelem.cost);
     assert_eq!(streamed.elelem.cost, usd("0.0028"));
@@ -299,13 +299,7 @@ async fn a_streamed_tool_call_is_assembled() {
         ("metadata".to_owned(), json!({"usage": wire::usage(10, 5)})),
     ];
     server.push(wire::converse_stream(&events));
-    let streamed = elelem
-        .stream_chat_completion(ask())
-        .await
-        .unwrap()
-        .collect_completion()
-        .await
-        .unwrap();
+    let streamed = collected(&elelem).await;
     let calls = &streamed.choices[0].message.extra["tool_calls"];
     assert_eq!(calls[0]["id"], "tu_9");
     assert_eq!(calls[0]["function"]["arguments"], "{\"a\":1}");

@@ -165,6 +165,7 @@ fn every_entry_is_well_formed() {
         include_str!("../models/baseten.toml"),
         include_str!("../models/perplexity.toml"),
         include_str!("../models/gemini-openai.toml"),
+        include_str!("../models/bedrock.toml"),
     ];
     let entries: usize = files.iter().map(|f| f.matches("[[models]]").count()).sum();
     assert_eq!(models.len(), entries);
@@ -239,6 +240,7 @@ fn every_entry_is_well_formed() {
         [
             "anthropic",
             "baseten",
+            "bedrock",
             "cerebras",
             "deepinfra",
             "deepseek",
@@ -357,10 +359,11 @@ fn list_models_is_sorted_openai_shaped_and_knows_which_providers_have_keys() {
         assert_eq!(model.object, "model");
         let provider = model.id.split_once(':').unwrap().0;
         assert_eq!(model.owned_by, provider);
-        // Ollama needs no key.
+        // Ollama needs no key; Bedrock finds its AWS credentials itself (a call
+        // without them fails naming the variable), so it is always listed.
         assert_eq!(
             model.available,
-            matches!(provider, "groq" | "scaleway" | "ollama"),
+            matches!(provider, "groq" | "scaleway" | "ollama" | "bedrock"),
             "{}",
             model.id
         );
@@ -376,12 +379,13 @@ fn list_models_is_sorted_openai_shaped_and_knows_which_providers_have_keys() {
     assert_eq!(keys, ["id", "object", "created", "owned_by", "available"]);
     assert_eq!(first["id"], ids[0]);
 
-    // With no keys at all, only the keyless provider (Ollama) is available.
+    // With no keys at all, only the keyless providers (Ollama; Bedrock, whose AWS
+    // credentials the plugin finds itself) are available.
     assert!(keyless()
         .list_models()
         .data
         .iter()
-        .all(|m| m.available == (m.owned_by == "ollama")));
+        .all(|m| m.available == matches!(m.owned_by.as_str(), "ollama" | "bedrock")));
 }
 
 #[tokio::test]

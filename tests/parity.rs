@@ -234,6 +234,15 @@ const ROWS: &[Row] = &[
         cost: "",
     },
     Row {
+        name: "bedrock",
+        model: "bedrock:anthropic.claude-3-5-haiku-20241022-v1:0",
+        client: bedrock_client,
+        plain: bedrock_plain,
+        streamed: bedrock_streamed,
+        // 1000 x 0.80 + 2000 x 0.08 + 500 x 1.00 + 100 x 4.00 per million.
+        cost: "0.00186",
+    },
+    Row {
         name: "gemini",
         model: "gemini:gemini-2.5-flash",
         client: |s| {
@@ -287,6 +296,77 @@ const ROWS: &[Row] = &[
         cost: "0.000456",
     },
 ];
+
+// ---- Bedrock: Converse over SigV4, a tool use, cache reads and writes, event-stream frames ----
+
+fn bedrock_client(server: &TestServer) -> ElelemBuilder {
+    use elelem::providers::bedrock::{provider, AwsConfig, Credentials};
+    server.require_sigv4(Some(("AKIDPARITY", "parity-SECRET")));
+    let settings = elelem::provider::ProviderSettings {
+        name: "bedrock".into(),
+        base_url: server.root_url(),
+        api_key: None,
+        api_key_env: None,
+        timeout: std::time::Duration::from_secs(10),
+        max_response_bytes: 1 << 20,
+    };
+    let config = AwsConfig {
+        credentials: Credentials::new("AKIDPARITY", "parity-SECRET", None),
+        region: "us-east-1".into(),
+    };
+    Elelem::builder()
+        .without_env_keys()
+        .provider("bedrock", provider(settings, Ok(config)).unwrap())
+}
+
+fn bedrock_usage() -> Value {
+    json!({"inputTokens": 1_000, "outputTokens": 100, "totalTokens": 3_600,
+        "cacheReadInputTokens": 2_000, "cacheWriteInputTokens": 500})
+}
+
+fn bedrock_plain() -> ScriptedResponse {
+    elelem_testkit::bedrock::converse_answer(
+        json!([{"text": "Checking the weather in Paris."},
+            {"toolUse": {"toolUseId": "tooluse_p1", "name": "get_weather", "input": {"city": "Paris"}}}]),
+        "tool_use",
+        bedrock_usage(),
+    )
+}
+
+fn bedrock_streamed() -> ScriptedResponse {
+    let event = |name: &str, payload: Value| (name.to_owned(), payload);
+    elelem_testkit::bedrock::converse_stream(&[
+        event("messageStart", json!({"role": "assistant"})),
+        event(
+            "contentBlockDelta",
+            json!({"contentBlockIndex": 0, "delta": {"text": "Checking the weather "}}),
+        ),
+        event(
+            "contentBlockDelta",
+            json!({"contentBlockIndex": 0, "delta": {"text": "in Paris."}}),
+        ),
+        event("contentBlockStop", json!({"contentBlockIndex": 0})),
+        event(
+            "contentBlockStart",
+            json!({"contentBlockIndex": 1,
+            "start": {"toolUse": {"toolUseId": "tooluse_p1", "name": "get_weather"}}}),
+        ),
+        event(
+            "contentBlockDelta",
+            json!({"contentBlockIndex": 1, "delta": {"toolUse": {"input": "{\"city\":"}}}),
+        ),
+        event(
+            "contentBlockDelta",
+            json!({"contentBlockIndex": 1, "delta": {"toolUse": {"input": "\"Paris\"}"}}}),
+        ),
+        event("contentBlockStop", json!({"contentBlockIndex": 1})),
+        event("messageStop", json!({"stopReason": "tool_use"})),
+        event(
+            "metadata",
+            json!({"usage": bedrock_usage(), "metrics": {"latencyMs": 200}}),
+        ),
+    ])
+}
 
 /// A tool call as name and parsed arguments (ids are made up by some converters).
 fn calls(completion: &ChatCompletion) -> Vec<(String, Value)> {
@@ -399,6 +479,7 @@ fn the_table_covers_every_provider_plugin() {
         names,
         [
             "anthropic",
+            "bedrock",
             "compat",
             "deepinfra",
             "gemini",

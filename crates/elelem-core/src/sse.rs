@@ -38,6 +38,13 @@ pub enum SseError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// A binary frame that cannot be read (AWS event-stream: a wrong checksum,
+    /// lengths that do not add up, a frame cut off by the end of the body).
+    #[error("the stream sent a malformed frame: {reason}")]
+    Malformed {
+        /// What is wrong with the frame.
+        reason: String,
+    },
 }
 
 /// The UTF-8 byte order mark, skipped at the start of a stream.

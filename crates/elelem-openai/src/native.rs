@@ -43,6 +43,72 @@ pub fn tool_call_arguments(function: &Value) -> Value {
     }
 }
 
+/// The text of an OpenAI message content: a string, or its text parts joined
+/// with `\n` (other parts, images, are left out).
+///
+/// ```
+/// use serde_json::json;
+/// use elelem_openai::native::content_text;
+/// assert_eq!(content_text(Some(&json!("hi"))), "hi");
+/// assert_eq!(content_text(Some(&json!([{"type": "text", "text": "a"}, {"type": "image_url"}, {"type": "text", "text": "b"}]))), "a\nb");
+/// assert_eq!(content_text(None), "");
+/// ```
+pub fn content_text(content: Option<&Value>) -> String {
+    match content {
+        Some(Value::String(text)) => text.clone(),
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
+    }
+}
+
+/// OpenAI usage from the counts of a provider that reports uncached input, cache
+/// writes and cache reads apart (Anthropic, Bedrock): the prompt is their sum,
+/// reads are `cached_tokens` and writes `cache_write_tokens`; sums saturate
+/// rather than overflow. `None` when no count is given.
+///
+/// ```
+/// use serde_json::json;
+/// let usage = elelem_openai::native::cache_split_usage(Some(10), Some(20), Some(30), Some(5));
+/// assert_eq!(usage, Some(json!({"prompt_tokens": 60, "completion_tokens": 5, "total_tokens": 65,
+///     "prompt_tokens_details": {"cached_tokens": 30, "cache_write_tokens": 20}})));
+/// ```
+pub fn cache_split_usage(
+    input: Option<u64>,
+    written: Option<u64>,
+    read: Option<u64>,
+    output: Option<u64>,
+) -> Option<Value> {
+    let mut out = Map::new();
+    let prompt = input.map(|i| {
+        i.saturating_add(written.unwrap_or(0))
+            .saturating_add(read.unwrap_or(0))
+    });
+    if let Some(prompt) = prompt {
+        out.insert("prompt_tokens".into(), json!(prompt));
+    }
+    if let Some(output) = output {
+        out.insert("completion_tokens".into(), json!(output));
+    }
+    if let (Some(prompt), Some(output)) = (prompt, output) {
+        out.insert("total_tokens".into(), json!(prompt.saturating_add(output)));
+    }
+    let mut details = Map::new();
+    if let Some(read) = read {
+        details.insert("cached_tokens".into(), json!(read));
+    }
+    if let Some(written) = written {
+        details.insert("cache_write_tokens".into(), json!(written));
+    }
+    if !details.is_empty() {
+        out.insert("prompt_tokens_details".into(), Value::Object(details));
+    }
+    (!out.is_empty()).then_some(Value::Object(out))
+}
+
 /// An OpenAI `chat.completion` object with one choice; the caller may add
 /// vendor fields before turning it into a `Value`.
 ///

@@ -38,6 +38,7 @@ fn is_chat_path(path: &str) -> bool {
         || path.ends_with("/api/chat")
         || path.ends_with(":generateContent")
         || path.ends_with(":streamGenerateContent")
+        || crate::bedrock::is_converse_path(path)
 }
 
 fn route(method: &Method, path: &str) -> Route {
@@ -75,6 +76,10 @@ pub(crate) async fn handle(
         );
     }
     let path = parts.uri.path().to_owned();
+    let unsigned = state
+        .sigv4()
+        .filter(|_| crate::bedrock::is_converse_path(&path))
+        .and_then(|(id, secret)| crate::bedrock::check_sigv4(&path, &headers, &body, &id, &secret));
     state.record(RecordedRequest {
         method: parts.method.as_str().to_owned(),
         path: path.clone(),
@@ -82,6 +87,9 @@ pub(crate) async fn handle(
         body: body.clone(),
     });
 
+    if let Some(refusal) = unsigned {
+        return answer(refusal).await;
+    }
     match route(&parts.method, &path) {
         Route::Completions => match state.strict().then(|| crate::strict::refusal(&path, &body)) {
             Some(Some(refusal)) => Ok(json_response(StatusCode::BAD_REQUEST, &refusal)),

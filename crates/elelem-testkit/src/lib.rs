@@ -40,6 +40,7 @@
 //! }
 //! ```
 
+pub mod bedrock;
 mod body;
 mod error;
 mod handler;

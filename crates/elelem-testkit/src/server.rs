@@ -272,6 +272,27 @@ impl TestServer {
         self.state.set_strict(strict);
     }
 
+    /// Checks the AWS SigV4 signature of every Bedrock Converse request against
+    /// these credentials (`None`: no check), answering a missing or wrong one
+    /// with Bedrock's 403 before the script is consulted.
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = elelem_testkit::TestServer::start().await?;
+    /// server.require_sigv4(Some(("AKIDEXAMPLE", "secret")));
+    /// let url = format!("{}/model/m/converse", server.root_url());
+    /// let refused = reqwest::Client::new().post(&url).body("{}").send().await?;
+    /// assert_eq!(refused.status(), 403);
+    /// assert_eq!(refused.text().await?, r#"{"message":"Missing Authentication Token"}"#);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn require_sigv4(&self, credentials: Option<(&str, &str)>) {
+        self.state
+            .set_sigv4(credentials.map(|(id, secret)| (id.to_owned(), secret.to_owned())));
+    }
+
     /// How many chat requests the rate limit ([`rate_limit`](Self::rate_limit))
     /// answered with a 429.
     ///

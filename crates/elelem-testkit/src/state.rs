@@ -23,6 +23,8 @@ pub(crate) struct State {
     limit: Mutex<Option<WindowLimit>>,
     /// Lenient servers answer every chat request from the script.
     lenient: AtomicBool,
+    /// Credentials (access key id, secret) Bedrock requests must be signed with.
+    sigv4: Mutex<Option<(String, String)>>,
 }
 
 impl Default for State {
@@ -34,6 +36,7 @@ impl Default for State {
             requests: Mutex::default(),
             limit: Mutex::default(),
             lenient: AtomicBool::new(false),
+            sigv4: Mutex::default(),
         }
     }
 }
@@ -134,5 +137,13 @@ impl State {
 
     pub(crate) fn set_strict(&self, strict: bool) {
         self.lenient.store(!strict, Ordering::Relaxed);
+    }
+
+    pub(crate) fn sigv4(&self) -> Option<(String, String)> {
+        lock(&self.sigv4).clone()
+    }
+
+    pub(crate) fn set_sigv4(&self, credentials: Option<(String, String)>) {
+        *lock(&self.sigv4) = credentials;
     }
 }

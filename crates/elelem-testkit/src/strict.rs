@@ -3,13 +3,15 @@
 //! the real provider rejects fails in tests too.
 //!
 //! The API is told by the path: Gemini's `…:generateContent` /
-//! `…:streamGenerateContent`, Anthropic's `…/messages`, and OpenAI's
+//! `…:streamGenerateContent`, Anthropic's `…/messages`, Bedrock's `…/converse` and
+//! `…/converse-stream`, and OpenAI's
 //! `…/chat/completions` (checked only for the models whose parameters OpenAI restricts:
 //! o-series and gpt-5). Ollama's `…/api/chat` accepts any field, as the real server does.
 
 use serde_json::Value;
 
 mod anthropic;
+mod bedrock;
 mod gemini;
 mod openai;
 
@@ -20,6 +22,8 @@ pub(crate) fn refusal(path: &str, body: &[u8]) -> Option<Value> {
         gemini::refusal(body)
     } else if path.ends_with("/messages") {
         anthropic::refusal(body)
+    } else if crate::bedrock::is_converse_path(path) {
+        bedrock::refusal(body)
     } else if path.ends_with("/chat/completions") {
         openai::refusal(body)
     } else {

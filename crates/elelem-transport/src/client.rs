@@ -195,14 +195,51 @@ impl HttpClient {
         url: impl reqwest::IntoUrl,
         payload: Vec<u8>,
     ) -> Result<HttpReply, ProviderError> {
+        self.post_bytes_with(url, payload, &[]).await
+    }
+
+    /// [`post_bytes`](HttpClient::post_bytes) with headers made for this one
+    /// request (a signature over it), marked sensitive, besides the client's own.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: elelem_transport::HttpClient) -> Result<(), elelem_core::provider::ProviderError> {
+    /// let signed = [("authorization".to_owned(), "AWS4-HMAC-SHA256 ...".to_owned())];
+    /// client.post_bytes_with("http://127.0.0.1:9/converse", b"{}".to_vec(), &signed).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn post_bytes_with(
+        &self,
+        url: impl reqwest::IntoUrl,
+        payload: Vec<u8>,
+        extra: &[(String, String)],
+    ) -> Result<HttpReply, ProviderError> {
         let request = self
             .http
             .post(url)
             .timeout(self.settings.timeout)
-            .headers(self.headers.clone())
+            .headers(self.request_headers(extra)?)
             .header(CONTENT_TYPE, "application/json")
             .body(payload);
         self.send(request).await
+    }
+
+    /// The client's headers and `extra` (marked sensitive).
+    fn request_headers(&self, extra: &[(String, String)]) -> Result<HeaderMap, ProviderError> {
+        let mut headers = self.headers.clone();
+        for (name, value) in extra {
+            let header = HeaderName::from_bytes(name.as_bytes());
+            let value = HeaderValue::from_str(value);
+            let (Ok(header), Ok(mut value)) = (header, value) else {
+                return Err(ProviderError::invalid_body(
+                    self.name(),
+                    format!("the request header {name:?} is not a valid HTTP header"),
+                    "",
+                ));
+            };
+            value.set_sensitive(true);
+            headers.insert(header, value);
+        }
+        Ok(headers)
     }
 
     /// `POST`s `body` as JSON to `url` for a streamed answer: on a success status
@@ -238,10 +275,28 @@ impl HttpClient {
         url: impl reqwest::IntoUrl,
         payload: Vec<u8>,
     ) -> Result<HttpStream, ProviderError> {
+        self.post_bytes_stream_with(url, payload, &[]).await
+    }
+
+    /// [`post_bytes_stream`](HttpClient::post_bytes_stream) with headers made
+    /// for this one request (a signature over it), marked sensitive.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: elelem_transport::HttpClient) -> Result<(), elelem_core::provider::ProviderError> {
+    /// let signed = [("authorization".to_owned(), "AWS4-HMAC-SHA256 ...".to_owned())];
+    /// let stream = client.post_bytes_stream_with("http://127.0.0.1:9/converse-stream", b"{}".to_vec(), &signed).await?;
+    /// # let _ = stream; Ok(()) }
+    /// ```
+    pub async fn post_bytes_stream_with(
+        &self,
+        url: impl reqwest::IntoUrl,
+        payload: Vec<u8>,
+        extra: &[(String, String)],
+    ) -> Result<HttpStream, ProviderError> {
         let response = self
             .http
             .post(url)
-            .headers(self.headers.clone())
+            .headers(self.request_headers(extra)?)
             .header(CONTENT_TYPE, "application/json")
             .body(payload)
             .send()

@@ -29,7 +29,14 @@ pub type ErrorHook = Arc<dyn Fn(u16, Option<&Value>) -> Option<ProviderErrorKind
 pub(crate) fn is_kept_header(name: &str) -> bool {
     name.starts_with("x-ratelimit-")
         || name.starts_with("retry-after")
-        || matches!(name, "x-request-id" | "x-should-retry" | "content-type")
+        || matches!(
+            name,
+            "x-request-id"
+                | "x-should-retry"
+                | "content-type"
+                | "x-amzn-errortype"
+                | "x-amzn-requestid"
+        )
 }
 
 /// The headers worth keeping, lower-case names.

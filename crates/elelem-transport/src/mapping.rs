@@ -95,6 +95,15 @@ pub trait Mapping: Send + Sync + std::fmt::Debug + 'static {
     /// A fresh framing and record mapper for one stream.
     fn stream(&self) -> (Self::Framing, Self::Records);
 
+    /// Headers made for this one request, sent besides the client's own: a
+    /// signature over its URL and body (AWS SigV4). The default adds none.
+    fn request_headers(
+        &self,
+        _request: &HttpRequest,
+    ) -> Result<Vec<(String, String)>, ProviderError> {
+        Ok(Vec::new())
+    }
+
     /// Adds what only the provider knows to an error (a delay given in the body).
     fn error(&self, error: ProviderError) -> ProviderError {
         error
@@ -144,9 +153,10 @@ impl<M: Mapping> Provider for Mapped<M> {
     ) -> Result<ProviderResponse, ProviderError> {
         let mapping = &self.0;
         let http = mapping.chat_request(&request, false)?;
+        let signed = mapping.request_headers(&http)?;
         let reply = mapping
             .client()
-            .post_bytes(http.url.as_str(), http.body)
+            .post_bytes_with(http.url.as_str(), http.body, &signed)
             .await
             .map_err(|e| mapping.error(e))?;
         mapping.chat_response(reply)
@@ -158,9 +168,10 @@ impl<M: Mapping> Provider for Mapped<M> {
     ) -> Result<ProviderStream, ProviderError> {
         let mapping = &self.0;
         let http = mapping.chat_request(&request, true)?;
+        let signed = mapping.request_headers(&http)?;
         let opened = mapping
             .client()
-            .post_bytes_stream(http.url.as_str(), http.body)
+            .post_bytes_stream_with(http.url.as_str(), http.body, &signed)
             .await
             .map_err(|e| mapping.error(e))?;
         let (framing, records) = mapping.stream();

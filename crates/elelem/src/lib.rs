@@ -5,7 +5,8 @@
 //! `groq`, `deepinfra`, `scaleway`, `compat` (any OpenAI-compatible server),
 //! `openrouter`, `xai`, `ollama`, `anthropic`, `gemini`, and the OpenAI-compatible
 //! clouds `mistral`, `deepseek`, `together`, `fireworks`, `cerebras`, `sambanova`,
-//! `novita`, `parasail`, `baseten`, `perplexity`, `gemini-openai`; all on by default). Each
+//! `novita`, `parasail`, `baseten`, `perplexity`, `gemini-openai`; all on by default;
+//! and `bedrock`, AWS Bedrock, off by default as it brings the AWS signer). Each
 //! enabled provider
 //! registers itself; model strings name the provider: `"groq:openai/gpt-oss-20b"`.
 //!
@@ -40,6 +41,8 @@ pub mod blocking;
 pub mod providers {
     #[cfg(feature = "anthropic")]
     pub use elelem_anthropic as anthropic;
+    #[cfg(feature = "bedrock")]
+    pub use elelem_bedrock as bedrock;
     #[cfg(feature = "compat")]
     pub use elelem_compat as compat;
     /// The OpenAI-compatible clouds (Mistral, DeepSeek, Together, Fireworks,

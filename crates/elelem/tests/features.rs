@@ -18,6 +18,7 @@ fn enabled_features_are_the_registered_providers() {
     let mut expected = enabled![
         "anthropic" => "anthropic",
         "baseten" => "baseten",
+        "bedrock" => "bedrock",
         "cerebras" => "cerebras",
         "compat" => "openai-compatible",
         "deepinfra" => "deepinfra",

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use elelem::budget::{BudgetStore, MemoryBudgetStore};
-use elelem_ledger_postgres::PostgresBudgetStore;
 use elelem::cost::{CostSink, FanOutSink, InMemoryStatsSink};
 use elelem::{ApiKey, Elelem, ElelemError};
+use elelem_ledger_postgres::PostgresBudgetStore;
 
 use crate::config::{Config, ProviderSection};
 use crate::ledger::{Ledger, LedgerOpenError};
@@ -86,12 +86,14 @@ impl Shared {
             sink = sink.with(ledger.sink());
         }
         let postgres_budgets = match config.postgres_url() {
-            Some(url) => Some(Arc::new(PostgresBudgetStore::connect(url).map_err(|e| {
-                BuildError::Ledger(LedgerOpenError::Database {
-                    target: crate::ledger::redact(url),
-                    reason: format!("the budget store: {e}"),
-                })
-            })?)),
+            Some(url) => Some(Arc::new(PostgresBudgetStore::connect(url).map_err(
+                |e| {
+                    BuildError::Ledger(LedgerOpenError::Database {
+                        target: crate::ledger::redact(url),
+                        reason: format!("the budget store: {e}"),
+                    })
+                },
+            )?)),
             None => None,
         };
         let budgets: Arc<dyn BudgetStore> = match &postgres_budgets {

@@ -99,7 +99,10 @@ async fn keys_added_with_the_cli_are_used_and_revoked_while_the_gateway_runs() {
     .await;
     assert!(added.status.success(), "{}", stderr(&added));
     let secret = stdout(&added).trim().to_owned();
-    assert!(secret.starts_with("gw-") && secret.len() == 51, "{secret:?}");
+    assert!(
+        secret.starts_with("gw-") && secret.len() == 51,
+        "{secret:?}"
+    );
     assert!(stderr(&added).contains("shown once"), "{}", stderr(&added));
 
     // The configuration's keys and the database's, together.
@@ -152,7 +155,11 @@ async fn keys_added_with_the_cli_are_used_and_revoked_while_the_gateway_runs() {
     // Names are never reused; revoking an unknown key fails; both say why.
     let again = elelem(&["keys", "add", "team", "--db", &db], dir).await;
     assert!(!again.status.success());
-    assert!(stderr(&again).contains("never reused"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("never reused"),
+        "{}",
+        stderr(&again)
+    );
     let nobody = elelem(&["keys", "revoke", "nobody", "--db", &db], dir).await;
     assert!(!nobody.status.success());
     assert!(stderr(&nobody).contains("no active gateway key"));
@@ -235,13 +242,18 @@ postgres = "{db}"
             other => panic!("{other}: {body}"),
         }
     }
-    assert!(answered >= 1 && refused >= 1, "{answered} answered, {refused} refused");
+    assert!(
+        answered >= 1 && refused >= 1,
+        "{answered} answered, {refused} refused"
+    );
 
     // A revoked key is refused even though no key is left: the gateway stays closed.
     let url = db.clone();
-    tokio::task::spawn_blocking(move || elelem_cli::commands::keys::revoke(&url, "shared").unwrap())
-        .await
-        .unwrap();
+    tokio::task::spawn_blocking(move || {
+        elelem_cli::commands::keys::revoke(&url, "shared").unwrap()
+    })
+    .await
+    .unwrap();
     let gateway = gateways[0].gateway.clone();
     let changed = tokio::task::spawn_blocking(move || gateway.refresh_keys().unwrap())
         .await
@@ -258,15 +270,22 @@ postgres = "{db}"
     let url = db.clone();
     let records = tokio::task::spawn_blocking(move || {
         let ledger = Ledger::open(&url, true).unwrap();
-        let records = ledger.records(&StatsQuery::Tag("key:shared".into())).unwrap();
+        let records = ledger
+            .records(&StatsQuery::Tag("key:shared".into()))
+            .unwrap();
         ledger.close().unwrap();
         records
     })
     .await
     .unwrap();
-    let spent = records.iter().fold(Usd::ZERO, |sum, r| sum + r.cost.total());
+    let spent = records
+        .iter()
+        .fold(Usd::ZERO, |sum, r| sum + r.cost.total());
     assert_eq!(records.len() as u64, answered);
     let each: Usd = "0.000012".parse().unwrap();
-    assert_eq!(spent, Usd::from_femtos(each.femtos() * i128::from(answered)));
+    assert_eq!(
+        spent,
+        Usd::from_femtos(each.femtos() * i128::from(answered))
+    );
     assert!(spent <= limit, "spent {spent} over {limit}");
 }

@@ -117,10 +117,7 @@ pub fn list(db: &str, as_json: bool) -> Result<String, String> {
     ]);
     for k in &keys {
         let budget = k.key.budget_usd.as_ref().map_or(String::new(), |b| {
-            format!(
-                "${b} {}",
-                k.key.budget_window.as_deref().unwrap_or("total")
-            )
+            format!("${b} {}", k.key.budget_window.as_deref().unwrap_or("total"))
         });
         let status = match &k.revoked_at {
             Some(at) => format!("revoked {at}"),

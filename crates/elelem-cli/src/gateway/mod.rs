@@ -71,12 +71,7 @@ impl Loaded {
             merged.keys.extend(database_keys.iter().cloned());
             client::build(&merged, shared)?
         };
-        let all: Vec<KeySection> = config
-            .keys
-            .iter()
-            .chain(&database_keys)
-            .cloned()
-            .collect();
+        let all: Vec<KeySection> = config.keys.iter().chain(&database_keys).cloned().collect();
         let mut keys = KeyRing::new(&all);
         if keys_required {
             keys = keys.require_keys();

@@ -76,7 +76,9 @@ pub struct ListedKey {
 #[non_exhaustive]
 pub enum KeyStoreError {
     /// A key of this name exists (or existed: names are never reused).
-    #[error("a gateway key named {0:?} exists or existed (names are never reused); pick another name")]
+    #[error(
+        "a gateway key named {0:?} exists or existed (names are never reused); pick another name"
+    )]
     NameTaken(String),
     /// The same secret is stored under another name.
     #[error("this key's hash is already stored under another name; generate a new key")]

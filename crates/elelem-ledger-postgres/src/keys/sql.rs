@@ -119,13 +119,13 @@ fn record(row: &Row) -> Result<GatewayKeyRecord, KeyStoreError> {
     let get_err = LedgerError::Postgres;
     let name: String = row.try_get(0).map_err(get_err)?;
     let rpm: Option<i64> = row.try_get(6).map_err(get_err)?;
-    let requests_per_minute = rpm
-        .map(u32::try_from)
-        .transpose()
-        .map_err(|_| KeyStoreError::BadRow {
-            name: name.clone(),
-            reason: format!("requests_per_minute {rpm:?} is out of range"),
-        })?;
+    let requests_per_minute =
+        rpm.map(u32::try_from)
+            .transpose()
+            .map_err(|_| KeyStoreError::BadRow {
+                name: name.clone(),
+                reason: format!("requests_per_minute {rpm:?} is out of range"),
+            })?;
     Ok(GatewayKeyRecord {
         sha256: row.try_get(1).map_err(get_err)?,
         tags: row.try_get(2).map_err(get_err)?,

@@ -54,6 +54,7 @@ mod error;
 mod keys;
 mod rows;
 mod schema;
+mod tables;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! The gateway keys' table and the statements that add, revoke and read it.
 
 use postgres::error::SqlState;
-use postgres::{Client, NoTls, Row};
+use postgres::{Client, Row};
 
 use super::{GatewayKeyRecord, KeyStoreError, ListedKey};
 use crate::LedgerError;
@@ -27,13 +27,7 @@ const COLUMNS: &str = "name, sha256, tags, models, budget_usd, budget_window, re
 
 /// Connects and creates the table if needed.
 pub(crate) fn connect(params: &str) -> Result<Client, LedgerError> {
-    let mut client = Client::connect(params, NoTls).map_err(LedgerError::Connect)?;
-    let mut tx = client.transaction().map_err(LedgerError::Connect)?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
-        .map_err(LedgerError::Connect)?;
-    tx.batch_execute(SCHEMA).map_err(LedgerError::Connect)?;
-    tx.commit().map_err(LedgerError::Connect)?;
-    Ok(client)
+    crate::tables::connect_creating(params, SCHEMA_LOCK, SCHEMA)
 }
 
 /// Inserts a key; a name or hash already there is refused.

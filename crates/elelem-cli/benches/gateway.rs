@@ -308,6 +308,18 @@ impl Target {
     }
 }
 
+/// What the testkit server answers every call with: a plain completion or a
+/// stream.
+fn set_answer(server: &TestServer, stream: bool) {
+    if stream {
+        server.set_fallback(
+            ChunkStream::new("gpt-4.1-mini", &["Once ", "upon ", "a time."]).usage(10, 5),
+        );
+    } else {
+        server.set_fallback(wire::completion("gpt-4.1-mini", "instant"));
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -374,14 +386,22 @@ async fn main() {
     let _ = writeln!(table, "| mode | rate/s | path | p50 ms | p99 ms | added p50 ms | added p99 ms | errors | peak RSS MB |");
     let _ = writeln!(table, "|---|---|---|---|---|---|---|---|---|");
     print!("{table}");
+    // Warm-up, not counted: first connections, the tokenizer, LiteLLM's imports.
     for &stream in &modes {
-        if stream {
-            server.set_fallback(
-                ChunkStream::new("gpt-4.1-mini", &["Once ", "upon ", "a time."]).usage(10, 5),
-            );
-        } else {
-            server.set_fallback(wire::completion("gpt-4.1-mini", "instant"));
+        set_answer(&server, stream);
+        for target in &targets {
+            let warm = target.run(&http, stream, 5, 1).await;
+            if warm.errors > 0 {
+                eprintln!(
+                    "warm-up: {} of 5 calls to {} failed",
+                    warm.errors,
+                    target.name()
+                );
+            }
         }
+    }
+    for &stream in &modes {
+        set_answer(&server, stream);
         let mode = if stream { "stream" } else { "plain" };
         for &rate in &rates {
             let mut base = None;
@@ -419,7 +439,7 @@ async fn main() {
     }
 
     if let Some(python) = arg("--python") {
-        server.set_fallback(wire::completion("gpt-4.1-mini", "instant"));
+        set_answer(&server, false);
         server.push(wire::completion("gpt-4.1-mini", "Hello from the SDK"));
         server
             .push(ChunkStream::new("gpt-4.1-mini", &["Streamed ", "by ", "the SDK"]).usage(10, 3));

@@ -1,28 +1,35 @@
 //! The gateway's cost, measured: the same chat call made directly with an
-//! `Elelem` client and through the gateway, against the instant testkit server,
-//! by an open-loop load generator at 100, 1,000 and 5,000 requests per second
-//! (latency counted from each request's scheduled time, so a slow server cannot
-//! hide its queue). Prints p50/p99 of both, the added latency, errors and the
-//! process's resident memory. With `--python PATH`, also runs the official
+//! `Elelem` client, through `elelem serve` (the real binary, its own process),
+//! and through LiteLLM's proxy (with `--litellm BIN`), all against the instant
+//! testkit server, by an open-loop load generator at 100, 1,000 and 5,000
+//! requests per second (latency counted from each request's scheduled time, so
+//! a slow server cannot hide its queue), plain and streaming. Reports p50/p99,
+//! the latency added over the direct call, errors, and the peak resident memory
+//! of the gateway's and the proxy's processes, as a Markdown table (printed, and
+//! written to `--out FILE`). With `--python PATH`, also runs the official
 //! `openai` Python SDK (plain and streaming) against the gateway.
 //!
-//! Run with `benches/gateway/run.sh` (which makes the Python virtual
-//! environment), or `cargo bench -p elelem-cli --bench gateway [-- --secs 3]`.
+//! Run everything with `benches/gateway/run.sh` (which makes the Python virtual
+//! environment and installs LiteLLM's proxy), or
+//! `cargo bench -p elelem-cli --bench gateway -- --secs 3 --rates 100,1000`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use elelem::{ChatRequest, Elelem, Message};
-use elelem_cli::config::Config;
-use elelem_cli::gateway::{self, Gateway};
 use elelem_testkit::sse::ChunkStream;
 use elelem_testkit::{wire, TestServer};
+use futures_util::StreamExt;
 use serde_json::json;
 
 const KEY: &str = "sk-bench-not-a-real-key";
 const MODEL: &str = "openai:gpt-4.1-mini";
+const LITELLM_MASTER_KEY: &str = "sk-bench-litellm-master-key-not-secret";
 
 fn percentile(sorted: &[Duration], q: f64) -> Duration {
     if sorted.is_empty() {
@@ -31,16 +38,29 @@ fn percentile(sorted: &[Duration], q: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
 
-fn rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).map(str::to_owned))
-        })
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
+/// A process's peak resident memory (VmHWM), in MB.
+fn peak_rss_mb(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse::<f64>()
+        .ok()?;
+    Some(kb / 1024.0)
+}
+
+/// The peak RSS of a process and its children (LiteLLM may run workers).
+fn tree_rss_mb(pid: u32) -> Option<f64> {
+    let own = peak_rss_mb(pid)?;
+    let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|c| c.parse::<u32>().ok())
+        .filter_map(tree_rss_mb)
+        .sum::<f64>();
+    Some(own + children)
 }
 
 struct Run {
@@ -80,12 +100,224 @@ where
     Run { latencies, errors }
 }
 
-fn config_text(server: &TestServer, dir: &std::path::Path) -> String {
+/// A child process killed when dropped.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until `url` answers 200, or `limit` passes.
+async fn wait_up(http: &reqwest::Client, url: &str, limit: Duration, child: &mut Child) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return false;
+        }
+        if let Ok(r) = http.get(url).send().await {
+            if r.status().is_success() {
+                return true;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    false
+}
+
+/// `elelem serve` on a free port, forwarding to `server`.
+async fn start_gateway(
+    server: &TestServer,
+    dir: &Path,
+    http: &reqwest::Client,
+) -> (Killed, String, u32) {
     std::fs::write(dir.join("openai.key"), KEY).unwrap();
-    format!(
-        "[gateway]\nambient_keys = false\n[providers.openai]\napi_key_file = \"openai.key\"\nbase_url = \"{}\"\n",
-        server.url()
+    let config = dir.join("elelem.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[gateway]\nambient_keys = false\n[providers.openai]\napi_key_file = \"openai.key\"\nbase_url = \"{}\"\n",
+            server.url()
+        ),
     )
+    .unwrap();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_elelem"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .args(["--listen", &addr])
+        .env("ELELEM_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let up = wait_up(
+        http,
+        &format!("http://{addr}/health"),
+        Duration::from_secs(30),
+        &mut child,
+    )
+    .await;
+    assert!(up, "elelem serve did not start");
+    let pid = child.id();
+    (Killed(child), format!("http://{addr}/v1"), pid)
+}
+
+/// LiteLLM's proxy on a free port, forwarding to `server` as an
+/// OpenAI-compatible endpoint; `Err` says why it could not be had.
+async fn start_litellm(
+    bin: &str,
+    server: &TestServer,
+    dir: &Path,
+    http: &reqwest::Client,
+) -> Result<(Killed, String, u32), String> {
+    let config = dir.join("litellm.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "model_list:\n  - model_name: {MODEL}\n    litellm_params:\n      model: openai/gpt-4.1-mini\n      api_base: {}\n      api_key: {KEY}\nlitellm_settings:\n  telemetry: false\ngeneral_settings:\n  master_key: {LITELLM_MASTER_KEY}\n",
+            server.url()
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let log = dir.join("litellm.log");
+    let mut child = Command::new(bin)
+        .arg("--config")
+        .arg(&config)
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        // Offline: the model price map bundled with the package, no telemetry.
+        .env("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        .env("LITELLM_TELEMETRY", "False")
+        .env("LITELLM_LOG", "ERROR")
+        .stdout(std::fs::File::create(&log).map_err(|e| e.to_string())?)
+        .stderr(std::fs::File::create(dir.join("litellm.err")).map_err(|e| e.to_string())?)
+        .spawn()
+        .map_err(|e| format!("cannot run {bin}: {e}"))?;
+    let up = wait_up(
+        http,
+        &format!("http://127.0.0.1:{port}/health/liveliness"),
+        Duration::from_secs(300),
+        &mut child,
+    )
+    .await;
+    if !up {
+        let err = std::fs::read_to_string(dir.join("litellm.err")).unwrap_or_default();
+        let tail: Vec<&str> = err.lines().rev().take(5).collect();
+        let _ = child.kill();
+        return Err(format!(
+            "LiteLLM's proxy did not start within 300 s: {}",
+            tail.into_iter().rev().collect::<Vec<_>>().join(" / ")
+        ));
+    }
+    let pid = child.id();
+    Ok((Killed(child), format!("http://127.0.0.1:{port}/v1"), pid))
+}
+
+/// One way of making the call.
+enum Target {
+    Direct(Elelem),
+    Http {
+        name: &'static str,
+        url: String,
+        auth: Option<&'static str>,
+        pid: u32,
+    },
+}
+
+impl Target {
+    fn name(&self) -> &'static str {
+        match self {
+            Target::Direct(_) => "direct",
+            Target::Http { name, .. } => name,
+        }
+    }
+
+    async fn run(&self, http: &reqwest::Client, stream: bool, rate: u32, secs: u64) -> Run {
+        match self {
+            Target::Direct(client) => {
+                let client = client.clone();
+                open_loop(rate, secs, move || {
+                    let client = client.clone();
+                    async move {
+                        let request = ChatRequest::new(MODEL, vec![Message::user("Say hi")]);
+                        if stream {
+                            match client.stream_chat_completion(request).await {
+                                Ok(s) => s.collect_completion().await.is_ok(),
+                                Err(_) => false,
+                            }
+                        } else {
+                            client.create_chat_completion(request).await.is_ok()
+                        }
+                    }
+                })
+                .await
+            }
+            Target::Http { url, auth, .. } => {
+                let url = format!("{url}/chat/completions");
+                let body = json!({
+                    "model": MODEL,
+                    "messages": [{"role": "user", "content": "Say hi"}],
+                    "stream": stream,
+                });
+                let (http, auth) = (http.clone(), *auth);
+                open_loop(rate, secs, move || {
+                    let mut request = http.post(url.clone()).json(&body);
+                    if let Some(key) = auth {
+                        request = request.bearer_auth(key);
+                    }
+                    async move {
+                        let Ok(response) = request.send().await else {
+                            return false;
+                        };
+                        if !response.status().is_success() {
+                            return false;
+                        }
+                        let mut body = response.bytes_stream();
+                        let mut tail = Vec::new();
+                        while let Some(chunk) = body.next().await {
+                            let Ok(chunk) = chunk else { return false };
+                            tail = chunk.to_vec();
+                        }
+                        // A stream is whole only with its last event.
+                        !stream || String::from_utf8_lossy(&tail).contains("[DONE]")
+                    }
+                })
+                .await
+            }
+        }
+    }
+
+    fn rss(&self) -> String {
+        match self {
+            Target::Direct(_) => "(bench process)".into(),
+            Target::Http { pid, .. } => {
+                tree_rss_mb(*pid).map_or_else(|| "?".into(), |mb| format!("{mb:.0}"))
+            }
+        }
+    }
+}
+
+/// What the testkit server answers every call with: a plain completion or a
+/// stream.
+fn set_answer(server: &TestServer, stream: bool) {
+    if stream {
+        server.set_fallback(
+            ChunkStream::new("gpt-4.1-mini", &["Once ", "upon ", "a time."]).usage(10, 5),
+        );
+    } else {
+        server.set_fallback(wire::completion("gpt-4.1-mini", "instant"));
+    }
 }
 
 #[tokio::main]
@@ -100,75 +332,114 @@ async fn main() {
     let rates: Vec<u32> = arg("--rates")
         .map(|r| r.split(',').filter_map(|x| x.parse().ok()).collect())
         .unwrap_or_else(|| vec![100, 1_000, 5_000]);
+    let modes: Vec<bool> = match arg("--modes").as_deref() {
+        Some("plain") => vec![false],
+        Some("stream") => vec![true],
+        _ => vec![false, true],
+    };
 
     let server = TestServer::start().await.unwrap();
-    server.set_fallback(wire::completion("gpt-4.1-mini", "instant"));
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("elelem.toml");
-    std::fs::write(&path, config_text(&server, dir.path())).unwrap();
-    let gateway = Gateway::new(Config::load(&path).unwrap(), Some(path)).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let running = gateway::start(gateway, listener);
-    let url = format!("{}/chat/completions", running.url());
-
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let (_gateway, gateway_url, gateway_pid) = start_gateway(&server, dir.path(), &http).await;
     let direct = Elelem::builder()
         .without_env_keys()
         .api_key("openai", KEY)
         .base_url("openai", server.url())
         .build()
         .unwrap();
-    let http = reqwest::Client::new();
-    let body = json!({"model": MODEL, "messages": [{"role": "user", "content": "Say hi"}]});
+    let mut targets = vec![
+        Target::Direct(direct),
+        Target::Http {
+            name: "elelem serve",
+            url: gateway_url.clone(),
+            auth: None,
+            pid: gateway_pid,
+        },
+    ];
+    let mut notes = Vec::new();
+    let mut _litellm = None;
+    match arg("--litellm") {
+        Some(bin) => match start_litellm(&bin, &server, dir.path(), &http).await {
+            Ok((child, url, pid)) => {
+                _litellm = Some(child);
+                targets.push(Target::Http {
+                    name: "LiteLLM proxy",
+                    url,
+                    auth: Some(LITELLM_MASTER_KEY),
+                    pid,
+                });
+            }
+            Err(why) => notes.push(format!("LiteLLM not measured: {why}")),
+        },
+        None => notes.push("LiteLLM not measured: no --litellm BIN given".into()),
+    }
 
-    println!("# elelem gateway bench: {secs} s per rate, instant testkit server, plain chat");
-    println!("| rate/s | direct p50 ms | direct p99 ms | gateway p50 ms | gateway p99 ms | added p50 ms | added p99 ms | errors d/g | RSS MB |");
-    println!("|---|---|---|---|---|---|---|---|---|");
-    for rate in rates {
-        let client = direct.clone();
-        let d = open_loop(rate, secs, move || {
-            let client = client.clone();
-            async move {
-                let request = ChatRequest::new(MODEL, vec![Message::user("Say hi")]);
-                client.create_chat_completion(request).await.is_ok()
+    let mut table = String::new();
+    let _ = writeln!(
+        table,
+        "# Gateway bench: {secs} s per rate, open loop, instant testkit server\n"
+    );
+    let _ = writeln!(table, "| mode | rate/s | path | p50 ms | p99 ms | added p50 ms | added p99 ms | errors | peak RSS MB |");
+    let _ = writeln!(table, "|---|---|---|---|---|---|---|---|---|");
+    print!("{table}");
+    // Warm-up, not counted: first connections, the tokenizer, LiteLLM's imports.
+    for &stream in &modes {
+        set_answer(&server, stream);
+        for target in &targets {
+            let warm = target.run(&http, stream, 5, 1).await;
+            if warm.errors > 0 {
+                eprintln!(
+                    "warm-up: {} of 5 calls to {} failed",
+                    warm.errors,
+                    target.name()
+                );
             }
-        })
-        .await;
-        let (h, u, b) = (http.clone(), url.clone(), body.clone());
-        let g = open_loop(rate, secs, move || {
-            let (h, u, b) = (h.clone(), u.clone(), b.clone());
-            async move {
-                match h.post(u).json(&b).send().await {
-                    Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
-                    Err(_) => false,
-                }
+        }
+    }
+    for &stream in &modes {
+        set_answer(&server, stream);
+        let mode = if stream { "stream" } else { "plain" };
+        for &rate in &rates {
+            let mut base = None;
+            for target in &targets {
+                let run = target.run(&http, stream, rate, secs).await;
+                let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+                let (p50, p99) = (
+                    ms(percentile(&run.latencies, 0.5)),
+                    ms(percentile(&run.latencies, 0.99)),
+                );
+                let (added50, added99) = match base {
+                    None => {
+                        base = Some((p50, p99));
+                        ("-".to_owned(), "-".to_owned())
+                    }
+                    Some((b50, b99)) => (format!("{:.3}", p50 - b50), format!("{:.3}", p99 - b99)),
+                };
+                let line = format!(
+                    "| {mode} | {rate} | {} | {p50:.3} | {p99:.3} | {added50} | {added99} | {}/{} | {} |\n",
+                    target.name(),
+                    run.errors,
+                    run.errors + run.latencies.len(),
+                    target.rss()
+                );
+                print!("{line}");
+                table.push_str(&line);
+                server.clear_requests();
             }
-        })
-        .await;
-        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-        let (dp50, dp99) = (
-            percentile(&d.latencies, 0.5),
-            percentile(&d.latencies, 0.99),
-        );
-        let (gp50, gp99) = (
-            percentile(&g.latencies, 0.5),
-            percentile(&g.latencies, 0.99),
-        );
-        println!(
-            "| {rate} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {}/{} | {:.0} |",
-            ms(dp50),
-            ms(dp99),
-            ms(gp50),
-            ms(gp99),
-            ms(gp50) - ms(dp50),
-            ms(gp99) - ms(dp99),
-            d.errors,
-            g.errors,
-            rss_mb()
-        );
-        server.clear_requests();
+        }
+    }
+    for note in &notes {
+        let line = format!("\n{note}\n");
+        print!("{line}");
+        table.push_str(&line);
     }
 
     if let Some(python) = arg("--python") {
+        set_answer(&server, false);
         server.push(wire::completion("gpt-4.1-mini", "Hello from the SDK"));
         server
             .push(ChunkStream::new("gpt-4.1-mini", &["Streamed ", "by ", "the SDK"]).usage(10, 3));
@@ -176,19 +447,20 @@ async fn main() {
             env!("CARGO_MANIFEST_DIR"),
             "/../../benches/gateway/openai_sdk.py"
         );
-        let base = running.url();
+        let base = gateway_url.clone();
         let output = tokio::task::spawn_blocking(move || {
-            std::process::Command::new(python)
-                .arg(script)
-                .arg(base)
-                .output()
-                .unwrap()
+            Command::new(python).arg(script).arg(base).output().unwrap()
         })
         .await
         .unwrap();
-        print!("{}", String::from_utf8_lossy(&output.stdout));
+        let said = String::from_utf8_lossy(&output.stdout).into_owned();
+        print!("{said}");
         eprint!("{}", String::from_utf8_lossy(&output.stderr));
+        let _ = write!(table, "\n{said}");
         assert!(output.status.success(), "the openai SDK check failed");
     }
-    running.shutdown().await;
+    if let Some(out) = arg("--out") {
+        std::fs::write(&out, &table).unwrap();
+        println!("\nwritten to {out}");
+    }
 }

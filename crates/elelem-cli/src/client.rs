@@ -5,9 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use elelem::budget::MemoryBudgetStore;
+use elelem::budget::{BudgetStore, MemoryBudgetStore};
 use elelem::cost::{CostSink, FanOutSink, InMemoryStatsSink};
 use elelem::{ApiKey, Elelem, ElelemError};
+use elelem_ledger_postgres::PostgresBudgetStore;
 
 use crate::config::{Config, ProviderSection};
 use crate::ledger::{Ledger, LedgerOpenError};
@@ -25,21 +26,37 @@ pub enum BuildError {
     /// The ledger could not be opened.
     #[error(transparent)]
     Ledger(#[from] LedgerOpenError),
+    /// The gateway keys' database could not be read.
+    #[error("{0}")]
+    Keys(String),
 }
 
 /// What every client built from successive configurations shares: stats in
 /// memory, the ledger, the budgets' accounts and the telemetry, so a reload
 /// keeps the spend.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Shared {
     /// Every attempt's record goes here (stats, ledger, telemetry).
     pub sink: Arc<dyn CostSink>,
     /// The durable ledger, if configured.
     pub ledger: Option<Ledger>,
-    /// The budgets' accounts.
-    pub budgets: Arc<MemoryBudgetStore>,
+    /// The budgets' accounts: in the PostgreSQL ledger's database when the
+    /// ledger is PostgreSQL (so every process sharing it holds the same
+    /// budgets, gateway keys' included), else in memory.
+    pub budgets: Arc<dyn BudgetStore>,
+    /// The PostgreSQL budget store, to flush on shutdown.
+    pub postgres_budgets: Option<Arc<PostgresBudgetStore>>,
     /// Metrics and dashboard aggregates.
     pub telemetry: Arc<Telemetry>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("ledger", &self.ledger)
+            .field("postgres_budgets", &self.postgres_budgets)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Shared {
@@ -68,12 +85,38 @@ impl Shared {
         if let Some(ledger) = &ledger {
             sink = sink.with(ledger.sink());
         }
+        let postgres_budgets = match config.postgres_url() {
+            Some(url) => Some(Arc::new(PostgresBudgetStore::connect(url).map_err(
+                |e| {
+                    BuildError::Ledger(LedgerOpenError::Database {
+                        target: crate::ledger::redact(url),
+                        reason: format!("the budget store: {e}"),
+                    })
+                },
+            )?)),
+            None => None,
+        };
+        let budgets: Arc<dyn BudgetStore> = match &postgres_budgets {
+            Some(store) => store.clone(),
+            None => Arc::new(MemoryBudgetStore::new()),
+        };
         Ok(Shared {
             sink: Arc::new(sink),
             ledger,
-            budgets: Arc::new(MemoryBudgetStore::new()),
+            budgets,
+            postgres_budgets,
             telemetry,
         })
+    }
+
+    /// Writes what the ledger and the budget store have queued and closes them.
+    pub fn close(&self) -> Result<(), String> {
+        let ledger = self.ledger.as_ref().map_or(Ok(()), Ledger::close);
+        let budgets = self
+            .postgres_budgets
+            .as_ref()
+            .map_or(Ok(()), |store| store.close().map_err(|e| e.to_string()));
+        ledger.and(budgets)
     }
 }
 

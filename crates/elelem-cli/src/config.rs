@@ -106,6 +106,13 @@ pub struct GatewaySection {
     pub ambient_keys: bool,
     /// The most seconds one call may take upstream, retries included.
     pub upstream_timeout_secs: Option<f64>,
+    /// Whether gateway keys also come from the PostgreSQL ledger's database
+    /// (added with `elelem keys add`). The gateway then always asks for a key,
+    /// even while none is stored. Read at start.
+    pub database_keys: bool,
+    /// With `database_keys`, how often the database is read again for added
+    /// and revoked keys (SIGHUP reads it at once).
+    pub keys_poll_secs: f64,
 }
 
 impl Default for GatewaySection {
@@ -117,6 +124,8 @@ impl Default for GatewaySection {
             shutdown_grace_secs: 30.0,
             ambient_keys: true,
             upstream_timeout_secs: None,
+            database_keys: false,
+            keys_poll_secs: 5.0,
         }
     }
 }
@@ -170,7 +179,7 @@ pub struct CacheSection {
 
 /// `[[keys]]`: a gateway key a client authenticates with. Only its SHA-256 is
 /// stored (`elelem key-hash SECRET` prints it).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeySection {
     /// The key's name (shown in logs and metrics, never the key).
@@ -262,19 +271,12 @@ impl Config {
                     key.name
                 )));
             }
-            if key.sha256.len() != 64 || !key.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(invalid(format!(
-                    "key {:?}: sha256 must be 64 hex digits (print it with `elelem key-hash SECRET`)",
-                    key.name
-                )));
-            }
-            key.budget().map_err(invalid)?;
-            if key.requests_per_minute == Some(0) {
-                return Err(invalid(format!(
-                    "key {:?}: requests_per_minute must be at least 1 (remove it for no limit)",
-                    key.name
-                )));
-            }
+            key.check().map_err(invalid)?;
+        }
+        if self.gateway.database_keys && self.postgres_url().is_none() {
+            return Err(invalid(
+                "[gateway] database_keys = true needs the keys' database: `[ledger] postgres = \"...\"`".into(),
+            ));
         }
         if let Some(ledger) = &self.ledger {
             if ledger.sqlite.is_some() == ledger.postgres.is_some() {
@@ -311,10 +313,21 @@ impl Config {
         };
         limit("client_timeout_secs", self.gateway.client_timeout_secs)?;
         limit("shutdown_grace_secs", self.gateway.shutdown_grace_secs)?;
+        limit("keys_poll_secs", self.gateway.keys_poll_secs)?;
         if let Some(secs) = self.gateway.upstream_timeout_secs {
             limit("upstream_timeout_secs", secs)?;
         }
         Ok(())
+    }
+
+    /// The PostgreSQL ledger's connection string, if the ledger is PostgreSQL.
+    ///
+    /// ```
+    /// let config = elelem_cli::config::Config::parse("[ledger]\npostgres = \"host=db\"\n", "l").unwrap();
+    /// assert_eq!(config.postgres_url(), Some("host=db"));
+    /// ```
+    pub fn postgres_url(&self) -> Option<&str> {
+        self.ledger.as_ref().and_then(|l| l.postgres.as_deref())
     }
 
     /// The `[[virtual_models]]` tables as models-file text, if any.
@@ -347,6 +360,11 @@ impl GatewaySection {
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs_f64(self.shutdown_grace_secs)
     }
+
+    /// How often database keys are read again.
+    pub fn keys_poll(&self) -> Duration {
+        Duration::from_secs_f64(self.keys_poll_secs)
+    }
 }
 
 impl BudgetSection {
@@ -371,6 +389,33 @@ impl KeySection {
     /// The tag every request of this key carries, so its budget can be counted.
     pub fn account_tag(&self) -> String {
         format!("key:{}", self.name)
+    }
+
+    /// Checks the hash, the budget and the rate limit; the message says what to
+    /// fix.
+    ///
+    /// ```
+    /// let key = elelem_cli::config::KeySection {
+    ///     name: "a".into(), sha256: "abc".into(), tags: vec![], models: vec![],
+    ///     budget_usd: None, budget_window: None, requests_per_minute: None,
+    /// };
+    /// assert!(key.check().unwrap_err().contains("64 hex digits"));
+    /// ```
+    pub fn check(&self) -> Result<(), String> {
+        if self.sha256.len() != 64 || !self.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(format!(
+                "key {:?}: sha256 must be 64 hex digits (print it with `elelem key-hash SECRET`)",
+                self.name
+            ));
+        }
+        self.budget()?;
+        if self.requests_per_minute == Some(0) {
+            return Err(format!(
+                "key {:?}: requests_per_minute must be at least 1 (remove it for no limit)",
+                self.name
+            ));
+        }
+        Ok(())
     }
 
     /// The key's budget, on its account tag.

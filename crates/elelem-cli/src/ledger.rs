@@ -93,7 +93,7 @@ fn is_postgres(target: &str) -> bool {
 }
 
 /// A connection string without its password, for messages.
-fn redact(target: &str) -> String {
+pub(crate) fn redact(target: &str) -> String {
     if !is_postgres(target) {
         return target.to_owned();
     }

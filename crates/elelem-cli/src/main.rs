@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use elelem_cli::commands::{self, batch, chat, models, stats};
+use elelem_cli::commands::{self, batch, chat, keys, models, stats};
 use elelem_cli::config::{BudgetSection, Config};
 use elelem_cli::gateway::{self, Gateway};
 
@@ -114,10 +114,82 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Gateway keys in the PostgreSQL ledger's database (for gateways with
+    /// `[gateway] database_keys = true`).
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
     /// Print the SHA-256 of a gateway key, for `[[keys]] sha256 = ...`.
     KeyHash {
         /// The key.
         secret: String,
+    },
+}
+
+/// Where the keys are: `--db`, else the configuration's `[ledger] postgres`.
+#[derive(Debug, clap::Args)]
+struct KeysDb {
+    /// The PostgreSQL database (`postgres://...` or `host=... dbname=...`).
+    #[arg(long)]
+    db: Option<String>,
+    /// The configuration file whose `[ledger] postgres` to use without --db
+    /// (default: ./elelem.toml if present).
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+impl KeysDb {
+    fn url(&self) -> Result<String, String> {
+        if let Some(db) = &self.db {
+            return Ok(db.clone());
+        }
+        let config = commands::load_config(self.config.as_deref())?;
+        config.postgres_url().map(str::to_owned).ok_or_else(|| {
+            "give the keys' database with --db postgres://... (or `[ledger] postgres` in the configuration)".to_owned()
+        })
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysAction {
+    /// Create a key; it is printed once (only its SHA-256 is stored).
+    Add {
+        /// The key's name (never reused).
+        name: String,
+        /// A tag added to every request of the key (repeatable).
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        /// A model the key may use, exact or `prefix*` (repeatable; none: all).
+        #[arg(long = "model")]
+        models: Vec<String>,
+        /// The key's budget in dollars (`"20.00"`).
+        #[arg(long)]
+        budget: Option<String>,
+        /// The budget's window: total, day or month.
+        #[arg(long)]
+        budget_window: Option<String>,
+        /// The most requests per minute.
+        #[arg(long)]
+        rpm: Option<u32>,
+        #[command(flatten)]
+        db: KeysDb,
+    },
+    /// List the keys (names and settings; never a key).
+    List {
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: KeysDb,
+    },
+    /// Revoke a key: every gateway refuses it from its next read of the
+    /// database (`keys_poll_secs`, or SIGHUP).
+    Revoke {
+        /// The key's name.
+        name: String,
+        #[command(flatten)]
+        db: KeysDb,
     },
 }
 
@@ -288,6 +360,13 @@ async fn run(command: Command) -> Result<ExitCode, String> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Keys { action } => {
+            let text = tokio::task::spawn_blocking(move || keys_command(action))
+                .await
+                .map_err(|e| e.to_string())??;
+            print!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::KeyHash { secret } => {
             println!("{}", gateway::sha256_hex(&secret));
             Ok(ExitCode::SUCCESS)
@@ -295,11 +374,42 @@ async fn run(command: Command) -> Result<ExitCode, String> {
     }
 }
 
+/// `elelem keys ...`: what to print on stdout.
+fn keys_command(action: KeysAction) -> Result<String, String> {
+    match action {
+        KeysAction::Add {
+            name,
+            tags,
+            models,
+            budget,
+            budget_window,
+            rpm,
+            db,
+        } => {
+            let args = keys::AddArgs {
+                name: name.clone(),
+                tags,
+                models,
+                budget,
+                budget_window,
+                requests_per_minute: rpm,
+            };
+            let secret = keys::add(&db.url()?, &args)?;
+            eprintln!("elelem: added the gateway key {name:?}; it is shown once (only its SHA-256 is stored): keep it now");
+            Ok(format!("{secret}\n"))
+        }
+        KeysAction::List { json, db } => keys::list(&db.url()?, json),
+        KeysAction::Revoke { name, db } => {
+            keys::revoke(&db.url()?, &name)?;
+            eprintln!("elelem: revoked the gateway key {name:?}; gateways refuse it from their next read of the database");
+            Ok(String::new())
+        }
+    }
+}
+
 /// Writes what the ledger has queued before the program exits.
 fn close_ledger(shared: &elelem_cli::client::Shared) {
-    if let Some(ledger) = &shared.ledger {
-        if let Err(error) = ledger.close() {
-            eprintln!("elelem: the ledger could not be flushed: {error}");
-        }
+    if let Err(error) = shared.close() {
+        eprintln!("elelem: the ledger could not be flushed: {error}");
     }
 }

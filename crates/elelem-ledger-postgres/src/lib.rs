@@ -39,6 +39,9 @@
 //! database (tables `elelem_budget_accounts` and `elelem_budget_reservations`),
 //! so that a budget holds across every process using it.
 //!
+//! [`PostgresKeyStore`] holds the `elelem` gateway's virtual keys (table
+//! `elelem_gateway_keys`, hashes only), shared by every gateway process.
+//!
 //! [`PostgresCache`] is Elelem's response cache in the same kind of database
 //! (table `elelem_response_cache`): every process reads what any stored, and
 //! identical requests in flight at once are answered by one provider call.
@@ -48,8 +51,10 @@ mod budget;
 mod cache;
 mod connection_thread;
 mod error;
+mod keys;
 mod rows;
 mod schema;
+mod tables;
 
 use std::time::Duration;
 
@@ -59,6 +64,7 @@ use elelem_core::cost::{BatchOptions, BatchedSink, CostSink, Stats, StatsQuery, 
 pub use budget::{BudgetStoreOptions, PostgresBudgetStore, DEFAULT_RESERVATION_EXPIRY};
 pub use cache::{CacheOptions, PostgresCache};
 pub use error::LedgerError;
+pub use keys::{GatewayKeyRecord, KeyStoreError, ListedKey, PostgresKeyStore};
 
 /// The default flush interval: queued records reach the database within 100 ms.
 pub const DEFAULT_FLUSH_INTERVAL: Duration = elelem_core::cost::DEFAULT_FLUSH_INTERVAL;

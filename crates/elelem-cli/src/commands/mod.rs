@@ -1,8 +1,9 @@
 //! The command line's subcommands (other than `serve`): `chat`, `models`,
-//! `stats` and `batch`, and what they share.
+//! `stats`, `batch` and `keys`, and what they share.
 
 pub mod batch;
 pub mod chat;
+pub mod keys;
 pub mod models;
 pub mod stats;
 pub mod table;

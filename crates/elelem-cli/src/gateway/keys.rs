@@ -92,6 +92,7 @@ impl GatewayKey {
 #[derive(Debug, Clone, Default)]
 pub struct KeyRing {
     by_hash: HashMap<String, Arc<GatewayKey>>,
+    required: bool,
 }
 
 impl KeyRing {
@@ -111,13 +112,37 @@ impl KeyRing {
                 (s.sha256.to_ascii_lowercase(), Arc::new(key))
             })
             .collect();
-        KeyRing { by_hash }
+        KeyRing {
+            by_hash,
+            required: false,
+        }
+    }
+
+    /// The ring asks for a key even when it holds none (keys come from a
+    /// database where the last one may have been revoked).
+    ///
+    /// ```
+    /// let ring = elelem_cli::gateway::KeyRing::new(&[]).require_keys();
+    /// assert!(!ring.is_open());
+    /// assert_eq!(ring.authenticate(Some("Bearer x")).unwrap_err().status, 401);
+    /// ```
+    #[must_use]
+    pub fn require_keys(mut self) -> Self {
+        self.required = true;
+        self
     }
 
     /// Whether no keys are configured (the gateway is then open to anyone who
     /// can reach it).
     pub fn is_open(&self) -> bool {
-        self.by_hash.is_empty()
+        self.by_hash.is_empty() && !self.required
+    }
+
+    /// The names of the keys, sorted.
+    pub fn names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.by_hash.values().map(|k| k.name.as_str()).collect();
+        names.sort_unstable();
+        names
     }
 
     /// The key of an `Authorization: Bearer ...` header; `None` when the gateway

@@ -15,6 +15,7 @@
 
 mod body;
 mod chat;
+mod db_keys;
 mod error;
 mod keys;
 mod ops;
@@ -23,32 +24,65 @@ mod sse;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use axum::routing::{get, post};
 use axum::Router;
 use elelem::Elelem;
+use elelem_ledger_postgres::PostgresKeyStore;
 use tokio::sync::watch;
 
 pub use chat::meta_json;
+pub use db_keys::{record_of, section_of};
 pub use error::ApiError;
 pub use keys::{sha256_hex, GatewayKey, KeyRing, RateLimiter};
 pub use server::{run, start, Running};
 
 use crate::client::{self, BuildError, Shared};
-use crate::config::Config;
+use crate::config::{Config, KeySection};
 
 /// One loaded configuration: the client and keys it describes. Requests keep the
 /// one they started with, so a reload never disturbs them.
 #[derive(Debug)]
 pub struct Loaded {
-    /// The configuration.
+    /// The configuration (as in the file: without the database's keys).
     pub config: Config,
     /// The client.
     pub elelem: Elelem,
-    /// The gateway keys.
+    /// The gateway keys: the configuration's and the database's.
     pub keys: KeyRing,
+    /// The keys read from the database (with `[gateway] database_keys`).
+    pub database_keys: Vec<KeySection>,
+}
+
+impl Loaded {
+    /// The client and keys of `config` plus the database's `database_keys`.
+    fn assemble(
+        config: Config,
+        database_keys: Vec<KeySection>,
+        shared: &Shared,
+        keys_required: bool,
+    ) -> Result<Loaded, BuildError> {
+        let elelem = if database_keys.is_empty() {
+            client::build(&config, shared)?
+        } else {
+            let mut merged = config.clone();
+            merged.keys.extend(database_keys.iter().cloned());
+            client::build(&merged, shared)?
+        };
+        let all: Vec<KeySection> = config.keys.iter().chain(&database_keys).cloned().collect();
+        let mut keys = KeyRing::new(&all);
+        if keys_required {
+            keys = keys.require_keys();
+        }
+        Ok(Loaded {
+            config,
+            elelem,
+            keys,
+            database_keys,
+        })
+    }
 }
 
 /// The gateway's state.
@@ -58,6 +92,10 @@ pub struct Gateway {
     shared: Shared,
     limiter: RateLimiter,
     config_path: Option<PathBuf>,
+    /// The database of `elelem keys` (with `[gateway] database_keys`).
+    key_store: Option<PostgresKeyStore>,
+    /// Held while switching configurations (reload and key refresh).
+    switching: Mutex<()>,
     shutdown: watch::Sender<bool>,
     in_flight: AtomicI64,
     started: Instant,
@@ -74,21 +112,29 @@ impl Gateway {
         // Installed first, so nothing recorded from now on is lost.
         crate::metrics_setup::prometheus();
         let shared = Shared::open(&config)?;
-        let elelem = client::build(&config, &shared)?;
-        let keys = KeyRing::new(&config.keys);
-        if keys.is_open() {
+        let key_store = match config.postgres_url() {
+            Some(url) if config.gateway.database_keys => Some(
+                PostgresKeyStore::connect(url)
+                    .map_err(|e| BuildError::Keys(format!("the gateway keys' database: {e}")))?,
+            ),
+            _ => None,
+        };
+        let database_keys = match &key_store {
+            Some(store) => db_keys::read(store, &config.keys).map_err(BuildError::Keys)?,
+            None => Vec::new(),
+        };
+        let loaded = Loaded::assemble(config, database_keys, &shared, key_store.is_some())?;
+        if loaded.keys.is_open() {
             tracing::warn!("no [[keys]] configured: anyone who can reach the gateway may use it");
         }
         let (shutdown, _) = watch::channel(false);
         Ok(Arc::new(Gateway {
-            current: RwLock::new(Arc::new(Loaded {
-                config,
-                elelem,
-                keys,
-            })),
+            current: RwLock::new(Arc::new(loaded)),
             shared,
             limiter: RateLimiter::default(),
             config_path: path,
+            key_store,
+            switching: Mutex::new(()),
             shutdown,
             in_flight: AtomicI64::new(0),
             started: Instant::now(),
@@ -119,19 +165,60 @@ impl Gateway {
         self.replace(config).map_err(|e| e.to_string())
     }
 
-    /// Switches to `config` (requests in flight finish on the old one).
+    /// Switches to `config` (requests in flight finish on the old one), with the
+    /// database's keys read again (the last ones read stay if the database
+    /// cannot be reached). Blocks on the database: call it from a blocking
+    /// context in async code.
     pub fn replace(&self, config: Config) -> Result<(), BuildError> {
-        let elelem = client::build(&config, &self.shared)?;
-        let keys = KeyRing::new(&config.keys);
-        self.limiter.retain(&keys);
-        let loaded = Arc::new(Loaded {
-            config,
-            elelem,
-            keys,
-        });
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = loaded;
+        let _switching = self.switching.lock().unwrap_or_else(|e| e.into_inner());
+        let database_keys = match &self.key_store {
+            Some(store) => db_keys::read(store, &config.keys).unwrap_or_else(|error| {
+                tracing::warn!(%error, "the gateway keys were not read again; the last ones read stay");
+                self.loaded().database_keys.clone()
+            }),
+            None => Vec::new(),
+        };
+        self.switch(config, database_keys)?;
         metrics::counter!("elelem_config_reloads_total").increment(1);
         Ok(())
+    }
+
+    /// Reads the database's keys again and switches to them if they changed
+    /// (added, revoked or edited); `Ok(true)` when they did. Does nothing
+    /// without `[gateway] database_keys`. Blocks on the database.
+    pub fn refresh_keys(&self) -> Result<bool, String> {
+        let Some(store) = &self.key_store else {
+            return Ok(false);
+        };
+        let _switching = self.switching.lock().unwrap_or_else(|e| e.into_inner());
+        let loaded = self.loaded();
+        let database_keys = db_keys::read(store, &loaded.config.keys)?;
+        if database_keys == loaded.database_keys {
+            return Ok(false);
+        }
+        self.switch(loaded.config.clone(), database_keys)
+            .map_err(|e| e.to_string())?;
+        tracing::info!("the gateway keys changed in the database; switched to them");
+        metrics::counter!("elelem_key_refreshes_total").increment(1);
+        Ok(true)
+    }
+
+    /// Builds and installs the client and keys (the caller holds `switching`).
+    fn switch(&self, config: Config, database_keys: Vec<KeySection>) -> Result<(), BuildError> {
+        let loaded = Loaded::assemble(
+            config,
+            database_keys,
+            &self.shared,
+            self.key_store.is_some(),
+        )?;
+        self.limiter.retain(&loaded.keys);
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(loaded);
+        Ok(())
+    }
+
+    /// Whether keys come from the database (and are polled).
+    pub fn has_database_keys(&self) -> bool {
+        self.key_store.is_some()
     }
 
     /// Whether shutdown has begun.

@@ -77,7 +77,11 @@ fn refresh_gauges(gateway: &Gateway) {
 
 /// `GET /metrics`: Prometheus text.
 pub(crate) async fn metrics(State(gateway): State<Arc<Gateway>>) -> Response {
-    refresh_gauges(&gateway);
+    // Budgets in PostgreSQL are read over the network: off the async threads.
+    let refresher = gateway.clone();
+    if let Err(error) = tokio::task::spawn_blocking(move || refresh_gauges(&refresher)).await {
+        tracing::error!(%error, "refreshing the gauges failed");
+    }
     let handle = metrics_setup::prometheus();
     handle.run_upkeep();
     (
@@ -95,9 +99,12 @@ pub(crate) async fn dashboard() -> Html<&'static str> {
 /// `GET /dashboard/data`: everything the dashboard draws.
 pub(crate) async fn dashboard_data(State(gateway): State<Arc<Gateway>>) -> Json<Value> {
     let loaded = gateway.loaded();
-    let budgets: Vec<Value> = loaded
-        .elelem
-        .budget_status()
+    let elelem = loaded.elelem.clone();
+    // Budgets in PostgreSQL are read over the network: off the async threads.
+    let statuses = tokio::task::spawn_blocking(move || elelem.budget_status())
+        .await
+        .unwrap_or_default();
+    let budgets: Vec<Value> = statuses
         .into_iter()
         .map(|s| {
             json!({

@@ -76,6 +76,7 @@ async fn serve(
     signal: impl Future<Output = ()> + Send + 'static,
 ) {
     let router = gateway.router();
+    let keys_poll = tokio::spawn(poll_keys(gateway.clone()));
     let limits = gateway.loaded().config.gateway.clone();
     let grace = limits.shutdown_grace();
     let mut down = gateway.shutdown.subscribe();
@@ -97,11 +98,31 @@ async fn serve(
             tracing::warn!("connections still open after the grace period were closed");
         }
     }
-    if let Some(ledger) = gateway.shared.ledger.clone() {
-        match tokio::task::spawn_blocking(move || ledger.close()).await {
-            Ok(Ok(())) => tracing::info!("ledger flushed"),
-            Ok(Err(error)) => tracing::error!(%error, "the ledger could not be flushed"),
-            Err(error) => tracing::error!(%error, "the ledger flush task failed"),
+    keys_poll.abort();
+    let shared = gateway.shared.clone();
+    match tokio::task::spawn_blocking(move || shared.close()).await {
+        Ok(Ok(())) => tracing::info!("ledger and budgets flushed"),
+        Ok(Err(error)) => tracing::error!(%error, "the ledger or budgets could not be flushed"),
+        Err(error) => tracing::error!(%error, "the ledger flush task failed"),
+    }
+}
+
+/// With `[gateway] database_keys`, reads the keys' database every
+/// `keys_poll_secs`, so added and revoked keys take effect in every gateway.
+async fn poll_keys(gateway: Arc<Gateway>) {
+    if !gateway.has_database_keys() {
+        return;
+    }
+    let every = gateway.loaded().config.gateway.keys_poll();
+    loop {
+        tokio::time::sleep(every).await;
+        let refresher = gateway.clone();
+        match tokio::task::spawn_blocking(move || refresher.refresh_keys()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "the gateway keys could not be read; the last ones read stay");
+            }
+            Err(error) => tracing::error!(%error, "the key refresh task failed"),
         }
     }
 }
@@ -169,7 +190,11 @@ pub async fn run(gateway: Arc<Gateway>, listen: &str) -> Result<(), String> {
         let mut hangups = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
         tokio::spawn(async move {
             while hangups.recv().await.is_some() {
-                match reloader.reload() {
+                let gateway = reloader.clone();
+                let reloaded = tokio::task::spawn_blocking(move || gateway.reload())
+                    .await
+                    .unwrap_or_else(|e| Err(e.to_string()));
+                match reloaded {
                     Ok(()) => {
                         eprintln!("elelem: configuration reloaded");
                     }

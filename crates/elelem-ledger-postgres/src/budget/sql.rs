@@ -13,7 +13,7 @@ use std::time::Duration;
 use elelem_core::budget::{AccountKey, AccountLimit, Balance, Hold, Reserved};
 use elelem_core::Usd;
 use postgres::error::SqlState;
-use postgres::{Client, NoTls, Statement, Transaction};
+use postgres::{Client, Statement, Transaction};
 
 use crate::LedgerError;
 
@@ -125,12 +125,7 @@ pub(crate) struct Conn {
 
 /// Connects, creates the tables if needed and prepares the statements.
 pub(crate) fn connect(params: &str) -> Result<Conn, LedgerError> {
-    let mut client = Client::connect(params, NoTls).map_err(LedgerError::Connect)?;
-    let mut tx = client.transaction().map_err(LedgerError::Connect)?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
-        .map_err(LedgerError::Connect)?;
-    tx.batch_execute(SCHEMA).map_err(LedgerError::Connect)?;
-    tx.commit().map_err(LedgerError::Connect)?;
+    let mut client = crate::tables::connect_creating(params, SCHEMA_LOCK, SCHEMA)?;
     let mut prepare = |sql: &str| client.prepare(sql).map_err(LedgerError::Connect);
     Ok(Conn {
         create: prepare(CREATE_ACCOUNTS)?,

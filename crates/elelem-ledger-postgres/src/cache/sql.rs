@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use postgres::{Client, NoTls};
+use postgres::Client;
 
 use crate::LedgerError;
 
@@ -93,12 +93,7 @@ impl Conn {
 
 /// Connects and creates the table if needed.
 pub(crate) fn connect(params: &str) -> Result<Conn, LedgerError> {
-    let mut client = Client::connect(params, NoTls).map_err(LedgerError::Connect)?;
-    let mut tx = client.transaction().map_err(LedgerError::Connect)?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
-        .map_err(LedgerError::Connect)?;
-    tx.batch_execute(SCHEMA).map_err(LedgerError::Connect)?;
-    tx.commit().map_err(LedgerError::Connect)?;
+    let client = crate::tables::connect_creating(params, SCHEMA_LOCK, SCHEMA)?;
     Ok(Conn { client })
 }
 

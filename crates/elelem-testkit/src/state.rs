@@ -23,6 +23,8 @@ pub(crate) struct State {
     limit: Mutex<Option<WindowLimit>>,
     /// Lenient servers answer every chat request from the script.
     lenient: AtomicBool,
+    /// The Responses API's stored responses.
+    pub(crate) responses: crate::responses::Store,
 }
 
 impl Default for State {
@@ -34,6 +36,7 @@ impl Default for State {
             requests: Mutex::default(),
             limit: Mutex::default(),
             lenient: AtomicBool::new(false),
+            responses: crate::responses::Store::default(),
         }
     }
 }

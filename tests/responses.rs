@@ -145,7 +145,10 @@ async fn a_streamed_response_yields_typed_events_and_is_billed_like_the_plain_on
     assert_eq!(kinds.first().map(String::as_str), Some("response.created"));
     assert_eq!(kinds.last().map(String::as_str), Some("response.completed"));
     assert!(kinds.contains(&"response.output_item.added".to_owned()));
-    assert!(kinds.contains(&"response.in_progress".to_owned()), "unknown events are kept");
+    assert!(
+        kinds.contains(&"response.in_progress".to_owned()),
+        "unknown events are kept"
+    );
     assert_eq!(completed.unwrap().output_text(), "Deep sky blue");
     assert_eq!(stream.summary().cost, usd("0.00108"));
     assert!(!stream.summary().interrupted);
@@ -223,7 +226,10 @@ async fn a_json_schema_answer_is_validated_and_retried_with_feedback() {
         .tags(["people"]);
     let response = elelem.create_response(request).await.unwrap();
 
-    assert_eq!(response.elelem.json, Some(json!({"name": "Alice", "age": 30})));
+    assert_eq!(
+        response.elelem.json,
+        Some(json!({"name": "Alice", "age": 30}))
+    );
     assert_eq!(response.output_text(), r#"{"name": "Alice", "age": 30}"#);
     assert_eq!(response.elelem.attempts, 2);
     assert_eq!(response.elelem.cost, usd("0.00216"));
@@ -254,7 +260,8 @@ async fn json_that_never_validates_ends_with_every_attempt_and_drops_the_format(
     let server = TestServer::start().await.unwrap();
     server.set_fallback(priced_body("no json at all").into_response());
     let (elelem, capture) = client(&server);
-    let request = ResponseRequest::new(MODEL, "Alice is 30.").json_schema("person", person_schema());
+    let request =
+        ResponseRequest::new(MODEL, "Alice is 30.").json_schema("person", person_schema());
     let error = elelem.create_response(request).await.unwrap_err();
     assert!(matches!(error, ElelemError::InvalidJson { .. }), "{error}");
     let sent = bodies(&server);
@@ -274,7 +281,9 @@ async fn json_that_never_validates_ends_with_every_attempt_and_drops_the_format(
 async fn a_previous_response_id_continues_a_stored_response() {
     let server = TestServer::start().await.unwrap();
     server.push_many([
-        ResponseBody::new("gpt-4.1-mini", "Blue.").id("resp_first").into_response(),
+        ResponseBody::new("gpt-4.1-mini", "Blue.")
+            .id("resp_first")
+            .into_response(),
         ResponseBody::new("gpt-4.1-mini", "It is calm.").into_response(),
     ]);
     let (elelem, _) = client(&server);
@@ -316,7 +325,8 @@ async fn rate_limits_and_failed_responses_are_retried_and_every_attempt_is_recor
     let server = TestServer::start().await.unwrap();
     server.push_many([
         wire::rate_limited(Some("0")),
-        ResponseBody::failed("gpt-4.1-mini", "server_error", "The server had an error").into_response(),
+        ResponseBody::failed("gpt-4.1-mini", "server_error", "The server had an error")
+            .into_response(),
         priced_body("Green").into_response(),
     ]);
     let (elelem, capture) = client(&server);
@@ -349,7 +359,10 @@ async fn a_model_without_the_responses_api_is_refused_before_sending() {
         .stream_response(ResponseRequest::new("groq:openai/gpt-oss-20b", "Hi"))
         .await
         .unwrap_err();
-    assert!(matches!(error, ElelemError::OperationUnsupported { .. }), "{error}");
+    assert!(
+        matches!(error, ElelemError::OperationUnsupported { .. }),
+        "{error}"
+    );
     assert_eq!(server.request_count(), 0);
 }
 
@@ -358,7 +371,10 @@ async fn chat_only_fields_are_refused_by_the_server_as_the_real_api_does() {
     let server = TestServer::start().await.unwrap();
     let (elelem, _) = client(&server);
     let error = elelem
-        .create_response(ResponseRequest::new(MODEL, "Hi").extra("messages", json!([{"role": "user", "content": "Hi"}])))
+        .create_response(
+            ResponseRequest::new(MODEL, "Hi")
+                .extra("messages", json!([{"role": "user", "content": "Hi"}])),
+        )
         .await
         .unwrap_err();
     let ElelemError::Provider { error, .. } = &error else {
@@ -372,7 +388,10 @@ async fn chat_only_fields_are_refused_by_the_server_as_the_real_api_does() {
 async fn a_stream_cut_before_response_completed_is_recorded_as_of_unknown_cost() {
     let server = TestServer::start().await.unwrap();
     let whole = priced_body("Deep sky blue").to_stream_bytes();
-    let cut = String::from_utf8(whole.to_vec()).unwrap().find("event: response.completed").unwrap();
+    let cut = String::from_utf8(whole.to_vec())
+        .unwrap()
+        .find("event: response.completed")
+        .unwrap();
     server.push(ScriptedResponse::truncated_body(200, whole, cut));
     let (elelem, capture) = client(&server);
     let mut stream = elelem
@@ -385,7 +404,10 @@ async fn a_stream_cut_before_response_completed_is_recorded_as_of_unknown_cost()
             failure = Some(error);
         }
     }
-    assert!(matches!(failure, Some(ElelemError::Stream { .. })), "{failure:?}");
+    assert!(
+        matches!(failure, Some(ElelemError::Stream { .. })),
+        "{failure:?}"
+    );
     assert!(stream.summary().interrupted);
     drop(stream);
     let records = capture.records();
@@ -444,4 +466,28 @@ async fn a_json_object_format_is_sent_and_parsed() {
         .unwrap();
     assert_eq!(response.elelem.json, Some(json!({"ok": true})));
     assert_eq!(bodies(&server)[0]["text"]["format"]["type"], "json_object");
+}
+
+#[test]
+fn the_blocking_client_sends_a_response_from_a_plain_thread() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = runtime.block_on(TestServer::start()).unwrap();
+    server.push(priced_body("Blue").into_response());
+    let elelem = elelem::blocking::ElelemBuilder::from(builder("openai", &server))
+        .build()
+        .unwrap();
+    let response = std::thread::scope(|scope| {
+        scope
+            .spawn(|| elelem.create_response(ResponseRequest::new(MODEL, "Colour?").tags(["b"])))
+            .join()
+            .unwrap()
+    })
+    .unwrap();
+    assert_eq!(response.output_text(), "Blue");
+    assert_eq!(response.elelem.cost, usd("0.00108"));
+    assert_eq!(elelem.get_stats_by_tag("b").total_cost_usd, usd("0.00108"));
 }

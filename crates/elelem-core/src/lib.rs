@@ -33,9 +33,9 @@ mod types;
 
 pub use client::gate;
 pub use client::Generated;
+pub use client::ResponseStream;
 pub use client::{ChatStream, Elelem, ElelemBuilder, StreamSummary, DEFAULT_STREAM_IDLE_TIMEOUT};
 pub use client::{TextPiece, TextStream};
-pub use client::ResponseStream;
 pub use cost::{CostSink, Stats};
 pub use error::{AttemptError, AttemptProblem, ElelemError};
 pub use keys::default_key_dir;

@@ -41,7 +41,13 @@ impl OpenAiCompatible {
         request: WireRequest,
     ) -> Result<ResponseReply, ProviderError> {
         let adapter = adapter(self.quirks().clone());
-        send_response(self.client(), &self.responses_url(), &request, Some(&adapter)).await
+        send_response(
+            self.client(),
+            &self.responses_url(),
+            &request,
+            Some(&adapter),
+        )
+        .await
     }
 
     /// `POST {base}/responses` with `stream: true`.
@@ -50,6 +56,12 @@ impl OpenAiCompatible {
         request: WireRequest,
     ) -> Result<ResponseEventStream, ProviderError> {
         let adapter = adapter(self.quirks().clone());
-        open_response_stream(self.client(), &self.responses_url(), &request, Some(adapter)).await
+        open_response_stream(
+            self.client(),
+            &self.responses_url(),
+            &request,
+            Some(adapter),
+        )
+        .await
     }
 }

@@ -53,7 +53,13 @@ fn response_id(body: &[u8]) -> Option<String> {
     text.lines()
         .filter_map(|line| line.strip_prefix("data:"))
         .filter_map(|data| serde_json::from_str::<Value>(data.trim()).ok())
-        .find_map(|event| event.get("response")?.get("id")?.as_str().map(str::to_owned))
+        .find_map(|event| {
+            event
+                .get("response")?
+                .get("id")?
+                .as_str()
+                .map(str::to_owned)
+        })
 }
 
 /// OpenAI's 400 body.
@@ -122,9 +128,11 @@ mod tests {
         let store = Store::default();
         let refused = refusal(&store, br#"{"model":"gpt-4.1","messages":[]}"#).unwrap();
         assert_eq!(refused["error"]["param"], "messages");
-        let refused =
-            refusal(&store, br#"{"model":"gpt-4.1","input":"x","previous_response_id":"resp_x"}"#)
-                .unwrap();
+        let refused = refusal(
+            &store,
+            br#"{"model":"gpt-4.1","input":"x","previous_response_id":"resp_x"}"#,
+        )
+        .unwrap();
         assert_eq!(refused["error"]["param"], "previous_response_id");
         assert_eq!(refused["error"]["type"], "invalid_request_error");
         assert_eq!(refusal(&store, br#"{"model":"gpt-4.1","input":"x"}"#), None);
@@ -135,9 +143,13 @@ mod tests {
         let store = Store::default();
         let plain = ResponseBody::new("m", "a").id("resp_plain").into_response();
         store.remember(br#"{"input":"x"}"#, &plain);
-        let streamed = ResponseBody::new("m", "a").id("resp_streamed").into_stream_response();
+        let streamed = ResponseBody::new("m", "a")
+            .id("resp_streamed")
+            .into_stream_response();
         store.remember(br#"{"input":"x","stream":true}"#, &streamed);
-        let unstored = ResponseBody::new("m", "a").id("resp_unstored").into_response();
+        let unstored = ResponseBody::new("m", "a")
+            .id("resp_unstored")
+            .into_response();
         store.remember(br#"{"input":"x","store":false}"#, &unstored);
         assert!(store.contains("resp_plain"));
         assert!(store.contains("resp_streamed"));

@@ -39,4 +39,6 @@ pub use error::ErrorHook;
 pub use framing::{Framing, NdjsonFraming, Record, SseFraming};
 pub use mapping::{HttpRequest, Mapped, Mapping};
 pub use responses::{open_response_stream, send_response, UsageAdapter};
-pub use stream::{decode_records, decode_stream, record_stream, DecodedStream, RecordMapper, Records};
+pub use stream::{
+    decode_records, decode_stream, record_stream, DecodedStream, RecordMapper, Records,
+};

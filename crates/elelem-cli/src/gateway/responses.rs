@@ -14,9 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
-use elelem::{
-    ElelemError, ElelemMeta, ResponseInput, ResponseRequest, ResponseStream, TextFormat,
-};
+use elelem::{ElelemError, ElelemMeta, ResponseInput, ResponseRequest, ResponseStream, TextFormat};
 use futures_util::StreamExt;
 use serde_json::{Map, Value};
 
@@ -29,17 +27,30 @@ const ROUTE: &str = "responses";
 /// A Responses body as a request, and whether it asks for a stream.
 fn parse(body: Value) -> Result<(ResponseRequest, bool), ApiError> {
     let Value::Object(mut map) = body else {
-        return Err(ApiError::invalid("", "the request body must be a JSON object"));
+        return Err(ApiError::invalid(
+            "",
+            "the request body must be a JSON object",
+        ));
     };
     let model = match map.remove("model") {
         Some(Value::String(model)) => model,
-        _ => return Err(ApiError::invalid("model", "`model` is required (a \"provider:model\" string)")),
+        _ => {
+            return Err(ApiError::invalid(
+                "model",
+                "`model` is required (a \"provider:model\" string)",
+            ))
+        }
     };
     let input = match map.remove("input") {
         Some(Value::String(text)) => ResponseInput::Text(text),
         Some(Value::Array(items)) => ResponseInput::Items(items),
         None | Some(Value::Null) => ResponseInput::Items(Vec::new()),
-        Some(_) => return Err(ApiError::invalid("input", "`input` must be a string or an array of input items")),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "input",
+                "`input` must be a string or an array of input items",
+            ))
+        }
     };
     let mut request = ResponseRequest::new(model, input);
     request.instructions = text(&mut map, "instructions")?;
@@ -91,9 +102,15 @@ fn text_format(format: Value) -> Result<TextFormat, ApiError> {
                 .unwrap_or("answer")
                 .to_owned(),
             schema: format.get("schema").cloned().ok_or_else(|| {
-                ApiError::invalid("text.format.schema", "a json_schema format needs its `schema`")
+                ApiError::invalid(
+                    "text.format.schema",
+                    "a json_schema format needs its `schema`",
+                )
             })?,
-            strict: format.get("strict").and_then(Value::as_bool).unwrap_or(false),
+            strict: format
+                .get("strict")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
         }),
         other => Err(ApiError::invalid(
             "text.format.type",
@@ -185,7 +202,12 @@ struct Forward {
 }
 
 /// The streamed answer: every event as it comes.
-fn forward(gateway: &Arc<Gateway>, stream: ResponseStream, guard: InFlight, started: Instant) -> Response {
+fn forward(
+    gateway: &Arc<Gateway>,
+    stream: ResponseStream,
+    guard: InFlight,
+    started: Instant,
+) -> Response {
     let state = Forward {
         stream,
         guard,
@@ -223,7 +245,10 @@ async fn next(s: &mut Forward) -> Option<Bytes> {
             if let Some(response) = event.final_response() {
                 let summary = s.stream.summary();
                 let mut response = response.clone();
-                response.elelem.requested_model.clone_from(&summary.requested_model);
+                response
+                    .elelem
+                    .requested_model
+                    .clone_from(&summary.requested_model);
                 response.elelem.answered_by.clone_from(&summary.answered_by);
                 response.elelem.attempts = summary.attempts;
                 response.elelem.cost = summary.cost;

@@ -17,8 +17,8 @@ use crate::cost::Adjustments;
 use crate::error::{AttemptProblem, ElelemError};
 use crate::provider::{ProviderError, ResponseReply, WireRequest};
 use crate::types::{
-    ChatCompletion, ChatRequest, Message, Response, ResponseFormat, ResponseInput,
-    ResponseRequest, TextFormat, Usage,
+    ChatCompletion, ChatRequest, Message, Response, ResponseFormat, ResponseInput, ResponseRequest,
+    TextFormat, Usage,
 };
 
 /// Sends a Responses API request through the engine.

@@ -187,7 +187,10 @@ impl ResponseStream {
     }
 
     /// Hands an event on, ending the stream after a terminal one.
-    fn deliver(&mut self, event: ResponseEvent) -> Poll<Option<Result<ResponseEvent, ElelemError>>> {
+    fn deliver(
+        &mut self,
+        event: ResponseEvent,
+    ) -> Poll<Option<Result<ResponseEvent, ElelemError>>> {
         self.process(&event);
         if event.is_terminal() {
             self.finished = true;

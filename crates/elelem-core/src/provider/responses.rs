@@ -40,8 +40,7 @@ impl ResponseReply {
 }
 
 /// Events of a streamed response, as a provider decodes them.
-pub type ResponseEvents =
-    Pin<Box<dyn Stream<Item = Result<ResponseEvent, ProviderError>> + Send>>;
+pub type ResponseEvents = Pin<Box<dyn Stream<Item = Result<ResponseEvent, ProviderError>> + Send>>;
 
 /// A provider's streamed response: its events and the response headers.
 pub struct ResponseEventStream {

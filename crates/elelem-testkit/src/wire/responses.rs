@@ -183,7 +183,11 @@ impl ResponseBody {
 
     /// The whole response object.
     pub fn to_json(&self) -> Value {
-        self.object(&self.status, self.item().into_iter().collect(), self.usage_json())
+        self.object(
+            &self.status,
+            self.item().into_iter().collect(),
+            self.usage_json(),
+        )
     }
 
     /// The answer (HTTP 200, JSON).
@@ -216,7 +220,10 @@ impl ResponseBody {
             match &self.output {
                 Output::Text(text) => {
                     started["content"] = json!([]);
-                    events.push("response.output_item.added", json!({"output_index": 0, "item": started}));
+                    events.push(
+                        "response.output_item.added",
+                        json!({"output_index": 0, "item": started}),
+                    );
                     let part = json!({"type": "output_text", "text": "", "annotations": []});
                     events.push("response.content_part.added", json!({"item_id": item_id, "output_index": 0, "content_index": 0, "part": part}));
                     for piece in text.split_inclusive(' ') {
@@ -227,18 +234,30 @@ impl ResponseBody {
                 }
                 Output::Call(_, arguments) => {
                     started["arguments"] = json!("");
-                    events.push("response.output_item.added", json!({"output_index": 0, "item": started}));
+                    events.push(
+                        "response.output_item.added",
+                        json!({"output_index": 0, "item": started}),
+                    );
                     let middle = (0..=arguments.len() / 2)
                         .rev()
                         .find(|i| arguments.is_char_boundary(*i))
                         .unwrap_or(0);
                     for piece in [&arguments[..middle], &arguments[middle..]] {
-                        events.push("response.function_call_arguments.delta", json!({"item_id": item_id, "output_index": 0, "delta": piece}));
+                        events.push(
+                            "response.function_call_arguments.delta",
+                            json!({"item_id": item_id, "output_index": 0, "delta": piece}),
+                        );
                     }
-                    events.push("response.function_call_arguments.done", json!({"item_id": item_id, "output_index": 0, "arguments": arguments}));
+                    events.push(
+                        "response.function_call_arguments.done",
+                        json!({"item_id": item_id, "output_index": 0, "arguments": arguments}),
+                    );
                 }
             }
-            events.push("response.output_item.done", json!({"output_index": 0, "item": item}));
+            events.push(
+                "response.output_item.done",
+                json!({"output_index": 0, "item": item}),
+            );
         }
         let end = if self.status == "failed" {
             "response.failed"

@@ -174,8 +174,13 @@ mod tests {
             matches!(&added, ResponseEvent::OutputItemAdded { output_index: 1, item } if item.name.as_deref() == Some("f"))
         );
         let args = ResponseEvent::parse(r#"{"type":"response.function_call_arguments.delta","item_id":"fc_1","output_index":1,"delta":"{\"a\""}"#).unwrap();
-        assert!(matches!(args, ResponseEvent::FunctionCallArgumentsDelta { delta, .. } if delta == "{\"a\""));
-        let error = ResponseEvent::parse(r#"{"type":"error","code":"server_error","message":"boom","param":null}"#).unwrap();
+        assert!(
+            matches!(args, ResponseEvent::FunctionCallArgumentsDelta { delta, .. } if delta == "{\"a\"")
+        );
+        let error = ResponseEvent::parse(
+            r#"{"type":"error","code":"server_error","message":"boom","param":null}"#,
+        )
+        .unwrap();
         assert!(matches!(&error, ResponseEvent::Error { message, .. } if message == "boom"));
         assert!(error.is_terminal());
         let failed = ResponseEvent::parse(r#"{"type":"response.failed","response":{"status":"failed","error":{"code":"server_error","message":"x"}}}"#).unwrap();
@@ -202,7 +207,11 @@ mod tests {
             serde_json::to_value(&other).unwrap(),
             serde_json::json!({"type":"response.in_progress"})
         );
-        let delta = ResponseEvent::parse(r#"{"type":"response.output_text.delta","delta":"x"}"#).unwrap();
-        assert_eq!(serde_json::to_value(&delta).unwrap()["type"], "response.output_text.delta");
+        let delta =
+            ResponseEvent::parse(r#"{"type":"response.output_text.delta","delta":"x"}"#).unwrap();
+        assert_eq!(
+            serde_json::to_value(&delta).unwrap()["type"],
+            "response.output_text.delta"
+        );
     }
 }

@@ -26,19 +26,31 @@ fn count<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::E
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ResponseUsage {
     /// Input tokens, cached ones included.
-    #[serde(default, deserialize_with = "count", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "count",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub input_tokens: Option<u64>,
     /// Breakdown of the input tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_tokens_details: Option<InputTokensDetails>,
     /// Output tokens, reasoning ones included.
-    #[serde(default, deserialize_with = "count", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "count",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub output_tokens: Option<u64>,
     /// Breakdown of the output tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_tokens_details: Option<OutputTokensDetails>,
     /// Input plus output.
-    #[serde(default, deserialize_with = "count", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "count",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub total_tokens: Option<u64>,
     /// Vendor fields (xAI's `cost_in_usd_ticks`), kept as sent.
     #[serde(flatten)]
@@ -49,7 +61,11 @@ pub struct ResponseUsage {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct InputTokensDetails {
     /// Tokens read from the provider's prompt cache (part of `input_tokens`).
-    #[serde(default, deserialize_with = "count", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "count",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cached_tokens: Option<u64>,
     /// Other fields, kept as sent.
     #[serde(flatten)]
@@ -60,7 +76,11 @@ pub struct InputTokensDetails {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct OutputTokensDetails {
     /// Hidden reasoning tokens (part of `output_tokens`).
-    #[serde(default, deserialize_with = "count", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "count",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub reasoning_tokens: Option<u64>,
     /// Other fields, kept as sent.
     #[serde(flatten)]
@@ -112,9 +132,10 @@ mod tests {
 
     #[test]
     fn unreadable_counts_are_unknown_not_a_failed_answer() {
-        let usage: ResponseUsage =
-            serde_json::from_str(r#"{"input_tokens":-3,"output_tokens":"many","total_tokens":null}"#)
-                .unwrap();
+        let usage: ResponseUsage = serde_json::from_str(
+            r#"{"input_tokens":-3,"output_tokens":"many","total_tokens":null}"#,
+        )
+        .unwrap();
         assert_eq!(usage.input_tokens, None);
         assert_eq!(usage.output_tokens, None);
         assert_eq!(usage.to_usage(), Usage::default());

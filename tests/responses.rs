@@ -491,3 +491,54 @@ fn the_blocking_client_sends_a_response_from_a_plain_thread() {
     assert_eq!(response.elelem.cost, usd("0.00108"));
     assert_eq!(elelem.get_stats_by_tag("b").total_cost_usd, usd("0.00108"));
 }
+
+fn budgeted(server: &TestServer) -> Elelem {
+    builder("openai", server)
+        .budget(elelem::budget::Budget::new(usd("1")))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_budget_is_spent_exactly_the_cost_of_a_response_plain_or_streamed() {
+    let server = TestServer::start().await.unwrap();
+    server.push_many([
+        priced_body("Blue").into_response(),
+        priced_body("Red").into_stream_response(),
+    ]);
+    let elelem = budgeted(&server);
+    elelem
+        .create_response(ResponseRequest::new(MODEL, "Colour?").max_output_tokens(1000))
+        .await
+        .unwrap();
+    let stream = elelem
+        .stream_response(ResponseRequest::new(MODEL, "Colour?").max_output_tokens(1000))
+        .await
+        .unwrap();
+    stream.collect_response().await.unwrap();
+    let status = &elelem.budget_status()[0];
+    assert_eq!(status.reserved, elelem::Usd::ZERO);
+    assert_eq!(status.spent, usd("0.00216"));
+}
+
+#[tokio::test]
+async fn a_response_stream_dropped_before_response_completed_charges_its_worst_case() {
+    let server = TestServer::start().await.unwrap();
+    server.push(priced_body("Deep sky blue").into_stream_response());
+    let elelem = budgeted(&server);
+    let mut stream = elelem
+        .stream_response(ResponseRequest::new(MODEL, "Colour?").max_output_tokens(1000))
+        .await
+        .unwrap();
+    let held = elelem.budget_status()[0].reserved;
+    assert!(held > elelem::Usd::ZERO);
+    let _created = stream.next().await.unwrap().unwrap();
+    drop(stream);
+    let status = &elelem.budget_status()[0];
+    assert_eq!(status.reserved, elelem::Usd::ZERO);
+    assert_eq!(
+        status.spent, held,
+        "the worst case, not what little is known"
+    );
+    assert_eq!(elelem.get_stats().interrupted_streams, 1);
+}

@@ -151,6 +151,17 @@ pub enum ElelemError {
         /// Candidates not tried, each with the reason (`groq:x: cooling down`).
         skipped: Vec<String>,
     },
+    /// The model does not offer this kind of call (its catalogue entry lacks the
+    /// capability); nothing was sent.
+    #[error("{model} does not offer {operation}; {hint}")]
+    OperationUnsupported {
+        /// The `provider:model` asked for.
+        model: String,
+        /// The kind of call (`the Responses API`).
+        operation: &'static str,
+        /// What to do instead.
+        hint: String,
+    },
     /// A blocking call was made on a thread that runs an async runtime, where
     /// blocking would stall every task of that runtime.
     #[error("elelem::blocking::Elelem::{operation} was called inside an async runtime, where blocking would stall it; use the async elelem::Elelem there, or make the blocking call from a plain std::thread")]

@@ -19,6 +19,7 @@
 mod legacy;
 pub mod native;
 mod quirks;
+mod responses;
 mod stream;
 mod transport;
 

@@ -107,6 +107,20 @@ impl Provider for OpenAiCompatible {
         self.live_models().await
     }
 
+    async fn create_response(
+        &self,
+        request: WireRequest,
+    ) -> Result<elelem_core::provider::ResponseReply, ProviderError> {
+        self.response(request).await
+    }
+
+    async fn create_response_stream(
+        &self,
+        request: WireRequest,
+    ) -> Result<elelem_core::provider::ResponseEventStream, ProviderError> {
+        self.response_stream(request).await
+    }
+
     async fn chat_completion(
         &self,
         request: WireRequest,

@@ -23,6 +23,9 @@ enum Route {
     /// `POST …/models/{model}:generateContent` and `:streamGenerateContent`,
     /// Ollama's `POST …/api/chat`): answered by the script.
     Completions,
+    /// `POST …/responses`: the Responses API, answered by the script (and its
+    /// stored responses kept for `previous_response_id`).
+    Responses,
     /// `GET …/models`: answered from the model list.
     Models,
     /// `GET …/api/tags`: Ollama's model list, answered from the model list.
@@ -43,7 +46,9 @@ fn is_chat_path(path: &str) -> bool {
 
 fn route(method: &Method, path: &str) -> Route {
     let path = path.trim_end_matches('/');
-    if method == Method::POST && is_chat_path(path) {
+    if method == Method::POST && path.ends_with("/responses") {
+        Route::Responses
+    } else if method == Method::POST && is_chat_path(path) {
         Route::Completions
     } else if method == Method::GET && path.ends_with("/models") {
         Route::Models
@@ -95,6 +100,18 @@ pub(crate) async fn handle(
             Some(Some(refusal)) => Ok(json_response(StatusCode::BAD_REQUEST, &refusal)),
             _ => answer(state.next_limited_answer()).await,
         },
+        Route::Responses => {
+            let refused = state
+                .strict()
+                .then(|| crate::responses::refusal(&state.responses, &body))
+                .flatten();
+            if let Some(refusal) = refused {
+                return Ok(json_response(StatusCode::BAD_REQUEST, &refusal));
+            }
+            let next = state.next_limited_answer();
+            state.responses.remember(&body, &next);
+            answer(next).await
+        }
         Route::Models => Ok(json_response(StatusCode::OK, &models_body(&state))),
         Route::OllamaTags => Ok(json_response(StatusCode::OK, &ollama_tags_body(&state))),
         Route::Unknown => Ok(json_response(

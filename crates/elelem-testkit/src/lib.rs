@@ -46,6 +46,7 @@ mod error;
 mod handler;
 mod limit;
 mod record;
+mod responses;
 mod script;
 mod server;
 pub mod sse;

@@ -25,6 +25,8 @@ pub(crate) struct State {
     lenient: AtomicBool,
     /// Credentials (access key id, secret) Bedrock requests must be signed with.
     sigv4: Mutex<Option<(String, String)>>,
+    /// The Responses API's stored responses.
+    pub(crate) responses: crate::responses::Store,
 }
 
 impl Default for State {
@@ -37,6 +39,7 @@ impl Default for State {
             limit: Mutex::default(),
             lenient: AtomicBool::new(false),
             sigv4: Mutex::default(),
+            responses: crate::responses::Store::default(),
         }
     }
 }

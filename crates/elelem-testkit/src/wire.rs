@@ -30,6 +30,7 @@ mod chunks;
 mod gemini;
 mod ollama;
 mod openrouter;
+mod responses;
 mod streams;
 
 pub use anthropic::{
@@ -42,6 +43,7 @@ pub use gemini::{
 };
 pub use ollama::{ollama_chat, ollama_error, OllamaChat};
 pub use openrouter::{openrouter_error, OpenRouterCompletion};
+pub use responses::{response, ResponseBody};
 
 /// Source of unique ids (`chatcmpl-N`, `req_…`) across the process.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);

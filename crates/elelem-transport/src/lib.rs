@@ -31,10 +31,14 @@ mod error;
 mod framing;
 mod mapping;
 mod redirect;
+mod responses;
 mod stream;
 
 pub use client::{HttpClient, HttpReply, HttpStream};
 pub use error::ErrorHook;
 pub use framing::{Framing, NdjsonFraming, Record, SseFraming};
 pub use mapping::{HttpRequest, Mapped, Mapping};
-pub use stream::{decode_stream, record_stream, RecordMapper};
+pub use responses::{open_response_stream, send_response, UsageAdapter};
+pub use stream::{
+    decode_records, decode_stream, record_stream, DecodedStream, RecordMapper, Records,
+};

@@ -6,7 +6,8 @@ use async_trait::async_trait;
 use serde::Serialize;
 
 use elelem_core::provider::{
-    Provider, ProviderError, ProviderResponse, ProviderStream, WireRequest,
+    Provider, ProviderError, ProviderResponse, ProviderStream, ResponseEventStream, ResponseReply,
+    WireRequest,
 };
 use elelem_core::ModelList;
 
@@ -109,6 +110,13 @@ pub trait Mapping: Send + Sync + std::fmt::Debug + 'static {
         error
     }
 
+    /// The URL of the provider's OpenAI Responses API (`{base}/responses`),
+    /// when it has one; the default has none (the call is refused as
+    /// unsupported).
+    fn responses_url(&self) -> Option<String> {
+        None
+    }
+
     /// The URL listing the models served right now (`GET`), when there is one.
     fn models_url(&self) -> Option<String> {
         None
@@ -176,6 +184,29 @@ impl<M: Mapping> Provider for Mapped<M> {
             .map_err(|e| mapping.error(e))?;
         let (framing, records) = mapping.stream();
         Ok(decode_stream(opened, framing, records))
+    }
+
+    async fn create_response(&self, request: WireRequest) -> Result<ResponseReply, ProviderError> {
+        let mapping = &self.0;
+        let url = mapping.responses_url().ok_or(ProviderError::Unsupported {
+            operation: "the Responses API",
+        })?;
+        crate::send_response(mapping.client(), &url, &request, None)
+            .await
+            .map_err(|e| mapping.error(e))
+    }
+
+    async fn create_response_stream(
+        &self,
+        request: WireRequest,
+    ) -> Result<ResponseEventStream, ProviderError> {
+        let mapping = &self.0;
+        let url = mapping.responses_url().ok_or(ProviderError::Unsupported {
+            operation: "the streamed Responses API",
+        })?;
+        crate::open_response_stream(mapping.client(), &url, &request, None)
+            .await
+            .map_err(|e| mapping.error(e))
     }
 
     async fn list_models(&self) -> Result<ModelList, ProviderError> {

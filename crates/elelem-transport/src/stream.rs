@@ -49,12 +49,71 @@ pub trait RecordMapper: Send + 'static {
     fn finish(&mut self) -> Result<Vec<ChatCompletionChunk>, ProviderError>;
 }
 
+/// Turns one provider's records into items of any kind (chat chunks through
+/// [`RecordMapper`], Responses API events): the one decoding loop
+/// ([`decode_records`]) serves them all.
+///
+/// ```
+/// use elelem_core::provider::ProviderError;
+///
+/// /// Every record is a line of text; the body may end anywhere.
+/// struct Lines;
+/// impl elelem_transport::Records for Lines {
+///     type Item = String;
+///     fn record(&mut self, record: &str) -> Result<Vec<String>, ProviderError> {
+///         Ok(vec![record.to_owned()])
+///     }
+///     fn finish(&mut self) -> Result<Vec<String>, ProviderError> {
+///         Ok(Vec::new())
+///     }
+/// }
+/// ```
+pub trait Records: Send + 'static {
+    /// What a record becomes.
+    type Item: Send + 'static;
+    /// The items for one record.
+    fn record(&mut self, record: &str) -> Result<Vec<Self::Item>, ProviderError>;
+    /// The protocol's end marker came; the default treats it like the end of
+    /// the body.
+    fn done(&mut self) -> Result<Vec<Self::Item>, ProviderError> {
+        self.finish()
+    }
+    /// The body ended: the last items, or an error when the stream is cut.
+    fn finish(&mut self) -> Result<Vec<Self::Item>, ProviderError>;
+}
+
+/// A [`RecordMapper`] as [`Records`] of chat chunks.
+struct Chunks<M>(M);
+
+impl<M: RecordMapper> Records for Chunks<M> {
+    type Item = ChatCompletionChunk;
+    fn record(&mut self, record: &str) -> Result<Vec<ChatCompletionChunk>, ProviderError> {
+        self.0.record(record)
+    }
+    fn done(&mut self) -> Result<Vec<ChatCompletionChunk>, ProviderError> {
+        self.0.done()
+    }
+    fn finish(&mut self) -> Result<Vec<ChatCompletionChunk>, ProviderError> {
+        self.0.finish()
+    }
+}
+
+/// A decoded stream of items, with the response headers and its liveness.
+pub struct DecodedStream<T> {
+    /// The items, lazily decoded.
+    pub items: futures_util::stream::BoxStream<'static, Result<T, ProviderError>>,
+    /// Response headers worth keeping, lower-case names.
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// Beaten on every piece of the body.
+    pub alive: Liveness,
+}
+
 /// Where a stream's decoding stands.
-struct Decoding<F, M> {
+struct Decoding<F, M: Records> {
     body: HttpStream,
     framing: F,
     mapper: M,
-    out: VecDeque<ChatCompletionChunk>,
+    out: VecDeque<M::Item>,
     /// Bytes received so far, against `max_response_bytes`.
     received: usize,
     /// Beaten on every piece of the body, keep-alive comments and pings
@@ -64,8 +123,8 @@ struct Decoding<F, M> {
     done: bool,
 }
 
-impl<F: Framing, M: RecordMapper> Decoding<F, M> {
-    fn fail(&mut self, error: ProviderError) -> Option<Result<ChatCompletionChunk, ProviderError>> {
+impl<F: Framing, M: Records> Decoding<F, M> {
+    fn fail(&mut self, error: ProviderError) -> Option<Result<M::Item, ProviderError>> {
         self.done = true;
         self.out.clear();
         Some(Err(error))
@@ -82,7 +141,7 @@ impl<F: Framing, M: RecordMapper> Decoding<F, M> {
         }
     }
 
-    async fn next(&mut self) -> Option<Result<ChatCompletionChunk, ProviderError>> {
+    async fn next(&mut self) -> Option<Result<M::Item, ProviderError>> {
         loop {
             if let Some(chunk) = self.out.pop_front() {
                 return Some(Ok(chunk));
@@ -156,24 +215,47 @@ pub fn decode_stream<F: Framing, M: RecordMapper>(
     framing: F,
     mapper: M,
 ) -> ProviderStream {
+    let decoded = decode_records(body, framing, Chunks(mapper));
+    ProviderStream {
+        chunks: decoded.items,
+        headers: decoded.headers,
+        alive: decoded.alive,
+    }
+}
+
+/// Decodes an opened stream's records lazily into items of any kind: the one
+/// loop every stream runs through ([`decode_stream`] is it for chat chunks).
+///
+/// ```no_run
+/// # async fn demo(client: elelem_transport::HttpClient, records: impl elelem_transport::Records) -> Result<(), elelem_core::provider::ProviderError> {
+/// let opened = client.post_json_stream("http://127.0.0.1:9/v1/responses", &serde_json::json!({"stream": true})).await?;
+/// let framing = elelem_transport::SseFraming::with_limit(client.settings().max_response_bytes);
+/// let decoded = elelem_transport::decode_records(opened, framing, records);
+/// # let _ = decoded; Ok(()) }
+/// ```
+pub fn decode_records<F: Framing, R: Records>(
+    body: HttpStream,
+    framing: F,
+    records: R,
+) -> DecodedStream<R::Item> {
     let headers = body.headers.clone();
     let alive = Liveness::default();
     let decoding = Decoding {
         body,
         framing,
-        mapper,
+        mapper: records,
         out: VecDeque::new(),
         received: 0,
         alive: alive.clone(),
         ended: false,
         done: false,
     };
-    let chunks = futures_util::stream::unfold(decoding, |mut decoding| async move {
+    let items = futures_util::stream::unfold(decoding, |mut decoding| async move {
         let item = decoding.next().await?;
         Some((item, decoding))
     });
-    ProviderStream {
-        chunks: Box::pin(chunks),
+    DecodedStream {
+        items: Box::pin(items),
         headers,
         alive,
     }

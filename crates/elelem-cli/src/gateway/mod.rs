@@ -19,6 +19,7 @@ mod db_keys;
 mod error;
 mod keys;
 mod ops;
+mod responses;
 mod server;
 mod sse;
 
@@ -241,6 +242,7 @@ impl Gateway {
         Router::new()
             .route("/v1/chat/completions", post(chat::chat_completions))
             .route("/v1/completions", post(chat::completions))
+            .route("/v1/responses", post(responses::create))
             .route("/v1/models", get(chat::models))
             .route("/v1/stats", get(ops::stats))
             .route("/health", get(ops::health))

@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use super::chat::{count, meta_json};
 use super::{ApiError, Gateway, InFlight};
 
-type Deadline = Pin<Box<dyn Future<Output = ()> + Send>>;
+pub(super) type Deadline = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 struct Forward {
     stream: ChatStream,
@@ -41,6 +41,20 @@ enum Phase {
     Over,
 }
 
+/// Fires once the gateway is shutting down and the grace period has passed: a
+/// stream still going then is ended.
+pub(super) fn shutdown_deadline(gateway: &Arc<Gateway>) -> Deadline {
+    let grace = gateway.loaded().config.gateway.shutdown_grace();
+    let mut shutdown = gateway.shutdown.subscribe();
+    Box::pin(async move {
+        if shutdown.wait_for(|down| *down).await.is_err() {
+            // The gateway is gone: no deadline but the stream's own.
+            std::future::pending::<()>().await;
+        }
+        tokio::time::sleep(grace).await;
+    })
+}
+
 /// The streaming response for `stream`.
 pub(crate) fn response(
     gateway: &Arc<Gateway>,
@@ -49,15 +63,7 @@ pub(crate) fn response(
     model: String,
     started: Instant,
 ) -> Response {
-    let grace = gateway.loaded().config.gateway.shutdown_grace();
-    let mut shutdown = gateway.shutdown.subscribe();
-    let deadline: Deadline = Box::pin(async move {
-        if shutdown.wait_for(|down| *down).await.is_err() {
-            // The gateway is gone: no deadline but the stream's own.
-            std::future::pending::<()>().await;
-        }
-        tokio::time::sleep(grace).await;
-    });
+    let deadline = shutdown_deadline(gateway);
     let state = Forward {
         stream,
         guard,
@@ -73,7 +79,12 @@ pub(crate) fn response(
         let bytes = next_event(&mut s).await?;
         Some((Ok::<Bytes, std::convert::Infallible>(bytes), s))
     });
-    let mut response = Response::new(Body::from_stream(body));
+    event_stream(Body::from_stream(body))
+}
+
+/// A `200 text/event-stream` response with `body`, unbuffered.
+pub(super) fn event_stream(body: Body) -> Response {
+    let mut response = Response::new(body);
     *response.status_mut() = StatusCode::OK;
     let headers = response.headers_mut();
     headers.insert(

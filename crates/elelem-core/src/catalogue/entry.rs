@@ -56,6 +56,9 @@ pub struct Capabilities {
     /// An embedding model (`POST /embeddings`), not a chat model: model queries
     /// leave it out unless asked for with `ModelQuery::embeddings`.
     pub embedding: bool,
+    /// Served by the OpenAI Responses API (`POST /responses`): only such
+    /// models take `create_response`.
+    pub responses: bool,
 }
 
 impl Default for Capabilities {
@@ -73,6 +76,7 @@ impl Default for Capabilities {
             structured_outputs: false,
             guided_decoding: false,
             embedding: false,
+            responses: false,
         }
     }
 }

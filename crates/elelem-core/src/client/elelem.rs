@@ -119,6 +119,55 @@ impl Elelem {
         super::legacy::complete(&self.inner, request).await
     }
 
+    /// Sends a request to the OpenAI Responses API (`POST /responses`) of a
+    /// model whose catalogue entry has `responses = true` (OpenAI, xAI): the
+    /// same retries, budgets and exact cost by tag as a chat call; with a JSON
+    /// `text.format` the answer is parsed and validated, with the same retry
+    /// ladder. Other models are refused before anything is sent.
+    ///
+    /// ```no_run
+    /// # async fn demo(elelem: elelem_core::Elelem) -> Result<(), elelem_core::ElelemError> {
+    /// use elelem_core::ResponseRequest;
+    /// let first = elelem
+    ///     .create_response(ResponseRequest::new("openai:gpt-4.1-mini", "Pick a colour").store(true))
+    ///     .await?;
+    /// let next = elelem
+    ///     .create_response(ResponseRequest::new("openai:gpt-4.1-mini", "Why that one?").previous_response_id(&first.id))
+    ///     .await?;
+    /// println!("{} (cost {})", next.output_text(), next.elelem.cost);
+    /// # Ok(()) }
+    /// ```
+    pub async fn create_response(
+        &self,
+        request: crate::types::ResponseRequest,
+    ) -> Result<crate::types::Response, ElelemError> {
+        super::responses::create(&self.inner, request).await
+    }
+
+    /// Streams a Responses API request: its typed events
+    /// (`response.output_text.delta`, ..., `response.completed`) as they come,
+    /// usage recorded once from `response.completed`. Failures before the first
+    /// event are retried as for a plain call.
+    ///
+    /// ```no_run
+    /// # async fn demo(elelem: elelem_core::Elelem) -> Result<(), elelem_core::ElelemError> {
+    /// use elelem_core::{ResponseEvent, ResponseRequest};
+    /// use futures_util::StreamExt;
+    /// let mut stream = elelem.stream_response(ResponseRequest::new("openai:gpt-4.1-mini", "Hi")).await?;
+    /// while let Some(event) = stream.next().await {
+    ///     if let ResponseEvent::OutputTextDelta { delta, .. } = event? {
+    ///         print!("{delta}");
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn stream_response(
+        &self,
+        request: crate::types::ResponseRequest,
+    ) -> Result<super::responses_stream::ResponseStream, ElelemError> {
+        super::responses_stream::open(&self.inner, request).await
+    }
+
     /// The catalogue's models merged with what each provider serves right now
     /// (`GET /models`), for servers such as vLLM whose models are not catalogued.
     /// Providers that cannot be reached or cannot list contribute their catalogue

@@ -64,6 +64,11 @@ pub(crate) fn completion(call_id: u64, requested: &str, model: &ModelEntry) -> S
     )
 }
 
+/// The span of a Responses API call, plain or streamed (`elelem.response`).
+pub(crate) fn response(call_id: u64, requested: &str, model: &ModelEntry) -> Span {
+    call_span!("elelem.response", "chat", call_id, requested, model)
+}
+
 /// Records the request parameters GenAI names.
 pub(crate) fn record_request(span: &Span, temperature: Option<f64>, max_tokens: Option<u32>) {
     if let Some(temperature) = temperature {
@@ -142,6 +147,19 @@ impl CallAnswer for ChatCompletion {
 impl CallAnswer for TextCompletion {
     fn answered(&self) -> Answered<'_> {
         answered(&self.model, &self.id, self.usage.as_ref(), &self.elelem)
+    }
+}
+
+impl CallAnswer for crate::types::Response {
+    fn answered(&self) -> Answered<'_> {
+        Answered {
+            response_model: &self.model,
+            response_id: &self.id,
+            usage: None,
+            answered_by: &self.elelem.answered_by,
+            attempts: self.elelem.attempts,
+            cost: self.elelem.cost,
+        }
     }
 }
 

@@ -333,11 +333,12 @@ fn merge_usage(known: &mut Option<Usage>, more: &Usage) {
         .extend(more.extra.iter().map(|(k, v)| (k.clone(), v.clone())));
 }
 
-/// A chunk stream's next item, or `None` when the idle timer fired first.
-async fn next_chunk(
-    chunks: &mut ChunkStream,
+/// A stream's next item (a chunk, a Responses event), or `None` when the idle
+/// timer fired first.
+pub(super) async fn next_chunk<T>(
+    chunks: &mut Pin<Box<dyn Stream<Item = T> + Send>>,
     idle: &mut IdleTimer,
-) -> Option<Option<Result<ChatCompletionChunk, ProviderError>>> {
+) -> Option<Option<T>> {
     std::future::poll_fn(|cx| match chunks.as_mut().poll_next(cx) {
         Poll::Ready(item) => Poll::Ready(Some(item)),
         Poll::Pending if idle.poll_expired(cx) => Poll::Ready(None),

@@ -5,12 +5,14 @@ mod error;
 mod liveness;
 mod registration;
 mod request;
+mod responses;
 mod wire;
 
 pub use error::{HttpError, ProviderError, ProviderErrorKind, MAX_ERROR_BODY_CHARS};
 pub use liveness::Liveness;
 pub use registration::{ProviderPlugin, ProviderSettings};
 pub use request::WireRequest;
+pub use responses::{responses_body, ResponseEventStream, ResponseEvents, ResponseReply};
 pub use wire::{ChunkStream, ProviderResponse, ProviderStream, TextCompletionResponse};
 
 use async_trait::async_trait;
@@ -69,6 +71,27 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
     ) -> Result<TextCompletionResponse, ProviderError> {
         Err(ProviderError::Unsupported {
             operation: "legacy completions",
+        })
+    }
+
+    /// Sends one Responses API request (`POST /responses`; the body is
+    /// [`responses_body`] of `request`). The default answers
+    /// [`ProviderError::Unsupported`]: only providers speaking the Responses API
+    /// implement it.
+    async fn create_response(&self, _request: WireRequest) -> Result<ResponseReply, ProviderError> {
+        Err(ProviderError::Unsupported {
+            operation: "the Responses API",
+        })
+    }
+
+    /// Opens one streamed Responses API request (`stream: true` is already in
+    /// the body). The default answers [`ProviderError::Unsupported`].
+    async fn create_response_stream(
+        &self,
+        _request: WireRequest,
+    ) -> Result<ResponseEventStream, ProviderError> {
+        Err(ProviderError::Unsupported {
+            operation: "the streamed Responses API",
         })
     }
 

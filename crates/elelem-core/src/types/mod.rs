@@ -7,6 +7,7 @@ mod message;
 mod model_list;
 mod open_object;
 mod request;
+mod responses;
 mod text_completion;
 mod text_request;
 mod token_count;
@@ -19,6 +20,10 @@ pub use completion::{ChatCompletion, Choice, ElelemMeta, FinishReason, ResponseM
 pub use message::{Content, Message, Role};
 pub use model_list::{ModelInfo, ModelList};
 pub use request::{ChatRequest, ResponseFormat};
+pub use responses::{
+    InputTokensDetails, OutputContent, OutputItem, OutputTokensDetails, Response, ResponseEvent,
+    ResponseInput, ResponseMeta, ResponseRequest, ResponseUsage, TextFormat,
+};
 pub use text_completion::{TextChoice, TextCompletion};
 pub use text_request::CompletionRequest;
 pub use tools::{function_tool, image_data_url, image_part, text_part, FunctionCall, ToolCall};

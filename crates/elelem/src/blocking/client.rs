@@ -163,6 +163,16 @@ impl Elelem {
             .block_on("create_completion", self.client.create_completion(request))?
     }
 
+    /// Sends a Responses API request (`/v1/responses`; see
+    /// [`elelem_core::Elelem::create_response`]).
+    pub fn create_response(
+        &self,
+        request: elelem_core::ResponseRequest,
+    ) -> Result<elelem_core::Response, ElelemError> {
+        self.runtime
+            .block_on("create_response", self.client.create_response(request))?
+    }
+
     /// Sends one user message and returns the answer's text (see
     /// [`elelem_core::Elelem::chat`]).
     ///

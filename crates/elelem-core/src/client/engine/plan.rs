@@ -37,6 +37,9 @@ pub(crate) enum Entry {
     Stream,
     /// `create_completion` (legacy, no response cache, no virtual models).
     Completion,
+    /// `create_response` and `stream_response` (the Responses API: no response
+    /// cache, no virtual models, no fallbacks).
+    Response,
 }
 
 /// A call, planned: see the module documentation.
@@ -80,7 +83,7 @@ impl CallPlan {
             .then(|| crate::json::structured_instruction(&request));
         let estimate = PromptEstimate::default();
         let (first, fallbacks, candidates) =
-            if is_virtual(&request.model) && entry != Entry::Completion {
+            if is_virtual(&request.model) && matches!(entry, Entry::Chat | Entry::Stream) {
                 let virtual_model = virtual_model(inner, &request.model)?;
                 let (candidates, first) =
                     Candidates::start(inner, &request, instruction.as_deref(), virtual_model)?;
@@ -99,7 +102,7 @@ impl CallPlan {
                 }
                 let fallbacks = match entry {
                     Entry::Chat => fallbacks_of(inner, &request, &first.model)?,
-                    Entry::Stream | Entry::Completion => VecDeque::new(),
+                    Entry::Stream | Entry::Completion | Entry::Response => VecDeque::new(),
                 };
                 (first, fallbacks, None)
             };
@@ -111,10 +114,11 @@ impl CallPlan {
             Entry::Chat => spans::chat(call_id, &request.model, &first.model),
             Entry::Stream => spans::stream(call_id, &request.model, &first.model),
             Entry::Completion => spans::completion(call_id, &request.model, &first.model),
+            Entry::Response => spans::response(call_id, &request.model, &first.model),
         };
         spans::record_request(&span, request.temperature, request.max_tokens);
         let cache = match entry {
-            Entry::Completion => None,
+            Entry::Completion | Entry::Response => None,
             Entry::Chat | Entry::Stream => {
                 CacheSlot::new(inner, &request, &first.model, instruction.as_deref())
             }

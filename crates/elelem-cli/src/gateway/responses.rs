@@ -1,0 +1,276 @@
+//! `POST /v1/responses`: the OpenAI Responses API through the gateway, plain
+//! and streamed. A plain answer is the response object with an `elelem`
+//! object added (cost, attempts, answered_by); a streamed one is the typed
+//! events as server-sent events with their `event:` names, the final
+//! response's object carrying the `elelem` object. A failure after the first
+//! event ends the stream with an `error` event.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use bytes::Bytes;
+use elelem::{ElelemError, ElelemMeta, ResponseInput, ResponseRequest, ResponseStream, TextFormat};
+use futures_util::StreamExt;
+use serde_json::{Map, Value};
+
+use super::chat::{admit, count, fail, meta_json};
+use super::sse::{event_stream, shutdown_deadline, Deadline};
+use super::{ApiError, Gateway, InFlight};
+
+const ROUTE: &str = "responses";
+
+/// A Responses body as a request, and whether it asks for a stream.
+fn parse(body: Value) -> Result<(ResponseRequest, bool), ApiError> {
+    let Value::Object(mut map) = body else {
+        return Err(ApiError::invalid(
+            "",
+            "the request body must be a JSON object",
+        ));
+    };
+    let model = match map.remove("model") {
+        Some(Value::String(model)) => model,
+        _ => {
+            return Err(ApiError::invalid(
+                "model",
+                "`model` is required (a \"provider:model\" string)",
+            ))
+        }
+    };
+    let input = match map.remove("input") {
+        Some(Value::String(text)) => ResponseInput::Text(text),
+        Some(Value::Array(items)) => ResponseInput::Items(items),
+        None | Some(Value::Null) => ResponseInput::Items(Vec::new()),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "input",
+                "`input` must be a string or an array of input items",
+            ))
+        }
+    };
+    let mut request = ResponseRequest::new(model, input);
+    request.instructions = text(&mut map, "instructions")?;
+    request.previous_response_id = text(&mut map, "previous_response_id")?;
+    request.store = typed(&mut map, "store")?;
+    request.max_output_tokens = typed(&mut map, "max_output_tokens")?;
+    request.temperature = typed(&mut map, "temperature")?;
+    request.tools = typed(&mut map, "tools")?.unwrap_or_default();
+    request.tags = typed(&mut map, "tags")?.unwrap_or_default();
+    let stream = typed(&mut map, "stream")?.unwrap_or(false);
+    if let Some(Value::Object(mut text)) = map.remove("text") {
+        if let Some(format) = text.remove("format") {
+            request.text_format = Some(text_format(format)?);
+        }
+        if !text.is_empty() {
+            map.insert("text".into(), Value::Object(text));
+        }
+    }
+    request.extra = map;
+    Ok((request, stream))
+}
+
+fn typed<T: serde::de::DeserializeOwned>(
+    map: &mut Map<String, Value>,
+    field: &str,
+) -> Result<Option<T>, ApiError> {
+    match map.remove(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => serde_json::from_value(value)
+            .map(Some)
+            .map_err(|e| ApiError::invalid(field, format!("`{field}` is not valid: {e}"))),
+    }
+}
+
+fn text(map: &mut Map<String, Value>, field: &str) -> Result<Option<String>, ApiError> {
+    typed(map, field)
+}
+
+/// `text.format` (flat: `{type, name, schema, strict}`).
+fn text_format(format: Value) -> Result<TextFormat, ApiError> {
+    let kind = format.get("type").and_then(Value::as_str).unwrap_or("text");
+    match kind {
+        "text" => Ok(TextFormat::Text),
+        "json_object" => Ok(TextFormat::JsonObject),
+        "json_schema" => Ok(TextFormat::JsonSchema {
+            name: format
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("answer")
+                .to_owned(),
+            schema: format.get("schema").cloned().ok_or_else(|| {
+                ApiError::invalid(
+                    "text.format.schema",
+                    "a json_schema format needs its `schema`",
+                )
+            })?,
+            strict: format
+                .get("strict")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+        }),
+        other => Err(ApiError::invalid(
+            "text.format.type",
+            format!("unknown text format {other:?}; use text, json_object or json_schema"),
+        )),
+    }
+}
+
+/// The client's error for a failed call (a model without the Responses API is
+/// the client's fault: 400).
+fn api_error(error: &ElelemError) -> ApiError {
+    match error {
+        ElelemError::OperationUnsupported { .. } => ApiError::invalid("model", error.to_string()),
+        other => ApiError::from_elelem(other),
+    }
+}
+
+/// The `elelem` object of a response.
+fn meta(response: &elelem::Response) -> Value {
+    let elelem = &response.elelem;
+    meta_json(&ElelemMeta {
+        requested_model: elelem.requested_model.clone(),
+        answered_by: elelem.answered_by.clone(),
+        attempts: elelem.attempts,
+        cost: elelem.cost,
+        ..ElelemMeta::default()
+    })
+}
+
+/// `POST /v1/responses`.
+pub(crate) async fn create(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let started = Instant::now();
+    let mut guard = InFlight::start(&gateway);
+    let (loaded, key, json) = match admit(&gateway, &headers, body).await {
+        Ok(admitted) => admitted,
+        Err(error) => return fail(ROUTE, started, &mut guard, error),
+    };
+    let (mut request, stream) = match parse(json) {
+        Ok(parsed) => parsed,
+        Err(error) => return fail(ROUTE, started, &mut guard, error),
+    };
+    if let Some(key) = &key {
+        if let Err(error) = key.check_models([request.model.as_str()]) {
+            return fail(ROUTE, started, &mut guard, error);
+        }
+        request.tags.extend(key.tags.iter().cloned());
+    }
+    let model = request.model.clone();
+    if stream {
+        return match loaded.elelem.stream_response(request).await {
+            Ok(stream) => forward(&gateway, stream, guard, started),
+            Err(error) => fail(ROUTE, started, &mut guard, api_error(&error)),
+        };
+    }
+    match loaded.elelem.create_response(request).await {
+        Ok(response) => {
+            guard.done();
+            gateway
+                .shared
+                .telemetry
+                .observe_latency(&model, started.elapsed());
+            let mut body = serde_json::to_value(&response).unwrap_or(Value::Null);
+            if let Value::Object(map) = &mut body {
+                map.insert("elelem".into(), meta(&response));
+            }
+            count(ROUTE, 200, started);
+            Json(body).into_response()
+        }
+        Err(error) => fail(ROUTE, started, &mut guard, api_error(&error)),
+    }
+}
+
+/// One server-sent event with its `event:` name.
+fn sse(name: &str, data: &Value) -> Bytes {
+    Bytes::from(format!("event: {name}\ndata: {data}\n\n"))
+}
+
+/// Where a forwarded stream stands.
+struct Forward {
+    stream: ResponseStream,
+    guard: InFlight,
+    started: Instant,
+    deadline: Deadline,
+    over: bool,
+}
+
+/// The streamed answer: every event as it comes.
+fn forward(
+    gateway: &Arc<Gateway>,
+    stream: ResponseStream,
+    guard: InFlight,
+    started: Instant,
+) -> Response {
+    let state = Forward {
+        stream,
+        guard,
+        started,
+        deadline: shutdown_deadline(gateway),
+        over: false,
+    };
+    let body = futures_util::stream::unfold(state, |mut s| async move {
+        let bytes = next(&mut s).await?;
+        Some((Ok::<Bytes, std::convert::Infallible>(bytes), s))
+    });
+    event_stream(Body::from_stream(body))
+}
+
+async fn next(s: &mut Forward) -> Option<Bytes> {
+    if s.over {
+        return None;
+    }
+    let item = tokio::select! {
+        item = s.stream.next() => item,
+        () = &mut s.deadline => {
+            s.over = true;
+            s.guard.done();
+            count(ROUTE, 503, s.started);
+            let error = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "server_error",
+                "the gateway is shutting down and the stream passed its grace period; retry the request")
+                .code("shutting_down");
+            return Some(sse("error", &error.body()));
+        }
+    };
+    match item {
+        Some(Ok(event)) => {
+            let name = event.kind().to_owned();
+            let mut data = serde_json::to_value(&event).unwrap_or(Value::Null);
+            if let Some(response) = event.final_response() {
+                let summary = s.stream.summary();
+                let mut response = response.clone();
+                response
+                    .elelem
+                    .requested_model
+                    .clone_from(&summary.requested_model);
+                response.elelem.answered_by.clone_from(&summary.answered_by);
+                response.elelem.attempts = summary.attempts;
+                response.elelem.cost = summary.cost;
+                data["response"]["elelem"] = meta(&response);
+            }
+            if event.is_terminal() {
+                s.over = true;
+                s.guard.done();
+                count(ROUTE, 200, s.started);
+            }
+            Some(sse(&name, &data))
+        }
+        Some(Err(error)) => {
+            s.over = true;
+            s.guard.done();
+            count(ROUTE, 502, s.started);
+            Some(sse("error", &api_error(&error).body()))
+        }
+        None => {
+            s.over = true;
+            s.guard.done();
+            None
+        }
+    }
+}

@@ -260,6 +260,60 @@ impl<M: Mapping> Provider for BearerMapped<M> {
     }
 }
 
+/// A provider whose credentials or settings are missing: every call fails with
+/// [`ProviderError::Credentials`] saying what to set, and nothing is sent. Lets a
+/// plugin whose configuration is incomplete build anyway, so that only calls to
+/// it fail, not the whole client.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use elelem_core::provider::{Provider, ProviderError};
+/// let provider = elelem_transport::Unconfigured::new("vertex", "set GOOGLE_APPLICATION_CREDENTIALS");
+/// let error = provider.list_models().await.unwrap_err();
+/// assert!(matches!(error, ProviderError::Credentials { .. }));
+/// # });
+/// ```
+#[derive(Debug, Clone)]
+pub struct Unconfigured {
+    provider: String,
+    reason: String,
+}
+
+impl Unconfigured {
+    /// A provider `provider` failing every call because of `reason`.
+    pub fn new(provider: impl Into<String>, reason: impl Into<String>) -> Self {
+        Unconfigured {
+            provider: provider.into(),
+            reason: reason.into(),
+        }
+    }
+
+    fn error(&self) -> ProviderError {
+        ProviderError::Credentials {
+            provider: self.provider.clone(),
+            reason: self.reason.clone(),
+        }
+    }
+}
+
+#[async_trait]
+impl Provider for Unconfigured {
+    async fn chat_completion(&self, _: WireRequest) -> Result<ProviderResponse, ProviderError> {
+        Err(self.error())
+    }
+
+    async fn chat_completion_stream(
+        &self,
+        _: WireRequest,
+    ) -> Result<ProviderStream, ProviderError> {
+        Err(self.error())
+    }
+
+    async fn list_models(&self) -> Result<ModelList, ProviderError> {
+        Err(self.error())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -35,7 +35,8 @@ mod redirect;
 mod stream;
 
 pub use bearer::{
-    BearerMapped, BearerToken, MappingBuilder, TokenCache, TokenSource, DEFAULT_REFRESH_MARGIN,
+    BearerMapped, BearerToken, MappingBuilder, TokenCache, TokenSource, Unconfigured,
+    DEFAULT_REFRESH_MARGIN,
 };
 pub use client::{HttpClient, HttpReply, HttpStream};
 pub use error::ErrorHook;

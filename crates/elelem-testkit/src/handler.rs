@@ -75,12 +75,18 @@ pub(crate) async fn handle(
         );
     }
     let path = parts.uri.path().to_owned();
-    state.record(RecordedRequest {
+    let recorded = RecordedRequest {
         method: parts.method.as_str().to_owned(),
         path: path.clone(),
         headers,
         body: body.clone(),
-    });
+        query: parts.uri.query().map(str::to_owned),
+    };
+    let responded = state.respond(&recorded);
+    state.record(recorded);
+    if let Some(answered) = responded {
+        return answer(answered).await;
+    }
 
     match route(&parts.method, &path) {
         Route::Completions => match state.strict().then(|| crate::strict::refusal(&path, &body)) {

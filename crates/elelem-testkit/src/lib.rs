@@ -41,10 +41,12 @@
 //! ```
 
 mod body;
+pub mod clouds;
 mod error;
 mod handler;
 mod limit;
 mod record;
+mod responder;
 mod script;
 mod server;
 pub mod sse;
@@ -54,5 +56,6 @@ pub mod wire;
 
 pub use error::TestkitError;
 pub use record::RecordedRequest;
+pub use responder::Responder;
 pub use script::ScriptedResponse;
 pub use server::TestServer;

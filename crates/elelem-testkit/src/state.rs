@@ -23,6 +23,8 @@ pub(crate) struct State {
     limit: Mutex<Option<WindowLimit>>,
     /// Lenient servers answer every chat request from the script.
     lenient: AtomicBool,
+    /// Answers requests before routing (credential checks, token endpoints).
+    responder: Mutex<Option<crate::responder::Responder>>,
 }
 
 impl Default for State {
@@ -34,6 +36,7 @@ impl Default for State {
             requests: Mutex::default(),
             limit: Mutex::default(),
             lenient: AtomicBool::new(false),
+            responder: Mutex::default(),
         }
     }
 }
@@ -66,6 +69,16 @@ impl State {
     pub(crate) fn next_answer(&self) -> ScriptedResponse {
         let next = lock(&self.queue).pop_front();
         next.unwrap_or_else(|| lock(&self.fallback).clone())
+    }
+
+    pub(crate) fn set_responder(&self, responder: Option<crate::responder::Responder>) {
+        *lock(&self.responder) = responder;
+    }
+
+    /// The responder's answer to `request`, when it has one.
+    pub(crate) fn respond(&self, request: &RecordedRequest) -> Option<ScriptedResponse> {
+        let responder = lock(&self.responder).clone()?;
+        responder.answer(request)
     }
 
     pub(crate) fn pending(&self) -> usize {

@@ -44,6 +44,8 @@ pub use config::{
     DEFAULT_API_VERSION, ENDPOINT_ENV, ENDPOINT_PLACEHOLDER,
 };
 
+pub use elelem_transport::{BearerToken, TokenSource};
+
 use chat::KeyHeader;
 
 /// The Azure OpenAI catalogue.

@@ -14,7 +14,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::{RecordedRequest, Responder, ScriptedResponse, TestServer, TestkitError};
+use crate::{RecordedRequest, Responder, ScriptedResponse, TestServer};
 
 /// TEST-ONLY RSA private key (PKCS#8 PEM) of the fake service account. Never a
 /// real key: generated for these tests, accepted only by [`FakeOAuth`].
@@ -180,6 +180,23 @@ impl Tokens {
         .delay(Duration::from_millis(self.delay_ms.load(Ordering::SeqCst)))
     }
 
+    /// Vertex AI's answer to a request failing its checks.
+    fn vertex_check(&self, request: &RecordedRequest) -> Option<ScriptedResponse> {
+        if !is_vertex_route(request) {
+            return Some(ScriptedResponse::json(
+                404,
+                json!({"error": {"code": 404, "message": format!("The requested URL {} was not found on this server.", request.path), "status": "NOT_FOUND"}}),
+            ));
+        }
+        let token = request
+            .header("authorization")
+            .and_then(|v| v.strip_prefix("Bearer "));
+        match token {
+            Some(token) if self.is_valid(token) => None,
+            _ => Some(unauthenticated()),
+        }
+    }
+
     fn is_valid(&self, token: &str) -> bool {
         lock(&self.issued)
             .iter()
@@ -203,35 +220,43 @@ pub fn unauthenticated() -> ScriptedResponse {
     )
 }
 
-/// A fake Google OAuth token endpoint on `127.0.0.1` (`POST /token`): it
-/// verifies the JWT grant's assertion (RS256 signature by
+/// Google Cloud on a [`TestServer`]: an OAuth token endpoint (`POST /token`)
+/// that verifies the JWT grant's assertion (RS256 signature by
 /// [`TEST_ONLY_PRIVATE_KEY`], `iss`, `aud` = its own URL, the `cloud-platform`
 /// scope, `exp` at most an hour after `iat`) and answers a new token
-/// `ya29.test-only-N`, valid for the set lifetime (default 3600 s); a bad
-/// grant gets Google's 400 `invalid_grant`.
+/// `ya29.test-only-N` valid for the set lifetime (default 3600 s), a bad grant
+/// getting Google's 400 `invalid_grant`; and Vertex AI's checks on every other
+/// request: a publisher model's `:generateContent` (or
+/// `:streamGenerateContent?alt=sse`, `:rawPredict`) path, else 404, with
+/// `Authorization: Bearer` a token issued here that has not expired, else
+/// [`unauthenticated`]. Requests passing the checks get the script's answers.
 ///
 /// ```
 /// # #[tokio::main]
 /// # async fn main() -> Result<(), elelem_testkit::TestkitError> {
-/// let oauth = elelem_testkit::clouds::google::FakeOAuth::start().await?;
+/// let server = elelem_testkit::TestServer::start().await?;
+/// let oauth = elelem_testkit::clouds::google::FakeOAuth::serve(&server);
 /// let key: serde_json::Value = serde_json::from_str(&oauth.key_json("acme")).unwrap();
 /// assert_eq!(key["token_uri"], oauth.token_uri());
-/// let answer = reqwest::Client::new().post(oauth.token_uri()).body("grant_type=x").send().await.unwrap();
+/// let client = reqwest::Client::new();
+/// let answer = client.post(oauth.token_uri()).body("grant_type=x").send().await.unwrap();
 /// assert_eq!(answer.status(), 400);
 /// assert!(oauth.issued().is_empty());
+/// let url = format!("{}/v1/projects/acme/locations/us-central1/publishers/google/models/gemini-2.5-flash:generateContent", server.root_url());
+/// let answer = client.post(url).bearer_auth("ya29.forged").body("{}").send().await.unwrap();
+/// assert_eq!(answer.status(), 401);
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct FakeOAuth {
-    server: TestServer,
     tokens: Arc<Tokens>,
 }
 
 impl FakeOAuth {
-    /// Starts the endpoint on the current tokio runtime.
-    pub async fn start() -> Result<Self, TestkitError> {
-        let server = TestServer::start().await?;
+    /// Installs the token endpoint and Vertex's checks on `server` (replacing
+    /// its responder).
+    pub fn serve(server: &TestServer) -> FakeOAuth {
         let tokens = Arc::new(Tokens {
             token_uri: format!("{}/token", server.root_url()),
             lifetime_secs: AtomicU64::new(3600),
@@ -241,13 +266,12 @@ impl FakeOAuth {
         });
         let shared = tokens.clone();
         server.set_responder(Some(Responder::new(move |request| {
-            Some(if request.method == "POST" && request.path == "/token" {
-                shared.grant(request)
-            } else {
-                ScriptedResponse::json(404, json!({"error": "not_found"}))
-            })
+            if request.path == "/token" {
+                return Some(shared.grant(request));
+            }
+            shared.vertex_check(request)
         })));
-        Ok(FakeOAuth { server, tokens })
+        FakeOAuth { tokens }
     }
 
     /// The token endpoint's URL (the key's `token_uri`).
@@ -293,35 +317,6 @@ impl FakeOAuth {
     /// Why grants were refused, in order.
     pub fn refusals(&self) -> Vec<String> {
         lock(&self.tokens.refusals).clone()
-    }
-
-    /// The requests the endpoint received.
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.server.requests()
-    }
-
-    /// Vertex AI's checks, for the model server's
-    /// [`set_responder`](TestServer::set_responder): the path must be a
-    /// publisher model's `:generateContent` or `:streamGenerateContent?alt=sse`
-    /// (else 404), and `Authorization: Bearer` a token this endpoint issued
-    /// that has not expired (else [`unauthenticated`]).
-    pub fn vertex_check(&self) -> Responder {
-        let tokens = self.tokens.clone();
-        Responder::new(move |request| {
-            if !is_vertex_route(request) {
-                return Some(ScriptedResponse::json(
-                    404,
-                    json!({"error": {"code": 404, "message": format!("The requested URL {} was not found on this server.", request.path), "status": "NOT_FOUND"}}),
-                ));
-            }
-            let token = request
-                .header("authorization")
-                .and_then(|v| v.strip_prefix("Bearer "));
-            match token {
-                Some(token) if tokens.is_valid(token) => None,
-                _ => Some(unauthenticated()),
-            }
-        })
     }
 }
 

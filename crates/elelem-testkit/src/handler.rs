@@ -82,8 +82,10 @@ pub(crate) async fn handle(
         body: body.clone(),
         query: parts.uri.query().map(str::to_owned),
     };
-    let responded = state.respond(&recorded);
-    state.record(recorded);
+    let (responded, hidden) = state.respond(&recorded);
+    if !hidden {
+        state.record(recorded);
+    }
     if let Some(answered) = responded {
         return answer(answered).await;
     }

@@ -75,10 +75,13 @@ impl State {
         *lock(&self.responder) = responder;
     }
 
-    /// The responder's answer to `request`, when it has one.
-    pub(crate) fn respond(&self, request: &RecordedRequest) -> Option<ScriptedResponse> {
-        let responder = lock(&self.responder).clone()?;
-        responder.answer(request)
+    /// The responder's answer to `request`, when it has one, and whether the
+    /// request stays out of the record.
+    pub(crate) fn respond(&self, request: &RecordedRequest) -> (Option<ScriptedResponse>, bool) {
+        match lock(&self.responder).clone() {
+            Some(responder) => (responder.answer(request), responder.hides(request)),
+            None => (None, false),
+        }
     }
 
     pub(crate) fn pending(&self) -> usize {

@@ -230,6 +230,8 @@ pub fn unauthenticated() -> ScriptedResponse {
 /// `:streamGenerateContent?alt=sse`, `:rawPredict`) path, else 404, with
 /// `Authorization: Bearer` a token issued here that has not expired, else
 /// [`unauthenticated`]. Requests passing the checks get the script's answers.
+/// Token requests are left out of the server's record (see
+/// [`issued`](FakeOAuth::issued) and [`refusals`](FakeOAuth::refusals)).
 ///
 /// ```
 /// # #[tokio::main]
@@ -265,12 +267,15 @@ impl FakeOAuth {
             refusals: Mutex::default(),
         });
         let shared = tokens.clone();
-        server.set_responder(Some(Responder::new(move |request| {
-            if request.path == "/token" {
-                return Some(shared.grant(request));
-            }
-            shared.vertex_check(request)
-        })));
+        server.set_responder(Some(
+            Responder::new(move |request| {
+                if request.path == "/token" {
+                    return Some(shared.grant(request));
+                }
+                shared.vertex_check(request)
+            })
+            .hiding(|request| request.path == "/token"),
+        ));
         FakeOAuth { tokens }
     }
 

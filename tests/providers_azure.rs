@@ -310,6 +310,30 @@ async fn entra_tokens_from_a_provider_are_fetched_once_for_concurrent_callers() 
 }
 
 #[tokio::test]
+async fn a_bearer_key_is_sent_as_an_entra_id_token() {
+    let server = TestServer::start().await.unwrap();
+    server.set_responder(Some(wire_azure::credentials_check(&["eyJ-entra-SECRET"])));
+    server.push(answer("hi", 10, 2));
+    let elelem = Elelem::builder()
+        .without_env_keys()
+        .api_key("azure", "Bearer eyJ-entra-SECRET")
+        .base_url("azure", server.root_url())
+        .build()
+        .unwrap();
+    let response = elelem
+        .create_chat_completion(text_request(MODEL))
+        .await
+        .unwrap();
+    assert_eq!(response.content(), Some("hi"));
+    let request = server.last_request().unwrap();
+    assert_eq!(
+        request.header("authorization"),
+        Some("Bearer eyJ-entra-SECRET")
+    );
+    assert_eq!(request.header("api-key"), None);
+}
+
+#[tokio::test]
 async fn a_missing_endpoint_names_its_variable_and_sends_nothing() {
     if std::env::var_os(azure::ENDPOINT_ENV).is_some() {
         return; // a configured machine: the placeholder is replaced

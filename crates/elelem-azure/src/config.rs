@@ -117,8 +117,9 @@ impl AzureOptions {
 
     /// The options for these settings, reading what they lack with `env`: the
     /// endpoint from `AZURE_OPENAI_ENDPOINT` while the settings hold the
-    /// catalogue placeholder, the key from the settings or `AZURE_OPENAI_API_KEY`,
-    /// else an Entra ID token from `AZURE_OPENAI_AD_TOKEN`, and the version from
+    /// catalogue placeholder, the key from the settings (a key `Bearer <token>`
+    /// is an Entra ID token) or `AZURE_OPENAI_API_KEY`, else an Entra ID token
+    /// from `AZURE_OPENAI_AD_TOKEN`, and the version from
     /// `AZURE_OPENAI_API_VERSION`. What is missing is named in the error.
     ///
     /// ```
@@ -156,7 +157,10 @@ impl AzureOptions {
             settings.base_url.clone()
         };
         let auth = match (&settings.api_key, env(API_KEY_ENV), env(AD_TOKEN_ENV)) {
-            (Some(key), _, _) => AzureAuth::ApiKey(key.clone()),
+            (Some(key), _, _) => match key.expose().strip_prefix("Bearer ") {
+                Some(token) => AzureAuth::AdToken(ApiKey::new(token.trim())),
+                None => AzureAuth::ApiKey(key.clone()),
+            },
             (None, Some(key), _) => AzureAuth::ApiKey(ApiKey::new(key)),
             (None, None, Some(token)) => AzureAuth::AdToken(ApiKey::new(token)),
             (None, None, None) => {
@@ -208,6 +212,16 @@ mod tests {
             AzureOptions::from_settings(&settings("https://a.openai.azure.com", None), env)
                 .unwrap();
         assert!(!format!("{options:?}").contains("eyJ-token"));
+        assert!(matches!(options.auth, AzureAuth::AdToken(token) if token.expose() == "eyJ-token"));
+    }
+
+    #[test]
+    fn a_bearer_key_is_an_entra_token() {
+        let options = AzureOptions::from_settings(
+            &settings("https://a.openai.azure.com", Some("Bearer eyJ-token")),
+            |_| None,
+        )
+        .unwrap();
         assert!(matches!(options.auth, AzureAuth::AdToken(token) if token.expose() == "eyJ-token"));
     }
 

@@ -11,12 +11,15 @@
 //!   see [`deployments`]. Other deployment names are accepted unpriced.
 //! * Configuration: the endpoint from `ElelemBuilder::base_url("azure", ...)` or
 //!   `AZURE_OPENAI_ENDPOINT`; the key from `ElelemBuilder::api_key("azure", ...)`
-//!   or `AZURE_OPENAI_API_KEY` (sent as `api-key`), else a Microsoft Entra ID token
-//!   from `AZURE_OPENAI_AD_TOKEN` (sent as `Authorization: Bearer`); the version
-//!   from `AZURE_OPENAI_API_VERSION` (default [`DEFAULT_API_VERSION`]). Whatever
-//!   is missing is named in the error of the first call. Tokens that expire come
-//!   from a [`TokenSource`](elelem_transport::TokenSource) given to [`provider`]:
-//!   cached, refreshed before expiry, one fetch at a time.
+//!   or `AZURE_OPENAI_API_KEY` (sent as `api-key`; a key written `Bearer <token>`
+//!   is a Microsoft Entra ID token, sent as `Authorization: Bearer`); the version
+//!   from `AZURE_OPENAI_API_VERSION` (default [`DEFAULT_API_VERSION`]). A missing
+//!   key is named by the builder, a missing endpoint in the error of the first
+//!   call. [`from_env`] builds the provider from the environment alone, where
+//!   `AZURE_OPENAI_AD_TOKEN` stands in for a key. Tokens that expire come from a
+//!   [`TokenSource`](elelem_transport::TokenSource) given to [`provider`]:
+//!   cached, refreshed before expiry, one fetch at a time; pass the provider to
+//!   `ElelemBuilder::provider("azure", ...)`.
 //! * A prompt refused by Azure's content filter (400 `code: content_filter`,
 //!   details in `innererror.content_filter_result`) is a
 //!   [`ProviderErrorKind::ContentFilter`](elelem_core::provider::ProviderErrorKind::ContentFilter)
@@ -124,6 +127,32 @@ pub fn build(settings: ProviderSettings) -> Result<Arc<dyn Provider>, ElelemErro
         Ok(options) => provider(settings, options),
         Err(reason) => Ok(Arc::new(Unconfigured::new(settings.name, reason))),
     }
+}
+
+/// The `azure` provider from the `AZURE_OPENAI_*` environment alone (for
+/// `ElelemBuilder::provider("azure", ...)`): the endpoint, then the key or, without
+/// one, the Entra ID token of `AZURE_OPENAI_AD_TOKEN`; an error names what is
+/// missing.
+///
+/// ```
+/// # use std::time::Duration;
+/// if std::env::var_os("AZURE_OPENAI_ENDPOINT").is_none() {
+///     let error = elelem_azure::from_env(Duration::from_secs(60)).unwrap_err();
+///     assert!(error.to_string().contains("AZURE_OPENAI_ENDPOINT"));
+/// }
+/// ```
+pub fn from_env(timeout: std::time::Duration) -> Result<Arc<dyn Provider>, ElelemError> {
+    let settings = ProviderSettings {
+        name: "azure".into(),
+        base_url: ENDPOINT_PLACEHOLDER.into(),
+        api_key: None,
+        api_key_env: Some(API_KEY_ENV.into()),
+        timeout,
+        max_response_bytes: 32 * 1024 * 1024,
+    };
+    let options = AzureOptions::from_settings(&settings, |name| std::env::var(name).ok())
+        .map_err(|reason| ElelemError::Config { reason })?;
+    provider(settings, options)
 }
 
 /// A models-file snippet giving each `(deployment, model)` pair the catalogue

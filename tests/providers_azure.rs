@@ -195,7 +195,7 @@ async fn a_stream_skips_the_prompt_filter_chunk_and_costs_like_the_plain_answer(
     let server = TestServer::start().await.unwrap();
     let chunks = ChunkStream::new("gpt-4o-mini", &["Hello", " there"]).usage(1_200, 300);
     let mut body = format!("data: {}\n\n", wire_azure::prompt_filter_chunk());
-    body.push_str(&String::from_utf8(chunks.to_bytes().to_vec()).unwrap());
+    body.push_str(std::str::from_utf8(&chunks.to_bytes()).unwrap());
     server.push(ScriptedResponse::raw(200, "text/event-stream", body));
     let elelem = client(&server);
     let streamed = elelem

@@ -4,7 +4,8 @@
 //! routes accepting only unexpired tokens it issued. The shared JSON scenarios,
 //! the regional URL and bearer header, streams, one token for concurrent
 //! callers, refresh before expiry, a refused token replaced, a refused grant
-//! never retried, and neither key nor token in Debug, errors or logs.
+//! never retried, and neither key nor token in Debug, errors or logs; and Claude
+//! from the Model Garden through `publishers/anthropic/...:rawPredict`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -18,7 +19,7 @@ use std::time::Duration;
 use elelem::provider::{ProviderError, ProviderErrorKind};
 use elelem::{ChatRequest, Elelem, ElelemBuilder, ElelemError, Message, ResponseFormat};
 use elelem_testkit::clouds::google::{self, FakeOAuth};
-use elelem_testkit::wire::{self, GeminiResponse};
+use elelem_testkit::wire::{self, AnthropicMessage, GeminiResponse};
 use elelem_testkit::{ScriptedResponse, TestServer};
 use scenarios::{fast_policy, usd, Kit};
 
@@ -312,4 +313,75 @@ async fn without_a_key_the_call_names_the_credentials_variable() {
         error.to_string().contains("GOOGLE_APPLICATION_CREDENTIALS"),
         "{error}"
     );
+}
+
+const CLAUDE: &str = "vertex:claude-haiku-4-5@20251001";
+const RAW_PREDICT: &str = "/v1/projects/test-project/locations/us-central1/publishers/anthropic/models/claude-haiku-4-5@20251001:rawPredict";
+
+#[tokio::test]
+async fn claude_goes_to_raw_predict_with_the_vertex_anthropic_version() {
+    let (server, oauth, elelem) = setup().await;
+    server.push(
+        AnthropicMessage::new("claude-haiku-4-5-20251001", "Hello.")
+            .usage(1_000_000, 0)
+            .into_response(),
+    );
+    let response = elelem
+        .create_chat_completion(ChatRequest::new(
+            CLAUDE,
+            vec![Message::system("Be brief."), Message::user("Say hi.")],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(response.content(), Some("Hello."));
+    assert_eq!(response.elelem.cost, usd("1.00"));
+    let request = server.last_request().unwrap();
+    assert_eq!(request.path, RAW_PREDICT);
+    assert_eq!(
+        request.header("authorization"),
+        Some("Bearer ya29.test-only-1")
+    );
+    assert_eq!(request.header("x-api-key"), None);
+    let body = request.json().unwrap();
+    assert_eq!(body["anthropic_version"], "vertex-2023-10-16");
+    assert!(body.get("model").is_none());
+    assert_eq!(
+        body["system"].as_str().map(|s| s.starts_with("Be brief.")),
+        Some(true),
+        "{body}"
+    );
+    assert_eq!(body["max_tokens"], 8192);
+    // Gemini and Claude share one token.
+    server.push(answer("hi", 10, 2));
+    elelem.create_chat_completion(text_request()).await.unwrap();
+    assert_eq!(oauth.issued().len(), 1);
+}
+
+#[tokio::test]
+async fn a_claude_stream_uses_stream_raw_predict_and_costs_like_the_plain_answer() {
+    let (server, _oauth, elelem) = setup().await;
+    let message = || {
+        AnthropicMessage::new("claude-haiku-4-5-20251001", "Once upon a time.").usage(1_200, 300)
+    };
+    server.push(message().into_response());
+    server.push(message().into_stream_response());
+    let request = || ChatRequest::new(CLAUDE, vec![Message::user("A story.")]);
+    let plain = elelem.create_chat_completion(request()).await.unwrap();
+    let streamed = elelem
+        .stream_chat_completion(request())
+        .await
+        .unwrap()
+        .collect_completion()
+        .await
+        .unwrap();
+    assert_eq!(streamed.content(), Some("Once upon a time."));
+    assert_eq!(streamed.elelem.cost, plain.elelem.cost);
+    let last = server.last_request().unwrap();
+    assert!(
+        last.path
+            .ends_with("claude-haiku-4-5@20251001:streamRawPredict"),
+        "{}",
+        last.path
+    );
+    assert_eq!(last.json().unwrap()["stream"], true);
 }

@@ -99,7 +99,7 @@ pub fn provider(
             AzureChat::new(settings.clone(), route.clone(), KeyHeader::Bearer)?;
             Arc::new(BearerMapped::new(
                 settings,
-                TokenCache::new(source),
+                Arc::new(TokenCache::new(source)),
                 Arc::new(move |settings| {
                     AzureChat::new(settings, route.clone(), KeyHeader::Bearer)
                 }),

@@ -21,6 +21,7 @@ enum Route {
     /// `POST …/chat/completions` or `POST …/completions`, and the native chat
     /// endpoints (Anthropic's `POST …/messages`, Gemini's
     /// `POST …/models/{model}:generateContent` and `:streamGenerateContent`,
+    /// Vertex AI's partner models' `:rawPredict` and `:streamRawPredict`,
     /// Ollama's `POST …/api/chat`): answered by the script.
     Completions,
     /// `GET …/models`: answered from the model list.
@@ -38,6 +39,8 @@ fn is_chat_path(path: &str) -> bool {
         || path.ends_with("/api/chat")
         || path.ends_with(":generateContent")
         || path.ends_with(":streamGenerateContent")
+        || path.ends_with(":rawPredict")
+        || path.ends_with(":streamRawPredict")
 }
 
 fn route(method: &Method, path: &str) -> Route {

@@ -158,7 +158,7 @@ pub type MappingBuilder<M> = Arc<dyn Fn(ProviderSettings) -> Result<M, ElelemErr
 /// # ) {
 /// let provider = elelem_transport::BearerMapped::new(
 ///     settings,
-///     elelem_transport::TokenCache::new(source),
+///     std::sync::Arc::new(elelem_transport::TokenCache::new(source)),
 ///     build,
 /// );
 /// # let _ = provider;
@@ -166,7 +166,7 @@ pub type MappingBuilder<M> = Arc<dyn Fn(ProviderSettings) -> Result<M, ElelemErr
 /// ```
 pub struct BearerMapped<M> {
     settings: ProviderSettings,
-    tokens: TokenCache,
+    tokens: Arc<TokenCache>,
     build: MappingBuilder<M>,
     current: Mutex<Option<(ApiKey, Arc<Mapped<M>>)>>,
 }
@@ -182,8 +182,12 @@ impl<M> std::fmt::Debug for BearerMapped<M> {
 
 impl<M: Mapping> BearerMapped<M> {
     /// The provider for mappings built by `build` from `settings` and the
-    /// current token of `tokens`.
-    pub fn new(settings: ProviderSettings, tokens: TokenCache, build: MappingBuilder<M>) -> Self {
+    /// current token of `tokens` (which several providers may share).
+    pub fn new(
+        settings: ProviderSettings,
+        tokens: Arc<TokenCache>,
+        build: MappingBuilder<M>,
+    ) -> Self {
         BearerMapped {
             settings,
             tokens,

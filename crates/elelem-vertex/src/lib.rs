@@ -19,12 +19,19 @@
 //! location `GOOGLE_CLOUD_LOCATION` (default `us-central1`; `global` for the
 //! global endpoint). Model ids are `vertex:<model>` (`vertex:gemini-2.5-flash`).
 //!
+//! Claude models from the Model Garden (`vertex:claude-sonnet-4-5@20250929`) go to
+//! `.../publishers/anthropic/models/{model}:rawPredict` (`:streamRawPredict`),
+//! converted by `elelem-anthropic`, with `anthropic_version: "vertex-2023-10-16"`
+//! in the body; they are served in `global`, `us-east5` and `europe-west1`, not in
+//! `us-central1`.
+//!
 //! ```
 //! use elelem_vertex as _;
 //! let plugin = elelem_core::provider::ProviderPlugin::all().find(|p| p.name == "vertex");
 //! assert!(plugin.is_some());
 //! ```
 
+mod claude;
 mod key;
 mod token;
 
@@ -39,6 +46,7 @@ use elelem_transport::{
     BearerMapped, HttpClient, HttpReply, HttpRequest, Mapping, TokenCache, Unconfigured,
 };
 
+pub use claude::{is_claude, VertexClaude, VERTEX_ANTHROPIC_VERSION};
 pub use key::ServiceAccountKey;
 pub use token::{ServiceAccountTokens, SCOPE};
 
@@ -206,23 +214,67 @@ impl Mapping for VertexGemini {
     }
 }
 
+/// Vertex AI: Gemini models through the `google` publisher, Claude models
+/// (`claude-...`) through the `anthropic` publisher, one token for both.
+#[derive(Debug)]
+pub struct Vertex {
+    gemini: BearerMapped<VertexGemini>,
+    claude: BearerMapped<VertexClaude>,
+}
+
+impl Vertex {
+    fn route(&self, model: &str) -> &dyn Provider {
+        if is_claude(model) {
+            &self.claude
+        } else {
+            &self.gemini
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Provider for Vertex {
+    async fn chat_completion(
+        &self,
+        request: WireRequest,
+    ) -> Result<ProviderResponse, ProviderError> {
+        self.route(&request.model).chat_completion(request).await
+    }
+
+    async fn chat_completion_stream(
+        &self,
+        request: WireRequest,
+    ) -> Result<elelem_core::provider::ProviderStream, ProviderError> {
+        self.route(&request.model)
+            .chat_completion_stream(request)
+            .await
+    }
+}
+
 /// The provider for `options`; `settings` give the name, timeout and limits.
 pub fn provider(
     settings: ProviderSettings,
     options: VertexOptions,
 ) -> Result<Arc<dyn Provider>, ElelemError> {
     let settings = ProviderSettings {
-        base_url: options.publisher_url("google"),
         api_key: None,
         ..settings
     };
+    let google = ProviderSettings {
+        base_url: options.publisher_url("google"),
+        ..settings.clone()
+    };
+    let anthropic = ProviderSettings {
+        base_url: options.publisher_url("anthropic"),
+        ..settings.clone()
+    };
     let tokens = ServiceAccountTokens::new(settings.name.clone(), options.key, settings.timeout)
         .map_err(|reason| ElelemError::Config { reason })?;
-    Ok(Arc::new(BearerMapped::new(
-        settings,
-        TokenCache::new(Arc::new(tokens)),
-        Arc::new(VertexGemini::new),
-    )))
+    let tokens = Arc::new(TokenCache::new(Arc::new(tokens)));
+    Ok(Arc::new(Vertex {
+        gemini: BearerMapped::new(google, tokens.clone(), Arc::new(VertexGemini::new)),
+        claude: BearerMapped::new(anthropic, tokens, Arc::new(VertexClaude::new)),
+    }))
 }
 
 /// Builds the `vertex` provider. Incomplete configuration still builds: its

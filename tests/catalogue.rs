@@ -166,6 +166,8 @@ fn every_entry_is_well_formed() {
         include_str!("../models/perplexity.toml"),
         include_str!("../models/gemini-openai.toml"),
         include_str!("../models/bedrock.toml"),
+        include_str!("../models/azure.toml"),
+        include_str!("../models/vertex.toml"),
     ];
     let entries: usize = files.iter().map(|f| f.matches("[[models]]").count()).sum();
     assert_eq!(models.len(), entries);
@@ -239,6 +241,7 @@ fn every_entry_is_well_formed() {
         providers,
         [
             "anthropic",
+            "azure",
             "baseten",
             "bedrock",
             "cerebras",
@@ -259,12 +262,17 @@ fn every_entry_is_well_formed() {
             "sambanova",
             "scaleway",
             "together",
+            "vertex",
             "xai",
         ]
     );
     for provider in catalogue.providers() {
-        // Local servers take any model and have no fallback.
-        if matches!(provider.name.as_str(), "ollama" | "openai-compatible") {
+        // Local servers take any model and have no fallback; so does Azure, whose
+        // deployments are the user's own (a fallback deployment may not exist).
+        if matches!(
+            provider.name.as_str(),
+            "ollama" | "openai-compatible" | "azure"
+        ) {
             assert!(provider.allow_unknown_models, "{}", provider.name);
             assert!(provider.fallback_model.is_none(), "{}", provider.name);
             continue;

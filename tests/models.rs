@@ -30,6 +30,13 @@ const EXPECTED: &[&str] = &[
     "anthropic:claude-sonnet-4-20250514",
     "anthropic:claude-3-5-sonnet-latest",
     "gemini:gemini-2.5-flash",
+    // The cloud platforms: Azure deployments named after their model, Gemini on Vertex.
+    "azure:gpt-4o",
+    "azure:gpt-4o-mini",
+    "azure:gpt-4.1",
+    "azure:o4-mini",
+    "vertex:gemini-2.5-pro",
+    "vertex:gemini-2.5-flash",
     // Dated snapshots and aliases of the same models.
     "openai:gpt-4o-2024-08-06",
     "openai:gpt-4o-2024-11-20",

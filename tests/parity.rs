@@ -170,6 +170,32 @@ fn gemini() -> GeminiResponse {
         .function_call("get_weather", json!({"city": "Paris"}))
 }
 
+// ---- Azure OpenAI: OpenAI's shapes at a deployment URL, behind the api-key check ----
+
+const AZURE_KEY: &str = "azure-test-SECRET";
+
+fn azure() -> Completion {
+    openai()
+}
+
+fn azure_client(server: &TestServer) -> ElelemBuilder {
+    server.set_responder(Some(elelem_testkit::clouds::azure::credentials_check(&[
+        AZURE_KEY,
+    ])));
+    keyed("azure", AZURE_KEY, server.root_url())
+}
+
+// ---- Vertex AI: Gemini's shapes with a token minted from a service-account key ----
+
+fn vertex_client(server: &TestServer) -> ElelemBuilder {
+    let oauth = elelem_testkit::clouds::google::FakeOAuth::serve(server);
+    keyed(
+        "vertex",
+        &oauth.key_json("parity-project"),
+        format!("{}/v1", server.root_url()),
+    )
+}
+
 /// One row per provider plugin.
 const ROWS: &[Row] = &[
     Row {
@@ -255,6 +281,23 @@ const ROWS: &[Row] = &[
         plain: || gemini().into_response(),
         streamed: || gemini().into_stream_response(),
         cost: "",
+    },
+    Row {
+        name: "vertex",
+        model: "vertex:gemini-2.5-flash",
+        client: vertex_client,
+        plain: || gemini().into_response(),
+        streamed: || gemini().into_stream_response(),
+        cost: "",
+    },
+    Row {
+        name: "azure",
+        model: "azure:gpt-4.1-mini",
+        client: azure_client,
+        plain: || azure().into_response(),
+        streamed: || azure().into_stream_response(),
+        // As OpenAI's gpt-4.1-mini (Global Standard prices).
+        cost: "0.0005760",
     },
     Row {
         name: "groq",
@@ -479,6 +522,7 @@ fn the_table_covers_every_provider_plugin() {
         names,
         [
             "anthropic",
+            "azure",
             "bedrock",
             "compat",
             "deepinfra",
@@ -488,6 +532,7 @@ fn the_table_covers_every_provider_plugin() {
             "openai",
             "openrouter",
             "scaleway",
+            "vertex",
             "xai"
         ]
     );

@@ -21,6 +21,7 @@ enum Route {
     /// `POST …/chat/completions` or `POST …/completions`, and the native chat
     /// endpoints (Anthropic's `POST …/messages`, Gemini's
     /// `POST …/models/{model}:generateContent` and `:streamGenerateContent`,
+    /// Vertex AI's partner models' `:rawPredict` and `:streamRawPredict`,
     /// Ollama's `POST …/api/chat`): answered by the script.
     Completions,
     /// `POST …/responses`: the Responses API, answered by the script (and its
@@ -42,6 +43,8 @@ fn is_chat_path(path: &str) -> bool {
         || path.ends_with(":generateContent")
         || path.ends_with(":streamGenerateContent")
         || crate::bedrock::is_converse_path(path)
+        || path.ends_with(":rawPredict")
+        || path.ends_with(":streamRawPredict")
 }
 
 fn route(method: &Method, path: &str) -> Route {
@@ -85,12 +88,20 @@ pub(crate) async fn handle(
         .sigv4()
         .filter(|_| crate::bedrock::is_converse_path(&path))
         .and_then(|(id, secret)| crate::bedrock::check_sigv4(&path, &headers, &body, &id, &secret));
-    state.record(RecordedRequest {
+    let recorded = RecordedRequest {
         method: parts.method.as_str().to_owned(),
         path: path.clone(),
         headers,
         body: body.clone(),
-    });
+        query: parts.uri.query().map(str::to_owned),
+    };
+    let (responded, hidden) = state.respond(&recorded);
+    if !hidden {
+        state.record(recorded);
+    }
+    if let Some(answered) = responded {
+        return answer(answered).await;
+    }
 
     if let Some(refusal) = unsigned {
         return answer(refusal).await;

@@ -42,11 +42,13 @@
 
 pub mod bedrock;
 mod body;
+pub mod clouds;
 mod error;
 mod handler;
 mod limit;
 mod record;
 mod responses;
+mod responder;
 mod script;
 mod server;
 pub mod sse;
@@ -56,5 +58,6 @@ pub mod wire;
 
 pub use error::TestkitError;
 pub use record::RecordedRequest;
+pub use responder::Responder;
 pub use script::ScriptedResponse;
 pub use server::TestServer;

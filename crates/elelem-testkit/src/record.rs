@@ -28,6 +28,8 @@ pub struct RecordedRequest {
     pub headers: BTreeMap<String, String>,
     /// The raw request body.
     pub body: Bytes,
+    /// The query of the request URI, without `?` (Azure's `api-version=...`).
+    pub query: Option<String>,
 }
 
 impl RecordedRequest {
@@ -55,6 +57,7 @@ impl RecordedRequest {
             path: path.into(),
             headers: map,
             body: body.into(),
+            query: None,
         }
     }
 

@@ -140,6 +140,27 @@ impl TestServer {
         self.addr
     }
 
+    /// Lets `responder` answer requests before the script and the routes (a
+    /// credential check refusing a request, a token endpoint); `None` removes it.
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), elelem_testkit::TestkitError> {
+    /// use elelem_testkit::{Responder, ScriptedResponse, TestServer};
+    /// let server = TestServer::start().await?;
+    /// server.set_responder(Some(Responder::new(|request| {
+    ///     (request.header("api-key") != Some("k")).then(|| ScriptedResponse::json(401, serde_json::json!({})))
+    /// })));
+    /// let url = format!("{}/chat/completions", server.url());
+    /// let answer = reqwest::Client::new().post(&url).body("{}").send().await.unwrap();
+    /// assert_eq!(answer.status(), 401);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn set_responder(&self, responder: Option<crate::Responder>) {
+        self.state.set_responder(responder);
+    }
+
     /// Append one answer to the script (first in, first out).
     ///
     /// ```

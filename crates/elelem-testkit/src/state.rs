@@ -27,6 +27,8 @@ pub(crate) struct State {
     sigv4: Mutex<Option<(String, String)>>,
     /// The Responses API's stored responses.
     pub(crate) responses: crate::responses::Store,
+    /// Answers requests before routing (credential checks, token endpoints).
+    responder: Mutex<Option<crate::responder::Responder>>,
 }
 
 impl Default for State {
@@ -40,6 +42,7 @@ impl Default for State {
             lenient: AtomicBool::new(false),
             sigv4: Mutex::default(),
             responses: crate::responses::Store::default(),
+            responder: Mutex::default(),
         }
     }
 }
@@ -72,6 +75,19 @@ impl State {
     pub(crate) fn next_answer(&self) -> ScriptedResponse {
         let next = lock(&self.queue).pop_front();
         next.unwrap_or_else(|| lock(&self.fallback).clone())
+    }
+
+    pub(crate) fn set_responder(&self, responder: Option<crate::responder::Responder>) {
+        *lock(&self.responder) = responder;
+    }
+
+    /// The responder's answer to `request`, when it has one, and whether the
+    /// request stays out of the record.
+    pub(crate) fn respond(&self, request: &RecordedRequest) -> (Option<ScriptedResponse>, bool) {
+        match lock(&self.responder).clone() {
+            Some(responder) => (responder.answer(request), responder.hides(request)),
+            None => (None, false),
+        }
     }
 
     pub(crate) fn pending(&self) -> usize {

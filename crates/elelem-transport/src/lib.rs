@@ -26,6 +26,7 @@
 //!
 //! [`ProviderErrorKind`]: elelem_core::provider::ProviderErrorKind
 
+mod bearer;
 mod client;
 mod error;
 mod framing;
@@ -34,6 +35,10 @@ mod redirect;
 mod responses;
 mod stream;
 
+pub use bearer::{
+    BearerMapped, BearerToken, MappingBuilder, TokenCache, TokenSource, Unconfigured,
+    DEFAULT_REFRESH_MARGIN,
+};
 pub use client::{HttpClient, HttpReply, HttpStream};
 pub use error::ErrorHook;
 pub use framing::{Framing, NdjsonFraming, Record, SseFraming};

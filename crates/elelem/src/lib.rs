@@ -5,8 +5,9 @@
 //! `groq`, `deepinfra`, `scaleway`, `compat` (any OpenAI-compatible server),
 //! `openrouter`, `xai`, `ollama`, `anthropic`, `gemini`, and the OpenAI-compatible
 //! clouds `mistral`, `deepseek`, `together`, `fireworks`, `cerebras`, `sambanova`,
-//! `novita`, `parasail`, `baseten`, `perplexity`, `gemini-openai`; all on by default;
-//! and `bedrock`, AWS Bedrock, off by default as it brings the AWS signer). Each
+//! `novita`, `parasail`, `baseten`, `perplexity`, `gemini-openai`, and the cloud platforms
+//! `azure` (Azure OpenAI) and `vertex` (Google Vertex AI); all on by default; and
+//! `bedrock`, AWS Bedrock, off by default as it brings the AWS signer). Each
 //! enabled provider
 //! registers itself; model strings name the provider: `"groq:openai/gpt-oss-20b"`.
 //!
@@ -43,6 +44,8 @@ pub mod providers {
     pub use elelem_anthropic as anthropic;
     #[cfg(feature = "bedrock")]
     pub use elelem_bedrock as bedrock;
+    #[cfg(feature = "azure")]
+    pub use elelem_azure as azure;
     #[cfg(feature = "compat")]
     pub use elelem_compat as compat;
     /// The OpenAI-compatible clouds (Mistral, DeepSeek, Together, Fireworks,
@@ -76,6 +79,8 @@ pub mod providers {
     pub use elelem_openrouter as openrouter;
     #[cfg(feature = "scaleway")]
     pub use elelem_scaleway as scaleway;
+    #[cfg(feature = "vertex")]
+    pub use elelem_vertex as vertex;
     #[cfg(feature = "xai")]
     pub use elelem_xai as xai;
 

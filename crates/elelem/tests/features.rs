@@ -17,6 +17,7 @@ macro_rules! enabled {
 fn enabled_features_are_the_registered_providers() {
     let mut expected = enabled![
         "anthropic" => "anthropic",
+        "azure" => "azure",
         "baseten" => "baseten",
         "bedrock" => "bedrock",
         "cerebras" => "cerebras",
@@ -37,6 +38,7 @@ fn enabled_features_are_the_registered_providers() {
         "sambanova" => "sambanova",
         "scaleway" => "scaleway",
         "together" => "together",
+        "vertex" => "vertex",
         "xai" => "xai",
     ];
     expected.sort_unstable();

@@ -26,6 +26,9 @@ pub enum ProviderErrorKind {
     Server,
     /// Any other 4xx: the request itself is wrong.
     BadRequest,
+    /// The provider's content filter refused the prompt (Azure OpenAI's 400
+    /// `content_filter`): the same prompt is refused again, so never retried.
+    ContentFilter,
 }
 
 impl ProviderErrorKind {
@@ -122,8 +125,13 @@ impl HttpError {
     /// else the kind's default.
     pub fn is_retryable(&self) -> bool {
         match (self.kind, self.should_retry) {
-            // Billing exhaustion and bad keys do not heal by waiting.
-            (ProviderErrorKind::QuotaExhausted | ProviderErrorKind::Authentication, _) => false,
+            // Billing exhaustion, bad keys and filtered prompts do not heal by waiting.
+            (
+                ProviderErrorKind::QuotaExhausted
+                | ProviderErrorKind::Authentication
+                | ProviderErrorKind::ContentFilter,
+                _,
+            ) => false,
             (_, Some(verdict)) => verdict,
             (kind, None) => kind.is_retryable(),
         }
@@ -165,6 +173,9 @@ impl fmt::Display for HttpError {
             ProviderErrorKind::NotFound => {
                 f.write_str(" — check the model id and the provider's base URL")
             }
+            ProviderErrorKind::ContentFilter => f.write_str(
+                " — the provider's content filter refused the prompt; rephrase it, retrying will not help",
+            ),
             _ => Ok(()),
         }
     }
@@ -264,6 +275,23 @@ pub enum ProviderError {
         /// The failures in a row that started it.
         failures: u32,
     },
+    /// The provider's credentials are missing or could not be turned into a
+    /// token (a service-account key that does not parse, a token endpoint that
+    /// refused the grant): nothing was sent to the model. Not retried.
+    ///
+    /// ```
+    /// use elelem_core::provider::ProviderError;
+    /// let e = ProviderError::Credentials { provider: "vertex".into(), reason: "set GOOGLE_APPLICATION_CREDENTIALS".into() };
+    /// assert!(!e.is_retryable());
+    /// assert!(e.to_string().contains("GOOGLE_APPLICATION_CREDENTIALS"));
+    /// ```
+    #[error("{provider} has no usable credentials: {reason}")]
+    Credentials {
+        /// The provider's name.
+        provider: String,
+        /// What is missing or wrong, and what to do.
+        reason: String,
+    },
 }
 
 impl ProviderError {
@@ -298,7 +326,8 @@ impl ProviderError {
             ProviderError::BodyTooLarge { .. }
             | ProviderError::Redirected { .. }
             | ProviderError::Unsupported { .. }
-            | ProviderError::CoolingDown { .. } => false,
+            | ProviderError::CoolingDown { .. }
+            | ProviderError::Credentials { .. } => false,
         }
     }
 

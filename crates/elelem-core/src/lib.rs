@@ -25,6 +25,7 @@ mod money;
 mod presets;
 pub mod provider;
 pub mod retry;
+pub mod routing;
 pub mod sampling;
 mod secret;
 pub mod sse;

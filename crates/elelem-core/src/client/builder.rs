@@ -328,7 +328,10 @@ impl ElelemBuilder {
         for (name, text) in &self.models_texts {
             sources.add(name, text)?;
         }
-        let catalogue = sources.resolve()?;
+        let mut catalogue = sources.resolve()?;
+        for (id, routing) in &self.options.routings {
+            catalogue.set_routing(id, routing.clone())?;
+        }
 
         let mut providers = BTreeMap::new();
         for (name, instance) in &self.instances {

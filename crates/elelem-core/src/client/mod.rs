@@ -42,6 +42,7 @@ mod legacy;
 mod options;
 mod parts;
 mod prepare;
+mod routing;
 mod spans;
 mod state;
 mod stream;

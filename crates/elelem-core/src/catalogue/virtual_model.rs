@@ -304,8 +304,12 @@ mod tests {
             .min_samples(2)
             .always_last("a:org/Model-X");
         assert_eq!(*routing, expected);
-        let plain = with("[[virtual_models]]\nid='virtual:w'\ncandidates=[{model='a:other'}]").unwrap();
-        assert_eq!(plain.virtual_model("virtual:w").unwrap().routing, Routing::default());
+        let plain =
+            with("[[virtual_models]]\nid='virtual:w'\ncandidates=[{model='a:other'}]").unwrap();
+        assert_eq!(
+            plain.virtual_model("virtual:w").unwrap().routing,
+            Routing::default()
+        );
     }
 
     #[test]

@@ -60,9 +60,9 @@ pub(crate) fn order(
     let mut slow: Vec<Candidate> = Vec::new();
     for candidate in candidates.iter().filter(|c| !is_pinned(c)) {
         let facts = known(&candidate.model);
-        let too_slow = routing.min_tokens_per_second.is_some_and(|min| {
-            speed(&facts, routing.min_samples).is_some_and(|tps| tps < min)
-        });
+        let too_slow = routing
+            .min_tokens_per_second
+            .is_some_and(|min| speed(&facts, routing.min_samples).is_some_and(|tps| tps < min));
         if too_slow {
             slow.push(candidate.clone());
         } else {
@@ -84,7 +84,12 @@ pub(crate) fn order(
             Some(_) => ranked.next(),
         })
         .collect::<Vec<_>>();
-    first.into_iter().chain(middle).chain(slow).chain(last).collect()
+    first
+        .into_iter()
+        .chain(middle)
+        .chain(slow)
+        .chain(last)
+        .collect()
 }
 
 #[cfg(test)]

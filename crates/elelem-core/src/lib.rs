@@ -34,6 +34,7 @@ mod types;
 
 pub use client::gate;
 pub use client::Generated;
+pub use client::JSON_FIX_TAG;
 pub use client::{ChatStream, Elelem, ElelemBuilder, StreamSummary, DEFAULT_STREAM_IDLE_TIMEOUT};
 pub use client::{TextPiece, TextStream};
 pub use cost::{CostSink, Stats};

@@ -71,18 +71,19 @@ fn apply(id: &str, entry: &mut ModelEntry, key: &str, value: &str) -> Result<(),
         }
         "service_tier" => {
             let tiers = entry.prices.map(|p| p.tiers);
-            let priced =
-                match value {
-                    "auto" | "default" => true,
-                    "flex" => tiers.is_some_and(|t| t.flex.is_some()),
-                    "priority" => tiers.is_some_and(|t| t.priority.is_some()),
-                    _ => return Err(refused(
+            let priced = match value {
+                "auto" | "default" => true,
+                "flex" => tiers.is_some_and(|t| t.flex.is_some()),
+                "priority" => tiers.is_some_and(|t| t.priority.is_some()),
+                _ => {
+                    return Err(refused(
                         id,
                         format!(
                             "service_tier={value:?} is not one of auto, default, flex, priority"
                         ),
-                    )),
-                };
+                    ))
+                }
+            };
             if !priced {
                 return Err(refused(
                     id,
@@ -93,12 +94,14 @@ fn apply(id: &str, entry: &mut ModelEntry, key: &str, value: &str) -> Result<(),
                 .default_params
                 .insert("service_tier".into(), Value::from(value));
         }
-        other => return Err(refused(
-            id,
-            format!(
+        other => {
+            return Err(refused(
+                id,
+                format!(
                 "unknown key {other:?}; variants take reasoning=<effort> and service_tier=<tier>"
             ),
-        )),
+            ))
+        }
     }
     Ok(())
 }

@@ -386,6 +386,15 @@ impl ElelemBuilder {
             endpoints,
             key_dir: options.key_dir(self.read_env),
         };
+        let json_fixer = options.json_fixer.clone();
+        if let Some(fixer) = &json_fixer {
+            if catalogue.callable(fixer).is_none() {
+                return Err(ElelemError::Catalogue {
+                    source_name: "json_fixer".into(),
+                    reason: format!("{fixer:?} is not a model of the catalogue; name a cheap provider:model the catalogue lists"),
+                });
+            }
+        }
         let presets = Presets::load(options.presets_files, options.presets, &catalogue)?;
         let budgets = Budgets::new(self.budgets, self.budget_clock, self.budget_store);
         let sink = self
@@ -406,6 +415,7 @@ impl ElelemBuilder {
                     stream_idle_timeout: self.stream_idle_timeout,
                     context_check: !options.skip_context_check,
                     schemas: SchemaCache::new(),
+                    json_fixer,
                 },
                 accounting: Accounting::new(sink, Arc::new(budgets), first_call_id()),
             }),

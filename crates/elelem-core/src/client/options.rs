@@ -25,6 +25,8 @@ pub(crate) struct ClientOptions {
     pub gate: super::gate::GateOptions,
     /// Virtual models' routing set from code (`routing.rs`).
     pub routings: Vec<(String, crate::routing::Routing)>,
+    /// The JSON fixer model (`json_fixer.rs`).
+    pub json_fixer: Option<String>,
 }
 
 impl std::fmt::Debug for ClientOptions {

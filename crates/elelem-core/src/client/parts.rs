@@ -69,6 +69,8 @@ pub(crate) struct Policy {
     pub context_check: bool,
     /// Compiled JSON schemas.
     pub schemas: SchemaCache,
+    /// The model asked to fix broken JSON answers (`json_fixer.rs`).
+    pub json_fixer: Option<String>,
 }
 
 /// What calls did: usage records, budgets, call ids, request counts and the

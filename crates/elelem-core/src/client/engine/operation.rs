@@ -33,6 +33,13 @@ pub(crate) struct Finished<'a> {
     pub settlement: Option<Settlement>,
 }
 
+/// A refused answer mended by the JSON fixer: what the operation accepts in its
+/// place, and what the fixer's call cost.
+pub(crate) struct Fixed<A> {
+    pub accepted: A,
+    pub cost: Usd,
+}
+
 /// One kind of call the engine runs.
 #[async_trait]
 pub(crate) trait Operation: Sync {
@@ -87,6 +94,19 @@ pub(crate) trait Operation: Sync {
     /// locally repaired JSON answer, for chat).
     fn adjustments(_accepted: &Self::Accepted) -> Adjustments {
         Adjustments::default()
+    }
+
+    /// Asks the client's JSON fixer to mend a refused answer (see
+    /// `ladder::fix_first`) and judges the mended one; `None` when the operation
+    /// has no fixer step or the fix failed.
+    async fn fix(
+        &self,
+        _plan: &CallPlan,
+        _target: &Target,
+        _answer: &Self::Answer,
+        _refused: &Refused,
+    ) -> Option<Fixed<Self::Accepted>> {
+        None
     }
 
     /// Accepts or refuses an answer.

@@ -47,11 +47,7 @@ fn client(s: &Servers, sink: Arc<Capture>) -> Elelem {
 }
 
 fn schema() -> serde_json::Value {
-    json!({
-        "type": "object",
-        "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
-        "required": ["name", "age"]
-    })
+    person_schema()
 }
 
 #[tokio::test]

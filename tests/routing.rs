@@ -14,10 +14,9 @@ use std::time::{Duration, SystemTime};
 use common::*;
 use elelem::cost::{AttemptOutcome, TokenCounts, UsageRecord};
 use elelem::routing::{RouteBy, Routing};
-use elelem::{Elelem, ElelemBuilder};
+use elelem::Elelem;
 use elelem_testkit::sse::ChunkStream;
 use elelem_testkit::wire::{self, Completion};
-use elelem_testkit::TestServer;
 
 const JSON_ANSWER: &str = r#"{"name":"Alice","age":30}"#;
 
@@ -46,50 +45,19 @@ const GROQ: &str = "groq:openai/gpt-oss-20b";
 const DEEPINFRA: &str = "deepinfra:openai/gpt-oss-20b";
 const OPENAI: &str = "openai:gpt-4.1-mini";
 
-struct Providers {
-    groq: TestServer,
-    deepinfra: TestServer,
-    openai: TestServer,
-}
+const ALL: [&str; 3] = ["groq", "deepinfra", "openai"];
 
-impl Providers {
-    async fn start() -> Providers {
-        Providers {
-            groq: TestServer::start().await.unwrap(),
-            deepinfra: TestServer::start().await.unwrap(),
-            openai: TestServer::start().await.unwrap(),
-        }
-    }
-
-    fn builder(&self) -> ElelemBuilder {
-        let mut builder = Elelem::builder()
-            .without_env_keys()
-            .retry_policy(fast_policy())
-            .models_toml("virtual", VIRTUAL);
-        for (name, server) in [
-            ("groq", &self.groq),
-            ("deepinfra", &self.deepinfra),
-            ("openai", &self.openai),
-        ] {
-            builder = builder
-                .base_url(name, base_url_of(name, server))
-                .api_key(name, key_of(name));
-        }
-        builder
-    }
-
-    /// Every server answers `output` completion tokens from now on.
-    fn answer_with(&self, groq: u64, deepinfra: u64, openai: u64) {
-        let answer = |model: &str, output: u64| {
-            Completion::new(model, JSON_ANSWER)
-                .usage(10, output)
-                .into_response()
-        };
-        self.groq.set_fallback(answer("openai/gpt-oss-20b", groq));
-        self.deepinfra
-            .set_fallback(answer("openai/gpt-oss-20b", deepinfra));
-        self.openai.set_fallback(answer("gpt-4.1-mini", openai));
-    }
+/// Every server answers `output` completion tokens from now on.
+fn answer_with(p: &Providers, groq: u64, deepinfra: u64, openai: u64) {
+    let answer = |model: &str, output: u64| {
+        Completion::new(model, JSON_ANSWER)
+            .usage(10, output)
+            .into_response()
+    };
+    p.groq.set_fallback(answer("openai/gpt-oss-20b", groq));
+    p.deepinfra
+        .set_fallback(answer("openai/gpt-oss-20b", deepinfra));
+    p.openai.set_fallback(answer("gpt-4.1-mini", openai));
 }
 
 async fn answered_by(elelem: &Elelem, model: &str) -> String {
@@ -127,14 +95,14 @@ fn measured(model: &str, seconds: f64, output: u64) -> UsageRecord {
 
 #[tokio::test]
 async fn by_cost_the_cheapest_priced_candidate_answers_and_pins_hold() {
-    let p = Providers::start().await;
-    p.answer_with(5, 5, 5);
-    let elelem = p.builder().build().unwrap();
+    let p = Providers::start(VIRTUAL).await;
+    answer_with(&p, 5, 5, 5);
+    let elelem = p.builder(&ALL).build().unwrap();
     // DeepInfra is the cheapest but pinned last: GROQ is the cheapest of the rest.
     assert_eq!(answered_by(&elelem, "virtual:cheapest").await, GROQ);
     // Without the pin (set from code), DeepInfra answers.
     let unpinned = p
-        .builder()
+        .builder(&ALL)
         .routing("virtual:cheapest", Routing::by(RouteBy::Cost))
         .build()
         .unwrap();
@@ -144,12 +112,12 @@ async fn by_cost_the_cheapest_priced_candidate_answers_and_pins_hold() {
 
 #[tokio::test]
 async fn by_speed_the_order_follows_measurements_as_they_arrive() {
-    let p = Providers::start().await;
+    let p = Providers::start(VIRTUAL).await;
     // The same answer time everywhere, very different output: DeepInfra's
     // tokens per second are far above GROQ's, which are far above OpenAI's.
-    p.answer_with(10_000, 10_000_000, 10);
+    answer_with(&p, 10_000, 10_000_000, 10);
     let elelem = p
-        .builder()
+        .builder(&ALL)
         .routing("virtual:routed", Routing::by(RouteBy::Speed).min_samples(2))
         .build()
         .unwrap();
@@ -179,13 +147,13 @@ async fn by_speed_the_order_follows_measurements_as_they_arrive() {
 
 #[tokio::test]
 async fn injected_measurements_rerank_and_a_slow_candidate_goes_last() {
-    let p = Providers::start().await;
-    p.answer_with(5, 5, 5);
+    let p = Providers::start(VIRTUAL).await;
+    answer_with(&p, 5, 5, 5);
     let routing = Routing::by(RouteBy::Score)
         .min_samples(3)
         .min_tokens_per_second(50.0);
     let elelem = p
-        .builder()
+        .builder(&ALL)
         .routing("virtual:routed", routing)
         .build()
         .unwrap();
@@ -212,7 +180,7 @@ async fn injected_measurements_rerank_and_a_slow_candidate_goes_last() {
 
 #[tokio::test]
 async fn performance_reports_errors_and_a_streams_time_to_first_token() {
-    let p = Providers::start().await;
+    let p = Providers::start(VIRTUAL).await;
     p.groq.push(wire::server_error(503));
     p.groq.push(
         ChunkStream::new(
@@ -221,7 +189,7 @@ async fn performance_reports_errors_and_a_streams_time_to_first_token() {
         )
         .usage(10, 40),
     );
-    let elelem = p.builder().build().unwrap();
+    let elelem = p.builder(&ALL).build().unwrap();
     let stream = elelem
         .stream_chat_completion(json_request(GROQ))
         .await
@@ -241,9 +209,9 @@ async fn performance_reports_errors_and_a_streams_time_to_first_token() {
 
 #[tokio::test]
 async fn cache_hits_are_not_measured() {
-    let p = Providers::start().await;
-    p.answer_with(5, 5, 5);
-    let elelem = p.builder().memory_cache(100).build().unwrap();
+    let p = Providers::start(VIRTUAL).await;
+    answer_with(&p, 5, 5, 5);
+    let elelem = p.builder(&ALL).memory_cache(100).build().unwrap();
     for _ in 0..3 {
         answered_by(&elelem, GROQ).await;
     }

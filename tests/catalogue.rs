@@ -412,8 +412,8 @@ price = { input = "1.00" }
 
 # A new GROQ model.
 [[models]]
-id = "groq:qwen/qwen3-32b"
-upstream = "qwen/qwen3-32b"
+id = "groq:acme/brand-new-model"
+upstream = "acme/brand-new-model"
 price = { input = "0.29", output = "0.59" }
 capabilities = { json_mode = true, json_schema = false }
 "#,
@@ -448,9 +448,9 @@ capabilities = { json_mode = true, json_schema = false }
     assert_eq!(gemma.input.to_string(), "1.16");
     assert_eq!(gemma.output.to_string(), "0.58");
 
-    let added = catalogue.model("groq:qwen/qwen3-32b").unwrap();
+    let added = catalogue.model("groq:acme/brand-new-model").unwrap();
     assert_eq!(added.provider, "groq");
-    assert_eq!(added.upstream, "qwen/qwen3-32b");
+    assert_eq!(added.upstream, "acme/brand-new-model");
     assert_eq!(added.currency, "USD");
     assert!(added.capabilities.json_mode);
     assert!(!added.capabilities.json_schema);
@@ -460,14 +460,14 @@ capabilities = { json_mode = true, json_schema = false }
         .list_models()
         .data
         .into_iter()
-        .find(|m| m.id == "groq:qwen/qwen3-32b")
+        .find(|m| m.id == "groq:acme/brand-new-model")
         .unwrap();
     assert!(listed.available);
-    assert_eq!(builtin.catalogue().model("groq:qwen/qwen3-32b"), None);
+    assert_eq!(builtin.catalogue().model("groq:acme/brand-new-model"), None);
 
     // Both are usable, at the new prices.
     server.push_many([
-        Completion::new("qwen/qwen3-32b", r#"{"ok": true}"#)
+        Completion::new("acme/brand-new-model", r#"{"ok": true}"#)
             .groq()
             .usage(1_000_000, 1_000_000)
             .into_response(),
@@ -477,12 +477,12 @@ capabilities = { json_mode = true, json_schema = false }
             .into_response(),
     ]);
     let response = elelem
-        .create_chat_completion(json_request("groq:qwen/qwen3-32b"))
+        .create_chat_completion(json_request("groq:acme/brand-new-model"))
         .await
         .unwrap();
     assert_eq!(response.elelem.cost, usd("0.88"));
     let body = body_of(&server.last_request().unwrap());
-    assert_eq!(body["model"], "qwen/qwen3-32b");
+    assert_eq!(body["model"], "acme/brand-new-model");
     assert_eq!(body["service_tier"], "auto");
     assert_eq!(body["response_format"], json!({"type": "json_object"}));
 

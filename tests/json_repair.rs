@@ -23,11 +23,7 @@ fn answer(text: &str) -> elelem_testkit::ScriptedResponse {
 }
 
 fn schema() -> serde_json::Value {
-    json!({
-        "type": "object",
-        "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
-        "required": ["name", "age"]
-    })
+    person_schema()
 }
 
 #[tokio::test]

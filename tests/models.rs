@@ -82,7 +82,37 @@ const EXPECTED: &[&str] = &[
     "baseten:openai/gpt-oss-120b",
     "perplexity:sonar-pro",
     "gemini-openai:gemini-2.5-flash",
+    // GROQ, DeepInfra, Scaleway, xAI and OpenRouter beyond the original Elelem's.
+    "groq:llama-3.3-70b-versatile",
+    "groq:llama-3.1-8b-instant",
+    "groq:qwen/qwen3-32b",
+    "groq:moonshotai/kimi-k2-instruct-0905",
+    "groq:llama3-70b-8192",
+    "deepinfra:meta-llama/Llama-3.3-70B-Instruct-Turbo",
+    "deepinfra:meta-llama/Meta-Llama-3.1-8B-Instruct",
+    "deepinfra:Qwen/Qwen3-235B-A22B-Instruct-2507",
+    "deepinfra:deepseek-ai/DeepSeek-V3-0324",
+    "deepinfra:google/gemma-3-27b-it",
+    "scaleway:llama-3.3-70b-instruct",
+    "scaleway:llama-3.1-8b-instruct",
+    "scaleway:mistral-nemo-instruct-2407",
+    "scaleway:pixtral-12b-2409",
+    "xai:grok-4",
+    "xai:grok-4-fast-reasoning",
+    "xai:grok-code-fast-1",
+    "xai:grok-3",
+    "xai:grok-3-mini",
+    "openrouter:openai/gpt-4o",
+    "openrouter:openai/gpt-4o-mini",
+    "openrouter:openai/gpt-5",
+    "openrouter:anthropic/claude-sonnet-4",
+    "openrouter:google/gemini-2.5-pro",
+    "openrouter:meta-llama/llama-3.3-70b-instruct",
+    "openrouter:deepseek/deepseek-r1-0528",
     // Embedding models.
+    "deepinfra:BAAI/bge-m3",
+    "deepinfra:Qwen/Qwen3-Embedding-8B",
+    "scaleway:bge-multilingual-gemma2",
     "openai:text-embedding-3-small",
     "openai:text-embedding-3-large",
 ];
@@ -228,6 +258,30 @@ fn the_models_users_name_resolve() {
         .unwrap();
     let current = catalogue.model("openai:gpt-4o").unwrap().prices.unwrap();
     assert!(old.input > current.input);
+
+    // Retired models stay callable, marked with their date.
+    let retired = catalogue.model("groq:llama3-70b-8192").unwrap();
+    assert!(retired.deprecated);
+    assert_eq!(retired.deprecation_date.as_deref(), Some("2025-08-30"));
+    // Every provider expanded in issue 14 lists chat and (except GROQ, xAI and
+    // OpenRouter, which serve none through this API) embedding models.
+    for (provider, chat, embeddings) in [
+        ("groq", 12, 0),
+        ("deepinfra", 20, 5),
+        ("scaleway", 12, 1),
+        ("xai", 10, 0),
+        ("openrouter", 25, 0),
+    ] {
+        let listed = |m: &&ModelEntry| m.provider == provider;
+        let models: Vec<&ModelEntry> = catalogue.models().filter(listed).collect();
+        let embed = models.iter().filter(|m| m.capabilities.embedding).count();
+        assert!(
+            models.len() - embed >= chat,
+            "{provider}: {} chat models",
+            models.len() - embed
+        );
+        assert_eq!(embed, embeddings, "{provider}");
+    }
 
     // Embedding models are listed but not offered to chat queries.
     assert!(catalogue

@@ -11,9 +11,9 @@ use std::time::Duration;
 use common::*;
 use elelem::cost::{AttemptOutcome, CostSink, RetryCause, UsageRecord};
 use elelem::gate::CooldownPolicy;
-use elelem::{AttemptProblem, ChatCompletion, Elelem, ElelemBuilder, ElelemError};
+use elelem::{AttemptProblem, ChatCompletion, Elelem, ElelemError};
 use elelem_testkit::sse::ChunkStream;
-use elelem_testkit::{wire, TestServer};
+use elelem_testkit::wire;
 
 const JSON_ANSWER: &str = r#"{"name":"Alice","age":30}"#;
 
@@ -36,46 +36,6 @@ candidates = [
 ]
 "#;
 
-struct Providers {
-    groq: TestServer,
-    deepinfra: TestServer,
-    openai: TestServer,
-}
-
-impl Providers {
-    async fn start() -> Providers {
-        Providers {
-            groq: TestServer::start().await.unwrap(),
-            deepinfra: TestServer::start().await.unwrap(),
-            openai: TestServer::start().await.unwrap(),
-        }
-    }
-
-    fn builder(&self, with_keys: &[&str]) -> ElelemBuilder {
-        let mut builder = Elelem::builder()
-            .without_env_keys()
-            .retry_policy(fast_policy())
-            .models_toml("virtual", VIRTUAL);
-        for (name, server) in [
-            ("groq", &self.groq),
-            ("deepinfra", &self.deepinfra),
-            ("openai", &self.openai),
-        ] {
-            builder = builder.base_url(name, base_url_of(name, server));
-            if with_keys.contains(&name) {
-                builder = builder.api_key(name, key_of(name));
-            }
-        }
-        builder
-    }
-
-    fn client(&self) -> Elelem {
-        self.builder(&["groq", "deepinfra", "openai"])
-            .build()
-            .unwrap()
-    }
-}
-
 /// A JSON call on `model` that must succeed.
 async fn answer(elelem: &Elelem, model: &str) -> ChatCompletion {
     elelem
@@ -86,7 +46,7 @@ async fn answer(elelem: &Elelem, model: &str) -> ChatCompletion {
 
 #[tokio::test]
 async fn a_call_fails_over_from_a_down_and_a_rate_limited_provider_to_a_healthy_one() {
-    let p = Providers::start().await;
+    let p = Providers::start(VIRTUAL).await;
     p.groq.set_fallback(wire::server_error(503));
     p.deepinfra.set_fallback(wire::rate_limited_ms(5));
     p.openai
@@ -138,7 +98,7 @@ impl CostSink for Records {
 
 #[tokio::test]
 async fn every_attempt_of_every_candidate_is_one_call_in_the_records() {
-    let p = Providers::start().await;
+    let p = Providers::start(VIRTUAL).await;
     p.groq.set_fallback(wire::server_error(503));
     p.deepinfra
         .set_fallback(wire::completion("openai/gpt-oss-20b", JSON_ANSWER));
@@ -177,7 +137,7 @@ async fn every_attempt_of_every_candidate_is_one_call_in_the_records() {
 
 #[tokio::test]
 async fn a_model_that_cannot_answer_skips_the_candidates_serving_the_same_model() {
-    let p = Providers::start().await;
+    let p = Providers::start(VIRTUAL).await;
     p.groq.set_fallback(wire::completion(
         "openai/gpt-oss-20b",
         "I cannot do JSON today.",
@@ -203,7 +163,7 @@ async fn a_model_that_cannot_answer_skips_the_candidates_serving_the_same_model(
 
 #[tokio::test]
 async fn a_truncated_answer_is_an_infrastructure_failure_not_a_model_one() {
-    let p = Providers::start().await;
+    let p = Providers::start(VIRTUAL).await;
     p.groq.push(
         wire::Completion::new("openai/gpt-oss-20b", r#"{"name":"Ali"#)
             .groq()
@@ -231,7 +191,7 @@ async fn a_truncated_answer_is_an_infrastructure_failure_not_a_model_one() {
 
 #[tokio::test]
 async fn a_candidate_past_its_time_limit_is_cut_and_the_next_answers() {
-    let p = Providers::start().await;
+    let p = Providers::start(VIRTUAL).await;
     p.groq.set_fallback(
         wire::completion("openai/gpt-oss-20b", JSON_ANSWER).delay(Duration::from_secs(5)),
     );
@@ -251,7 +211,7 @@ async fn a_candidate_past_its_time_limit_is_cut_and_the_next_answers() {
 
 #[tokio::test]
 async fn an_authentication_failure_moves_on_at_once() {
-    let p = Providers::start().await;
+    let p = Providers::start(VIRTUAL).await;
     p.groq.set_fallback(wire::invalid_api_key());
     p.deepinfra
         .push(wire::completion("openai/gpt-oss-20b", JSON_ANSWER));
@@ -264,7 +224,7 @@ async fn an_authentication_failure_moves_on_at_once() {
 
 #[tokio::test]
 async fn when_every_candidate_fails_the_error_names_each_and_the_call_counts_once() {
-    let p = Providers::start().await;
+    let p = Providers::start(VIRTUAL).await;
     p.groq.set_fallback(wire::server_error(503));
     p.deepinfra.set_fallback(wire::server_error(500));
     p.openai.set_fallback(wire::invalid_api_key());
@@ -307,7 +267,7 @@ async fn when_every_candidate_fails_the_error_names_each_and_the_call_counts_onc
 
 #[tokio::test]
 async fn a_candidate_without_a_key_is_skipped_and_named_if_nothing_answers() {
-    let p = Providers::start().await;
+    let p = Providers::start(VIRTUAL).await;
     p.deepinfra
         .push(wire::completion("openai/gpt-oss-20b", JSON_ANSWER));
     let elelem = p.builder(&["deepinfra"]).build().unwrap();
@@ -333,7 +293,7 @@ async fn a_candidate_without_a_key_is_skipped_and_named_if_nothing_answers() {
 
 #[tokio::test]
 async fn unknown_virtual_models_and_other_endpoints_are_refused_clearly() {
-    let p = Providers::start().await;
+    let p = Providers::start(VIRTUAL).await;
     let elelem = p.client();
     let error = elelem
         .create_chat_completion(json_request("virtual:nope"))
@@ -355,7 +315,7 @@ async fn unknown_virtual_models_and_other_endpoints_are_refused_clearly() {
 
 #[tokio::test]
 async fn a_stream_moves_on_before_its_first_chunk_and_says_which_candidate_streams() {
-    let p = Providers::start().await;
+    let p = Providers::start(VIRTUAL).await;
     p.groq.set_fallback(wire::server_error(503));
     p.deepinfra.set_fallback(wire::invalid_api_key());
     p.openai.push(
@@ -387,7 +347,7 @@ async fn a_stream_moves_on_before_its_first_chunk_and_says_which_candidate_strea
 
 #[tokio::test]
 async fn a_stream_whose_candidates_all_fail_counts_one_failed_call() {
-    let p = Providers::start().await;
+    let p = Providers::start(VIRTUAL).await;
     p.groq.set_fallback(
         ChunkStream::new("openai/gpt-oss-20b", &["late"])
             .into_response()
@@ -427,7 +387,7 @@ async fn a_stream_whose_candidates_all_fail_counts_one_failed_call() {
 
 #[tokio::test]
 async fn a_provider_in_cool_down_is_skipped_without_a_request() {
-    let p = Providers::start().await;
+    let p = Providers::start(VIRTUAL).await;
     p.groq.set_fallback(wire::server_error(503));
     p.deepinfra
         .set_fallback(wire::completion("openai/gpt-oss-20b", JSON_ANSWER));
@@ -451,7 +411,7 @@ async fn a_provider_in_cool_down_is_skipped_without_a_request() {
 
 #[tokio::test]
 async fn a_cached_failover_answer_is_not_served_to_its_first_candidate_asked_directly() {
-    let p = Providers::start().await;
+    let p = Providers::start(VIRTUAL).await;
     p.groq.push(wire::server_error(401));
     p.deepinfra.push(wire::completion(
         "openai/gpt-oss-20b",

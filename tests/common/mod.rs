@@ -85,6 +85,15 @@ pub fn text_request(model: &str) -> ChatRequest {
     ChatRequest::new(model, vec![Message::user(USER_PROMPT)])
 }
 
+/// The schema of [`json_request`]'s answer: a person's name and age.
+pub fn person_schema() -> Value {
+    serde_json::json!({
+        "type": "object",
+        "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+        "required": ["name", "age"]
+    })
+}
+
 /// An exact amount of dollars.
 pub fn usd(text: &str) -> Usd {
     text.parse().expect("a valid decimal amount")
@@ -139,5 +148,54 @@ impl Capture {
     /// The records so far, forgetting them.
     pub fn take(&self) -> Vec<UsageRecord> {
         std::mem::take(&mut *self.0.lock().expect("capture lock"))
+    }
+}
+
+/// GROQ, DeepInfra and OpenAI, each emulated on its own test server, for calls
+/// that move between providers (virtual models, routing).
+pub struct Providers {
+    pub groq: TestServer,
+    pub deepinfra: TestServer,
+    pub openai: TestServer,
+    /// Models-file text every client gets (the virtual models under test).
+    models: &'static str,
+}
+
+impl Providers {
+    /// Three fresh servers; clients get `models` as a models file.
+    pub async fn start(models: &'static str) -> Providers {
+        Providers {
+            groq: TestServer::start().await.expect("server starts"),
+            deepinfra: TestServer::start().await.expect("server starts"),
+            openai: TestServer::start().await.expect("server starts"),
+            models,
+        }
+    }
+
+    /// A builder reaching all three, with the fast retry policy and keys for the
+    /// providers in `with_keys` only.
+    pub fn builder(&self, with_keys: &[&str]) -> ElelemBuilder {
+        let mut builder = Elelem::builder()
+            .without_env_keys()
+            .retry_policy(fast_policy())
+            .models_toml("virtual", self.models);
+        for (name, server) in [
+            ("groq", &self.groq),
+            ("deepinfra", &self.deepinfra),
+            ("openai", &self.openai),
+        ] {
+            builder = builder.base_url(name, base_url_of(name, server));
+            if with_keys.contains(&name) {
+                builder = builder.api_key(name, key_of(name));
+            }
+        }
+        builder
+    }
+
+    /// A client with the keys of all three.
+    pub fn client(&self) -> Elelem {
+        self.builder(&["groq", "deepinfra", "openai"])
+            .build()
+            .expect("client builds")
     }
 }

@@ -252,6 +252,7 @@ pub(crate) fn stats(client: &mut Client, query: &StatsQuery) -> Result<Option<St
         interrupted_streams: count(&row, 20)?,
         // Not persisted by the ledger yet: repairs are counted in memory.
         json_repairs: 0,
+        json_fixes: 0,
     }))
 }
 

@@ -203,6 +203,7 @@ pub(crate) fn stats(conn: &Connection, query: &StatsQuery) -> rusqlite::Result<O
             interrupted_streams: count(row, 24)?,
             // Not persisted by the ledger yet: repairs are counted in memory.
             json_repairs: 0,
+            json_fixes: 0,
         })
     })?;
     Ok(Some(stats))

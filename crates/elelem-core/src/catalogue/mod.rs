@@ -6,6 +6,7 @@ mod file;
 mod lookup;
 mod prices;
 mod query;
+mod variant;
 mod virtual_model;
 
 pub use entry::{Capabilities, ModelEntry, ProviderEntry};
@@ -402,6 +403,9 @@ impl Catalogue {
     pub(crate) fn callable(&self, id: &str) -> Option<Arc<ModelEntry>> {
         if let Some(model) = self.models.get(id).or_else(|| self.aliases.get(id)) {
             return Some(Arc::clone(model));
+        }
+        if id.contains('?') {
+            return self.callable_variant(id);
         }
         let (provider, model) = split_model_id(id).ok()?;
         self.providers

@@ -19,6 +19,7 @@ use toml::{Table, Value};
 
 use super::{error, Catalogue};
 use crate::error::ElelemError;
+use crate::routing::{RouteBy, Routing};
 
 /// The prefix of every virtual model id.
 pub const VIRTUAL_PREFIX: &str = "virtual:";
@@ -68,14 +69,17 @@ pub struct Candidate {
 }
 
 /// A `virtual:name` model: candidates tried in order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct VirtualModel {
     /// `virtual:name`.
     pub id: String,
     /// What it is for.
     pub description: Option<String>,
-    /// The real models, in the order they are tried.
+    /// The real models, in their declared order.
     pub candidates: Vec<Candidate>,
+    /// How the candidates are ordered on each call (declared order by default;
+    /// see [`Routing`]).
+    pub routing: Routing,
 }
 
 #[derive(Deserialize)]
@@ -85,6 +89,33 @@ struct VirtualFields {
     #[serde(default)]
     description: Option<String>,
     candidates: Vec<CandidateFields>,
+    #[serde(default)]
+    by: Option<RouteBy>,
+    #[serde(default)]
+    speed_weight: Option<f64>,
+    #[serde(default)]
+    min_tokens_per_second: Option<f64>,
+    #[serde(default)]
+    min_samples: Option<u32>,
+    #[serde(default)]
+    always_first: Vec<String>,
+    #[serde(default)]
+    always_last: Vec<String>,
+}
+
+impl VirtualFields {
+    /// The routing the fields set, defaults elsewhere.
+    fn routing(&self) -> Routing {
+        let defaults = Routing::default();
+        Routing {
+            by: self.by.unwrap_or(defaults.by),
+            speed_weight: self.speed_weight.unwrap_or(defaults.speed_weight),
+            min_tokens_per_second: self.min_tokens_per_second,
+            min_samples: self.min_samples.unwrap_or(defaults.min_samples),
+            always_first: self.always_first.clone(),
+            always_last: self.always_last.clone(),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -95,6 +126,26 @@ struct CandidateFields {
     timeout_secs: Option<f64>,
     #[serde(default)]
     underlying: Option<String>,
+}
+
+impl Catalogue {
+    /// Replaces the routing of the virtual model `id` (set from code with
+    /// `ElelemBuilder::routing`).
+    pub(crate) fn set_routing(&mut self, id: &str, routing: Routing) -> Result<(), ElelemError> {
+        let source = format!("the routing of {id}");
+        let Some(model) = self.virtual_models.get_mut(id) else {
+            return Err(error(
+                &source,
+                "there is no such virtual model; define it under [[virtual_models]] first",
+            ));
+        };
+        let ids: Vec<&str> = model.candidates.iter().map(|c| c.model.as_str()).collect();
+        if let Some(problem) = routing.problem(&ids) {
+            return Err(error(&source, problem));
+        }
+        model.routing = routing;
+        Ok(())
+    }
 }
 
 /// The default [`Candidate::underlying`] of an upstream model name.
@@ -128,15 +179,21 @@ pub(super) fn resolve_virtual_models(
                     "it has no candidates; list at least one model",
                 ));
             }
+            let routing = fields.routing();
             let candidates = fields
                 .candidates
                 .into_iter()
                 .map(|c| resolve_candidate(catalogue, &source, c))
                 .collect::<Result<Vec<_>, _>>()?;
+            let ids: Vec<&str> = candidates.iter().map(|c| c.model.as_str()).collect();
+            if let Some(problem) = routing.problem(&ids) {
+                return Err(error(&source, problem));
+            }
             Ok(VirtualModel {
                 id: fields.id,
                 description: fields.description,
                 candidates,
+                routing,
             })
         })
         .collect()
@@ -226,6 +283,36 @@ mod tests {
     }
 
     #[test]
+    fn routing_is_read_from_the_entry() {
+        let c = with(
+            r#"
+            [[virtual_models]]
+            id = "virtual:v"
+            by = "score"
+            speed_weight = 2.0
+            min_tokens_per_second = 30
+            min_samples = 2
+            always_last = ["a:org/Model-X"]
+            candidates = [{ model = "a:org/Model-X" }, { model = "a:other" }]
+        "#,
+        )
+        .unwrap();
+        let routing = &c.virtual_model("virtual:v").unwrap().routing;
+        let expected = Routing::by(RouteBy::Score)
+            .speed_weight(2.0)
+            .min_tokens_per_second(30.0)
+            .min_samples(2)
+            .always_last("a:org/Model-X");
+        assert_eq!(*routing, expected);
+        let plain =
+            with("[[virtual_models]]\nid='virtual:w'\ncandidates=[{model='a:other'}]").unwrap();
+        assert_eq!(
+            plain.virtual_model("virtual:w").unwrap().routing,
+            Routing::default()
+        );
+    }
+
+    #[test]
     fn a_huge_timeout_is_clamped_to_a_year() {
         let c = with(
             "[[virtual_models]]\nid='virtual:v'\ncandidates=[{model='a:other', timeout_secs=1e18}]",
@@ -263,6 +350,9 @@ mod tests {
             ("[[virtual_models]]\nid='virtual:v'\ncandidates=[{model='a:other', timeout_secs=0}]", "positive"),
             ("[[virtual_models]]\nid='virtual:v'\ncandidates=[{model='a:other', timeout_secs=-1}]", "positive"),
             ("[[virtual_models]]\nid='virtual:v'\ncandidates=[{model='a:other', retries=1}]", "unknown field"),
+            ("[[virtual_models]]\nid='virtual:v'\nby='fastest'\ncandidates=[{model='a:other'}]", "unknown variant"),
+            ("[[virtual_models]]\nid='virtual:v'\nalways_first=['a:nope']\ncandidates=[{model='a:other'}]", "not one of the candidates"),
+            ("[[virtual_models]]\nid='virtual:v'\nspeed_weight=-1.0\ncandidates=[{model='a:other'}]", "speed_weight"),
         ];
         for (text, expected) in cases {
             let error = with(text).unwrap_err().to_string();

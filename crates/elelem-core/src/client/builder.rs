@@ -328,7 +328,10 @@ impl ElelemBuilder {
         for (name, text) in &self.models_texts {
             sources.add(name, text)?;
         }
-        let catalogue = sources.resolve()?;
+        let mut catalogue = sources.resolve()?;
+        for (id, routing) in &self.options.routings {
+            catalogue.set_routing(id, routing.clone())?;
+        }
 
         let mut providers = BTreeMap::new();
         for (name, instance) in &self.instances {
@@ -383,6 +386,15 @@ impl ElelemBuilder {
             endpoints,
             key_dir: options.key_dir(self.read_env),
         };
+        let json_fixer = options.json_fixer.clone();
+        if let Some(fixer) = &json_fixer {
+            if catalogue.callable(fixer).is_none() {
+                return Err(ElelemError::Catalogue {
+                    source_name: "json_fixer".into(),
+                    reason: format!("{fixer:?} is not a model of the catalogue; name a cheap provider:model the catalogue lists"),
+                });
+            }
+        }
         let presets = Presets::load(options.presets_files, options.presets, &catalogue)?;
         let budgets = Budgets::new(self.budgets, self.budget_clock, self.budget_store);
         let sink = self
@@ -403,6 +415,7 @@ impl ElelemBuilder {
                     stream_idle_timeout: self.stream_idle_timeout,
                     context_check: !options.skip_context_check,
                     schemas: SchemaCache::new(),
+                    json_fixer,
                 },
                 accounting: Accounting::new(sink, Arc::new(budgets), first_call_id()),
             }),

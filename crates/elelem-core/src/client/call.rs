@@ -8,7 +8,8 @@ use tracing::Instrument;
 use super::answer::{self, Answer, Rejection};
 use super::checks;
 use super::elelem::Inner;
-use super::engine::{self, CallPlan, Entry, Finished, Operation, Refused, Target};
+use super::engine::{self, CallPlan, Entry, Finished, Fixed, Operation, Refused, Target};
+use super::json_fixer::fix_json;
 use super::prepare::{wire_body, AttemptParams};
 use super::spans;
 use crate::cost::Adjustments;
@@ -22,12 +23,28 @@ pub(crate) async fn run(
     inner: &Inner,
     request: ChatRequest,
 ) -> Result<ChatCompletion, ElelemError> {
+    run_chat(inner, request, true).await
+}
+
+/// [`run`] without the JSON fixer step: the fixer's own call.
+pub(crate) async fn run_unfixed(
+    inner: &Inner,
+    request: ChatRequest,
+) -> Result<ChatCompletion, ElelemError> {
+    run_chat(inner, request, false).await
+}
+
+async fn run_chat(
+    inner: &Inner,
+    request: ChatRequest,
+    fixes: bool,
+) -> Result<ChatCompletion, ElelemError> {
     let (mut plan, first) = CallPlan::new(inner, request, Entry::Chat)?;
     let span = plan.span.clone();
     if let Some(hit) = plan.cached_answer(inner, &first).await {
         return Ok(hit);
     }
-    let result = engine::run(inner, &mut plan, first, &Chat { inner })
+    let result = engine::run(inner, &mut plan, first, &Chat { inner, fixes })
         .instrument(span.clone())
         .await;
     spans::record_result(&span, &result);
@@ -49,6 +66,9 @@ fn is_truncated(completion: &ChatCompletion) -> bool {
 /// A plain chat completion.
 struct Chat<'a> {
     inner: &'a Inner,
+    /// Whether a broken JSON answer goes to the client's JSON fixer (not for
+    /// the fixer's own call).
+    fixes: bool,
 }
 
 #[async_trait]
@@ -99,6 +119,33 @@ impl Operation for Chat<'_> {
         Adjustments {
             json_repaired: accepted.repaired,
             ..Adjustments::default()
+        }
+    }
+
+    async fn fix(
+        &self,
+        plan: &CallPlan,
+        target: &Target,
+        answer: ProviderResponse,
+        refused: Refused,
+    ) -> (ProviderResponse, Result<Fixed<Answer>, Refused>) {
+        if !self.fixes || answer::AnswerMode::of(&plan.request) != answer::AnswerMode::Json {
+            return (answer, Err(refused));
+        }
+        let Some((text, cost)) = fix_json(self.inner, &plan.request, &refused.answer).await else {
+            return (answer, Err(refused));
+        };
+        let mut mended = answer.clone();
+        let Some(choice) = mended.completion.choices.first_mut() else {
+            return (answer, Err(refused));
+        };
+        choice.message.content = Some(text);
+        match self.judge(plan, target, &mended) {
+            Ok(accepted) => (answer, Ok(Fixed { accepted, cost })),
+            Err(still) => {
+                tracing::warn!(problem = %still.problem, "the JSON fixer's answer was refused too");
+                (answer, Err(refused))
+            }
         }
     }
 

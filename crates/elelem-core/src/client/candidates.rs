@@ -20,8 +20,30 @@ use crate::catalogue::{Candidate, VirtualModel};
 use crate::error::ElelemError;
 use crate::later::Later;
 use crate::provider::ProviderError;
+use crate::routing::order::{order, Known};
+use crate::routing::Routing;
 use crate::tokens::check_context_window;
 use crate::types::ChatRequest;
+
+/// The candidates of `virtual_model` in the order this call tries them: its
+/// routing applied to the catalogue's prices and what was measured so far.
+fn ordered(inner: &Inner, virtual_model: &VirtualModel) -> Vec<Candidate> {
+    if virtual_model.routing == Routing::default() {
+        return virtual_model.candidates.clone();
+    }
+    let list = order(&virtual_model.candidates, &virtual_model.routing, |model| {
+        let cost = inner.catalogue.callable(model).and_then(|entry| {
+            let prices = entry.prices?;
+            Some(prices.input.nanos().saturating_add(prices.output.nanos()))
+        });
+        Known {
+            cost,
+            measured: inner.accounting.performance.of(model),
+        }
+    });
+    tracing::debug!(virtual_model = %virtual_model.id, order = ?list.iter().map(|c| c.model.as_str()).collect::<Vec<_>>(), "candidates ordered");
+    list
+}
 
 /// The candidates of one call on a virtual model.
 pub(crate) struct Candidates {
@@ -49,7 +71,7 @@ impl Candidates {
     ) -> Result<(Candidates, Target), ElelemError> {
         let mut candidates = Candidates {
             virtual_id: virtual_model.id.clone(),
-            list: virtual_model.candidates.clone(),
+            list: ordered(inner, virtual_model),
             current: 0,
             deadline: Instant::now(),
             failed_underlying: BTreeSet::new(),

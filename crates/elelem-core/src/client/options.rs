@@ -23,6 +23,10 @@ pub(crate) struct ClientOptions {
     pub skip_context_check: bool,
     /// Cool-down and rate limits (`gate/options.rs`).
     pub gate: super::gate::GateOptions,
+    /// Virtual models' routing set from code (`routing.rs`).
+    pub routings: Vec<(String, crate::routing::Routing)>,
+    /// The JSON fixer model (`json_fixer.rs`).
+    pub json_fixer: Option<String>,
 }
 
 impl std::fmt::Debug for ClientOptions {

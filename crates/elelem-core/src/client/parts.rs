@@ -69,6 +69,8 @@ pub(crate) struct Policy {
     pub context_check: bool,
     /// Compiled JSON schemas.
     pub schemas: SchemaCache,
+    /// The model asked to fix broken JSON answers (`json_fixer.rs`).
+    pub json_fixer: Option<String>,
 }
 
 /// What calls did: usage records, budgets, call ids, request counts and the
@@ -76,6 +78,8 @@ pub(crate) struct Policy {
 #[derive(Debug)]
 pub(crate) struct Accounting {
     pub sink: Arc<dyn CostSink>,
+    /// What each model measured (fed through `sink`, which includes it).
+    pub performance: Arc<crate::routing::Performance>,
     /// Spend caps and their store.
     pub budgets: Arc<Budgets>,
     pub next_call_id: AtomicU64,
@@ -85,9 +89,18 @@ pub(crate) struct Accounting {
 }
 
 impl Accounting {
+    /// The accounting of a client recording to `sink`; every record also feeds
+    /// the client's [`Performance`](crate::routing::Performance).
     pub fn new(sink: Arc<dyn CostSink>, budgets: Arc<Budgets>, first_call_id: u64) -> Self {
+        let performance = Arc::new(crate::routing::Performance::new());
+        let sink: Arc<dyn CostSink> = Arc::new(
+            crate::cost::FanOutSink::new()
+                .with(sink)
+                .with(performance.clone()),
+        );
         Accounting {
             sink,
+            performance,
             budgets,
             next_call_id: AtomicU64::new(first_call_id),
             requests: Mutex::default(),

@@ -470,6 +470,11 @@ impl Operation for Streamed<'_> {
         finished: Finished<'_>,
     ) -> ChatStream {
         let model = &finished.target.model;
+        if let Some(settlement) = &finished.settlement {
+            // The attempt's send ends at the first chunk: its time to first token.
+            let performance = &self.inner.accounting.performance;
+            performance.first_token(&model.id, settlement.started.elapsed());
+        }
         let mut stream = ChatStream {
             chunks: answer.chunks,
             queued: VecDeque::new(),

@@ -51,6 +51,11 @@ pub struct Adjustments {
     /// retried (`json::repair_json`). Serialized only when set.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub json_repaired: bool,
+    /// The attempt's answer was not valid JSON, and the client's JSON fixer
+    /// model repaired it (that call has its own records, tagged `json_fix`).
+    /// Serialized only when set.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub json_fixed: bool,
 }
 
 /// Token counts of one attempt; `None` where the provider did not report them.

@@ -174,6 +174,7 @@ pub fn scripted(n: usize, seed: u64) -> Vec<UsageRecord> {
                     next_candidate: rng.chance(7),
                     // Not persisted by the ledgers yet, so not generated.
                     json_repaired: false,
+                    json_fixed: false,
                 },
                 cache_hit,
                 saved_cost: if cache_hit || rng.chance(5) {

@@ -97,6 +97,10 @@ pub struct Stats {
     /// instead of retried. Serialized only when non-zero.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub json_repairs: u64,
+    /// Elelem extension: answers whose broken JSON the JSON fixer model repaired
+    /// instead of a retry. Serialized only when non-zero.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub json_fixes: u64,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -120,6 +124,7 @@ pub(crate) struct StatsAccumulator {
     cache_saved: Usd,
     interrupted_streams: u64,
     json_repairs: u64,
+    json_fixes: u64,
 }
 
 impl StatsAccumulator {
@@ -171,6 +176,7 @@ impl StatsAccumulator {
         r.fallback_model_usage += u64::from(a.fallback_model_used);
         r.candidate_iterations += u64::from(a.next_candidate);
         self.json_repairs += u64::from(a.json_repaired);
+        self.json_fixes += u64::from(a.json_fixed);
     }
 
     /// The stats so far.
@@ -198,6 +204,7 @@ impl StatsAccumulator {
             cache_saved_cost_usd: self.cache_saved,
             interrupted_streams: self.interrupted_streams,
             json_repairs: self.json_repairs,
+            json_fixes: self.json_fixes,
         }
     }
 }

@@ -10,4 +10,5 @@ mod thinking;
 
 pub(crate) use body::{check_request, fit_body};
 pub use grammar::Grammar;
+pub(crate) use thinking::enabled as thinking_enabled;
 pub use thinking::MIN_THINKING_BUDGET;

@@ -265,6 +265,13 @@ impl Elelem {
         self.client.get_stats()
     }
 
+    /// What was measured per model (see [`elelem_core::Elelem::performance`]).
+    pub fn performance(
+        &self,
+    ) -> std::collections::BTreeMap<String, elelem_core::routing::ModelPerformance> {
+        self.client.performance()
+    }
+
     /// Totals over the calls tagged `tag`.
     pub fn get_stats_by_tag(&self, tag: &str) -> Stats {
         self.client.get_stats_by_tag(tag)

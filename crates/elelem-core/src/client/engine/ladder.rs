@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::cost::{Adjustments, AttemptOutcome, RetryCause};
+use crate::error::AttemptProblem;
 use crate::provider::ProviderErrorKind;
 use crate::retry::{Failure, RetryDecision, RetryPolicy, RetryState};
 
@@ -44,6 +45,13 @@ pub(crate) enum Step {
     NextCandidate { model_level: bool },
     /// Stop: the call fails with every attempt kept.
     Fail,
+}
+
+/// Whether a refused answer goes to the JSON fixer before the ladder's next
+/// step: only an answer that is not JSON at all (local repair already failed on
+/// it), only for operations with a JSON ladder, and only when a fixer is set.
+pub(crate) fn fix_first(problem: &AttemptProblem, fixer_set: bool, json_ladder: bool) -> bool {
+    fixer_set && json_ladder && matches!(problem, AttemptProblem::JsonParse(_))
 }
 
 /// Decides the step after a failed attempt: the retry policy's decision, bounded
@@ -242,6 +250,17 @@ mod tests {
             Step::NextCandidate { model_level: false }
         );
         assert_eq!(retry_cause(&s.failure, true), RetryCause::Transient);
+    }
+
+    #[test]
+    fn only_a_parse_failure_with_a_fixer_and_a_json_ladder_is_fixed() {
+        let parse = AttemptProblem::JsonParse("expected value".into());
+        assert!(fix_first(&parse, true, true));
+        assert!(!fix_first(&parse, false, true));
+        assert!(!fix_first(&parse, true, false));
+        let schema = AttemptProblem::Schema(vec!["age: not an integer".into()]);
+        assert!(!fix_first(&schema, true, true));
+        assert!(!fix_first(&AttemptProblem::Truncated, true, true));
     }
 
     #[test]

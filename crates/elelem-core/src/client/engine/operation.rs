@@ -33,6 +33,13 @@ pub(crate) struct Finished<'a> {
     pub settlement: Option<Settlement>,
 }
 
+/// A refused answer mended by the JSON fixer: what the operation accepts in its
+/// place, and what the fixer's call cost.
+pub(crate) struct Fixed<A> {
+    pub accepted: A,
+    pub cost: Usd,
+}
+
 /// One kind of call the engine runs.
 #[async_trait]
 pub(crate) trait Operation: Sync {
@@ -87,6 +94,21 @@ pub(crate) trait Operation: Sync {
     /// locally repaired JSON answer, for chat).
     fn adjustments(_accepted: &Self::Accepted) -> Adjustments {
         Adjustments::default()
+    }
+
+    /// Asks the client's JSON fixer to mend a refused answer (see
+    /// `ladder::fix_first`) and judges the mended one; gives the answer back
+    /// with the fix, or with the refusal when the operation has no fixer step or
+    /// the fix failed. The answer is moved in and out (not borrowed) so that the
+    /// future stays `Send` for answers that are not `Sync` (an open stream).
+    async fn fix(
+        &self,
+        _plan: &CallPlan,
+        _target: &Target,
+        answer: Self::Answer,
+        refused: Refused,
+    ) -> (Self::Answer, Result<Fixed<Self::Accepted>, Refused>) {
+        (answer, Err(refused))
     }
 
     /// Accepts or refuses an answer.

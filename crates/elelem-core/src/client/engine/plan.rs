@@ -270,6 +270,9 @@ pub(crate) fn target(inner: &Inner, id: &str) -> Result<Target, ElelemError> {
         })?;
     // A model the catalogue does not list is allowed on providers with
     // `allow_unknown_models` (no price: its cost is recorded as unknown).
+    // A variant the model cannot take (`?reasoning=` on a model that does not
+    // reason) is refused with its reason, not as an unknown model.
+    inner.catalogue.variant(id)?;
     let model = inner
         .catalogue
         .callable(id)

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use tracing::Instrument;
 
-use super::ladder::{next_step, outcome_of, retry_cause, Situation, Step};
+use super::ladder::{fix_first, next_step, outcome_of, retry_cause, Situation, Step};
 use super::operation::{Finished, Operation, Refused};
 use super::plan::{CallPlan, Target};
 use super::record::{settle_or_charge_worst, AttemptRecord, Settlement};
@@ -13,7 +13,7 @@ use crate::budget::{worst_case, Reservation};
 use crate::client::elelem::Inner;
 use crate::client::prepare::AttemptParams;
 use crate::client::spans;
-use crate::cost::AttemptOutcome;
+use crate::cost::{Adjustments, AttemptOutcome};
 use crate::error::{AttemptError, AttemptProblem, ElelemError};
 use crate::json::retry_feedback;
 use crate::money::Usd;
@@ -163,6 +163,32 @@ impl Attempts {
     }
 }
 
+/// The operation's judgement of an answer; a parse failure goes to the JSON
+/// fixer first when the ladder says so (`fix_first`), with the fixer's cost.
+async fn judge_or_fix<O: Operation>(
+    inner: &Inner,
+    plan: &CallPlan,
+    target: &Target,
+    answer: O::Answer,
+    op: &O,
+) -> (O::Answer, Result<O::Accepted, Refused>, Option<Usd>) {
+    match op.judge(plan, target, &answer) {
+        Err(refused)
+            if fix_first(
+                &refused.problem,
+                inner.policy.json_fixer.is_some(),
+                op.json_ladder(),
+            ) =>
+        {
+            match op.fix(plan, target, answer, refused).await {
+                (answer, Ok(fixed)) => (answer, Ok(fixed.accepted), Some(fixed.cost)),
+                (answer, Err(refused)) => (answer, Err(refused), None),
+            }
+        }
+        judged => (answer, judged, None),
+    }
+}
+
 /// Runs `op` through the pipeline from `first` until an answer is accepted or
 /// the ladder fails the call with every attempt kept.
 pub(crate) async fn run<O: Operation>(
@@ -210,8 +236,8 @@ pub(crate) async fn run<O: Operation>(
         }
 
         let (refused, usage, tier): (Refused, Option<Usage>, Option<String>) = match result {
-            Ok(answer) => match op.judge(plan, &at.current, &answer) {
-                Ok(accepted) => {
+            Ok(answer) => match judge_or_fix(inner, plan, &at.current, answer, op).await {
+                (answer, Ok(accepted), fixed_cost) => {
                     if let Some(completion) = O::completion_copy(&answer) {
                         inner.accounting.keep_last_response(completion);
                     }
@@ -231,12 +257,15 @@ pub(crate) async fn run<O: Operation>(
                             service_tier: O::service_tier(&answer),
                             started: at.since,
                             outcome: AttemptOutcome::Success,
-                            adjustments: O::adjustments(&accepted),
+                            adjustments: Adjustments {
+                                json_fixed: fixed_cost.is_some(),
+                                ..O::adjustments(&accepted)
+                            },
                             stream_interrupted: false,
                             cost_unknown: false,
                         });
                         settle_or_charge_worst(reservation.take(), cost, false);
-                        at.cost += cost;
+                        at.cost += cost + fixed_cost.unwrap_or(Usd::ZERO);
                         tracing::info!(attempt, model = %at.current.model.id, cost = %at.cost, "call succeeded");
                         None
                     };
@@ -249,7 +278,7 @@ pub(crate) async fn run<O: Operation>(
                     };
                     return Ok(op.finish(plan, answer, accepted, finished));
                 }
-                Err(refused) => {
+                (answer, Err(refused), _) => {
                     let usage = O::usage(&answer).cloned();
                     let tier = O::service_tier(&answer).map(str::to_owned);
                     if let Some(completion) = O::into_completion(answer) {

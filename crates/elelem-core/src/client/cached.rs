@@ -105,24 +105,14 @@ impl CacheSlot {
         meta.reasoning = entry.reasoning.or(done.reasoning);
         meta.json = done.json;
         meta.cache_hit = true;
-        inner.accounting.sink.record(&UsageRecord {
-            timestamp: SystemTime::now(),
+        record_hit(
+            inner,
             call_id,
-            attempt: 1,
-            model: model.id.clone(),
-            provider: model.provider.clone(),
-            tags: request.tags.clone().into(),
-            tokens: TokenCounts::default(),
-            cost: Default::default(),
-            price_known: model.prices.is_some(),
-            duration: started.elapsed(),
-            outcome: AttemptOutcome::Success,
-            adjustments: Adjustments::default(),
-            cache_hit: true,
-            saved_cost: entry.cost,
-            stream_interrupted: false,
-            cost_unknown: false,
-        });
+            model,
+            request.tags.clone().into(),
+            started,
+            entry.cost,
+        );
         tracing::info!(key = %self.key, model = %model.id, saved = %entry.cost, "answered from the response cache");
         Some(completion)
     }
@@ -142,6 +132,35 @@ impl CacheSlot {
         );
         tracing::debug!(key = %self.key, "answer stored in the response cache");
     }
+}
+
+/// Records a cache hit in the cost sink: zero cost, no tokens, the cost it saved.
+pub(crate) fn record_hit(
+    inner: &Inner,
+    call_id: u64,
+    model: &ModelEntry,
+    tags: Arc<[String]>,
+    started: Instant,
+    saved: Usd,
+) {
+    inner.accounting.sink.record(&UsageRecord {
+        timestamp: SystemTime::now(),
+        call_id,
+        attempt: 1,
+        model: model.id.clone(),
+        provider: model.provider.clone(),
+        tags,
+        tokens: TokenCounts::default(),
+        cost: Default::default(),
+        price_known: model.prices.is_some(),
+        duration: started.elapsed(),
+        outcome: AttemptOutcome::Success,
+        adjustments: Adjustments::default(),
+        cache_hit: true,
+        saved_cost: saved,
+        stream_interrupted: false,
+        cost_unknown: false,
+    });
 }
 
 /// The key of everything that determines the answer: provider, endpoint, model,

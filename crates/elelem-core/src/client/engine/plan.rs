@@ -37,6 +37,10 @@ pub(crate) enum Entry {
     Stream,
     /// `create_completion` (legacy, no response cache, no virtual models).
     Completion,
+    /// One batch of `create_embeddings` (no virtual models, no fallbacks, no
+    /// context check of the batch as a whole: each input is checked on its own;
+    /// the response cache is the whole call's, looked up before batching).
+    Embedding,
 }
 
 /// A call, planned: see the module documentation.
@@ -80,7 +84,7 @@ impl CallPlan {
             .then(|| crate::json::structured_instruction(&request));
         let estimate = PromptEstimate::default();
         let (first, fallbacks, candidates) =
-            if is_virtual(&request.model) && entry != Entry::Completion {
+            if is_virtual(&request.model) && matches!(entry, Entry::Chat | Entry::Stream) {
                 let virtual_model = virtual_model(inner, &request.model)?;
                 let (candidates, first) =
                     Candidates::start(inner, &request, instruction.as_deref(), virtual_model)?;
@@ -88,7 +92,7 @@ impl CallPlan {
             } else {
                 let first = target(inner, &request.model)?;
                 check_vision(&request, &first.model)?;
-                if inner.policy.context_check {
+                if inner.policy.context_check && entry != Entry::Embedding {
                     check_context_window(
                         &first.model,
                         &request.messages,
@@ -99,7 +103,7 @@ impl CallPlan {
                 }
                 let fallbacks = match entry {
                     Entry::Chat => fallbacks_of(inner, &request, &first.model)?,
-                    Entry::Stream | Entry::Completion => VecDeque::new(),
+                    Entry::Stream | Entry::Completion | Entry::Embedding => VecDeque::new(),
                 };
                 (first, fallbacks, None)
             };
@@ -111,10 +115,11 @@ impl CallPlan {
             Entry::Chat => spans::chat(call_id, &request.model, &first.model),
             Entry::Stream => spans::stream(call_id, &request.model, &first.model),
             Entry::Completion => spans::completion(call_id, &request.model, &first.model),
+            Entry::Embedding => spans::embeddings(call_id, &request.model, &first.model),
         };
         spans::record_request(&span, request.temperature, request.max_tokens);
         let cache = match entry {
-            Entry::Completion => None,
+            Entry::Completion | Entry::Embedding => None,
             Entry::Chat | Entry::Stream => {
                 CacheSlot::new(inner, &request, &first.model, instruction.as_deref())
             }

@@ -10,6 +10,7 @@
 use serde_json::Value;
 
 mod anthropic;
+mod embeddings;
 mod gemini;
 mod openai;
 
@@ -20,6 +21,10 @@ pub(crate) fn refusal(path: &str, body: &[u8]) -> Option<Value> {
         gemini::refusal(body)
     } else if path.ends_with("/messages") {
         anthropic::refusal(body)
+    } else if path.ends_with(":batchEmbedContents") {
+        embeddings::gemini_refusal(body)
+    } else if path.ends_with("/embeddings") {
+        embeddings::openai_refusal(body)
     } else if path.ends_with("/chat/completions") {
         openai::refusal(body)
     } else {

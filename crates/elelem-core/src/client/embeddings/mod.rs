@@ -57,7 +57,10 @@ pub(crate) async fn create(
         let batch = Batch {
             wire: EmbeddingWireRequest {
                 model: target.model.upstream.clone(),
-                input: texts[range.clone()].iter().map(|t| (*t).to_owned()).collect(),
+                input: texts[range.clone()]
+                    .iter()
+                    .map(|t| (*t).to_owned())
+                    .collect(),
                 dimensions: request.dimensions,
                 encoding_format: request.encoding_format,
                 user: request.user.clone(),
@@ -187,12 +190,10 @@ fn assemble(requested: &str, batches: Vec<(usize, Done)>) -> EmbeddingResponse {
         meta.attempts += done.attempts;
         meta.cost += done.cost;
         meta.usage_estimated |= done.usage_estimated;
-        response
-            .data
-            .extend(part.data.into_iter().map(|mut item| {
-                item.index += start;
-                item
-            }));
+        response.data.extend(part.data.into_iter().map(|mut item| {
+            item.index += start;
+            item
+        }));
     }
     response
 }

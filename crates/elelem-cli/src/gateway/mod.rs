@@ -15,6 +15,7 @@
 
 mod body;
 mod chat;
+mod embeddings;
 mod error;
 mod keys;
 mod ops;
@@ -154,6 +155,7 @@ impl Gateway {
         Router::new()
             .route("/v1/chat/completions", post(chat::chat_completions))
             .route("/v1/completions", post(chat::completions))
+            .route("/v1/embeddings", post(embeddings::embeddings))
             .route("/v1/models", get(chat::models))
             .route("/v1/stats", get(ops::stats))
             .route("/health", get(ops::health))

@@ -31,13 +31,27 @@ pub fn embedding_vectors(start: usize, count: usize, dimensions: usize) -> Vec<V
         .collect()
 }
 
-fn openai_body(model: &str, data: Vec<Value>, prompt_tokens: u64) -> Value {
-    json!({
-        "object": "list",
-        "data": data,
-        "model": model,
-        "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens}
-    })
+/// OpenAI's answer with each vector written by `encode`.
+fn openai_answer(
+    model: &str,
+    vectors: &[Vec<f32>],
+    prompt_tokens: u64,
+    encode: impl Fn(&[f32]) -> Value,
+) -> ScriptedResponse {
+    let data: Vec<Value> = vectors
+        .iter()
+        .enumerate()
+        .map(|(index, v)| json!({"object": "embedding", "index": index, "embedding": encode(v)}))
+        .collect();
+    ScriptedResponse::json(
+        200,
+        json!({
+            "object": "list",
+            "data": data,
+            "model": model,
+            "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens}
+        }),
+    )
 }
 
 /// OpenAI's `/embeddings` answer (HTTP 200) with `vectors` as float arrays, in
@@ -57,12 +71,7 @@ pub fn openai_embeddings(
     vectors: &[Vec<f32>],
     prompt_tokens: u64,
 ) -> ScriptedResponse {
-    let data = vectors
-        .iter()
-        .enumerate()
-        .map(|(index, v)| json!({"object": "embedding", "index": index, "embedding": v}))
-        .collect();
-    ScriptedResponse::json(200, openai_body(model, data, prompt_tokens))
+    openai_answer(model, vectors, prompt_tokens, |v| json!(v))
 }
 
 /// OpenAI's `/embeddings` answer to `encoding_format: "base64"`: each vector as
@@ -79,16 +88,10 @@ pub fn openai_embeddings_base64(
     vectors: &[Vec<f32>],
     prompt_tokens: u64,
 ) -> ScriptedResponse {
-    let data = vectors
-        .iter()
-        .enumerate()
-        .map(|(index, v)| {
-            let bytes: Vec<u8> = v.iter().flat_map(|f| f.to_le_bytes()).collect();
-            let text = base64::engine::general_purpose::STANDARD.encode(bytes);
-            json!({"object": "embedding", "index": index, "embedding": text})
-        })
-        .collect();
-    ScriptedResponse::json(200, openai_body(model, data, prompt_tokens))
+    openai_answer(model, vectors, prompt_tokens, |v| {
+        let bytes: Vec<u8> = v.iter().flat_map(|f| f.to_le_bytes()).collect();
+        json!(base64::engine::general_purpose::STANDARD.encode(bytes))
+    })
 }
 
 /// Ollama's `/api/embed` answer (HTTP 200): `model`, `embeddings`,

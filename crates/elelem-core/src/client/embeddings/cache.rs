@@ -1,20 +1,20 @@
 //! Embeddings in the response cache: one entry for a whole call (all its
-//! batches), keyed by everything that determines the vectors.
+//! batches), keyed by everything that determines the vectors, through the chat
+//! calls' [`CacheSlot`] (single flight included).
 //!
 //! The cache stores [`CachedResponse`]s, which hold a chat completion: an
 //! embeddings response is kept in it as `{"object": "embedding.list",
 //! "elelem_embeddings": <the response>}`, so every cache store (memory, disk,
 //! a database) keeps embeddings unchanged.
 
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::cache::{Cache, CacheClaim, CacheKey, CacheMode, CachedResponse, Lookup};
+use crate::cache::{CacheKey, CachedResponse};
 use crate::catalogue::ModelEntry;
-use crate::client::cached::record_hit;
+use crate::client::cached::{record_hit, CacheSlot};
 use crate::client::elelem::Inner;
 use crate::types::{ChatCompletion, EmbeddingRequest, EmbeddingResponse};
 
@@ -25,12 +25,7 @@ const KEY_VERSION: u32 = 1;
 const FIELD: &str = "elelem_embeddings";
 
 /// An embeddings call's place in the response cache.
-pub(super) struct EmbeddingSlot {
-    cache: Arc<dyn Cache>,
-    key: CacheKey,
-    mode: CacheMode,
-    claim: Mutex<Option<CacheClaim>>,
-}
+pub(super) struct EmbeddingSlot(CacheSlot);
 
 impl EmbeddingSlot {
     /// The slot of `request` on `model`; `None` when the client has no cache or
@@ -40,9 +35,6 @@ impl EmbeddingSlot {
         request: &EmbeddingRequest,
         model: &ModelEntry,
     ) -> Option<EmbeddingSlot> {
-        if request.cache == CacheMode::Ignore {
-            return None;
-        }
         let content = json!({
             "elelem_cache_key": KEY_VERSION,
             "operation": "embeddings",
@@ -53,12 +45,8 @@ impl EmbeddingSlot {
             "input": request.input,
             "dimensions": request.dimensions,
         });
-        Some(EmbeddingSlot {
-            cache: inner.cache.clone()?,
-            key: CacheKey::from_content(&content),
-            mode: request.cache,
-            claim: Mutex::new(None),
-        })
+        let key = CacheKey::from_content(&content);
+        CacheSlot::keyed(inner, key, request.cache).map(EmbeddingSlot)
     }
 
     /// The cached response, recorded as a hit (zero cost, the cost saved).
@@ -69,24 +57,16 @@ impl EmbeddingSlot {
         model: &ModelEntry,
         call_id: u64,
     ) -> Option<EmbeddingResponse> {
-        if self.mode == CacheMode::Refresh {
-            return None;
-        }
         let started = Instant::now();
-        let entry = match self.cache.get_or_claim(&self.key).await {
-            Lookup::Hit(entry) => *entry,
-            Lookup::Miss(claim) => {
-                *self.claim.lock().unwrap_or_else(PoisonError::into_inner) = claim;
-                return None;
-            }
-        };
+        let entry = self.0.entry().await?;
+        let key = self.0.key();
         let Some(mut response) = entry
             .completion
             .extra
             .get(FIELD)
             .and_then(|v| EmbeddingResponse::deserialize(v).ok())
         else {
-            tracing::info!(key = %self.key, "cache entry holds no embeddings; ignored");
+            tracing::info!(%key, "cache entry holds no embeddings; ignored");
             return None;
         };
         record_hit(
@@ -97,7 +77,7 @@ impl EmbeddingSlot {
             started,
             entry.cost,
         );
-        tracing::info!(key = %self.key, model = %model.id, saved = %entry.cost, "embeddings answered from the response cache");
+        tracing::info!(%key, model = %model.id, saved = %entry.cost, "embeddings answered from the response cache");
         response.elelem.requested_model = request.model.clone();
         response.elelem.cache_hit = true;
         Some(response)
@@ -117,12 +97,6 @@ impl EmbeddingSlot {
             response.elelem.requested_model.clone(),
             response.elelem.cost,
         );
-        self.cache.put(&self.key, &entry).await;
-        drop(
-            self.claim
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take(),
-        );
+        self.0.put(&entry).await;
     }
 }

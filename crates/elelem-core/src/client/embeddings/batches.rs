@@ -6,7 +6,7 @@ use std::ops::Range;
 /// at most `max_tokens` tokens (an input larger than `max_tokens` alone goes in
 /// a range of its own); one range when the model has no limits.
 ///
-/// ```ignore
+/// ```text
 /// assert_eq!(split(&[5, 5, 5], Some(2), None), vec![0..2, 2..3]);
 /// ```
 pub(super) fn split(

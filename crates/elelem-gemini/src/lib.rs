@@ -42,6 +42,7 @@
 //! ```
 
 mod convert;
+mod embed;
 mod stream;
 
 use std::sync::Arc;
@@ -49,7 +50,8 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use elelem_core::provider::{
-    Provider, ProviderError, ProviderPlugin, ProviderResponse, ProviderSettings, WireRequest,
+    EmbeddingReply, EmbeddingWireRequest, Provider, ProviderError, ProviderPlugin,
+    ProviderResponse, ProviderSettings, WireRequest,
 };
 use elelem_core::ElelemError;
 use elelem_openai::native::provider_response;
@@ -158,6 +160,27 @@ impl Mapping for Gemini {
             SseFraming::with_limit(self.http.settings().max_response_bytes),
             stream::Mapper::new(self.http.clone()),
         )
+    }
+
+    fn embeddings_request(
+        &self,
+        request: &EmbeddingWireRequest,
+    ) -> Result<HttpRequest, ProviderError> {
+        let model = embed::bare_model(&request.model);
+        let url = format!("{}/models/{model}:batchEmbedContents", self.http.base_url());
+        let named = format!("models/{model}");
+        HttpRequest::json(url, &embed::body(request, &named)).map_err(|e| {
+            self.http
+                .invalid_piece(format!("cannot encode the request: {e}"), "")
+        })
+    }
+
+    fn embeddings_response(
+        &self,
+        request: &EmbeddingWireRequest,
+        reply: HttpReply,
+    ) -> Result<EmbeddingReply, ProviderError> {
+        embed::response(&self.http, request, reply)
     }
 
     fn error(&self, error: ProviderError) -> ProviderError {

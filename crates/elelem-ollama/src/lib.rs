@@ -35,6 +35,7 @@
 //! ```
 
 mod convert;
+mod embed;
 mod stream;
 
 use std::sync::Arc;
@@ -42,7 +43,8 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use elelem_core::provider::{
-    Provider, ProviderError, ProviderPlugin, ProviderResponse, ProviderSettings, WireRequest,
+    EmbeddingReply, EmbeddingWireRequest, Provider, ProviderError, ProviderPlugin,
+    ProviderResponse, ProviderSettings, WireRequest,
 };
 use elelem_core::{ElelemError, ModelInfo, ModelList};
 use elelem_openai::native::provider_response;
@@ -130,6 +132,24 @@ impl Mapping for Ollama {
             NdjsonFraming::with_limit(self.http.settings().max_response_bytes),
             stream::Mapper::new(self.http.clone()),
         )
+    }
+
+    fn embeddings_request(
+        &self,
+        request: &EmbeddingWireRequest,
+    ) -> Result<HttpRequest, ProviderError> {
+        HttpRequest::json(format!("{}/api/embed", self.root), &embed::body(request)).map_err(|e| {
+            self.http
+                .invalid_piece(format!("cannot encode the request: {e}"), "")
+        })
+    }
+
+    fn embeddings_response(
+        &self,
+        _request: &EmbeddingWireRequest,
+        reply: HttpReply,
+    ) -> Result<EmbeddingReply, ProviderError> {
+        embed::response(&self.http, reply)
     }
 
     fn models_url(&self) -> Option<String> {

@@ -16,6 +16,7 @@
 //! # }
 //! ```
 
+mod embeddings;
 mod legacy;
 pub mod native;
 mod quirks;

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use elelem_core::provider::{
-    Provider, ProviderError, ProviderResponse, ProviderSettings, ProviderStream,
-    TextCompletionResponse, WireRequest,
+    EmbeddingReply, EmbeddingWireRequest, Provider, ProviderError, ProviderResponse,
+    ProviderSettings, ProviderStream, TextCompletionResponse, WireRequest,
 };
 use elelem_core::{ChatCompletion, ElelemError};
 
@@ -101,6 +101,13 @@ impl Provider for OpenAiCompatible {
         request: WireRequest,
     ) -> Result<TextCompletionResponse, ProviderError> {
         self.legacy_completion(request).await
+    }
+
+    async fn embeddings(
+        &self,
+        request: EmbeddingWireRequest,
+    ) -> Result<EmbeddingReply, ProviderError> {
+        self.create_embeddings(request).await
     }
 
     async fn list_models(&self) -> Result<elelem_core::ModelList, ProviderError> {

@@ -45,6 +45,16 @@ fn is_chat_path(path: &str) -> bool {
         || crate::bedrock::is_converse_path(path)
         || path.ends_with(":rawPredict")
         || path.ends_with(":streamRawPredict")
+        || is_embeddings_path(path)
+}
+
+/// Whether a `POST` path is an embeddings endpoint (OpenAI's `…/embeddings`,
+/// Ollama's `…/api/embed`, Gemini's `…:batchEmbedContents`), answered by the
+/// script like a chat endpoint.
+fn is_embeddings_path(path: &str) -> bool {
+    path.ends_with("/embeddings")
+        || path.ends_with("/api/embed")
+        || path.ends_with(":batchEmbedContents")
 }
 
 fn route(method: &Method, path: &str) -> Route {

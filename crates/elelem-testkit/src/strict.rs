@@ -12,6 +12,7 @@ use serde_json::Value;
 
 mod anthropic;
 mod bedrock;
+mod embeddings;
 mod gemini;
 mod openai;
 
@@ -24,6 +25,10 @@ pub(crate) fn refusal(path: &str, body: &[u8]) -> Option<Value> {
         anthropic::refusal(body)
     } else if crate::bedrock::is_converse_path(path) {
         bedrock::refusal(body)
+    } else if path.ends_with(":batchEmbedContents") {
+        embeddings::gemini_refusal(body)
+    } else if path.ends_with("/embeddings") {
+        embeddings::openai_refusal(body)
     } else if path.ends_with("/chat/completions") {
         openai::refusal(body)
     } else {

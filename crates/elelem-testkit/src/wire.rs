@@ -27,6 +27,7 @@ use crate::ScriptedResponse;
 
 mod anthropic;
 mod chunks;
+mod embeddings;
 mod gemini;
 mod ollama;
 mod openrouter;
@@ -38,6 +39,9 @@ pub use anthropic::{
     AnthropicMessage,
 };
 pub use chunks::{completion_stream, UsagePlacement};
+pub use embeddings::{
+    embedding_vectors, gemini_embeddings, ollama_embed, openai_embeddings, openai_embeddings_base64,
+};
 pub use gemini::{
     gemini_error, gemini_overloaded, gemini_rate_limited, gemini_response, GeminiResponse,
 };

@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use serde::Serialize;
 
 use elelem_core::provider::{
-    Provider, ProviderError, ProviderResponse, ProviderStream, ResponseEventStream, ResponseReply,
-    WireRequest,
+    EmbeddingReply, EmbeddingWireRequest, Provider, ProviderError, ProviderResponse,
+    ProviderStream, ResponseEventStream, ResponseReply, WireRequest,
 };
 use elelem_core::ModelList;
 
@@ -122,6 +122,28 @@ pub trait Mapping: Send + Sync + std::fmt::Debug + 'static {
         None
     }
 
+    /// The HTTP request for one batch of embeddings. The default answers
+    /// [`ProviderError::Unsupported`]: the provider has no embeddings.
+    fn embeddings_request(
+        &self,
+        _request: &EmbeddingWireRequest,
+    ) -> Result<HttpRequest, ProviderError> {
+        Err(ProviderError::Unsupported {
+            operation: "embeddings",
+        })
+    }
+
+    /// The embeddings, in OpenAI's shape, for a successful reply to `request`.
+    fn embeddings_response(
+        &self,
+        _request: &EmbeddingWireRequest,
+        _reply: HttpReply,
+    ) -> Result<EmbeddingReply, ProviderError> {
+        Err(ProviderError::Unsupported {
+            operation: "embeddings",
+        })
+    }
+
     /// The model list (`provider:model` ids) for a successful listing reply.
     fn models_response(&self, _reply: HttpReply) -> Result<ModelList, ProviderError> {
         Err(ProviderError::Unsupported {
@@ -207,6 +229,20 @@ impl<M: Mapping> Provider for Mapped<M> {
         crate::open_response_stream(mapping.client(), &url, &request, None)
             .await
             .map_err(|e| mapping.error(e))
+    }
+
+    async fn embeddings(
+        &self,
+        request: EmbeddingWireRequest,
+    ) -> Result<EmbeddingReply, ProviderError> {
+        let mapping = &self.0;
+        let http = mapping.embeddings_request(&request)?;
+        let reply = mapping
+            .client()
+            .post_bytes(http.url.as_str(), http.body)
+            .await
+            .map_err(|e| mapping.error(e))?;
+        mapping.embeddings_response(&request, reply)
     }
 
     async fn list_models(&self) -> Result<ModelList, ProviderError> {

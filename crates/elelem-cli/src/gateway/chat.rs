@@ -34,7 +34,7 @@ pub fn meta_json(meta: &ElelemMeta) -> Value {
 }
 
 /// Authentication, the rate limit and the body: what every POST starts with.
-pub(super) async fn admit(
+pub(crate) async fn admit(
     gateway: &Arc<Gateway>,
     headers: &HeaderMap,
     body: Body,
@@ -63,7 +63,7 @@ pub(crate) fn count(route: &'static str, status: u16, started: Instant) {
         .record(started.elapsed().as_secs_f64());
 }
 
-pub(super) fn fail(
+pub(crate) fn fail(
     route: &'static str,
     started: Instant,
     guard: &mut InFlight,

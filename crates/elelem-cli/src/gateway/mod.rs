@@ -16,6 +16,7 @@
 mod body;
 mod chat;
 mod db_keys;
+mod embeddings;
 mod error;
 mod keys;
 mod ops;
@@ -243,6 +244,7 @@ impl Gateway {
             .route("/v1/chat/completions", post(chat::chat_completions))
             .route("/v1/completions", post(chat::completions))
             .route("/v1/responses", post(responses::create))
+            .route("/v1/embeddings", post(embeddings::embeddings))
             .route("/v1/models", get(chat::models))
             .route("/v1/stats", get(ops::stats))
             .route("/health", get(ops::health))

@@ -81,6 +81,27 @@ impl Default for Capabilities {
     }
 }
 
+/// What the catalogue says of an embedding model (`embeddings = {...}` in a
+/// models file): the size of its vectors and how much one request may carry.
+///
+/// ```
+/// use elelem_core::catalogue::EmbeddingSpec;
+/// let spec: EmbeddingSpec = toml::from_str("dimensions = 1536\nmax_inputs = 2048").unwrap();
+/// assert_eq!(spec.max_inputs, Some(2048));
+/// assert_eq!(spec.max_request_tokens, None);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmbeddingSpec {
+    /// The size of its vectors by default.
+    pub dimensions: Option<u32>,
+    /// The most inputs one request may hold (OpenAI: 2,048; Gemini: 100).
+    pub max_inputs: Option<u32>,
+    /// The most input tokens one request may hold, all inputs together (OpenAI:
+    /// 300,000).
+    pub max_request_tokens: Option<u64>,
+}
+
 /// A model's catalogue entry.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelEntry {
@@ -121,6 +142,8 @@ pub struct ModelEntry {
     pub price_date: Option<String>,
     /// The date the provider retires (or retired) the model, `YYYY-MM-DD`, when known.
     pub deprecation_date: Option<String>,
+    /// For an embedding model, its vector size and per-request limits.
+    pub embeddings: Option<EmbeddingSpec>,
 }
 
 impl ModelEntry {
@@ -154,6 +177,7 @@ impl ModelEntry {
             price_source: None,
             price_date: None,
             deprecation_date: None,
+            embeddings: None,
         }
     }
 }

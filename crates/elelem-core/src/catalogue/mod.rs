@@ -9,7 +9,7 @@ mod query;
 mod variant;
 mod virtual_model;
 
-pub use entry::{Capabilities, ModelEntry, ProviderEntry};
+pub use entry::{Capabilities, EmbeddingSpec, ModelEntry, ProviderEntry};
 pub use lookup::did_you_mean;
 pub(crate) use lookup::did_you_mean_hint;
 pub use prices::{CostBreakdown, LongContextRates, PriceTiers, Prices, Rates};
@@ -161,6 +161,8 @@ struct ModelFields {
     price_date: Option<String>,
     #[serde(default)]
     deprecation_date: Option<String>,
+    #[serde(default)]
+    embeddings: Option<EmbeddingSpec>,
 }
 
 fn usd() -> String {
@@ -319,6 +321,7 @@ impl Catalogue {
                     price_source,
                     price_date,
                     deprecation_date: fields.deprecation_date,
+                    embeddings: fields.embeddings,
                 }),
             );
         }

@@ -44,16 +44,57 @@ impl CacheSlot {
         model: &ModelEntry,
         instruction: Option<&str>,
     ) -> Option<Self> {
-        if request.cache == CacheMode::Ignore {
+        CacheSlot::keyed(
+            inner,
+            key_of(inner, request, model, instruction),
+            request.cache,
+        )
+    }
+
+    /// The slot under `key` in the client's cache, used as `mode` says; `None`
+    /// when the client has no cache or `mode` ignores it.
+    pub fn keyed(inner: &Inner, key: CacheKey, mode: CacheMode) -> Option<Self> {
+        if mode == CacheMode::Ignore {
             return None;
         }
-        let cache = inner.cache.clone()?;
         Some(CacheSlot {
-            cache,
-            key: key_of(inner, request, model, instruction),
-            mode: request.cache,
+            cache: inner.cache.clone()?,
+            key,
+            mode,
             claim: Mutex::new(None),
         })
+    }
+
+    /// The key.
+    pub fn key(&self) -> &CacheKey {
+        &self.key
+    }
+
+    /// The entry stored under the key; `None` on a miss (keeping its single-flight
+    /// claim until [`CacheSlot::put`] or the slot is dropped) or when the mode
+    /// skips the lookup.
+    pub async fn entry(&self) -> Option<CachedResponse> {
+        if self.mode == CacheMode::Refresh {
+            return None;
+        }
+        match self.cache.get_or_claim(&self.key).await {
+            Lookup::Hit(entry) => Some(*entry),
+            Lookup::Miss(claim) => {
+                *self.claim.lock().unwrap_or_else(PoisonError::into_inner) = claim;
+                None
+            }
+        }
+    }
+
+    /// Stores `entry` under the key and releases the claim.
+    pub async fn put(&self, entry: &CachedResponse) {
+        self.cache.put(&self.key, entry).await;
+        drop(
+            self.claim
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
     }
 
     /// The cached answer, if there is one that still passes the request's schema and
@@ -67,17 +108,8 @@ impl CacheSlot {
         validator: Option<&Validator>,
         call_id: u64,
     ) -> Option<ChatCompletion> {
-        if self.mode == CacheMode::Refresh {
-            return None;
-        }
         let started = Instant::now();
-        let entry = match self.cache.get_or_claim(&self.key).await {
-            Lookup::Hit(entry) => *entry,
-            Lookup::Miss(claim) => {
-                *self.claim.lock().unwrap_or_else(PoisonError::into_inner) = claim;
-                return None;
-            }
-        };
+        let entry = self.entry().await?;
         let mode = answer::AnswerMode::of(request);
         let checked = answer::process(
             &entry.completion,
@@ -105,24 +137,14 @@ impl CacheSlot {
         meta.reasoning = entry.reasoning.or(done.reasoning);
         meta.json = done.json;
         meta.cache_hit = true;
-        inner.accounting.sink.record(&UsageRecord {
-            timestamp: SystemTime::now(),
+        record_hit(
+            inner,
             call_id,
-            attempt: 1,
-            model: model.id.clone(),
-            provider: model.provider.clone(),
-            tags: request.tags.clone().into(),
-            tokens: TokenCounts::default(),
-            cost: Default::default(),
-            price_known: model.prices.is_some(),
-            duration: started.elapsed(),
-            outcome: AttemptOutcome::Success,
-            adjustments: Adjustments::default(),
-            cache_hit: true,
-            saved_cost: entry.cost,
-            stream_interrupted: false,
-            cost_unknown: false,
-        });
+            model,
+            request.tags.clone().into(),
+            started,
+            entry.cost,
+        );
         tracing::info!(key = %self.key, model = %model.id, saved = %entry.cost, "answered from the response cache");
         Some(completion)
     }
@@ -133,15 +155,38 @@ impl CacheSlot {
         let mut entry =
             CachedResponse::new(completion.clone(), meta.answered_by.clone(), meta.cost);
         entry.reasoning = meta.reasoning.clone();
-        self.cache.put(&self.key, &entry).await;
-        drop(
-            self.claim
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take(),
-        );
+        self.put(&entry).await;
         tracing::debug!(key = %self.key, "answer stored in the response cache");
     }
+}
+
+/// Records a cache hit in the cost sink: zero cost, no tokens, the cost it saved.
+pub(crate) fn record_hit(
+    inner: &Inner,
+    call_id: u64,
+    model: &ModelEntry,
+    tags: Arc<[String]>,
+    started: Instant,
+    saved: Usd,
+) {
+    inner.accounting.sink.record(&UsageRecord {
+        timestamp: SystemTime::now(),
+        call_id,
+        attempt: 1,
+        model: model.id.clone(),
+        provider: model.provider.clone(),
+        tags,
+        tokens: TokenCounts::default(),
+        cost: Default::default(),
+        price_known: model.prices.is_some(),
+        duration: started.elapsed(),
+        outcome: AttemptOutcome::Success,
+        adjustments: Adjustments::default(),
+        cache_hit: true,
+        saved_cost: saved,
+        stream_interrupted: false,
+        cost_unknown: false,
+    });
 }
 
 /// The key of everything that determines the answer: provider, endpoint, model,

@@ -168,6 +168,29 @@ impl Elelem {
         super::responses_stream::open(&self.inner, request).await
     }
 
+    /// Embeds one text or many (`/v1/embeddings`, Ollama's `/api/embed`,
+    /// Gemini's `batchEmbedContents`), answered in OpenAI's shape. Inputs above
+    /// the model's per-request limits are sent in several requests and
+    /// re-assembled in input order; each request has the retries, budgets and
+    /// cost accounting (input tokens only, by tag) of a chat call. Identical
+    /// requests are answered from the response cache when it is on.
+    ///
+    /// ```no_run
+    /// # async fn demo(elelem: elelem_core::Elelem) -> Result<(), elelem_core::ElelemError> {
+    /// use elelem_core::EmbeddingRequest;
+    /// let request = EmbeddingRequest::new("openai:text-embedding-3-small", vec!["a cat", "a dog"])
+    ///     .tags(["search"]);
+    /// let response = elelem.create_embeddings(request).await?;
+    /// println!("{} vectors, cost {}", response.data.len(), response.elelem.cost);
+    /// # Ok(()) }
+    /// ```
+    pub async fn create_embeddings(
+        &self,
+        request: crate::types::EmbeddingRequest,
+    ) -> Result<crate::types::EmbeddingResponse, ElelemError> {
+        super::embeddings::create(&self.inner, request).await
+    }
+
     /// The catalogue's models merged with what each provider serves right now
     /// (`GET /models`), for servers such as vLLM whose models are not catalogued.
     /// Providers that cannot be reached or cannot list contribute their catalogue

@@ -33,6 +33,7 @@ mod call;
 mod candidates;
 mod checks;
 mod elelem;
+mod embeddings;
 mod engine;
 pub mod gate;
 mod generate;

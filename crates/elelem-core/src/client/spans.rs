@@ -69,6 +69,11 @@ pub(crate) fn response(call_id: u64, requested: &str, model: &ModelEntry) -> Spa
     call_span!("elelem.response", "chat", call_id, requested, model)
 }
 
+/// The span of one batch of an embeddings call.
+pub(crate) fn embeddings(call_id: u64, requested: &str, model: &ModelEntry) -> Span {
+    call_span!("elelem.embeddings", "embeddings", call_id, requested, model)
+}
+
 /// Records the request parameters GenAI names.
 pub(crate) fn record_request(span: &Span, temperature: Option<f64>, max_tokens: Option<u32>) {
     if let Some(temperature) = temperature {

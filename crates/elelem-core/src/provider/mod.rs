@@ -1,6 +1,7 @@
 //! The provider plugin contract: the [`Provider`] trait, what it is given and what it
 //! returns, and how a provider crate registers itself.
 
+mod embedding;
 mod error;
 mod liveness;
 mod registration;
@@ -8,6 +9,7 @@ mod request;
 mod responses;
 mod wire;
 
+pub use embedding::{EmbeddingReply, EmbeddingWireRequest};
 pub use error::{HttpError, ProviderError, ProviderErrorKind, MAX_ERROR_BODY_CHARS};
 pub use liveness::Liveness;
 pub use registration::{ProviderPlugin, ProviderSettings};
@@ -92,6 +94,33 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
     ) -> Result<ResponseEventStream, ProviderError> {
         Err(ProviderError::Unsupported {
             operation: "the streamed Responses API",
+        })
+    }
+
+    /// Sends one embeddings request (one batch, within the model's limits). The
+    /// default answers [`ProviderError::Unsupported`]: the provider has no
+    /// embeddings.
+    ///
+    /// ```
+    /// # use async_trait::async_trait;
+    /// # use elelem_core::provider::{EmbeddingWireRequest, Provider, ProviderError, ProviderResponse, WireRequest};
+    /// # #[derive(Debug)] struct ChatOnly;
+    /// # #[async_trait] impl Provider for ChatOnly {
+    /// #     async fn chat_completion(&self, _r: WireRequest) -> Result<ProviderResponse, ProviderError> {
+    /// #         Err(ProviderError::Unsupported { operation: "chat" })
+    /// #     }
+    /// # }
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let refused = ChatOnly.embeddings(EmbeddingWireRequest::new("m", vec!["x".into()])).await;
+    /// assert!(matches!(refused, Err(ProviderError::Unsupported { operation: "embeddings" })));
+    /// # });
+    /// ```
+    async fn embeddings(
+        &self,
+        _request: EmbeddingWireRequest,
+    ) -> Result<EmbeddingReply, ProviderError> {
+        Err(ProviderError::Unsupported {
+            operation: "embeddings",
         })
     }
 

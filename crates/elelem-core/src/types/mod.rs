@@ -3,6 +3,7 @@
 mod check;
 mod chunk;
 mod completion;
+mod embedding;
 mod message;
 mod model_list;
 mod open_object;
@@ -17,6 +18,10 @@ mod usage;
 pub use check::AnswerCheck;
 pub use chunk::{ChatCompletionChunk, ChunkChoice, Delta};
 pub use completion::{ChatCompletion, Choice, ElelemMeta, FinishReason, ResponseMessage};
+pub use embedding::{
+    embedding_from_base64, embedding_to_base64, Embedding, EmbeddingInput, EmbeddingMeta,
+    EmbeddingRequest, EmbeddingResponse, EmbeddingUsage, EncodingFormat,
+};
 pub use message::{Content, Message, Role};
 pub use model_list::{ModelInfo, ModelList};
 pub use request::{ChatRequest, ResponseFormat};

@@ -173,6 +173,24 @@ impl Elelem {
             .block_on("create_response", self.client.create_response(request))?
     }
 
+    /// Embeds one text or many (see
+    /// [`elelem_core::Elelem::create_embeddings`]).
+    ///
+    /// ```no_run
+    /// # fn demo(elelem: elelem::blocking::Elelem) -> Result<(), elelem::ElelemError> {
+    /// let request = elelem::EmbeddingRequest::new("openai:text-embedding-3-small", "a cat");
+    /// let response = elelem.create_embeddings(request)?;
+    /// println!("{} values", response.data[0].embedding.len());
+    /// # Ok(()) }
+    /// ```
+    pub fn create_embeddings(
+        &self,
+        request: elelem_core::EmbeddingRequest,
+    ) -> Result<elelem_core::EmbeddingResponse, ElelemError> {
+        self.runtime
+            .block_on("create_embeddings", self.client.create_embeddings(request))?
+    }
+
     /// Sends one user message and returns the answer's text (see
     /// [`elelem_core::Elelem::chat`]).
     ///

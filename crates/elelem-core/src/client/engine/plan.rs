@@ -40,6 +40,10 @@ pub(crate) enum Entry {
     /// `create_response` and `stream_response` (the Responses API: no response
     /// cache, no virtual models, no fallbacks).
     Response,
+    /// One batch of `create_embeddings` (no virtual models, no fallbacks, no
+    /// context check of the batch as a whole: each input is checked on its own;
+    /// the response cache is the whole call's, looked up before batching).
+    Embedding,
 }
 
 /// A call, planned: see the module documentation.
@@ -91,7 +95,7 @@ impl CallPlan {
             } else {
                 let first = target(inner, &request.model)?;
                 check_vision(&request, &first.model)?;
-                if inner.policy.context_check {
+                if inner.policy.context_check && entry != Entry::Embedding {
                     check_context_window(
                         &first.model,
                         &request.messages,
@@ -102,7 +106,7 @@ impl CallPlan {
                 }
                 let fallbacks = match entry {
                     Entry::Chat => fallbacks_of(inner, &request, &first.model)?,
-                    Entry::Stream | Entry::Completion | Entry::Response => VecDeque::new(),
+                    Entry::Stream | Entry::Completion | Entry::Response | Entry::Embedding => VecDeque::new(),
                 };
                 (first, fallbacks, None)
             };
@@ -115,10 +119,11 @@ impl CallPlan {
             Entry::Stream => spans::stream(call_id, &request.model, &first.model),
             Entry::Completion => spans::completion(call_id, &request.model, &first.model),
             Entry::Response => spans::response(call_id, &request.model, &first.model),
+            Entry::Embedding => spans::embeddings(call_id, &request.model, &first.model),
         };
         spans::record_request(&span, request.temperature, request.max_tokens);
         let cache = match entry {
-            Entry::Completion | Entry::Response => None,
+            Entry::Completion | Entry::Response | Entry::Embedding => None,
             Entry::Chat | Entry::Stream => {
                 CacheSlot::new(inner, &request, &first.model, instruction.as_deref())
             }

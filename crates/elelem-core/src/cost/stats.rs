@@ -97,6 +97,12 @@ pub struct Stats {
     /// instead of retried. Serialized only when non-zero.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub json_repairs: u64,
+    /// Elelem extension: attempts whose cost is unknown (a timeout, a body cut
+    /// mid-way or undecodable, a stream dropped before its usage): the provider
+    /// may have billed more than their recorded cost, and budgets were charged
+    /// their worst case. Serialized only when non-zero.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub calls_cost_unknown: u64,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -120,6 +126,7 @@ pub(crate) struct StatsAccumulator {
     cache_saved: Usd,
     interrupted_streams: u64,
     json_repairs: u64,
+    calls_cost_unknown: u64,
 }
 
 impl StatsAccumulator {
@@ -147,6 +154,7 @@ impl StatsAccumulator {
             self.cache_saved += record.saved_cost;
         }
         self.interrupted_streams += u64::from(record.stream_interrupted);
+        self.calls_cost_unknown += u64::from(record.cost_unknown);
         let r = &mut self.retries;
         match record.outcome {
             AttemptOutcome::Success => self.calls += 1,
@@ -198,6 +206,7 @@ impl StatsAccumulator {
             cache_saved_cost_usd: self.cache_saved,
             interrupted_streams: self.interrupted_streams,
             json_repairs: self.json_repairs,
+            calls_cost_unknown: self.calls_cost_unknown,
         }
     }
 }
@@ -246,5 +255,36 @@ mod tests {
                 "total_retries"
             ]
         );
+    }
+
+    #[test]
+    fn attempts_of_unknown_cost_are_counted_and_shown_only_when_some() {
+        let mut acc = StatsAccumulator::default();
+        for i in 0..50 {
+            acc.add(&UsageRecord {
+                timestamp: std::time::SystemTime::UNIX_EPOCH,
+                call_id: i,
+                attempt: 1,
+                model: "groq:m".into(),
+                provider: "groq".into(),
+                tags: Vec::new().into(),
+                tokens: super::super::TokenCounts::default(),
+                cost: crate::catalogue::CostBreakdown::default(),
+                price_known: true,
+                duration: std::time::Duration::ZERO,
+                outcome: AttemptOutcome::Success,
+                adjustments: super::super::Adjustments::default(),
+                cache_hit: false,
+                saved_cost: Usd::ZERO,
+                stream_interrupted: false,
+                cost_unknown: i % 10 == 0,
+            });
+        }
+        let stats = acc.stats();
+        assert_eq!(stats.calls_cost_unknown, 5);
+        let json = serde_json::to_value(&stats).unwrap();
+        assert_eq!(json["calls_cost_unknown"], 5);
+        let none = serde_json::to_value(Stats::default()).unwrap();
+        assert!(none.get("calls_cost_unknown").is_none());
     }
 }

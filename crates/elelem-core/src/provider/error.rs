@@ -192,6 +192,24 @@ pub enum ProviderError {
         /// What went wrong.
         message: String,
     },
+    /// A success status whose body was cut mid-way (the connection closed or
+    /// reset before its end). The provider took the request and may have billed
+    /// it, so the attempt is recorded with an unknown cost and charged its worst
+    /// case. Retried like a connection failure.
+    ///
+    /// ```
+    /// use elelem_core::provider::ProviderError;
+    /// let e = ProviderError::BodyCut { provider: "groq".into(), message: "unexpected end of file".into() };
+    /// assert!(e.is_retryable());
+    /// assert!(e.to_string().contains("cut mid-way"));
+    /// ```
+    #[error("{provider}'s answer was cut mid-way: {message}")]
+    BodyCut {
+        /// The provider's name.
+        provider: String,
+        /// What went wrong.
+        message: String,
+    },
     /// No complete answer within the time limit.
     #[error("{provider} did not answer within {after:?}; raise the timeout if the model is slow")]
     Timeout {
@@ -319,6 +337,7 @@ impl ProviderError {
         match self {
             ProviderError::Http(http) => http.is_retryable(),
             ProviderError::Connection { .. }
+            | ProviderError::BodyCut { .. }
             | ProviderError::Timeout { .. }
             | ProviderError::InvalidBody { .. }
             | ProviderError::RateLimitWait { .. } => true,

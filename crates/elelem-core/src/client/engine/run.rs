@@ -65,12 +65,13 @@ fn failed_generation(error: &ProviderError) -> Option<String> {
 }
 
 /// Whether a failed attempt may still have been billed: the provider took the
-/// request but its answer is unknown (a timeout, a body that could not be decoded
-/// or was too large).
+/// request but its answer is unknown (a timeout, a body cut mid-way, that could
+/// not be decoded or was too large).
 fn outcome_unknown(error: &ProviderError) -> bool {
     matches!(
         error,
         ProviderError::Timeout { .. }
+            | ProviderError::BodyCut { .. }
             | ProviderError::InvalidBody { .. }
             | ProviderError::BodyTooLarge { .. }
     )
@@ -287,8 +288,9 @@ pub(crate) async fn run<O: Operation>(
         };
 
         // Decide.
+        // Unknown unless the answer said what it used.
         let cost_unknown = match &refused.problem {
-            AttemptProblem::Provider(error) => outcome_unknown(error),
+            AttemptProblem::Provider(error) => outcome_unknown(error) && usage.is_none(),
             _ => false,
         };
         let truncated = refused.problem == AttemptProblem::Truncated;

@@ -44,6 +44,7 @@ mod body;
 mod error;
 mod handler;
 mod limit;
+mod random_faults;
 mod record;
 mod script;
 mod server;
@@ -53,6 +54,7 @@ mod strict;
 pub mod wire;
 
 pub use error::TestkitError;
+pub use random_faults::RandomFaults;
 pub use record::RecordedRequest;
 pub use script::ScriptedResponse;
 pub use server::TestServer;

@@ -2,12 +2,12 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use serde_json::json;
 
 use crate::limit::{Verdict, WindowLimit};
-use crate::{RecordedRequest, ScriptedResponse};
+use crate::{RandomFaults, RecordedRequest, ScriptedResponse};
 
 /// Message of the default fallback answer, used when the queue is empty.
 pub(crate) const NO_SCRIPT_LEFT: &str =
@@ -23,6 +23,8 @@ pub(crate) struct State {
     limit: Mutex<Option<WindowLimit>>,
     /// Lenient servers answer every chat request from the script.
     lenient: AtomicBool,
+    /// A random share of chat answers replaced by faults, when set.
+    random_faults: Mutex<Option<Arc<RandomFaults>>>,
 }
 
 impl Default for State {
@@ -34,6 +36,7 @@ impl Default for State {
             requests: Mutex::default(),
             limit: Mutex::default(),
             lenient: AtomicBool::new(false),
+            random_faults: Mutex::default(),
         }
     }
 }
@@ -62,14 +65,22 @@ impl State {
         lock(&self.queue).extend(answers);
     }
 
-    /// The next scripted answer, or a copy of the fallback.
+    /// The next scripted answer, or a copy of the fallback (or a random fault).
     pub(crate) fn next_answer(&self) -> ScriptedResponse {
+        let random = lock(&self.random_faults).clone();
+        if let Some(fault) = random.and_then(|r| r.pick()) {
+            return fault;
+        }
         let next = lock(&self.queue).pop_front();
         next.unwrap_or_else(|| lock(&self.fallback).clone())
     }
 
     pub(crate) fn pending(&self) -> usize {
         lock(&self.queue).len()
+    }
+
+    pub(crate) fn set_random_faults(&self, faults: Option<Arc<RandomFaults>>) {
+        *lock(&self.random_faults) = faults;
     }
 
     pub(crate) fn set_fallback(&self, answer: ScriptedResponse) {

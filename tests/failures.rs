@@ -155,11 +155,11 @@ async fn a_truncated_body_is_a_typed_error_and_is_retried() {
     assert_eq!(server.request_count(), 4);
     let (provider, _) = provider_error(&error);
     match provider {
-        ProviderError::Connection { provider, message } => {
+        ProviderError::BodyCut { provider, message } => {
             assert_eq!(provider, "groq");
             assert!(message.contains("end of file"), "{message}");
         }
-        other => panic!("expected a connection error, got {other:?}"),
+        other => panic!("expected a cut body, got {other:?}"),
     }
     assert!(provider.is_retryable());
 

@@ -255,3 +255,79 @@ async fn with_the_cool_down_off_every_attempt_is_sent() {
     assert_eq!(server.request_count(), 12);
     assert_eq!(elelem.cooling_down("groq"), None);
 }
+
+#[tokio::test]
+async fn a_long_reset_learnt_from_the_headers_refuses_later_calls_at_once() {
+    let server = TestServer::start().await.unwrap();
+    // The first answer says the allowance is spent for an hour.
+    server.push(
+        good_answer()
+            .header("x-ratelimit-remaining-requests", "0")
+            .header("x-ratelimit-limit-requests", "10")
+            .header("x-ratelimit-reset-requests", "1h"),
+    );
+    server.set_fallback(good_answer());
+    let elelem = builder("groq", &server)
+        .rate_limit_from_headers("groq")
+        .build()
+        .unwrap();
+    elelem
+        .create_chat_completion(text_request(MODEL))
+        .await
+        .unwrap();
+
+    // Longer than the policy's max_server_delay (two minutes): refused at once,
+    // typed, saying when the limit resets; nothing sent, not retried.
+    let started = std::time::Instant::now();
+    let error = tokio::time::timeout(
+        Duration::from_secs(10),
+        elelem.create_chat_completion(text_request(MODEL)),
+    )
+    .await
+    .expect("the call waited for the reset")
+    .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let (error, attempts) = provider_error(&error);
+    match error {
+        ProviderError::RateLimitWait {
+            provider,
+            resets_in,
+            bound,
+        } => {
+            assert_eq!(provider, "groq");
+            assert!(*resets_in > Duration::from_secs(3500), "{resets_in:?}");
+            assert_eq!(*bound, Duration::from_secs(120));
+        }
+        other => panic!("expected a rate-limit refusal, got {other:?}"),
+    }
+    assert_eq!(attempts, 1);
+    assert_eq!(server.request_count(), 1, "the refused call was sent");
+    let stats = elelem.get_stats();
+    assert_eq!(stats.total_calls, 2);
+}
+
+#[tokio::test]
+async fn a_reset_within_max_server_delay_is_waited_for() {
+    let server = TestServer::start().await.unwrap();
+    server.push(
+        good_answer()
+            .header("x-ratelimit-remaining-requests", "0")
+            .header("x-ratelimit-reset-requests", "300ms"),
+    );
+    server.set_fallback(good_answer());
+    let elelem = builder("groq", &server)
+        .rate_limit_from_headers("groq")
+        .build()
+        .unwrap();
+    elelem
+        .create_chat_completion(text_request(MODEL))
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    elelem
+        .create_chat_completion(text_request(MODEL))
+        .await
+        .unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    assert_eq!(server.request_count(), 2);
+}

@@ -74,6 +74,44 @@ async fn a_timed_out_attempt_is_of_unknown_cost_and_charged_its_worst_case() {
 }
 
 #[tokio::test]
+async fn a_plain_body_cut_mid_way_is_of_unknown_cost_and_charged_its_worst_case() {
+    let server = TestServer::start().await.unwrap();
+    let records = Arc::new(Records::default());
+    let elelem = client(&server, records.clone());
+    let full = wire::completion("gpt-4.1-mini", "Hello!");
+    let body = full.body().cloned().unwrap();
+    let cut = body.len() / 2;
+    server.push(ScriptedResponse::truncated_body(200, body, cut));
+    server.push(wire::completion("gpt-4.1-mini", "Hello!"));
+    let response = elelem.create_chat_completion(request()).await.unwrap();
+    assert_eq!(response.elelem.attempts, 2);
+
+    let records = records.0.lock().unwrap().clone();
+    assert_eq!(records.len(), 2);
+    assert!(records[0].cost_unknown, "a cut body was taken as known");
+    assert_eq!(records[0].cost.total(), Usd::ZERO);
+    assert!(!records[1].cost_unknown);
+    let status = &elelem.budget_status()[0];
+    assert_eq!(status.reserved, Usd::ZERO);
+    assert!(status.spent > response.elelem.cost);
+
+    // A refused connection never reached the provider: known, nothing charged.
+    let elelem = Elelem::builder()
+        .without_env_keys()
+        .api_key("openai", "sk-test")
+        .base_url("openai", "http://127.0.0.1:9/v1")
+        .retry_policy(Arc::new(
+            DefaultRetryPolicy::default().transient_backoff(vec![Duration::from_millis(1)]),
+        ))
+        .budget(Budget::new("1".parse().unwrap()))
+        .build()
+        .unwrap();
+    elelem.create_chat_completion(request()).await.unwrap_err();
+    assert_eq!(elelem.budget_status()[0].spent, Usd::ZERO);
+    assert_eq!(elelem.get_stats().calls_cost_unknown, 0);
+}
+
+#[tokio::test]
 async fn a_200_body_holding_an_error_is_a_failed_attempt_and_retried() {
     let server = TestServer::start().await.unwrap();
     let records = Arc::new(Records::default());

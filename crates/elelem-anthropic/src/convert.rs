@@ -321,14 +321,20 @@ pub(crate) fn completion(message: &Value) -> Value {
         out_message.insert("tool_calls".into(), Value::Array(tool_calls));
     }
 
-    Value::Object(chat_completion(
+    let mut out = chat_completion(
         message.get("id").cloned().unwrap_or(Value::Null),
         unix_now(),
         message.get("model").cloned().unwrap_or(Value::Null),
         Value::Object(out_message),
         finish_reason(message.get("stop_reason").and_then(Value::as_str)),
         message.get("usage").and_then(usage),
-    ))
+    );
+    // A message always has `content` (maybe empty): without it, the body is
+    // not an answer, and no choice says so (the engine refuses it).
+    if message.get("content").is_none() {
+        out.insert("choices".into(), json!([]));
+    }
+    Value::Object(out)
 }
 
 /// OpenAI usage for Anthropic's: the prompt is the uncached input plus the cache

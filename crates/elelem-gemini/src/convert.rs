@@ -440,8 +440,16 @@ pub(crate) fn completion(response: &Value) -> Value {
         reason,
         response.get("usageMetadata").and_then(usage),
     );
-    if let Some(feedback) = response.get("promptFeedback") {
-        out.insert("prompt_feedback".into(), feedback.clone());
+    match response.get("promptFeedback") {
+        Some(feedback) => {
+            out.insert("prompt_feedback".into(), feedback.clone());
+        }
+        // Neither a candidate nor a blocked prompt: not an answer, and no
+        // choice says so (the engine refuses it).
+        None if candidate.is_none() => {
+            out.insert("choices".into(), json!([]));
+        }
+        None => {}
     }
     Value::Object(out)
 }

@@ -27,9 +27,9 @@ const INSERT_USAGE: &str = "INSERT INTO usage (
     reasoning_cost_nano_usd, reasoning_cost_femto_rem, price_known, duration_ns,
     outcome, retry_cause, temperature_reduced, response_format_removed, fallback_model_used,
     cache_hit, saved_cost_nano_usd, saved_cost_femto_rem, stream_interrupted, next_candidate,
-    record_key
+    record_key, cost_unknown, json_repaired
 ) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-          $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)
+          $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31)
 ON CONFLICT (record_key) DO NOTHING
 RETURNING id";
 
@@ -94,7 +94,7 @@ pub(crate) fn insert_one(
             tokens_in(r.tokens.output),
             tokens_in(r.tokens.reasoning),
         ];
-        let params: [&(dyn ToSql + Sync); 29] = [
+        let params: [&(dyn ToSql + Sync); 31] = [
             &time,
             &call_id,
             &attempt,
@@ -124,6 +124,8 @@ pub(crate) fn insert_one(
             &r.stream_interrupted,
             &a.next_candidate,
             &key,
+            &r.cost_unknown,
+            &a.json_repaired,
         ];
         let Some(row) = tx.query_opt(&statements.usage, &params)? else {
             return Ok(()); // already stored
@@ -180,7 +182,9 @@ const STATS_SELECT: &str = "SELECT
     (COALESCE(SUM(saved_cost_nano_usd) FILTER (WHERE cache_hit), 0) * 1000000
         + COALESCE(SUM(saved_cost_femto_rem) FILTER (WHERE cache_hit), 0))::TEXT,
     COUNT(*) FILTER (WHERE stream_interrupted),
-    COUNT(*) FILTER (WHERE next_candidate)
+    COUNT(*) FILTER (WHERE next_candidate),
+    COUNT(*) FILTER (WHERE cost_unknown),
+    COUNT(*) FILTER (WHERE json_repaired)
 FROM usage";
 
 fn bad_sum(text: &str) -> LedgerError {
@@ -250,8 +254,9 @@ pub(crate) fn stats(client: &mut Client, query: &StatsQuery) -> Result<Option<St
         cache_hits: count(&row, 18)?,
         cache_saved_cost_usd: Usd::from_femtos(big(&row, 19)?),
         interrupted_streams: count(&row, 20)?,
-        // Not persisted by the ledger yet: repairs are counted in memory.
-        json_repairs: 0,
+        calls_cost_unknown: count(&row, 22)?,
+        json_repairs: count(&row, 23)?,
+        // Not persisted by the ledger yet: fixes are counted in memory.
         json_fixes: 0,
     }))
 }
@@ -262,7 +267,8 @@ const SELECT_RECORDS: &str = "SELECT
     input_cost_nano_usd, input_cost_femto_rem, output_cost_nano_usd, output_cost_femto_rem,
     reasoning_cost_nano_usd, reasoning_cost_femto_rem, price_known, duration_ns,
     outcome, retry_cause, temperature_reduced, response_format_removed, fallback_model_used,
-    cache_hit, saved_cost_nano_usd, saved_cost_femto_rem, stream_interrupted, next_candidate
+    cache_hit, saved_cost_nano_usd, saved_cost_femto_rem, stream_interrupted, next_candidate,
+    cost_unknown, json_repaired
 FROM usage";
 
 fn record(row: &Row) -> Result<UsageRecord, LedgerError> {
@@ -316,12 +322,14 @@ fn record(row: &Row) -> Result<UsageRecord, LedgerError> {
             response_format_removed: row.try_get(22)?,
             fallback_model_used: row.try_get(23)?,
             next_candidate: row.try_get(28)?,
-            ..Adjustments::default()
+            json_repaired: row.try_get(30)?,
+            // Not persisted by the ledger yet.
+            json_fixed: false,
         },
         cache_hit: row.try_get(24)?,
         saved_cost: money(25)?,
         stream_interrupted: row.try_get(27)?,
-        cost_unknown: false,
+        cost_unknown: row.try_get(29)?,
     })
 }
 

@@ -24,9 +24,9 @@ const INSERT_USAGE: &str = "INSERT INTO usage (
     reasoning_cost_nano_usd, reasoning_cost_femto_rem, price_known, duration_ns,
     outcome, retry_cause, temperature_reduced, response_format_removed, fallback_model_used,
     cache_hit, saved_cost_nano_usd, saved_cost_femto_rem, stream_interrupted, next_candidate,
-    record_key
+    record_key, cost_unknown, json_repaired
 ) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-          ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)
+          ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)
 ON CONFLICT (record_key) DO NOTHING";
 
 const INSERT_TAG: &str = "INSERT OR IGNORE INTO usage_tags (tag, record_id) VALUES (?1, ?2)";
@@ -76,6 +76,8 @@ pub(crate) fn insert(tx: &Transaction<'_>, records: &[UsageRecord]) -> rusqlite:
             r.stream_interrupted,
             a.next_candidate,
             record_key(r),
+            r.cost_unknown,
+            a.json_repaired,
         ])?;
         if inserted == 0 {
             continue; // already stored
@@ -141,7 +143,9 @@ const STATS_SELECT: &str = "SELECT
     COALESCE(SUM(CASE WHEN cache_hit <> 0 THEN saved_cost_nano_usd ELSE 0 END), 0),
     COALESCE(SUM(CASE WHEN cache_hit <> 0 THEN saved_cost_femto_rem ELSE 0 END), 0),
     COALESCE(SUM(stream_interrupted), 0),
-    COALESCE(SUM(next_candidate), 0)
+    COALESCE(SUM(next_candidate), 0),
+    COALESCE(SUM(cost_unknown), 0),
+    COALESCE(SUM(json_repaired), 0)
 FROM usage";
 
 fn count(row: &Row<'_>, index: usize) -> rusqlite::Result<u64> {
@@ -201,8 +205,9 @@ pub(crate) fn stats(conn: &Connection, query: &StatsQuery) -> rusqlite::Result<O
             cache_hits: count(row, 21)?,
             cache_saved_cost_usd: money(row, 22)?,
             interrupted_streams: count(row, 24)?,
-            // Not persisted by the ledger yet: repairs are counted in memory.
-            json_repairs: 0,
+            calls_cost_unknown: count(row, 26)?,
+            json_repairs: count(row, 27)?,
+            // Not persisted by the ledger yet: fixes are counted in memory.
             json_fixes: 0,
         })
     })?;
@@ -215,7 +220,8 @@ const SELECT_RECORDS: &str = "SELECT
     input_cost_nano_usd, input_cost_femto_rem, output_cost_nano_usd, output_cost_femto_rem,
     reasoning_cost_nano_usd, reasoning_cost_femto_rem, price_known, duration_ns,
     outcome, retry_cause, temperature_reduced, response_format_removed, fallback_model_used,
-    cache_hit, saved_cost_nano_usd, saved_cost_femto_rem, stream_interrupted, next_candidate
+    cache_hit, saved_cost_nano_usd, saved_cost_femto_rem, stream_interrupted, next_candidate,
+    cost_unknown, json_repaired
 FROM usage";
 
 /// A row read back, before its text fields are checked.
@@ -263,12 +269,14 @@ fn raw_record(row: &Row<'_>) -> rusqlite::Result<RawRecord> {
                 response_format_removed: row.get(22)?,
                 fallback_model_used: row.get(23)?,
                 next_candidate: row.get(28)?,
-                ..Adjustments::default()
+                json_repaired: row.get(30)?,
+                // Not persisted by the ledger yet.
+                json_fixed: false,
             },
             cache_hit: row.get(24)?,
             saved_cost: money(row, 25)?,
             stream_interrupted: row.get(27)?,
-            cost_unknown: false,
+            cost_unknown: row.get(29)?,
         },
     })
 }

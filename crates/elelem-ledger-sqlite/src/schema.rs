@@ -8,7 +8,7 @@ use rusqlite::{Connection, OpenFlags};
 use crate::LedgerError;
 
 /// The schema version this crate writes and reads (`PRAGMA user_version`).
-pub(crate) const SCHEMA_VERSION: i64 = 3;
+pub(crate) const SCHEMA_VERSION: i64 = 4;
 
 /// One row per attempt in `usage`; the call's tags, each once, in `usage_tags`.
 ///
@@ -115,6 +115,16 @@ pub(crate) fn open(
         tx.execute_batch(
             "ALTER TABLE usage ADD COLUMN record_key TEXT;
              CREATE UNIQUE INDEX IF NOT EXISTS usage_by_record_key ON usage (record_key);",
+        )
+        .map_err(open_err)?;
+    }
+    if found < 4 {
+        // Version 4 added `cost_unknown` (attempts the provider may have billed
+        // though their answer is unknown) and `json_repaired`; older rows read
+        // as known and not repaired.
+        tx.execute_batch(
+            "ALTER TABLE usage ADD COLUMN cost_unknown INTEGER NOT NULL DEFAULT 0;
+             ALTER TABLE usage ADD COLUMN json_repaired INTEGER NOT NULL DEFAULT 0;",
         )
         .map_err(open_err)?;
     }

@@ -62,7 +62,7 @@ fn the_database_is_in_wal_mode_with_distinct_indexed_tags() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
     let tags: Vec<String> = conn
         .prepare("SELECT tag FROM usage_tags ORDER BY tag")
         .unwrap()
@@ -285,6 +285,7 @@ fn a_version_1_ledger_gains_the_failover_column_and_keeps_its_rows() {
         .unwrap()
         .execute_batch(
             "DROP INDEX usage_by_record_key; ALTER TABLE usage DROP COLUMN record_key;
+             ALTER TABLE usage DROP COLUMN cost_unknown; ALTER TABLE usage DROP COLUMN json_repaired;
              ALTER TABLE usage DROP COLUMN next_candidate; PRAGMA user_version = 1",
         )
         .unwrap();
@@ -306,7 +307,46 @@ fn a_version_1_ledger_gains_the_failover_column_and_keeps_its_rows() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
+}
+
+#[test]
+fn a_version_3_ledger_gains_the_cost_unknown_and_repair_columns_and_keeps_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("u.db");
+    let old = common::simple(1, &["a"]);
+    {
+        let ledger = SqliteLedger::open(&path).unwrap();
+        ledger.record(&old);
+        ledger.flush().unwrap();
+    }
+    // Make it what version 3 wrote.
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "ALTER TABLE usage DROP COLUMN cost_unknown; ALTER TABLE usage DROP COLUMN json_repaired;
+             PRAGMA user_version = 3",
+        )
+        .unwrap();
+
+    let ledger = SqliteLedger::open(&path).unwrap();
+    let mut unknown = common::simple(2, &["a"]);
+    unknown.outcome = AttemptOutcome::Retried(RetryCause::Transient);
+    unknown.cost_unknown = true;
+    let mut repaired = common::simple(3, &["b"]);
+    repaired.adjustments.json_repaired = true;
+    ledger.record(&unknown);
+    ledger.record(&repaired);
+    ledger.flush().unwrap();
+    let back = ledger.records(&StatsQuery::All).unwrap().unwrap();
+    assert_eq!(back, vec![old, unknown, repaired]);
+    let a = ledger
+        .query_stats(&StatsQuery::Tag("a".into()))
+        .unwrap()
+        .unwrap();
+    assert_eq!((a.calls_cost_unknown, a.json_repairs), (1, 0));
+    let all = ledger.query_stats(&StatsQuery::All).unwrap().unwrap();
+    assert_eq!((all.calls_cost_unknown, all.json_repairs), (1, 1));
 }
 
 #[test]
@@ -343,7 +383,7 @@ fn a_newer_schema_or_an_unusable_path_is_refused() {
             error,
             LedgerError::SchemaTooNew {
                 found: 99,
-                supported: 3,
+                supported: 4,
                 ..
             }
         ),

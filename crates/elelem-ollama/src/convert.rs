@@ -289,6 +289,11 @@ pub(crate) fn completion(answer: &Value) -> Value {
     if !timings.is_empty() {
         out.insert("x_ollama".into(), Value::Object(timings));
     }
+    // A final chat record always has a `message`: without it, the body is not
+    // an answer, and no choice says so (the engine refuses it).
+    if answer.get("message").is_none() {
+        out.insert("choices".into(), json!([]));
+    }
     Value::Object(out)
 }
 

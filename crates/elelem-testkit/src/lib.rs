@@ -46,6 +46,7 @@ pub mod clouds;
 mod error;
 mod handler;
 mod limit;
+mod random_faults;
 mod record;
 mod responses;
 mod responder;
@@ -57,6 +58,7 @@ mod strict;
 pub mod wire;
 
 pub use error::TestkitError;
+pub use random_faults::RandomFaults;
 pub use record::RecordedRequest;
 pub use responder::Responder;
 pub use script::ScriptedResponse;

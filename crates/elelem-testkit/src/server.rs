@@ -212,6 +212,23 @@ impl TestServer {
         self.state.set_fallback(answer.into());
     }
 
+    /// Answers a random share of chat requests with faults (see
+    /// [`RandomFaults`](crate::RandomFaults)); `None` turns it off.
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), elelem_testkit::TestkitError> {
+    /// use std::sync::Arc;
+    /// use elelem_testkit::{wire, RandomFaults, TestServer};
+    /// let server = TestServer::start().await?;
+    /// server.set_random_faults(Some(Arc::new(RandomFaults::new(10, 7, vec![wire::server_error(500)]))));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn set_random_faults(&self, faults: Option<std::sync::Arc<crate::RandomFaults>>) {
+        self.state.set_random_faults(faults);
+    }
+
     /// The model ids listed by `GET …/models` and by Ollama's `GET …/api/tags`
     /// (empty by default).
     ///

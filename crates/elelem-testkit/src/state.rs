@@ -2,12 +2,12 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use serde_json::json;
 
 use crate::limit::{Verdict, WindowLimit};
-use crate::{RecordedRequest, ScriptedResponse};
+use crate::{RandomFaults, RecordedRequest, ScriptedResponse};
 
 /// Message of the default fallback answer, used when the queue is empty.
 pub(crate) const NO_SCRIPT_LEFT: &str =
@@ -29,6 +29,8 @@ pub(crate) struct State {
     pub(crate) responses: crate::responses::Store,
     /// Answers requests before routing (credential checks, token endpoints).
     responder: Mutex<Option<crate::responder::Responder>>,
+    /// A random share of chat answers replaced by faults, when set.
+    random_faults: Mutex<Option<Arc<RandomFaults>>>,
 }
 
 impl Default for State {
@@ -43,6 +45,7 @@ impl Default for State {
             sigv4: Mutex::default(),
             responses: crate::responses::Store::default(),
             responder: Mutex::default(),
+            random_faults: Mutex::default(),
         }
     }
 }
@@ -71,8 +74,12 @@ impl State {
         lock(&self.queue).extend(answers);
     }
 
-    /// The next scripted answer, or a copy of the fallback.
+    /// The next scripted answer, or a copy of the fallback (or a random fault).
     pub(crate) fn next_answer(&self) -> ScriptedResponse {
+        let random = lock(&self.random_faults).clone();
+        if let Some(fault) = random.and_then(|r| r.pick()) {
+            return fault;
+        }
         let next = lock(&self.queue).pop_front();
         next.unwrap_or_else(|| lock(&self.fallback).clone())
     }
@@ -92,6 +99,10 @@ impl State {
 
     pub(crate) fn pending(&self) -> usize {
         lock(&self.queue).len()
+    }
+
+    pub(crate) fn set_random_faults(&self, faults: Option<Arc<RandomFaults>>) {
+        *lock(&self.random_faults) = faults;
     }
 
     pub(crate) fn set_fallback(&self, answer: ScriptedResponse) {

@@ -428,7 +428,16 @@ impl HttpClient {
             .map_err(|e| self.connection_error(&e))?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = self.read_body(response).await?;
+        let body = self
+            .read_body(response)
+            .await
+            .map_err(|error| match error {
+                // A success cut mid-way: the provider took the request.
+                ProviderError::Connection { provider, message } if status.is_success() => {
+                    ProviderError::BodyCut { provider, message }
+                }
+                other => other,
+            })?;
         tracing::debug!(
             provider = self.name(),
             status = status.as_u16(),

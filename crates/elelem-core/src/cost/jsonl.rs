@@ -422,6 +422,24 @@ mod tests {
     }
 
     #[test]
+    fn an_attempt_of_unknown_cost_says_so_in_its_line() {
+        let out = Shared::default();
+        let sink = JsonLinesSink::new(out.clone()).unwrap();
+        let mut unknown = record(1);
+        unknown.cost_unknown = true;
+        sink.record(&unknown);
+        sink.record(&record(2));
+        sink.close().unwrap();
+        let text = String::from_utf8(out.bytes.lock().unwrap().clone()).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines[0]["cost_unknown"], true);
+        assert_eq!(lines[1]["cost_unknown"], false);
+    }
+
+    #[test]
     fn money_is_written_as_exact_decimal_strings() {
         let out = Shared::default();
         let sink = JsonLinesSink::new(out.clone()).unwrap();

@@ -172,8 +172,8 @@ pub fn scripted(n: usize, seed: u64) -> Vec<UsageRecord> {
                     response_format_removed: rng.chance(10),
                     fallback_model_used: rng.chance(5),
                     next_candidate: rng.chance(7),
+                    json_repaired: rng.chance(6),
                     // Not persisted by the ledgers yet, so not generated.
-                    json_repaired: false,
                     json_fixed: false,
                 },
                 cache_hit,
@@ -183,7 +183,7 @@ pub fn scripted(n: usize, seed: u64) -> Vec<UsageRecord> {
                     Usd::ZERO
                 },
                 stream_interrupted: rng.chance(5),
-                cost_unknown: false,
+                cost_unknown: rng.chance(6),
             }
         })
         .collect()

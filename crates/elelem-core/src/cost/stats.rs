@@ -101,6 +101,12 @@ pub struct Stats {
     /// instead of a retry. Serialized only when non-zero.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub json_fixes: u64,
+    /// Elelem extension: attempts whose cost is unknown (a timeout, a body cut
+    /// mid-way or undecodable, a stream dropped before its usage): the provider
+    /// may have billed more than their recorded cost, and budgets were charged
+    /// their worst case. Serialized only when non-zero.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub calls_cost_unknown: u64,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -125,6 +131,7 @@ pub(crate) struct StatsAccumulator {
     interrupted_streams: u64,
     json_repairs: u64,
     json_fixes: u64,
+    calls_cost_unknown: u64,
 }
 
 impl StatsAccumulator {
@@ -152,6 +159,7 @@ impl StatsAccumulator {
             self.cache_saved += record.saved_cost;
         }
         self.interrupted_streams += u64::from(record.stream_interrupted);
+        self.calls_cost_unknown += u64::from(record.cost_unknown);
         let r = &mut self.retries;
         match record.outcome {
             AttemptOutcome::Success => self.calls += 1,
@@ -205,6 +213,7 @@ impl StatsAccumulator {
             interrupted_streams: self.interrupted_streams,
             json_repairs: self.json_repairs,
             json_fixes: self.json_fixes,
+            calls_cost_unknown: self.calls_cost_unknown,
         }
     }
 }
@@ -253,5 +262,36 @@ mod tests {
                 "total_retries"
             ]
         );
+    }
+
+    #[test]
+    fn attempts_of_unknown_cost_are_counted_and_shown_only_when_some() {
+        let mut acc = StatsAccumulator::default();
+        for i in 0..50 {
+            acc.add(&UsageRecord {
+                timestamp: std::time::SystemTime::UNIX_EPOCH,
+                call_id: i,
+                attempt: 1,
+                model: "groq:m".into(),
+                provider: "groq".into(),
+                tags: Vec::new().into(),
+                tokens: super::super::TokenCounts::default(),
+                cost: crate::catalogue::CostBreakdown::default(),
+                price_known: true,
+                duration: std::time::Duration::ZERO,
+                outcome: AttemptOutcome::Success,
+                adjustments: super::super::Adjustments::default(),
+                cache_hit: false,
+                saved_cost: Usd::ZERO,
+                stream_interrupted: false,
+                cost_unknown: i % 10 == 0,
+            });
+        }
+        let stats = acc.stats();
+        assert_eq!(stats.calls_cost_unknown, 5);
+        let json = serde_json::to_value(&stats).unwrap();
+        assert_eq!(json["calls_cost_unknown"], 5);
+        let none = serde_json::to_value(Stats::default()).unwrap();
+        assert!(none.get("calls_cost_unknown").is_none());
     }
 }

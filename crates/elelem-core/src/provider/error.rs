@@ -203,6 +203,24 @@ pub enum ProviderError {
         /// What went wrong.
         message: String,
     },
+    /// A success status whose body was cut mid-way (the connection closed or
+    /// reset before its end). The provider took the request and may have billed
+    /// it, so the attempt is recorded with an unknown cost and charged its worst
+    /// case. Retried like a connection failure.
+    ///
+    /// ```
+    /// use elelem_core::provider::ProviderError;
+    /// let e = ProviderError::BodyCut { provider: "groq".into(), message: "unexpected end of file".into() };
+    /// assert!(e.is_retryable());
+    /// assert!(e.to_string().contains("cut mid-way"));
+    /// ```
+    #[error("{provider}'s answer was cut mid-way: {message}")]
+    BodyCut {
+        /// The provider's name.
+        provider: String,
+        /// What went wrong.
+        message: String,
+    },
     /// No complete answer within the time limit.
     #[error("{provider} did not answer within {after:?}; raise the timeout if the model is slow")]
     Timeout {
@@ -292,6 +310,32 @@ pub enum ProviderError {
         /// What is missing or wrong, and what to do.
         reason: String,
     },
+
+    /// The provider's rate limit (configured, or learnt from its `x-ratelimit-*`
+    /// or `retry-after` headers) has no room for longer than this call may wait
+    /// (the retry policy's [`max_server_delay`](crate::retry::RetryPolicy::max_server_delay),
+    /// or a virtual model's candidate deadline): the attempt was refused at once
+    /// and nothing was sent. A rate limit like a 429 ([`ProviderError::kind`] is
+    /// `RateLimited`): the default policy retries it only when `resets_in` is within
+    /// `max_server_delay`, and a virtual model moves to its next candidate.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use elelem_core::provider::{ProviderError, ProviderErrorKind};
+    /// let e = ProviderError::RateLimitWait { provider: "groq".into(), resets_in: Duration::from_secs(3600), bound: Duration::from_secs(120) };
+    /// assert_eq!(e.kind(), Some(ProviderErrorKind::RateLimited));
+    /// assert_eq!(e.retry_after(), Some(Duration::from_secs(3600)));
+    /// assert!(e.to_string().contains("nothing was sent"));
+    /// ```
+    #[error("{provider}'s rate limit has no room for another {resets_in:.1?}, longer than this call may wait ({bound:.1?}), so nothing was sent; use another provider, wait, or raise `max_server_delay`")]
+    RateLimitWait {
+        /// The provider's name.
+        provider: String,
+        /// When the rate limit has room again, from now.
+        resets_in: Duration,
+        /// The longest this call could wait.
+        bound: Duration,
+    },
 }
 
 impl ProviderError {
@@ -312,6 +356,7 @@ impl ProviderError {
     pub fn kind(&self) -> Option<ProviderErrorKind> {
         match self {
             ProviderError::Http(http) => Some(http.kind),
+            ProviderError::RateLimitWait { .. } => Some(ProviderErrorKind::RateLimited),
             _ => None,
         }
     }
@@ -321,8 +366,10 @@ impl ProviderError {
         match self {
             ProviderError::Http(http) => http.is_retryable(),
             ProviderError::Connection { .. }
+            | ProviderError::BodyCut { .. }
             | ProviderError::Timeout { .. }
-            | ProviderError::InvalidBody { .. } => true,
+            | ProviderError::InvalidBody { .. }
+            | ProviderError::RateLimitWait { .. } => true,
             ProviderError::BodyTooLarge { .. }
             | ProviderError::Redirected { .. }
             | ProviderError::Unsupported { .. }
@@ -336,6 +383,7 @@ impl ProviderError {
         match self {
             ProviderError::Http(http) => http.retry_after,
             ProviderError::CoolingDown { remaining, .. } => Some(*remaining),
+            ProviderError::RateLimitWait { resets_in, .. } => Some(*resets_in),
             _ => None,
         }
     }

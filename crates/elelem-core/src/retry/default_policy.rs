@@ -13,6 +13,10 @@ use crate::provider::ProviderErrorKind;
 ///   is never retried.
 /// - 5xx, 408, 409, connection failures, timeouts and unusable bodies retry with
 ///   `transient_backoff`, at most `max_transient_retries` (3) times.
+/// - A rate limit with no room in the client's own gate for longer than
+///   `max_server_delay` is refused before sending
+///   ([`ProviderError::RateLimitWait`](crate::provider::ProviderError::RateLimitWait))
+///   and, like a 429 with a longer delay, not retried.
 /// - A provider in cool-down ([`ProviderError::CoolingDown`](crate::provider::ProviderError::CoolingDown))
 ///   is never retried within the call: the next attempt would be refused too.
 /// - A JSON failure (unparseable answer, schema violation, GROQ's
@@ -60,7 +64,7 @@ impl Default for DefaultRetryPolicy {
             max_rate_limit_retries: 4,
             transient_backoff: [500, 1_000, 2_000].map(Duration::from_millis).to_vec(),
             max_transient_retries: 3,
-            max_server_delay: Duration::from_secs(120),
+            max_server_delay: super::DEFAULT_MAX_SERVER_DELAY,
         }
     }
 }
@@ -167,6 +171,10 @@ impl RetryPolicy for DefaultRetryPolicy {
             .filter(|d| *d <= self.max_server_delay)
             .unwrap_or_else(|| Self::backoff(&self.transient_backoff, state.transient_retries));
         RetryDecision::Retry { after }
+    }
+
+    fn max_server_delay(&self) -> Duration {
+        self.max_server_delay
     }
 }
 

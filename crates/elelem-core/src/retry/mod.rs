@@ -96,4 +96,23 @@ pub enum RetryDecision {
 pub trait RetryPolicy: Send + Sync + std::fmt::Debug {
     /// The decision after `failure`, given `state`.
     fn decide(&self, failure: &Failure<'_>, state: &RetryState) -> RetryDecision;
+
+    /// The longest a call waits for a rate limit, in the gate before sending
+    /// (a reset learnt from `x-ratelimit-*` / `retry-after` headers, or a
+    /// configured window) as after a 429. Past it, the attempt is refused with
+    /// [`ProviderError::RateLimitWait`](crate::provider::ProviderError::RateLimitWait)
+    /// and nothing is sent. Two minutes unless overridden.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use elelem_core::retry::{DefaultRetryPolicy, RetryPolicy};
+    /// let policy = DefaultRetryPolicy { max_server_delay: Duration::from_secs(5), ..Default::default() };
+    /// assert_eq!(RetryPolicy::max_server_delay(&policy), Duration::from_secs(5));
+    /// ```
+    fn max_server_delay(&self) -> Duration {
+        DEFAULT_MAX_SERVER_DELAY
+    }
 }
+
+/// The longest wait for a rate limit unless a policy says otherwise.
+pub(crate) const DEFAULT_MAX_SERVER_DELAY: Duration = Duration::from_secs(120);

@@ -131,16 +131,26 @@ pub(crate) trait Operation: Sync {
 
 /// The error a 200 answer holds instead of choices (`{"error": {...}}`, as some
 /// gateways send for an upstream failure), as the HTTP error it stands for: its
-/// `error.code` when that is an HTTP status, else 502. `None` for a real answer.
+/// `error.code` when that is an HTTP status, else 502 (so retried unless the code
+/// says a request error). An answer with neither choices nor an error is a broken
+/// body ([`ProviderError::InvalidBody`], retried: every API this crate speaks
+/// always sends at least one choice, a refused prompt included, so none means a
+/// glitch). `None` for a real answer.
 pub(crate) fn error_in_answer(
     provider: &str,
     has_choices: bool,
     extra: &serde_json::Map<String, serde_json::Value>,
 ) -> Option<ProviderError> {
-    let error = extra.get("error").filter(|e| !e.is_null())?;
     if has_choices {
         return None;
     }
+    let Some(error) = extra.get("error").filter(|e| !e.is_null()) else {
+        return Some(ProviderError::invalid_body(
+            provider,
+            "a 200 answer with no choice",
+            "",
+        ));
+    };
     let code = error.get("code");
     let status = code
         .and_then(serde_json::Value::as_u64)
@@ -191,10 +201,16 @@ mod tests {
     }
 
     #[test]
-    fn a_real_answer_or_a_null_error_is_not_an_error() {
+    fn a_real_answer_is_not_an_error_and_no_choice_is_a_broken_body() {
         let body = extra(json!({"error": {"message": "x"}}));
         assert!(error_in_answer("p", true, &body).is_none());
-        assert!(error_in_answer("p", false, &extra(json!({"error": null}))).is_none());
-        assert!(error_in_answer("p", false, &extra(json!({}))).is_none());
+        for no_choice in [json!({"error": null}), json!({})] {
+            let error = error_in_answer("p", false, &extra(no_choice)).unwrap();
+            assert!(
+                matches!(error, ProviderError::InvalidBody { .. }),
+                "{error:?}"
+            );
+            assert!(error.is_retryable());
+        }
     }
 }

@@ -65,12 +65,13 @@ fn failed_generation(error: &ProviderError) -> Option<String> {
 }
 
 /// Whether a failed attempt may still have been billed: the provider took the
-/// request but its answer is unknown (a timeout, a body that could not be decoded
-/// or was too large).
+/// request but its answer is unknown (a timeout, a body cut mid-way, that could
+/// not be decoded or was too large).
 fn outcome_unknown(error: &ProviderError) -> bool {
     matches!(
         error,
         ProviderError::Timeout { .. }
+            | ProviderError::BodyCut { .. }
             | ProviderError::InvalidBody { .. }
             | ProviderError::BodyTooLarge { .. }
     )
@@ -220,7 +221,21 @@ pub(crate) async fn run<O: Operation>(
         let mut reservation = reserve(inner, plan, &at.current, &at.params).await?;
         let gate_tokens = prompt.saturating_add(plan.request.max_tokens.map_or(0, u64::from));
         let send = op.send(&at.current, body).instrument(attempt_span.clone());
-        let send = crate::client::gate::guarded(&inner.gate, &model.provider, || gate_tokens, send);
+        // A rate limit waits no longer than the policy's server delay and the
+        // candidate's deadline.
+        let gate_bound = plan
+            .candidates
+            .as_ref()
+            .map_or(inner.policy.retry.max_server_delay(), |c| {
+                c.time_left().min(inner.policy.retry.max_server_delay())
+            });
+        let send = crate::client::gate::guarded(
+            &inner.gate,
+            &model.provider,
+            || gate_tokens,
+            gate_bound,
+            send,
+        );
         let result = match &plan.candidates {
             None => send.await,
             Some(candidates) => {
@@ -231,7 +246,11 @@ pub(crate) async fn run<O: Operation>(
         };
         let usage = result.as_ref().ok().and_then(O::usage);
         spans::record_usage(&attempt_span, usage);
-        if !matches!(result, Err(ProviderError::CoolingDown { .. })) {
+        // Refused by the gate: nothing was sent.
+        if !matches!(
+            result,
+            Err(ProviderError::CoolingDown { .. } | ProviderError::RateLimitWait { .. })
+        ) {
             inner.accounting.note_request(&model.provider);
         }
 
@@ -298,8 +317,9 @@ pub(crate) async fn run<O: Operation>(
         };
 
         // Decide.
+        // Unknown unless the answer said what it used.
         let cost_unknown = match &refused.problem {
-            AttemptProblem::Provider(error) => outcome_unknown(error),
+            AttemptProblem::Provider(error) => outcome_unknown(error) && usage.is_none(),
             _ => false,
         };
         let truncated = refused.problem == AttemptProblem::Truncated;

@@ -77,7 +77,9 @@ impl Health {
     pub fn of_error(error: &ProviderError) -> Health {
         match error {
             ProviderError::Http(http) if http.kind == ProviderErrorKind::Server => Health::Down,
-            ProviderError::Connection { .. } | ProviderError::Timeout { .. } => Health::Down,
+            ProviderError::Connection { .. }
+            | ProviderError::BodyCut { .. }
+            | ProviderError::Timeout { .. } => Health::Down,
             _ => Health::Neutral,
         }
     }

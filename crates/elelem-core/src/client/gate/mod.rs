@@ -89,16 +89,19 @@ impl ProviderGate {
     /// Lets one attempt to `provider` go: refused with
     /// [`ProviderError::CoolingDown`] while it cools down, else after waiting for
     /// its rate limit (if any) to have room for one request of `tokens()` tokens
-    /// (`tokens` is only called for rate-limited providers).
+    /// (`tokens` is only called for rate-limited providers). A rate limit with no
+    /// room within `bound` is refused at once with
+    /// [`ProviderError::RateLimitWait`].
     pub(crate) async fn admit(
         &self,
         provider: &str,
         tokens: impl FnOnce() -> u64,
+        bound: Duration,
     ) -> Result<Permit, ProviderError> {
         self.cooldowns.check(provider)?;
         let tokens = self.limiters.get(provider).map(|_| tokens());
         if let Some(shared) = &self.shared {
-            match shared.admit(provider, tokens).await {
+            match shared.admit(provider, tokens, bound).await {
                 Ok(admitted_at) => {
                     return Ok(Permit {
                         provider: provider.to_owned(),
@@ -107,13 +110,19 @@ impl ProviderGate {
                         shared: Some((shared.clone(), admitted_at)),
                     })
                 }
-                Err(Refusal::CoolingDown(refused)) => return Err(refused),
+                Err(Refusal::Refused(refused)) => return Err(refused),
                 Err(Refusal::Unavailable) => {}
             }
         }
         let admission = match (self.limiters.get(provider), tokens) {
             (Some(limiter), Some(tokens)) => {
-                let seq = limiter.admit(tokens).await;
+                let seq = limiter.admit(tokens, bound).await.map_err(|too_long| {
+                    ProviderError::RateLimitWait {
+                        provider: provider.to_owned(),
+                        resets_in: too_long.resets_in,
+                        bound,
+                    }
+                })?;
                 let admission = Admission {
                     limiter: limiter.clone(),
                     seq,
@@ -227,15 +236,16 @@ impl WithHeaders for TextCompletionResponse {
 }
 
 /// Sends one attempt through the gate: `send` is only polled once `provider` is
-/// admitted (a refusal is returned as the attempt's error), and its outcome is
-/// observed.
+/// admitted (a refusal, or a rate-limit wait longer than `bound`, is returned as
+/// the attempt's error), and its outcome is observed.
 pub(crate) async fn guarded<T: WithHeaders>(
     gate: &ProviderGate,
     provider: &str,
     tokens: impl FnOnce() -> u64,
+    bound: Duration,
     send: impl Future<Output = Result<T, ProviderError>>,
 ) -> Result<T, ProviderError> {
-    let permit = gate.admit(provider, tokens).await?;
+    let permit = gate.admit(provider, tokens, bound).await?;
     let result = send.await;
     permit.observe(result.as_ref().map(WithHeaders::headers));
     result

@@ -236,6 +236,13 @@ impl LimiterState {
     }
 }
 
+/// A rate limit with no room within the time a call may wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TooLong {
+    /// When it has room again, from now.
+    pub resets_in: Duration,
+}
+
 /// One provider's limiter.
 #[derive(Debug)]
 pub(crate) struct RateLimiter {
@@ -286,10 +293,24 @@ impl RateLimiter {
     /// Waits until a request costing `tokens` fits, then counts it as started and
     /// in flight (until [`RateLimiter::finish`]); returns its number. The state
     /// lock is never held across an await.
-    pub async fn admit(&self, tokens: u64) -> u64 {
-        // Closed only on drop of the limiter, which outlives every caller.
-        let _turn = self.line.acquire().await;
+    ///
+    /// Never waits longer than `bound` in all: when the limit has no room within
+    /// it, returns at once with when it will have room ([`TooLong`]).
+    pub async fn admit(&self, tokens: u64, bound: Duration) -> Result<u64, TooLong> {
         let started = Instant::now();
+        let deadline = started.later(bound);
+        // Closed only on drop of the limiter, which outlives every caller. The
+        // head of the line waits at most its own bound, so the line moves.
+        let _turn = match tokio::time::timeout_at(deadline, self.line.acquire()).await {
+            Ok(turn) => turn,
+            Err(_) => {
+                let now = Instant::now();
+                let at = self.slot(&self.lock(), now, tokens);
+                return Err(TooLong {
+                    resets_in: at.saturating_duration_since(now).max(bound),
+                });
+            }
+        };
         loop {
             let mut fresh = std::pin::pin!(self.fresh.notified());
             fresh.as_mut().enable();
@@ -312,7 +333,13 @@ impl RateLimiter {
                     if !waited.is_zero() {
                         tracing::debug!(provider = %self.provider, ?waited, tokens, "rate limit wait over; sending");
                     }
-                    return seq;
+                    return Ok(seq);
+                }
+                if at > deadline {
+                    tracing::debug!(provider = %self.provider, resets_in = ?(at - now), ?bound, tokens, "rate limit: no room within the bound; refused");
+                    return Err(TooLong {
+                        resets_in: at - now,
+                    });
                 }
                 at - now
             };
@@ -400,6 +427,9 @@ impl RateLimiter {
 mod tests {
     use super::*;
 
+    /// No bound on the wait (clamped at a year).
+    const NO_BOUND: Duration = Duration::MAX;
+
     fn headers(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs
             .iter()
@@ -409,7 +439,7 @@ mod tests {
 
     /// Admits a request and returns when, relative to `start`.
     async fn admitted_after(limiter: &RateLimiter, tokens: u64, start: Instant) -> Duration {
-        limiter.admit(tokens).await;
+        limiter.admit(tokens, NO_BOUND).await.unwrap();
         Instant::now() - start
     }
 
@@ -417,7 +447,7 @@ mod tests {
     async fn huge_server_resets_and_windows_never_overflow() {
         for window in [Duration::from_secs(60), Duration::MAX] {
             let limiter = RateLimiter::new("p", RateLimit::per(window).requests(1));
-            let seq = limiter.admit(0).await;
+            let seq = limiter.admit(0, NO_BOUND).await.unwrap();
             let huge = headers(&[
                 ("x-ratelimit-remaining-requests", "0"),
                 ("x-ratelimit-limit-requests", "1"),
@@ -427,9 +457,59 @@ mod tests {
             ]);
             limiter.finish(seq, 0, Some(&huge), Some(Duration::MAX));
             // The next admission waits (at most a year), it does not panic.
-            let next = tokio::time::timeout(Duration::from_secs(3600), limiter.admit(0)).await;
+            let next =
+                tokio::time::timeout(Duration::from_secs(3600), limiter.admit(0, NO_BOUND)).await;
             assert!(next.is_err(), "admitted before the server's reset");
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reset_past_the_bound_is_refused_at_once_saying_when() {
+        let limiter = RateLimiter::new("p", RateLimit::from_headers());
+        let seq = limiter.admit(0, NO_BOUND).await.unwrap();
+        let spent = headers(&[
+            ("x-ratelimit-remaining-requests", "0"),
+            ("x-ratelimit-reset-requests", "1h"),
+        ]);
+        limiter.finish(seq, 0, Some(&spent), None);
+        let start = Instant::now();
+        let refused = limiter.admit(0, Duration::from_secs(120)).await;
+        assert_eq!(Instant::now(), start, "the refusal waited");
+        assert_eq!(
+            refused,
+            Err(TooLong {
+                resets_in: Duration::from_secs(3600)
+            })
+        );
+        // Within the bound it waits, then goes.
+        let admitted = tokio::time::timeout(
+            Duration::from_secs(3601),
+            limiter.admit(0, Duration::from_secs(3600)),
+        )
+        .await;
+        assert!(matches!(admitted, Ok(Ok(_))));
+        assert_eq!(Instant::now() - start, Duration::from_secs(3600));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_caller_behind_a_long_wait_in_line_is_refused_at_its_own_bound() {
+        let limiter = std::sync::Arc::new(RateLimiter::new(
+            "p",
+            RateLimit::per(Duration::from_secs(600)).requests(1),
+        ));
+        let seq = limiter.admit(0, NO_BOUND).await.unwrap();
+        limiter.finish(seq, 0, None, None);
+        // The head of the line waits ten minutes for the window.
+        let head = tokio::spawn({
+            let limiter = limiter.clone();
+            async move { limiter.admit(0, NO_BOUND).await }
+        });
+        tokio::task::yield_now().await;
+        let start = Instant::now();
+        let behind = limiter.admit(0, Duration::from_secs(5)).await;
+        assert!(behind.is_err());
+        assert_eq!(Instant::now() - start, Duration::from_secs(5));
+        assert!(head.await.unwrap().is_ok());
     }
 
     #[tokio::test(start_paused = true)]
@@ -438,7 +518,7 @@ mod tests {
         let start = Instant::now();
         let mut starts = Vec::new();
         for _ in 0..5 {
-            let seq = limiter.admit(0).await;
+            let seq = limiter.admit(0, NO_BOUND).await.unwrap();
             limiter.finish(seq, 0, None, None);
             starts.push(Instant::now() - start);
         }
@@ -462,7 +542,7 @@ mod tests {
     async fn the_server_view_wins_when_stricter_and_counts_later_requests() {
         let limiter = RateLimiter::new("p", RateLimit::from_headers());
         let start = Instant::now();
-        let seq = limiter.admit(10).await;
+        let seq = limiter.admit(10, NO_BOUND).await.unwrap();
         limiter.finish(
             seq,
             10,
@@ -501,8 +581,8 @@ mod tests {
     async fn an_older_response_does_not_replace_a_newer_view_and_a_429_blocks_until_retry_after() {
         let limiter = RateLimiter::new("p", RateLimit::from_headers());
         let start = Instant::now();
-        let old = limiter.admit(0).await;
-        let new = limiter.admit(0).await;
+        let old = limiter.admit(0, NO_BOUND).await.unwrap();
+        let new = limiter.admit(0, NO_BOUND).await.unwrap();
         limiter.finish(
             new,
             0,
@@ -525,7 +605,7 @@ mod tests {
             admitted_after(&limiter, 0, start).await,
             Duration::from_secs(3)
         );
-        let blocked = limiter.admit(0).await;
+        let blocked = limiter.admit(0, NO_BOUND).await.unwrap();
         let blocked_at = Instant::now();
         limiter.finish(blocked, 0, None, Some(Duration::from_secs(5)));
         assert_eq!(
@@ -538,8 +618,8 @@ mod tests {
     async fn requests_in_flight_when_a_view_arrives_count_as_used() {
         let limiter = RateLimiter::new("p", RateLimit::from_headers());
         let start = Instant::now();
-        let a = limiter.admit(0).await;
-        let _b = limiter.admit(0).await; // still in flight
+        let a = limiter.admit(0, NO_BOUND).await.unwrap();
+        let _b = limiter.admit(0, NO_BOUND).await.unwrap(); // still in flight
         limiter.finish(
             a,
             0,

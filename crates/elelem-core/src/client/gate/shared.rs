@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use super::headers::RateLimitHeaders;
 use super::store::{GateStore, GateStoreError, ServerAllowance, ServerReport, SharedAdmission};
 use super::{CooldownPolicy, RateLimit};
+use crate::later::Later;
 use crate::provider::ProviderError;
 
 /// How long the client uses its own gate after the store failed, before asking
@@ -24,8 +25,9 @@ const MAX_WAIT_STEP: Duration = Duration::from_millis(250);
 
 /// Why the shared gate did not admit an attempt.
 pub(crate) enum Refusal {
-    /// The provider cools down (seen by the store).
-    CoolingDown(ProviderError),
+    /// The provider cools down (seen by the store), or its shared rate limit has
+    /// no room within the call's bound.
+    Refused(ProviderError),
     /// The store cannot be reached: use the in-process gate.
     Unavailable,
 }
@@ -104,15 +106,22 @@ impl SharedGate {
 
     /// Admits one attempt to `provider` (of `tokens` when it is rate limited):
     /// refused while the store says it cools down, else after waiting for room in
-    /// its shared windows. Returns the admission time when it was rate limited.
-    pub async fn admit(&self, provider: &str, tokens: Option<u64>) -> Result<Option<u64>, Refusal> {
+    /// its shared windows (refused at once when they have no room within
+    /// `bound`). Returns the admission time when it was rate limited.
+    pub async fn admit(
+        &self,
+        provider: &str,
+        tokens: Option<u64>,
+        bound: Duration,
+    ) -> Result<Option<u64>, Refusal> {
         if self.is_down() {
             return Err(Refusal::Unavailable);
         }
+        let deadline = Instant::now().later(bound);
         loop {
             if self.cooldown.is_some() {
                 if let Some(cooling) = self.outcome(self.store.cooldown(provider).await)? {
-                    return Err(Refusal::CoolingDown(ProviderError::CoolingDown {
+                    return Err(Refusal::Refused(ProviderError::CoolingDown {
                         provider: provider.to_owned(),
                         remaining: cooling.remaining,
                         failures: cooling.failures,
@@ -125,6 +134,13 @@ impl SharedGate {
             match self.outcome(self.store.try_admit(provider, limit, tokens).await)? {
                 SharedAdmission::Admitted { at_ms } => return Ok(Some(at_ms)),
                 SharedAdmission::Wait(wait) => {
+                    if Instant::now().later(wait) > deadline {
+                        return Err(Refusal::Refused(ProviderError::RateLimitWait {
+                            provider: provider.to_owned(),
+                            resets_in: wait,
+                            bound,
+                        }));
+                    }
                     tracing::debug!(
                         provider,
                         ?wait,
@@ -276,12 +292,12 @@ mod tests {
         store.down.store(true, Ordering::SeqCst);
         let gate = gate(store.clone());
         assert!(matches!(
-            gate.admit("p", Some(1)).await,
+            gate.admit("p", Some(1), Duration::MAX).await,
             Err(Refusal::Unavailable)
         ));
         assert!(gate.warned.load(Ordering::SeqCst), "the outage is logged");
         assert!(matches!(
-            gate.admit("p", Some(1)).await,
+            gate.admit("p", Some(1), Duration::MAX).await,
             Err(Refusal::Unavailable)
         ));
         assert_eq!(
@@ -291,7 +307,10 @@ mod tests {
         );
         store.down.store(false, Ordering::SeqCst);
         tokio::time::advance(RETRY_STORE_AFTER).await;
-        assert!(matches!(gate.admit("p", Some(1)).await, Ok(Some(42))));
+        assert!(matches!(
+            gate.admit("p", Some(1), Duration::MAX).await,
+            Ok(Some(42))
+        ));
         assert!(!gate.warned.load(Ordering::SeqCst), "the outage is over");
     }
 
@@ -303,11 +322,11 @@ mod tests {
             remaining: Duration::from_secs(9),
             failures: 5,
         });
-        let Err(Refusal::CoolingDown(ProviderError::CoolingDown {
+        let Err(Refusal::Refused(ProviderError::CoolingDown {
             remaining,
             failures,
             ..
-        })) = gate.admit("p", Some(1)).await
+        })) = gate.admit("p", Some(1), Duration::MAX).await
         else {
             panic!("refused while the store says it cools down");
         };
@@ -315,14 +334,17 @@ mod tests {
         *store.cooling.lock().unwrap_or_else(PoisonError::into_inner) = None;
         store.waits_left.store(2, Ordering::SeqCst);
         let started = Instant::now();
-        assert!(matches!(gate.admit("p", Some(1)).await, Ok(Some(42))));
+        assert!(matches!(
+            gate.admit("p", Some(1), Duration::MAX).await,
+            Ok(Some(42))
+        ));
         assert_eq!(
             started.elapsed(),
             MAX_WAIT_STEP * 2,
             "each wait is capped, then asked again"
         );
         assert!(
-            matches!(gate.admit("unlimited", None).await, Ok(None)),
+            matches!(gate.admit("unlimited", None, Duration::MAX).await, Ok(None)),
             "no limit: no admission"
         );
     }

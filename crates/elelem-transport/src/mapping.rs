@@ -6,9 +6,9 @@ use async_trait::async_trait;
 use serde::Serialize;
 
 use elelem_core::provider::{
-    Provider, ProviderError, ProviderResponse, ProviderStream, WireRequest,
+    Provider, ProviderError, ProviderResponse, ProviderStream, TextCompletionResponse, WireRequest,
 };
-use elelem_core::ModelList;
+use elelem_core::{ModelList, Usage, Usd};
 
 use crate::{decode_stream, Framing, HttpClient, HttpReply, RecordMapper};
 
@@ -89,6 +89,18 @@ pub trait Mapping: Send + Sync + std::fmt::Debug + 'static {
         stream: bool,
     ) -> Result<HttpRequest, ProviderError>;
 
+    /// [`chat_request`](Mapping::chat_request) for a request the mapping may
+    /// consume: [`Mapped`] calls this one, so a mapping that rewrites the typed
+    /// request in place (OpenAI's quirks) overrides it and saves a copy. The
+    /// default borrows the request for `chat_request`.
+    fn into_chat_request(
+        &self,
+        request: WireRequest,
+        stream: bool,
+    ) -> Result<HttpRequest, ProviderError> {
+        self.chat_request(&request, stream)
+    }
+
     /// The response for a successful reply.
     fn chat_response(&self, reply: HttpReply) -> Result<ProviderResponse, ProviderError>;
 
@@ -98,6 +110,31 @@ pub trait Mapping: Send + Sync + std::fmt::Debug + 'static {
     /// Adds what only the provider knows to an error (a delay given in the body).
     fn error(&self, error: ProviderError) -> ProviderError {
         error
+    }
+
+    /// The cost the provider reported in `usage`, when it reports one (see
+    /// [`Provider::reported_cost`]). The default reports none.
+    fn reported_cost(&self, _usage: &Usage) -> Option<Usd> {
+        None
+    }
+
+    /// The HTTP request for a legacy `/completions` request. The default answers
+    /// [`ProviderError::Unsupported`].
+    fn completion_request(&self, _request: WireRequest) -> Result<HttpRequest, ProviderError> {
+        Err(ProviderError::Unsupported {
+            operation: "legacy completions",
+        })
+    }
+
+    /// The legacy completion for a successful reply to
+    /// [`completion_request`](Mapping::completion_request).
+    fn completion_response(
+        &self,
+        _reply: HttpReply,
+    ) -> Result<TextCompletionResponse, ProviderError> {
+        Err(ProviderError::Unsupported {
+            operation: "legacy completions",
+        })
     }
 
     /// The URL listing the models served right now (`GET`), when there is one.
@@ -143,7 +180,7 @@ impl<M: Mapping> Provider for Mapped<M> {
         request: WireRequest,
     ) -> Result<ProviderResponse, ProviderError> {
         let mapping = &self.0;
-        let http = mapping.chat_request(&request, false)?;
+        let http = mapping.into_chat_request(request, false)?;
         let reply = mapping
             .client()
             .post_bytes(http.url.as_str(), http.body)
@@ -157,7 +194,7 @@ impl<M: Mapping> Provider for Mapped<M> {
         request: WireRequest,
     ) -> Result<ProviderStream, ProviderError> {
         let mapping = &self.0;
-        let http = mapping.chat_request(&request, true)?;
+        let http = mapping.into_chat_request(request, true)?;
         let opened = mapping
             .client()
             .post_bytes_stream(http.url.as_str(), http.body)
@@ -165,6 +202,24 @@ impl<M: Mapping> Provider for Mapped<M> {
             .map_err(|e| mapping.error(e))?;
         let (framing, records) = mapping.stream();
         Ok(decode_stream(opened, framing, records))
+    }
+
+    async fn completion(
+        &self,
+        request: WireRequest,
+    ) -> Result<TextCompletionResponse, ProviderError> {
+        let mapping = &self.0;
+        let http = mapping.completion_request(request)?;
+        let reply = mapping
+            .client()
+            .post_bytes(http.url.as_str(), http.body)
+            .await
+            .map_err(|e| mapping.error(e))?;
+        mapping.completion_response(reply)
+    }
+
+    fn reported_cost(&self, usage: &Usage) -> Option<Usd> {
+        self.0.reported_cost(usage)
     }
 
     async fn list_models(&self) -> Result<ModelList, ProviderError> {

@@ -150,6 +150,9 @@ impl Mapping for OpenAiCompatible {
         self.post(self.chat_url.clone(), &body)
     }
 
+    /// The completion as decoded, with the quirks' usage corrections; the body
+    /// goes with it (a reference count), since decoding it again gives the same
+    /// completion.
     fn chat_response(&self, reply: HttpReply) -> Result<ProviderResponse, ProviderError> {
         let mut completion: ChatCompletion = self.client.decode(&reply)?;
         if let Some(usage) = completion.usage.as_mut() {
@@ -158,6 +161,7 @@ impl Mapping for OpenAiCompatible {
         Ok(ProviderResponse {
             completion,
             headers: reply.headers,
+            body: Some(reply.body),
         })
     }
 

@@ -2,13 +2,16 @@
 //! HTTP request, how the reply becomes a response and how stream records become
 //! chunks; [`Mapped`] does the I/O for every mapping, once.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
+use bytes::Bytes;
 use serde::Serialize;
 
 use elelem_core::provider::{
     Provider, ProviderError, ProviderResponse, ProviderStream, TextCompletionResponse, WireRequest,
 };
-use elelem_core::{ModelList, Usage, Usd};
+use elelem_core::{ChatCompletion, ModelList, Usage, Usd};
 
 use crate::{decode_stream, Framing, HttpClient, HttpReply, RecordMapper};
 
@@ -220,6 +223,14 @@ impl<M: Mapping> Provider for Mapped<M> {
 
     fn reported_cost(&self, usage: &Usage) -> Option<Usd> {
         self.0.reported_cost(usage)
+    }
+
+    fn decode_reply(&self, body: &Bytes) -> Option<ChatCompletion> {
+        let reply = HttpReply {
+            headers: BTreeMap::new(),
+            body: body.clone(),
+        };
+        self.0.chat_response(reply).ok().map(|r| r.completion)
     }
 
     async fn list_models(&self) -> Result<ModelList, ProviderError> {

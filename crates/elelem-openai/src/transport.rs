@@ -143,7 +143,8 @@ impl Mapping for OpenAiCompatible {
         let mut body = self.adapted(request);
         if stream {
             body.stream = Some(true);
-            if self.quirks.stream_usage() && body.get("stream_options").is_none() {
+            let given = body.stream_options.is_some() || body.extra.contains_key("stream_options");
+            if self.quirks.stream_usage() && !given {
                 body.stream_options = Some(serde_json::json!({"include_usage": true}));
             }
         }

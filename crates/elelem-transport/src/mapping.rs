@@ -174,6 +174,17 @@ impl<M: Mapping> Mapped<M> {
     pub fn mapping(&self) -> &M {
         &self.0
     }
+
+    /// Sends `http` and reads the whole reply; an error gets what only the
+    /// mapping knows.
+    async fn send(&self, http: HttpRequest) -> Result<HttpReply, ProviderError> {
+        let mapping = &self.0;
+        mapping
+            .client()
+            .post_bytes(http.url.as_str(), http.body)
+            .await
+            .map_err(|e| mapping.error(e))
+    }
 }
 
 #[async_trait]
@@ -182,14 +193,9 @@ impl<M: Mapping> Provider for Mapped<M> {
         &self,
         request: WireRequest,
     ) -> Result<ProviderResponse, ProviderError> {
-        let mapping = &self.0;
-        let http = mapping.into_chat_request(request, false)?;
-        let reply = mapping
-            .client()
-            .post_bytes(http.url.as_str(), http.body)
-            .await
-            .map_err(|e| mapping.error(e))?;
-        mapping.chat_response(reply)
+        let http = self.0.into_chat_request(request, false)?;
+        let reply = self.send(http).await?;
+        self.0.chat_response(reply)
     }
 
     async fn chat_completion_stream(
@@ -211,14 +217,9 @@ impl<M: Mapping> Provider for Mapped<M> {
         &self,
         request: WireRequest,
     ) -> Result<TextCompletionResponse, ProviderError> {
-        let mapping = &self.0;
-        let http = mapping.completion_request(request)?;
-        let reply = mapping
-            .client()
-            .post_bytes(http.url.as_str(), http.body)
-            .await
-            .map_err(|e| mapping.error(e))?;
-        mapping.completion_response(reply)
+        let http = self.0.completion_request(request)?;
+        let reply = self.send(http).await?;
+        self.0.completion_response(reply)
     }
 
     fn reported_cost(&self, usage: &Usage) -> Option<Usd> {

@@ -132,10 +132,10 @@ impl Mapping for OpenAiCompatible {
         request: &WireRequest,
         stream: bool,
     ) -> Result<HttpRequest, ProviderError> {
-        self.into_chat_request(request.clone(), stream)
+        self.chat_request_owned(request.clone(), stream)
     }
 
-    fn into_chat_request(
+    fn chat_request_owned(
         &self,
         request: WireRequest,
         stream: bool,

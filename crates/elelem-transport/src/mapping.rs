@@ -96,7 +96,7 @@ pub trait Mapping: Send + Sync + std::fmt::Debug + 'static {
     /// consume: [`Mapped`] calls this one, so a mapping that rewrites the typed
     /// request in place (OpenAI's quirks) overrides it and saves a copy. The
     /// default borrows the request for `chat_request`.
-    fn into_chat_request(
+    fn chat_request_owned(
         &self,
         request: WireRequest,
         stream: bool,
@@ -193,7 +193,7 @@ impl<M: Mapping> Provider for Mapped<M> {
         &self,
         request: WireRequest,
     ) -> Result<ProviderResponse, ProviderError> {
-        let http = self.0.into_chat_request(request, false)?;
+        let http = self.0.chat_request_owned(request, false)?;
         let reply = self.send(http).await?;
         self.0.chat_response(reply)
     }
@@ -203,7 +203,7 @@ impl<M: Mapping> Provider for Mapped<M> {
         request: WireRequest,
     ) -> Result<ProviderStream, ProviderError> {
         let mapping = &self.0;
-        let http = mapping.into_chat_request(request, true)?;
+        let http = mapping.chat_request_owned(request, true)?;
         let opened = mapping
             .client()
             .post_bytes_stream(http.url.as_str(), http.body)

@@ -1,38 +1,24 @@
 //! OpenAI chat completion request -> Anthropic Messages request, and Anthropic's
 //! `message` -> OpenAI `chat.completion`.
 
+use elelem_core::provider::WireRequest;
+use elelem_core::{Content, Message, Role};
 use elelem_openai::native::{chat_completion, tool_call_arguments, unix_now};
 use serde_json::{json, Map, Value};
 
 /// `max_tokens` when neither the request nor the model's defaults give one.
 pub const DEFAULT_MAX_TOKENS: u64 = 4096;
 
-/// Request fields Anthropic takes as they are.
-const PASSED_FIELDS: &[&str] = &[
-    "temperature",
-    "top_p",
-    "top_k",
-    "metadata",
-    "service_tier",
-    "thinking",
-    "stop_sequences",
-];
+/// Request fields of `extra` Anthropic takes as they are.
+const PASSED_EXTRA: &[&str] = &["metadata", "service_tier", "thinking", "stop_sequences"];
 
 /// The message field where thinking blocks (with their signatures) are kept, so a
 /// conversation sent back to Anthropic carries them (needed with tool use).
 pub(crate) const THINKING_BLOCKS: &str = "thinking_blocks";
 
-/// The text of an OpenAI message content (a string, or the text parts joined).
-fn text_of(content: Option<&Value>) -> String {
-    match content {
-        Some(Value::String(text)) => text.clone(),
-        Some(Value::Array(parts)) => parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        _ => String::new(),
-    }
+/// The text of a message content (a string, or the text parts joined).
+fn text_of(content: Option<&Content>) -> String {
+    content.map(Content::text).unwrap_or_default()
 }
 
 /// An Anthropic image block for an OpenAI `image_url` part.
@@ -50,11 +36,11 @@ fn image_block(part: &Value) -> Option<Value> {
     }
 }
 
-/// Anthropic content blocks for an OpenAI user content.
-fn user_blocks(content: Option<&Value>) -> Vec<Value> {
+/// Anthropic content blocks for a user content.
+fn user_blocks(content: Option<&Content>) -> Vec<Value> {
     match content {
-        Some(Value::String(text)) => vec![json!({"type": "text", "text": text})],
-        Some(Value::Array(parts)) => parts
+        Some(Content::Text(text)) => vec![json!({"type": "text", "text": text})],
+        Some(Content::Parts(parts)) => parts
             .iter()
             .filter_map(|part| match part.get("type").and_then(Value::as_str) {
                 Some("text") => Some(json!({"type": "text", "text": part.get("text")?})),
@@ -62,22 +48,23 @@ fn user_blocks(content: Option<&Value>) -> Vec<Value> {
                 _ => None,
             })
             .collect(),
-        _ => Vec::new(),
+        None => Vec::new(),
     }
 }
 
-/// Anthropic content blocks for an OpenAI assistant message.
-fn assistant_blocks(message: &Value) -> Vec<Value> {
+/// Anthropic content blocks for an assistant message.
+fn assistant_blocks(message: &Message) -> Vec<Value> {
     let mut blocks: Vec<Value> = message
+        .extra
         .get(THINKING_BLOCKS)
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    let text = text_of(message.get("content"));
+    let text = text_of(message.content.as_ref());
     if !text.is_empty() {
         blocks.push(json!({"type": "text", "text": text}));
     }
-    if let Some(calls) = message.get("tool_calls").and_then(Value::as_array) {
+    if let Some(calls) = message.extra.get("tool_calls").and_then(Value::as_array) {
         for call in calls {
             let function = call.get("function").cloned().unwrap_or(Value::Null);
             let input = tool_call_arguments(&function);
@@ -94,13 +81,29 @@ fn assistant_blocks(message: &Value) -> Vec<Value> {
 
 /// Appends a turn, merging it into the previous one when the role repeats (tool
 /// results after tool results, a user message after tool results).
-fn push_turn(turns: &mut Vec<(String, Vec<Value>)>, role: &str, blocks: Vec<Value>) {
+fn push_turn(turns: &mut Vec<(Turn, Vec<Value>)>, role: Turn, blocks: Vec<Value>) {
     if blocks.is_empty() {
         return;
     }
     match turns.last_mut() {
-        Some((last, existing)) if last == role => existing.extend(blocks),
-        _ => turns.push((role.to_owned(), blocks)),
+        Some((last, existing)) if *last == role => existing.extend(blocks),
+        _ => turns.push((role, blocks)),
+    }
+}
+
+/// The two roles of Anthropic's turns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Turn {
+    User,
+    Assistant,
+}
+
+impl Turn {
+    fn name(self) -> &'static str {
+        match self {
+            Turn::User => "user",
+            Turn::Assistant => "assistant",
+        }
     }
 }
 
@@ -144,36 +147,35 @@ fn tool_choice(choice: &Value) -> Option<Value> {
     }
 }
 
-/// The Anthropic Messages body for an OpenAI chat completion body.
-pub(crate) fn messages_request(body: &Map<String, Value>) -> Value {
+/// The system text and the Anthropic turns of a conversation.
+fn conversation(messages: &[Message]) -> (Vec<String>, Vec<Value>) {
     let mut system = Vec::new();
-    let mut turns: Vec<(String, Vec<Value>)> = Vec::new();
-    for message in body
-        .get("messages")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-    {
-        match message.get("role").and_then(Value::as_str) {
-            Some("system" | "developer") => {
-                let text = text_of(message.get("content"));
+    let mut turns: Vec<(Turn, Vec<Value>)> = Vec::new();
+    for message in messages {
+        match message.role {
+            Role::System | Role::Developer => {
+                let text = text_of(message.content.as_ref());
                 if !text.is_empty() {
                     system.push(text);
                 }
             }
-            Some("assistant") => push_turn(&mut turns, "assistant", assistant_blocks(message)),
-            Some("tool") => {
+            Role::Assistant => push_turn(&mut turns, Turn::Assistant, assistant_blocks(message)),
+            Role::Tool => {
                 let block = json!({
                     "type": "tool_result",
-                    "tool_use_id": message.get("tool_call_id").cloned().unwrap_or(Value::Null),
-                    "content": text_of(message.get("content"))
+                    "tool_use_id": message.extra.get("tool_call_id").cloned().unwrap_or(Value::Null),
+                    "content": text_of(message.content.as_ref())
                 });
-                push_turn(&mut turns, "user", vec![block]);
+                push_turn(&mut turns, Turn::User, vec![block]);
             }
-            _ => push_turn(&mut turns, "user", user_blocks(message.get("content"))),
+            Role::User => push_turn(
+                &mut turns,
+                Turn::User,
+                user_blocks(message.content.as_ref()),
+            ),
         }
     }
-    let messages: Vec<Value> = turns
+    let turns = turns
         .into_iter()
         .map(|(role, blocks)| {
             // A single text block goes as a plain string, as most clients send it.
@@ -183,25 +185,48 @@ pub(crate) fn messages_request(body: &Map<String, Value>) -> Value {
                 }
                 _ => Value::Array(blocks),
             };
-            json!({"role": role, "content": content})
+            json!({"role": role.name(), "content": content})
         })
         .collect();
+    (system, turns)
+}
+
+/// The answer's token limit: `max_tokens`, else `max_completion_tokens` (a
+/// `max_tokens` that is not a count counts as none given).
+fn max_tokens(request: &WireRequest) -> Option<u64> {
+    match (request.max_tokens, request.extra.contains_key("max_tokens")) {
+        (Some(n), _) => Some(n),
+        (None, true) => None,
+        (None, false) => request.max_completion_tokens,
+    }
+}
+
+/// A field the typed request keeps in `extra` (one Anthropic takes as given, or a
+/// typed one whose value was not of its type).
+fn untyped(request: &WireRequest, field: &str) -> Option<Value> {
+    request.extra.get(field).cloned()
+}
+
+/// The Anthropic Messages body for an OpenAI chat request.
+pub(crate) fn messages_request(request: &WireRequest) -> Value {
+    let (system, messages) = conversation(&request.messages);
 
     let mut out = Map::new();
     out.insert(
         "model".into(),
-        body.get("model").cloned().unwrap_or(Value::Null),
+        if request.model.is_empty() {
+            Value::Null
+        } else {
+            json!(request.model)
+        },
     );
-    let thinking_budget = body
+    let thinking_budget = request
+        .extra
         .get("thinking")
         .filter(|t| t.get("type").and_then(Value::as_str) == Some("enabled"))
         .and_then(|t| t.get("budget_tokens"))
         .and_then(Value::as_u64);
-    let mut max_tokens = body
-        .get("max_tokens")
-        .or_else(|| body.get("max_completion_tokens"))
-        .and_then(Value::as_u64)
-        .unwrap_or(DEFAULT_MAX_TOKENS);
+    let mut max_tokens = max_tokens(request).unwrap_or(DEFAULT_MAX_TOKENS);
     if let Some(budget) = thinking_budget {
         // Anthropic requires max_tokens > budget_tokens.
         if max_tokens <= budget {
@@ -213,13 +238,35 @@ pub(crate) fn messages_request(body: &Map<String, Value>) -> Value {
         out.insert("system".into(), json!(system.join("\n\n")));
     }
     out.insert("messages".into(), Value::Array(messages));
-    for field in PASSED_FIELDS {
-        if let Some(value) = body.get(*field) {
-            out.insert((*field).to_owned(), value.clone());
+    // Extended thinking refuses temperature and top_k changes; the JSON retry
+    // ladder's lower temperatures are dropped rather than failing the call.
+    let sampling = [
+        ("temperature", request.temperature.map(|t| json!(t)), true),
+        ("top_p", request.top_p.map(|p| json!(p)), false),
+        ("top_k", request.top_k.map(|k| json!(k)), true),
+    ];
+    for (field, typed, refused_when_thinking) in sampling {
+        if refused_when_thinking && thinking_budget.is_some() {
+            continue;
+        }
+        if let Some(value) = typed.or_else(|| untyped(request, field)) {
+            out.insert(field.into(), value);
         }
     }
-    end_user(body, &mut out);
-    match body.get("stop") {
+    for field in PASSED_EXTRA {
+        if let Some(value) = untyped(request, field) {
+            out.insert((*field).to_owned(), value);
+        }
+    }
+    // OpenAI's `user` as Anthropic's `metadata.user_id`, unless metadata was given.
+    let user = request.user.as_ref().map(|u| json!(u));
+    if let (Some(user), false) = (
+        user.or_else(|| untyped(request, "user")),
+        out.contains_key("metadata"),
+    ) {
+        out.insert("metadata".into(), json!({"user_id": user}));
+    }
+    match &request.stop {
         Some(Value::String(stop)) => {
             out.insert("stop_sequences".into(), json!([stop]));
         }
@@ -228,26 +275,13 @@ pub(crate) fn messages_request(body: &Map<String, Value>) -> Value {
         }
         _ => {}
     }
-    if thinking_budget.is_some() {
-        // Extended thinking refuses temperature and top_k changes; the JSON retry
-        // ladder's lower temperatures are dropped rather than failing the call.
-        out.remove("temperature");
-        out.remove("top_k");
-    }
-    if let Some(list) = body.get("tools").and_then(Value::as_array) {
+    if let Some(list) = &request.tools {
         out.insert("tools".into(), Value::Array(tools(list)));
     }
-    if let Some(choice) = body.get("tool_choice").and_then(tool_choice) {
+    if let Some(choice) = request.tool_choice.as_ref().and_then(tool_choice) {
         out.insert("tool_choice".into(), choice);
     }
     Value::Object(out)
-}
-
-/// OpenAI's `user` as Anthropic's `metadata.user_id`, unless metadata was given.
-fn end_user(body: &Map<String, Value>, out: &mut Map<String, Value>) {
-    if let (Some(user), None) = (body.get("user"), out.get("metadata")) {
-        out.insert("metadata".into(), json!({"user_id": user}));
-    }
 }
 
 /// The OpenAI finish reason for an Anthropic stop reason.
@@ -401,7 +435,7 @@ mod tests {
             "response_format": {"type": "json_object"},
             "temperature": 0.3
         });
-        let out = messages_request(body.as_object().unwrap());
+        let out = messages_request(&WireRequest::new(body.as_object().cloned().unwrap()));
         assert_eq!(out["system"], "Be brief.\n\nAnswer in JSON.");
         assert_eq!(out["max_tokens"], 4096);
         assert_eq!(out["temperature"], 0.3);
@@ -439,6 +473,34 @@ mod tests {
     }
 
     #[test]
+    fn sampling_user_and_stop_come_from_the_typed_fields() {
+        let mut request = WireRequest::chat("m", vec![Message::user("Hi")]);
+        request.temperature = Some(0.5);
+        request.top_p = Some(0.9);
+        request.top_k = Some(40);
+        request.max_completion_tokens = Some(77);
+        request.user = Some("ada".into());
+        request.stop = Some(json!("END"));
+        request.set("service_tier", json!("auto"));
+        let out = messages_request(&request);
+        assert_eq!(
+            out,
+            json!({
+                "model": "m", "max_tokens": 77,
+                "messages": [{"role": "user", "content": "Hi"}],
+                "temperature": 0.5, "top_p": 0.9, "top_k": 40, "service_tier": "auto",
+                "metadata": {"user_id": "ada"}, "stop_sequences": ["END"]
+            })
+        );
+        // A value that is not of its field's type is passed as given, as before.
+        request.set("temperature", json!("warm"));
+        request.set("max_tokens", json!("many"));
+        let out = messages_request(&request);
+        assert_eq!(out["temperature"], "warm");
+        assert_eq!(out["max_tokens"], DEFAULT_MAX_TOKENS);
+    }
+
+    #[test]
     fn thinking_raises_max_tokens_and_drops_temperature() {
         let body = json!({
             "model": "m",
@@ -447,7 +509,7 @@ mod tests {
             "temperature": 0.7,
             "thinking": {"type": "enabled", "budget_tokens": 2048}
         });
-        let out = messages_request(body.as_object().unwrap());
+        let out = messages_request(&WireRequest::new(body.as_object().cloned().unwrap()));
         assert_eq!(out["max_tokens"], 2048 + 4096);
         assert!(out.get("temperature").is_none());
         assert_eq!(
@@ -495,7 +557,7 @@ mod tests {
         assert_eq!(u["total_tokens"], json!(u64::MAX));
         let body = json!({"model": "claude", "messages": [{"role": "user", "content": "Hi"}],
             "thinking": {"type": "enabled", "budget_tokens": u64::MAX}});
-        let out = messages_request(body.as_object().unwrap());
+        let out = messages_request(&WireRequest::new(body.as_object().cloned().unwrap()));
         assert_eq!(out["max_tokens"], json!(u64::MAX));
     }
 }

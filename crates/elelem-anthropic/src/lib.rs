@@ -118,7 +118,7 @@ impl Mapping for Anthropic {
         request: &WireRequest,
         stream: bool,
     ) -> Result<HttpRequest, ProviderError> {
-        let mut body = convert::messages_request(&request.to_map());
+        let mut body = convert::messages_request(request);
         if let (true, Value::Object(fields)) = (stream, &mut body) {
             fields.insert("stream".into(), Value::Bool(true));
         }

@@ -51,7 +51,7 @@ pub fn openai_protocol(
     settings: ProviderSettings,
     quirks: impl Quirks + 'static,
 ) -> Result<Arc<dyn Provider>, ElelemError> {
-    Ok(Arc::new(OpenAiCompatible::new(settings, Arc::new(quirks))?))
+    OpenAiCompatible::provider(settings, Arc::new(quirks))
 }
 
 /// Declares one provider plugin: a module with its catalogue and `build`, and its

@@ -82,10 +82,7 @@ allow_unknown_models = true
 /// assert!(elelem_compat::build(settings).is_ok());
 /// ```
 pub fn build(settings: ProviderSettings) -> Result<Arc<dyn Provider>, ElelemError> {
-    Ok(Arc::new(OpenAiCompatible::new(
-        settings,
-        Arc::new(NoQuirks),
-    )?))
+    OpenAiCompatible::provider(settings, Arc::new(NoQuirks))
 }
 
 elelem_core::inventory::submit! {

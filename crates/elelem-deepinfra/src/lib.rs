@@ -60,10 +60,7 @@ impl Quirks for DeepInfraQuirks {
 /// assert!(elelem_deepinfra::build(settings).is_ok());
 /// ```
 pub fn build(settings: ProviderSettings) -> Result<Arc<dyn Provider>, ElelemError> {
-    Ok(Arc::new(OpenAiCompatible::new(
-        settings,
-        Arc::new(DeepInfraQuirks),
-    )?))
+    OpenAiCompatible::provider(settings, Arc::new(DeepInfraQuirks))
 }
 
 elelem_core::inventory::submit! {

@@ -4,20 +4,39 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use elelem_core::provider::WireRequest;
+use elelem_core::{Content, Message, Role};
 use elelem_openai::native::{chat_completion, tool_call_arguments, unix_now};
 use serde_json::{json, Map, Value};
 
-/// OpenAI request fields that go into `generationConfig`, with Gemini's names.
-const CONFIG_FIELDS: &[(&str, &str)] = &[
-    ("temperature", "temperature"),
-    ("top_p", "topP"),
-    ("top_k", "topK"),
-    ("max_tokens", "maxOutputTokens"),
-    ("max_completion_tokens", "maxOutputTokens"),
-    ("seed", "seed"),
-    ("presence_penalty", "presencePenalty"),
-    ("frequency_penalty", "frequencyPenalty"),
-];
+/// OpenAI's sampling fields with Gemini's names in `generationConfig`, in
+/// order (`max_completion_tokens` wins over `max_tokens`).
+fn config_fields(request: &WireRequest) -> [(&'static str, &'static str, Option<Value>); 8] {
+    let number = |n: Option<f64>| n.map(|n| json!(n));
+    let count = |n: Option<u64>| n.map(|n| json!(n));
+    [
+        ("temperature", "temperature", number(request.temperature)),
+        ("top_p", "topP", number(request.top_p)),
+        ("top_k", "topK", count(request.top_k)),
+        ("max_tokens", "maxOutputTokens", count(request.max_tokens)),
+        (
+            "max_completion_tokens",
+            "maxOutputTokens",
+            count(request.max_completion_tokens),
+        ),
+        ("seed", "seed", request.seed.map(|n| json!(n))),
+        (
+            "presence_penalty",
+            "presencePenalty",
+            number(request.presence_penalty),
+        ),
+        (
+            "frequency_penalty",
+            "frequencyPenalty",
+            number(request.frequency_penalty),
+        ),
+    ]
+}
 
 /// Gemini request fields passed through as given.
 const PASSED_FIELDS: &[&str] = &["safetySettings", "cachedContent", "labels"];
@@ -26,17 +45,9 @@ const PASSED_FIELDS: &[&str] = &["safetySettings", "cachedContent", "labels"];
 /// tool call, so that it goes back to Gemini with the conversation.
 pub(crate) const THOUGHT_SIGNATURE: &str = "thought_signature";
 
-/// The text of an OpenAI message content.
-fn text_of(content: Option<&Value>) -> String {
-    match content {
-        Some(Value::String(text)) => text.clone(),
-        Some(Value::Array(parts)) => parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        _ => String::new(),
-    }
+/// The text of a message content (a string, or the text parts joined).
+fn text_of(content: Option<&Content>) -> String {
+    content.map(Content::text).unwrap_or_default()
 }
 
 /// A MIME type guessed from an image URL's extension.
@@ -53,11 +64,11 @@ fn mime_of(url: &str) -> &'static str {
     }
 }
 
-/// Gemini parts for an OpenAI user content.
-fn content_parts(content: Option<&Value>) -> Vec<Value> {
+/// Gemini parts for a user content.
+fn content_parts(content: Option<&Content>) -> Vec<Value> {
     match content {
-        Some(Value::String(text)) => vec![json!({"text": text})],
-        Some(Value::Array(parts)) => parts
+        Some(Content::Text(text)) => vec![json!({"text": text})],
+        Some(Content::Parts(parts)) => parts
             .iter()
             .filter_map(|part| match part.get("type").and_then(Value::as_str) {
                 Some("text") => Some(json!({"text": part.get("text")?})),
@@ -78,7 +89,7 @@ fn content_parts(content: Option<&Value>) -> Vec<Value> {
                 _ => None,
             })
             .collect(),
-        _ => Vec::new(),
+        None => Vec::new(),
     }
 }
 
@@ -163,78 +174,82 @@ fn thinking_budget(effort: &str) -> Option<i64> {
     }
 }
 
-/// The `generateContent` body for an OpenAI chat completion body.
-pub(crate) fn generate_request(body: &Map<String, Value>) -> Value {
-    let mut system = Vec::new();
-    let mut turns: Vec<(String, Vec<Value>)> = Vec::new();
-    let mut call_names: Vec<(String, String)> = Vec::new();
-    for message in body
-        .get("messages")
+/// A field the typed request keeps in `extra` (one of Gemini's own, or a typed
+/// one whose value was not of its type).
+fn untyped(request: &WireRequest, field: &str) -> Option<Value> {
+    request.extra.get(field).cloned()
+}
+
+/// The Gemini parts of an assistant message; the ids and names of its tool
+/// calls are added to `call_names`.
+fn model_parts(message: &Message, call_names: &mut Vec<(String, String)>) -> Vec<Value> {
+    let mut parts = Vec::new();
+    let text = text_of(message.content.as_ref());
+    if !text.is_empty() {
+        parts.push(json!({"text": text}));
+    }
+    for call in message
+        .extra
+        .get("tool_calls")
         .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or_default()
     {
-        match message.get("role").and_then(Value::as_str) {
-            Some("system" | "developer") => {
-                let text = text_of(message.get("content"));
+        let function = call.get("function").cloned().unwrap_or(Value::Null);
+        let name = function.get("name").cloned().unwrap_or(Value::Null);
+        if let (Some(id), Some(name)) = (call.get("id").and_then(Value::as_str), name.as_str()) {
+            call_names.push((id.to_owned(), name.to_owned()));
+        }
+        let args = tool_call_arguments(&function);
+        let mut part = Map::new();
+        part.insert("functionCall".into(), json!({"name": name, "args": args}));
+        if let Some(signature) = call.get(THOUGHT_SIGNATURE) {
+            part.insert("thoughtSignature".into(), signature.clone());
+        }
+        parts.push(Value::Object(part));
+    }
+    parts
+}
+
+/// The Gemini `functionResponse` part of a tool message, named after the call it
+/// answers (else the message's `name`).
+fn function_response(message: &Message, call_names: &[(String, String)]) -> Value {
+    let text_field = |key: &str| message.extra.get(key).and_then(Value::as_str);
+    let name = text_field("tool_call_id")
+        .and_then(|id| call_names.iter().find(|(known, _)| known == id))
+        .map(|(_, name)| name.as_str())
+        .or_else(|| text_field("name"))
+        .unwrap_or_default();
+    let text = text_of(message.content.as_ref());
+    let response = match serde_json::from_str::<Value>(&text) {
+        Ok(object @ Value::Object(_)) => object,
+        _ => json!({"content": text}),
+    };
+    json!({"functionResponse": {"name": name, "response": response}})
+}
+
+/// The `generateContent` body for an OpenAI chat request.
+pub(crate) fn generate_request(request: &WireRequest) -> Value {
+    let mut system = Vec::new();
+    let mut turns: Vec<(String, Vec<Value>)> = Vec::new();
+    let mut call_names: Vec<(String, String)> = Vec::new();
+    for message in &request.messages {
+        match message.role {
+            Role::System | Role::Developer => {
+                let text = text_of(message.content.as_ref());
                 if !text.is_empty() {
                     system.push(text);
                 }
             }
-            Some("assistant") => {
-                let mut parts = Vec::new();
-                let text = text_of(message.get("content"));
-                if !text.is_empty() {
-                    parts.push(json!({"text": text}));
-                }
-                for call in message
-                    .get("tool_calls")
-                    .and_then(Value::as_array)
-                    .map(Vec::as_slice)
-                    .unwrap_or_default()
-                {
-                    let function = call.get("function").cloned().unwrap_or(Value::Null);
-                    let name = function.get("name").cloned().unwrap_or(Value::Null);
-                    if let (Some(id), Some(name)) =
-                        (call.get("id").and_then(Value::as_str), name.as_str())
-                    {
-                        call_names.push((id.to_owned(), name.to_owned()));
-                    }
-                    let args = tool_call_arguments(&function);
-                    let mut part = Map::new();
-                    part.insert("functionCall".into(), json!({"name": name, "args": args}));
-                    if let Some(signature) = call.get(THOUGHT_SIGNATURE) {
-                        part.insert("thoughtSignature".into(), signature.clone());
-                    }
-                    parts.push(Value::Object(part));
-                }
+            Role::Assistant => {
+                let parts = model_parts(message, &mut call_names);
                 push_turn(&mut turns, "model", parts);
             }
-            Some("tool") => {
-                let name = message
-                    .get("tool_call_id")
-                    .and_then(Value::as_str)
-                    .and_then(|id| call_names.iter().find(|(known, _)| known == id))
-                    .map(|(_, name)| name.clone())
-                    .or_else(|| {
-                        message
-                            .get("name")
-                            .and_then(Value::as_str)
-                            .map(str::to_owned)
-                    })
-                    .unwrap_or_default();
-                let text = text_of(message.get("content"));
-                let response = match serde_json::from_str::<Value>(&text) {
-                    Ok(object @ Value::Object(_)) => object,
-                    _ => json!({"content": text}),
-                };
-                push_turn(
-                    &mut turns,
-                    "user",
-                    vec![json!({"functionResponse": {"name": name, "response": response}})],
-                );
+            Role::Tool => {
+                let part = function_response(message, &call_names);
+                push_turn(&mut turns, "user", vec![part]);
             }
-            _ => push_turn(&mut turns, "user", content_parts(message.get("content"))),
+            Role::User => push_turn(&mut turns, "user", content_parts(message.content.as_ref())),
         }
     }
 
@@ -252,12 +267,12 @@ pub(crate) fn generate_request(body: &Map<String, Value>) -> Value {
     }
 
     let mut config = Map::new();
-    for (openai, gemini) in CONFIG_FIELDS {
-        if let Some(value) = body.get(*openai) {
-            config.insert((*gemini).to_owned(), value.clone());
+    for (openai, gemini, typed) in config_fields(request) {
+        if let Some(value) = typed.or_else(|| untyped(request, openai)) {
+            config.insert(gemini.to_owned(), value);
         }
     }
-    match body.get("stop") {
+    match &request.stop {
         Some(Value::String(stop)) => {
             config.insert("stopSequences".into(), json!([stop]));
         }
@@ -266,7 +281,7 @@ pub(crate) fn generate_request(body: &Map<String, Value>) -> Value {
         }
         _ => {}
     }
-    if let Some(format) = body.get("response_format") {
+    if let Some(format) = &request.response_format {
         match format.get("type").and_then(Value::as_str) {
             Some("json_object") => {
                 config.insert("responseMimeType".into(), json!("application/json"));
@@ -280,22 +295,22 @@ pub(crate) fn generate_request(body: &Map<String, Value>) -> Value {
             _ => {}
         }
     }
-    if let Some(budget) = body
-        .get("reasoning_effort")
-        .and_then(Value::as_str)
+    if let Some(budget) = request
+        .reasoning_effort
+        .as_deref()
         .and_then(thinking_budget)
     {
         config.insert("thinkingConfig".into(), json!({"thinkingBudget": budget}));
     }
     // Gemini's own settings given through `extra` win.
-    if let Some(Value::Object(extra)) = body.get("generationConfig") {
+    if let Some(Value::Object(extra)) = request.extra.get("generationConfig") {
         config.extend(extra.clone());
     }
     if !config.is_empty() {
         out.insert("generationConfig".into(), Value::Object(config));
     }
 
-    if let Some(tools) = body.get("tools").and_then(Value::as_array) {
+    if let Some(tools) = &request.tools {
         let declarations: Vec<Value> = tools
             .iter()
             .filter_map(|tool| {
@@ -318,7 +333,7 @@ pub(crate) fn generate_request(body: &Map<String, Value>) -> Value {
             );
         }
     }
-    let calling = match body.get("tool_choice") {
+    let calling = match &request.tool_choice {
         Some(Value::String(mode)) => match mode.as_str() {
             "none" => Some(json!({"mode": "NONE"})),
             "auto" => Some(json!({"mode": "AUTO"})),
@@ -338,8 +353,8 @@ pub(crate) fn generate_request(body: &Map<String, Value>) -> Value {
         );
     }
     for field in PASSED_FIELDS {
-        if let Some(value) = body.get(*field) {
-            out.insert((*field).to_owned(), value.clone());
+        if let Some(value) = untyped(request, field) {
+            out.insert((*field).to_owned(), value);
         }
     }
     Value::Object(out)
@@ -548,7 +563,7 @@ mod tests {
             "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}],
             "tool_choice": "auto"
         });
-        let out = generate_request(body.as_object().unwrap());
+        let out = generate_request(&WireRequest::new(body.as_object().cloned().unwrap()));
         assert_eq!(
             out["systemInstruction"],
             json!({"parts": [{"text": "Be brief."}]})

@@ -143,7 +143,7 @@ impl Mapping for Gemini {
         } else {
             self.generate_url(&model)
         };
-        let body = convert::generate_request(&request.to_map());
+        let body = convert::generate_request(request);
         HttpRequest::json(url, &body).map_err(|e| {
             self.http
                 .invalid_piece(format!("cannot encode the request: {e}"), "")

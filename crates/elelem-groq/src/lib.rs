@@ -96,10 +96,7 @@ fn move_reasoning(delta: &mut Delta) {
 /// assert!(elelem_groq::build(settings).is_ok());
 /// ```
 pub fn build(settings: ProviderSettings) -> Result<Arc<dyn Provider>, ElelemError> {
-    Ok(Arc::new(OpenAiCompatible::new(
-        settings,
-        Arc::new(GroqQuirks),
-    )?))
+    OpenAiCompatible::provider(settings, Arc::new(GroqQuirks))
 }
 
 elelem_core::inventory::submit! {

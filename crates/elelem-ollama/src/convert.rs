@@ -3,72 +3,98 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use elelem_core::provider::WireRequest;
+use elelem_core::{Content, Message, Role};
 use elelem_openai::native::{chat_completion, tool_call_arguments};
 use serde_json::{json, Map, Value};
 
-/// Request fields that become Ollama `options`, with their Ollama names.
-const OPTION_FIELDS: &[(&str, &str)] = &[
-    ("temperature", "temperature"),
-    ("max_tokens", "num_predict"),
-    ("max_completion_tokens", "num_predict"),
-    ("top_p", "top_p"),
-    ("top_k", "top_k"),
-    ("seed", "seed"),
-    ("frequency_penalty", "frequency_penalty"),
-    ("presence_penalty", "presence_penalty"),
-    ("repeat_penalty", "repeat_penalty"),
-    ("min_p", "min_p"),
-];
+/// Request fields that become Ollama `options`, with their Ollama names and
+/// typed values, in order (`max_completion_tokens` wins over `max_tokens`).
+fn option_fields(request: &WireRequest) -> [(&'static str, &'static str, Option<Value>); 10] {
+    let number = |n: Option<f64>| n.map(|n| json!(n));
+    let count = |n: Option<u64>| n.map(|n| json!(n));
+    [
+        ("temperature", "temperature", number(request.temperature)),
+        ("max_tokens", "num_predict", count(request.max_tokens)),
+        (
+            "max_completion_tokens",
+            "num_predict",
+            count(request.max_completion_tokens),
+        ),
+        ("top_p", "top_p", number(request.top_p)),
+        ("top_k", "top_k", count(request.top_k)),
+        ("seed", "seed", request.seed.map(|n| json!(n))),
+        (
+            "frequency_penalty",
+            "frequency_penalty",
+            number(request.frequency_penalty),
+        ),
+        (
+            "presence_penalty",
+            "presence_penalty",
+            number(request.presence_penalty),
+        ),
+        ("repeat_penalty", "repeat_penalty", None),
+        ("min_p", "min_p", None),
+    ]
+}
 
-/// Ollama request fields passed through as given.
-const PASSED_FIELDS: &[&str] = &["tools", "keep_alive", "think"];
+/// Ollama request fields of `extra` passed through as given (`tools` is typed).
+const PASSED_EXTRA: &[&str] = &["keep_alive", "think"];
 
-/// The Ollama `/api/chat` body for an OpenAI chat completion body.
-pub(crate) fn chat_request(body: &Map<String, Value>) -> Value {
+/// A field the typed request keeps in `extra` (one of Ollama's own, or a typed
+/// one whose value was not of its type).
+fn untyped(request: &WireRequest, field: &str) -> Option<Value> {
+    request.extra.get(field).cloned()
+}
+
+/// Ollama's `format` for a `response_format` (none for other types).
+fn format_of(format: &Value) -> Option<Value> {
+    match format.get("type").and_then(Value::as_str) {
+        Some("json_object") => Some(json!("json")),
+        Some("json_schema") => format
+            .get("json_schema")
+            .and_then(|s| s.get("schema"))
+            .cloned(),
+        _ => None,
+    }
+}
+
+/// The Ollama `/api/chat` body for an OpenAI chat request.
+pub(crate) fn chat_request(request: &WireRequest) -> Value {
     let mut out = Map::new();
     out.insert(
         "model".into(),
-        body.get("model").cloned().unwrap_or(Value::Null),
+        if request.model.is_empty() {
+            Value::Null
+        } else {
+            json!(request.model)
+        },
     );
-    let messages = body
-        .get("messages")
-        .and_then(Value::as_array)
-        .map(|m| messages(m))
-        .unwrap_or_default();
-    out.insert("messages".into(), Value::Array(messages));
+    out.insert("messages".into(), Value::Array(messages(&request.messages)));
     out.insert("stream".into(), Value::Bool(false));
 
-    match body.get("response_format") {
-        Some(format) => match format.get("type").and_then(Value::as_str) {
-            Some("json_object") => {
-                out.insert("format".into(), json!("json"));
-            }
-            Some("json_schema") => {
-                if let Some(schema) = format.get("json_schema").and_then(|s| s.get("schema")) {
-                    out.insert("format".into(), schema.clone());
-                }
-            }
-            _ => {}
-        },
-        None => {
-            // A caller may also pass Ollama's own `format` through `extra`.
-            if let Some(format) = body.get("format") {
-                out.insert("format".into(), format.clone());
-            }
-        }
+    let format = match &request.response_format {
+        Some(format) => format_of(format),
+        // A caller may also pass Ollama's own `format` through `extra`.
+        None => untyped(request, "format"),
+    };
+    if let Some(format) = format {
+        out.insert("format".into(), format);
     }
 
-    let mut options = body
+    let mut options = request
+        .extra
         .get("options")
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
-    for (openai, ollama) in OPTION_FIELDS {
-        if let Some(value) = body.get(*openai) {
-            options.insert((*ollama).to_owned(), value.clone());
+    for (openai, ollama, typed) in option_fields(request) {
+        if let Some(value) = typed.or_else(|| untyped(request, openai)) {
+            options.insert(ollama.to_owned(), value);
         }
     }
-    match body.get("stop") {
+    match &request.stop {
         Some(Value::String(stop)) => {
             options.insert("stop".into(), json!([stop]));
         }
@@ -80,19 +106,24 @@ pub(crate) fn chat_request(body: &Map<String, Value>) -> Value {
     if !options.is_empty() {
         out.insert("options".into(), Value::Object(options));
     }
-    for field in PASSED_FIELDS {
-        if let Some(value) = body.get(*field) {
-            out.insert((*field).to_owned(), value.clone());
+    let tools = request.tools.as_ref().map(|tools| json!(tools));
+    if let Some(tools) = tools.or_else(|| untyped(request, "tools")) {
+        out.insert("tools".into(), tools);
+    }
+    for field in PASSED_EXTRA {
+        if let Some(value) = untyped(request, field) {
+            out.insert((*field).to_owned(), value);
         }
     }
-    think_from_thinking(body, &mut out);
+    think_from_thinking(request, &mut out);
     Value::Object(out)
 }
 
 /// The portable `thinking: {"type": "enabled", ...}` as Ollama's `think: true`
 /// (Ollama takes no budget), unless `think` was given.
-fn think_from_thinking(body: &Map<String, Value>, out: &mut Map<String, Value>) {
-    let enabled = body
+fn think_from_thinking(request: &WireRequest, out: &mut Map<String, Value>) {
+    let enabled = request
+        .extra
         .get("thinking")
         .and_then(|t| t.get("type"))
         .and_then(Value::as_str)
@@ -102,58 +133,70 @@ fn think_from_thinking(body: &Map<String, Value>, out: &mut Map<String, Value>) 
     }
 }
 
+/// Ollama's name for a role (`developer` is its `system`).
+fn role_name(role: &Role) -> &'static str {
+    match role {
+        Role::System | Role::Developer => "system",
+        Role::User => "user",
+        Role::Assistant => "assistant",
+        Role::Tool => "tool",
+    }
+}
+
+/// The text of a content and its images as base64 strings (Ollama takes no
+/// image URLs).
+fn text_and_images(content: Option<&Content>) -> (String, Vec<Value>) {
+    let mut images = Vec::new();
+    let text = match content {
+        Some(Content::Text(text)) => text.clone(),
+        Some(Content::Parts(parts)) => {
+            let mut texts = Vec::new();
+            for part in parts {
+                match part.get("type").and_then(Value::as_str) {
+                    Some("text") => {
+                        if let Some(text) = part.get("text").and_then(Value::as_str) {
+                            texts.push(text.to_owned());
+                        }
+                    }
+                    Some("image_url") => {
+                        let url = part
+                            .get("image_url")
+                            .and_then(|i| i.get("url"))
+                            .and_then(Value::as_str)
+                            .unwrap_or_default();
+                        match url.split_once(";base64,") {
+                            Some((_, data)) if url.starts_with("data:") => {
+                                images.push(json!(data));
+                            }
+                            _ => tracing::warn!(
+                                "Ollama takes images as base64 data only; an image URL was left out"
+                            ),
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            texts.join("\n")
+        }
+        None => String::new(),
+    };
+    (text, images)
+}
+
 /// Ollama's messages: text content, images as base64 strings, tool calls with
 /// object arguments, tool results with the tool's name.
-fn messages(messages: &[Value]) -> Vec<Value> {
+fn messages(messages: &[Message]) -> Vec<Value> {
     let mut tool_names: Vec<(String, String)> = Vec::new();
     let mut out = Vec::with_capacity(messages.len());
     for message in messages {
-        let role = match message.get("role").and_then(Value::as_str) {
-            Some("developer") => "system",
-            Some(role) => role,
-            None => "user",
-        };
         let mut converted = Map::new();
-        converted.insert("role".into(), json!(role));
-        let mut images = Vec::new();
-        let text = match message.get("content") {
-            Some(Value::String(text)) => text.clone(),
-            Some(Value::Array(parts)) => {
-                let mut texts = Vec::new();
-                for part in parts {
-                    match part.get("type").and_then(Value::as_str) {
-                        Some("text") => {
-                            if let Some(text) = part.get("text").and_then(Value::as_str) {
-                                texts.push(text.to_owned());
-                            }
-                        }
-                        Some("image_url") => {
-                            let url = part
-                                .get("image_url")
-                                .and_then(|i| i.get("url"))
-                                .and_then(Value::as_str)
-                                .unwrap_or_default();
-                            match url.split_once(";base64,") {
-                                Some((_, data)) if url.starts_with("data:") => {
-                                    images.push(json!(data));
-                                }
-                                _ => tracing::warn!(
-                                    "Ollama takes images as base64 data only; an image URL was left out"
-                                ),
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-                texts.join("\n")
-            }
-            _ => String::new(),
-        };
+        converted.insert("role".into(), json!(role_name(&message.role)));
+        let (text, images) = text_and_images(message.content.as_ref());
         converted.insert("content".into(), json!(text));
         if !images.is_empty() {
             converted.insert("images".into(), Value::Array(images));
         }
-        if let Some(calls) = message.get("tool_calls").and_then(Value::as_array) {
+        if let Some(calls) = message.extra.get("tool_calls").and_then(Value::as_array) {
             let calls: Vec<Value> = calls
                 .iter()
                 .map(|call| {
@@ -170,18 +213,12 @@ fn messages(messages: &[Value]) -> Vec<Value> {
                 .collect();
             converted.insert("tool_calls".into(), Value::Array(calls));
         }
-        if role == "tool" {
-            let name = message
-                .get("tool_call_id")
-                .and_then(Value::as_str)
+        if message.role == Role::Tool {
+            let text_field = |key: &str| message.extra.get(key).and_then(Value::as_str);
+            let name = text_field("tool_call_id")
                 .and_then(|id| tool_names.iter().find(|(known, _)| known == id))
-                .map(|(_, name)| name.clone())
-                .or_else(|| {
-                    message
-                        .get("name")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned)
-                });
+                .map(|(_, name)| name.as_str())
+                .or_else(|| text_field("name"));
             if let Some(name) = name {
                 converted.insert("tool_name".into(), json!(name));
             }
@@ -380,7 +417,7 @@ mod tests {
             "service_tier": "auto",
             "response_format": {"type": "json_schema", "json_schema": {"name": "s", "schema": {"type": "object"}}}
         });
-        let out = chat_request(body.as_object().unwrap());
+        let out = chat_request(&WireRequest::new(body.as_object().cloned().unwrap()));
         assert_eq!(out["stream"], false);
         assert_eq!(out["format"], json!({"type": "object"}));
         assert_eq!(

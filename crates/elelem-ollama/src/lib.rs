@@ -112,7 +112,7 @@ impl Mapping for Ollama {
         request: &WireRequest,
         stream: bool,
     ) -> Result<HttpRequest, ProviderError> {
-        let mut body = convert::chat_request(&request.to_map());
+        let mut body = convert::chat_request(request);
         if let Value::Object(fields) = &mut body {
             fields.insert("stream".into(), Value::Bool(stream));
         }

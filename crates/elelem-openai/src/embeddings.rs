@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 use elelem_core::provider::{EmbeddingReply, EmbeddingWireRequest, ProviderError};
 use elelem_core::{Embedding, EmbeddingResponse, EmbeddingUsage, EncodingFormat};
 
-use crate::transport::OpenAiCompatible;
 use crate::{HttpClient, HttpReply};
 
 /// OpenAI's embeddings body.
@@ -58,18 +57,6 @@ pub(crate) fn response(
         usage_reported: answer.usage.is_some(),
         headers: reply.headers,
     })
-}
-
-impl OpenAiCompatible {
-    /// `POST {base}/embeddings`.
-    pub(crate) async fn create_embeddings(
-        &self,
-        request: EmbeddingWireRequest,
-    ) -> Result<EmbeddingReply, ProviderError> {
-        let url = format!("{}/embeddings", self.client().base_url());
-        let reply = self.client().post_json(&url, &body(&request)).await?;
-        response(self.client(), reply)
-    }
 }
 
 #[cfg(test)]

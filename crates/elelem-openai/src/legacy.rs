@@ -2,27 +2,23 @@
 
 use serde_json::Value;
 
-use elelem_core::provider::{ProviderError, TextCompletionResponse, WireRequest};
+use elelem_core::provider::{ProviderError, TextCompletionResponse};
 use elelem_core::{ModelInfo, ModelList, TextCompletion};
+use elelem_transport::{HttpReply, Mapping};
 
 use crate::transport::OpenAiCompatible;
 
 impl OpenAiCompatible {
-    /// The base URL (the chat URL without `/chat/completions`).
-    fn base_url(&self) -> &str {
-        self.client().base_url()
+    /// `{base}/completions`.
+    pub(crate) fn completions_url(&self) -> String {
+        format!("{}/completions", self.client().base_url())
     }
 
-    /// `POST {base}/completions`.
-    pub(crate) async fn legacy_completion(
+    /// The legacy completion in a successful `/completions` reply.
+    pub(crate) fn text_completion(
         &self,
-        request: WireRequest,
+        reply: HttpReply,
     ) -> Result<TextCompletionResponse, ProviderError> {
-        let url = format!("{}/completions", self.base_url());
-        let reply = self
-            .client()
-            .post_json(&url, &self.adapted(request))
-            .await?;
         let completion: TextCompletion = self.client().decode(&reply)?;
         Ok(TextCompletionResponse {
             completion,
@@ -30,10 +26,13 @@ impl OpenAiCompatible {
         })
     }
 
-    /// `GET {base}/models`, as `provider:model` ids.
-    pub(crate) async fn live_models(&self) -> Result<ModelList, ProviderError> {
-        let url = format!("{}/models", self.base_url());
-        let reply = self.client().get(&url).await?;
+    /// `{base}/models`.
+    pub(crate) fn models_list_url(&self) -> String {
+        format!("{}/models", self.client().base_url())
+    }
+
+    /// The `provider:model` ids of a successful `GET /models` reply.
+    pub(crate) fn model_list(&self, reply: HttpReply) -> Result<ModelList, ProviderError> {
         let body: Value = self.client().decode(&reply)?;
         let name = self.client().name();
         let data = body

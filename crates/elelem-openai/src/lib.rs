@@ -32,8 +32,8 @@ use elelem_core::provider::{Provider, ProviderSettings};
 use elelem_core::ElelemError;
 
 pub use elelem_transport::{
-    decode_stream, record_stream, ErrorHook, Framing, HttpClient, HttpReply, HttpStream,
-    NdjsonFraming, Record, RecordMapper, SseFraming,
+    decode_stream, record_stream, ErrorHook, Framing, HttpClient, HttpReply, HttpRequest,
+    HttpStream, Mapped, Mapping, NdjsonFraming, Record, RecordMapper, SseFraming,
 };
 pub use quirks::{NoQuirks, Quirks};
 pub use transport::OpenAiCompatible;
@@ -53,10 +53,7 @@ pub const CATALOGUE: &str = include_str!("../../../models/openai.toml");
 /// assert!(elelem_openai::build(settings).is_ok());
 /// ```
 pub fn build(settings: ProviderSettings) -> Result<Arc<dyn Provider>, ElelemError> {
-    Ok(Arc::new(OpenAiCompatible::new(
-        settings,
-        Arc::new(NoQuirks),
-    )?))
+    OpenAiCompatible::provider(settings, Arc::new(NoQuirks))
 }
 
 #[cfg(feature = "provider")]

@@ -6,11 +6,10 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::Value;
 
-use elelem_core::provider::{ProviderError, ProviderStream, WireRequest};
+use elelem_core::provider::ProviderError;
 use elelem_core::ChatCompletionChunk;
-use elelem_transport::{decode_stream, HttpClient, RecordMapper, SseFraming};
+use elelem_transport::{HttpClient, RecordMapper};
 
-use crate::transport::OpenAiCompatible;
 use crate::Quirks;
 
 /// Whether an SSE `data:` payload can be an error object: it has an `"error"` string
@@ -28,12 +27,18 @@ struct ErrorPayload {
 }
 
 /// OpenAI chunks, with the provider's quirks applied to each.
-struct Chunks {
+#[derive(Debug)]
+pub struct Chunks {
     client: HttpClient,
     quirks: Arc<dyn Quirks>,
 }
 
 impl Chunks {
+    /// A mapper for one stream of `client`'s provider.
+    pub(crate) fn new(client: HttpClient, quirks: Arc<dyn Quirks>) -> Self {
+        Chunks { client, quirks }
+    }
+
     fn error_in_stream(&self, data: &str) -> Option<ProviderError> {
         // Parsing every chunk into a `Value` first cost more than the chunk itself
         // (issue 7's profile): only a chunk that has an `"error"` string somewhere
@@ -82,28 +87,6 @@ impl RecordMapper for Chunks {
     }
 }
 
-/// Opens a stream: sends the request and, on success, decodes its events lazily.
-pub(crate) async fn open(
-    transport: &OpenAiCompatible,
-    request: WireRequest,
-) -> Result<ProviderStream, ProviderError> {
-    let mut body = transport.adapted(request);
-    body.stream = Some(true);
-    if transport.quirks().stream_usage() && body.get("stream_options").is_none() {
-        body.stream_options = Some(serde_json::json!({"include_usage": true}));
-    }
-    let client = transport.client();
-    let response = client
-        .post_json_stream(transport.parsed_chat_url().clone(), &body)
-        .await?;
-    let framing = SseFraming::with_limit(client.settings().max_response_bytes);
-    let mapper = Chunks {
-        client: client.clone(),
-        quirks: transport.quirks().clone(),
-    };
-    Ok(decode_stream(response, framing, mapper))
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -125,10 +108,7 @@ mod tests {
             max_response_bytes: 1 << 20,
         })
         .unwrap();
-        Chunks {
-            client,
-            quirks: Arc::new(NoQuirks),
-        }
+        Chunks::new(client, Arc::new(NoQuirks))
     }
 
     #[test]

@@ -1,20 +1,23 @@
-//! The OpenAI-protocol transport: one HTTP round trip per attempt, over the
-//! shared [`HttpClient`].
+//! The OpenAI protocol as a [`Mapping`]: one `POST {base}/chat/completions` per
+//! attempt, with the provider's [`Quirks`] applied to the request, the usage and
+//! every streamed chunk; [`Mapped`] does the I/O.
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
-
 use elelem_core::provider::{
     EmbeddingReply, EmbeddingWireRequest, Provider, ProviderError, ProviderResponse,
-    ProviderSettings, ProviderStream, TextCompletionResponse, WireRequest,
+    ProviderSettings, WireRequest,
 };
-use elelem_core::{ChatCompletion, ElelemError};
+use elelem_core::{ChatCompletion, ElelemError, Usage, Usd};
+use elelem_transport::{HttpReply, HttpRequest, Mapped, Mapping, SseFraming};
 
+use crate::stream::Chunks;
 use crate::{HttpClient, Quirks};
 
 /// A provider that speaks the OpenAI chat completions protocol at a base URL.
 /// GROQ, DeepInfra, Scaleway and OpenAI itself are this with different [`Quirks`].
+/// It is a pure translation ([`Mapping`]); [`OpenAiCompatible::provider`] (or
+/// `Mapped::new(mapping)`) is the [`Provider`].
 ///
 /// ```
 /// use std::sync::Arc;
@@ -35,8 +38,8 @@ use crate::{HttpClient, Quirks};
 #[derive(Debug, Clone)]
 pub struct OpenAiCompatible {
     client: HttpClient,
-    /// Parsed once: reqwest would parse a string again on every call.
-    chat_url: reqwest::Url,
+    /// Checked to be a URL once, at construction.
+    chat_url: String,
     quirks: Arc<dyn Quirks>,
 }
 
@@ -55,28 +58,42 @@ impl OpenAiCompatible {
         })?;
         Ok(OpenAiCompatible {
             client,
-            chat_url,
+            chat_url: chat_url.into(),
             quirks,
         })
     }
 
-    /// The chat completions URL.
-    pub fn chat_url(&self) -> &str {
-        self.chat_url.as_str()
+    /// The [`Provider`] for these settings and quirks: the mapping served by
+    /// [`Mapped`].
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let provider = elelem_openai::OpenAiCompatible::provider(
+    ///     elelem_core::provider::ProviderSettings {
+    ///         name: "local".into(), base_url: "http://127.0.0.1:8000/v1".into(),
+    ///         api_key: None, api_key_env: None,
+    ///         timeout: Duration::from_secs(30), max_response_bytes: 1 << 20,
+    ///     },
+    ///     std::sync::Arc::new(elelem_openai::NoQuirks),
+    /// );
+    /// assert!(provider.is_ok());
+    /// ```
+    pub fn provider(
+        settings: ProviderSettings,
+        quirks: Arc<dyn Quirks>,
+    ) -> Result<Arc<dyn Provider>, ElelemError> {
+        Ok(Arc::new(Mapped::new(OpenAiCompatible::new(
+            settings, quirks,
+        )?)))
     }
 
-    /// The chat completions URL, parsed.
-    pub(crate) fn parsed_chat_url(&self) -> &reqwest::Url {
+    /// The chat completions URL.
+    pub fn chat_url(&self) -> &str {
         &self.chat_url
     }
 
-    /// The HTTP client (settings, key headers, error classification).
-    pub(crate) fn client(&self) -> &HttpClient {
-        &self.client
-    }
-
     /// The quirks in use.
-    pub(crate) fn quirks(&self) -> &Arc<dyn Quirks> {
+    pub fn quirks(&self) -> &Arc<dyn Quirks> {
         &self.quirks
     }
 
@@ -85,57 +102,87 @@ impl OpenAiCompatible {
         self.quirks.adapt_request(&mut request);
         request
     }
+
+    /// A `POST` of `request`, serialized straight to bytes, to `url`.
+    pub(crate) fn post(
+        &self,
+        url: String,
+        request: &WireRequest,
+    ) -> Result<HttpRequest, ProviderError> {
+        HttpRequest::json(url, request).map_err(|e| {
+            ProviderError::invalid_body(
+                self.client.name(),
+                format!("cannot encode the request: {e}"),
+                "",
+            )
+        })
+    }
 }
 
-#[async_trait]
-impl Provider for OpenAiCompatible {
-    async fn chat_completion_stream(
-        &self,
-        request: WireRequest,
-    ) -> Result<ProviderStream, ProviderError> {
-        crate::stream::open(self, request).await
+/// The OpenAI protocol as a pure translation; [`Mapped`] does the I/O.
+impl Mapping for OpenAiCompatible {
+    type Framing = SseFraming;
+    type Records = Chunks;
+
+    fn client(&self) -> &HttpClient {
+        &self.client
     }
 
-    async fn completion(
+    fn chat_request(
         &self,
-        request: WireRequest,
-    ) -> Result<TextCompletionResponse, ProviderError> {
-        self.legacy_completion(request).await
+        request: &WireRequest,
+        stream: bool,
+    ) -> Result<HttpRequest, ProviderError> {
+        self.chat_request_owned(request.clone(), stream)
     }
 
-    async fn embeddings(
+    fn responses_url(&self) -> Option<String> {
+        Some(format!("{}/responses", self.client.base_url()))
+    }
+
+    fn responses_usage(&self) -> Option<elelem_transport::UsageAdapter> {
+        Some(crate::responses::adapter(self.quirks.clone()))
+    }
+
+    fn embeddings_request(
         &self,
-        request: EmbeddingWireRequest,
+        request: &EmbeddingWireRequest,
+    ) -> Result<HttpRequest, ProviderError> {
+        let url = format!("{}/embeddings", self.client.base_url());
+        HttpRequest::json(url, &crate::embeddings::body(request)).map_err(|e| {
+            self.client
+                .invalid_piece(format!("cannot encode the request: {e}"), "")
+        })
+    }
+
+    fn embeddings_response(
+        &self,
+        _request: &EmbeddingWireRequest,
+        reply: HttpReply,
     ) -> Result<EmbeddingReply, ProviderError> {
-        self.create_embeddings(request).await
+        crate::embeddings::response(&self.client, reply)
     }
 
-    async fn list_models(&self) -> Result<elelem_core::ModelList, ProviderError> {
-        self.live_models().await
-    }
-
-    async fn create_response(
+    fn chat_request_owned(
         &self,
         request: WireRequest,
-    ) -> Result<elelem_core::provider::ResponseReply, ProviderError> {
-        self.response(request).await
+        stream: bool,
+    ) -> Result<HttpRequest, ProviderError> {
+        let mut body = self.adapted(request);
+        if stream {
+            body.stream = Some(true);
+            let given = body.stream_options.is_some() || body.extra.contains_key("stream_options");
+            if self.quirks.stream_usage() && !given {
+                body.stream_options = Some(serde_json::json!({"include_usage": true}));
+            }
+        }
+        self.post(self.chat_url.clone(), &body)
     }
 
-    async fn create_response_stream(
-        &self,
-        request: WireRequest,
-    ) -> Result<elelem_core::provider::ResponseEventStream, ProviderError> {
-        self.response_stream(request).await
-    }
-
-    async fn chat_completion(
-        &self,
-        request: WireRequest,
-    ) -> Result<ProviderResponse, ProviderError> {
-        let reply = self
-            .client
-            .post_json(self.chat_url.clone(), &self.adapted(request))
-            .await?;
+    /// The completion as decoded, with the quirks' usage corrections; the body
+    /// goes with it (a reference count), since decoding it again gives the same
+    /// completion.
+    fn chat_response(&self, reply: HttpReply) -> Result<ProviderResponse, ProviderError> {
         let mut completion: ChatCompletion = self.client.decode(&reply)?;
         if let Some(usage) = completion.usage.as_mut() {
             self.quirks.adapt_usage(usage);
@@ -143,10 +190,37 @@ impl Provider for OpenAiCompatible {
         Ok(ProviderResponse {
             completion,
             headers: reply.headers,
+            body: Some(reply.body),
         })
     }
 
-    fn reported_cost(&self, usage: &elelem_core::Usage) -> Option<elelem_core::Usd> {
+    fn stream(&self) -> (SseFraming, Chunks) {
+        (
+            SseFraming::with_limit(self.client.settings().max_response_bytes),
+            Chunks::new(self.client.clone(), self.quirks.clone()),
+        )
+    }
+
+    fn reported_cost(&self, usage: &Usage) -> Option<Usd> {
         self.quirks.reported_cost(usage)
+    }
+
+    fn completion_request(&self, request: WireRequest) -> Result<HttpRequest, ProviderError> {
+        self.post(self.completions_url(), &self.adapted(request))
+    }
+
+    fn completion_response(
+        &self,
+        reply: HttpReply,
+    ) -> Result<elelem_core::provider::TextCompletionResponse, ProviderError> {
+        self.text_completion(reply)
+    }
+
+    fn models_url(&self) -> Option<String> {
+        Some(self.models_list_url())
+    }
+
+    fn models_response(&self, reply: HttpReply) -> Result<elelem_core::ModelList, ProviderError> {
+        self.model_list(reply)
     }
 }

@@ -68,10 +68,7 @@ impl Quirks for OpenRouterQuirks {
 /// assert!(elelem_openrouter::build(settings).is_ok());
 /// ```
 pub fn build(settings: ProviderSettings) -> Result<Arc<dyn Provider>, ElelemError> {
-    Ok(Arc::new(OpenAiCompatible::new(
-        settings,
-        Arc::new(OpenRouterQuirks),
-    )?))
+    OpenAiCompatible::provider(settings, Arc::new(OpenRouterQuirks))
 }
 
 elelem_core::inventory::submit! {

@@ -59,10 +59,7 @@ pub fn base_url_for(base_url: &str, project_id: Option<&str>) -> String {
 pub fn build(mut settings: ProviderSettings) -> Result<Arc<dyn Provider>, ElelemError> {
     let project = std::env::var(PROJECT_ID_ENV).ok();
     settings.base_url = base_url_for(&settings.base_url, project.as_deref());
-    Ok(Arc::new(OpenAiCompatible::new(
-        settings,
-        Arc::new(NoQuirks),
-    )?))
+    OpenAiCompatible::provider(settings, Arc::new(NoQuirks))
 }
 
 elelem_core::inventory::submit! {

@@ -2,14 +2,17 @@
 //! HTTP request, how the reply becomes a response and how stream records become
 //! chunks; [`Mapped`] does the I/O for every mapping, once.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
+use bytes::Bytes;
 use serde::Serialize;
 
 use elelem_core::provider::{
     EmbeddingReply, EmbeddingWireRequest, Provider, ProviderError, ProviderResponse,
-    ProviderStream, ResponseEventStream, ResponseReply, WireRequest,
+    ProviderStream, ResponseEventStream, ResponseReply, TextCompletionResponse, WireRequest,
 };
-use elelem_core::ModelList;
+use elelem_core::{ChatCompletion, ModelList, Usage, Usd};
 
 use crate::{decode_stream, Framing, HttpClient, HttpReply, RecordMapper};
 
@@ -90,6 +93,18 @@ pub trait Mapping: Send + Sync + std::fmt::Debug + 'static {
         stream: bool,
     ) -> Result<HttpRequest, ProviderError>;
 
+    /// [`chat_request`](Mapping::chat_request) for a request the mapping may
+    /// consume: [`Mapped`] calls this one, so a mapping that rewrites the typed
+    /// request in place (OpenAI's quirks) overrides it and saves a copy. The
+    /// default borrows the request for `chat_request`.
+    fn chat_request_owned(
+        &self,
+        request: WireRequest,
+        stream: bool,
+    ) -> Result<HttpRequest, ProviderError> {
+        self.chat_request(&request, stream)
+    }
+
     /// The response for a successful reply.
     fn chat_response(&self, reply: HttpReply) -> Result<ProviderResponse, ProviderError>;
 
@@ -115,6 +130,37 @@ pub trait Mapping: Send + Sync + std::fmt::Debug + 'static {
     /// unsupported).
     fn responses_url(&self) -> Option<String> {
         None
+    }
+
+    /// How the provider's usage corrections apply to a Responses API usage
+    /// (plain and streamed alike); the default has none.
+    fn responses_usage(&self) -> Option<crate::UsageAdapter> {
+        None
+    }
+
+    /// The cost the provider reported in `usage`, when it reports one (see
+    /// [`Provider::reported_cost`]). The default reports none.
+    fn reported_cost(&self, _usage: &Usage) -> Option<Usd> {
+        None
+    }
+
+    /// The HTTP request for a legacy `/completions` request. The default answers
+    /// [`ProviderError::Unsupported`].
+    fn completion_request(&self, _request: WireRequest) -> Result<HttpRequest, ProviderError> {
+        Err(ProviderError::Unsupported {
+            operation: "legacy completions",
+        })
+    }
+
+    /// The legacy completion for a successful reply to
+    /// [`completion_request`](Mapping::completion_request).
+    fn completion_response(
+        &self,
+        _reply: HttpReply,
+    ) -> Result<TextCompletionResponse, ProviderError> {
+        Err(ProviderError::Unsupported {
+            operation: "legacy completions",
+        })
     }
 
     /// The URL listing the models served right now (`GET`), when there is one.
@@ -173,6 +219,18 @@ impl<M: Mapping> Mapped<M> {
     pub fn mapping(&self) -> &M {
         &self.0
     }
+
+    /// Sends `http` and reads the whole reply; an error gets what only the
+    /// mapping knows.
+    async fn send(&self, http: HttpRequest) -> Result<HttpReply, ProviderError> {
+        let mapping = &self.0;
+        let signed = mapping.request_headers(&http)?;
+        mapping
+            .client()
+            .post_bytes_with(http.url.as_str(), http.body, &signed)
+            .await
+            .map_err(|e| mapping.error(e))
+    }
 }
 
 #[async_trait]
@@ -181,15 +239,9 @@ impl<M: Mapping> Provider for Mapped<M> {
         &self,
         request: WireRequest,
     ) -> Result<ProviderResponse, ProviderError> {
-        let mapping = &self.0;
-        let http = mapping.chat_request(&request, false)?;
-        let signed = mapping.request_headers(&http)?;
-        let reply = mapping
-            .client()
-            .post_bytes_with(http.url.as_str(), http.body, &signed)
-            .await
-            .map_err(|e| mapping.error(e))?;
-        mapping.chat_response(reply)
+        let http = self.0.chat_request_owned(request, false)?;
+        let reply = self.send(http).await?;
+        self.0.chat_response(reply)
     }
 
     async fn chat_completion_stream(
@@ -197,7 +249,7 @@ impl<M: Mapping> Provider for Mapped<M> {
         request: WireRequest,
     ) -> Result<ProviderStream, ProviderError> {
         let mapping = &self.0;
-        let http = mapping.chat_request(&request, true)?;
+        let http = mapping.chat_request_owned(request, true)?;
         let signed = mapping.request_headers(&http)?;
         let opened = mapping
             .client()
@@ -213,7 +265,8 @@ impl<M: Mapping> Provider for Mapped<M> {
         let url = mapping.responses_url().ok_or(ProviderError::Unsupported {
             operation: "the Responses API",
         })?;
-        crate::send_response(mapping.client(), &url, &request, None)
+        let adapter = mapping.responses_usage();
+        crate::send_response(mapping.client(), &url, &request, adapter.as_ref())
             .await
             .map_err(|e| mapping.error(e))
     }
@@ -226,7 +279,7 @@ impl<M: Mapping> Provider for Mapped<M> {
         let url = mapping.responses_url().ok_or(ProviderError::Unsupported {
             operation: "the streamed Responses API",
         })?;
-        crate::open_response_stream(mapping.client(), &url, &request, None)
+        crate::open_response_stream(mapping.client(), &url, &request, mapping.responses_usage())
             .await
             .map_err(|e| mapping.error(e))
     }
@@ -237,12 +290,29 @@ impl<M: Mapping> Provider for Mapped<M> {
     ) -> Result<EmbeddingReply, ProviderError> {
         let mapping = &self.0;
         let http = mapping.embeddings_request(&request)?;
-        let reply = mapping
-            .client()
-            .post_bytes(http.url.as_str(), http.body)
-            .await
-            .map_err(|e| mapping.error(e))?;
+        let reply = self.send(http).await?;
         mapping.embeddings_response(&request, reply)
+    }
+
+    async fn completion(
+        &self,
+        request: WireRequest,
+    ) -> Result<TextCompletionResponse, ProviderError> {
+        let http = self.0.completion_request(request)?;
+        let reply = self.send(http).await?;
+        self.0.completion_response(reply)
+    }
+
+    fn reported_cost(&self, usage: &Usage) -> Option<Usd> {
+        self.0.reported_cost(usage)
+    }
+
+    fn decode_reply(&self, body: &Bytes) -> Option<ChatCompletion> {
+        let reply = HttpReply {
+            headers: BTreeMap::new(),
+            body: body.clone(),
+        };
+        self.0.chat_response(reply).ok().map(|r| r.completion)
     }
 
     async fn list_models(&self) -> Result<ModelList, ProviderError> {

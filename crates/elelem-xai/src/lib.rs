@@ -87,10 +87,7 @@ impl Quirks for XaiQuirks {
 /// assert!(elelem_xai::build(settings).is_ok());
 /// ```
 pub fn build(settings: ProviderSettings) -> Result<Arc<dyn Provider>, ElelemError> {
-    Ok(Arc::new(OpenAiCompatible::new(
-        settings,
-        Arc::new(XaiQuirks),
-    )?))
+    OpenAiCompatible::provider(settings, Arc::new(XaiQuirks))
 }
 
 elelem_core::inventory::submit! {

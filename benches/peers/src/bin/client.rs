@@ -135,9 +135,11 @@ enum Client {
     Elelem {
         elelem: Box<elelem::Elelem>,
     },
+    #[cfg(feature = "peers")]
     AsyncOpenAi {
         client: async_openai::Client<async_openai::config::OpenAIConfig>,
     },
+    #[cfg(feature = "peers")]
     Genai {
         client: genai::Client,
     },
@@ -165,6 +167,7 @@ fn build(name: &str, base: &str) -> Result<Client, Error> {
                     .build()?,
             ),
         },
+        #[cfg(feature = "peers")]
         "async-openai" => {
             let config = async_openai::config::OpenAIConfig::new()
                 .with_api_key(KEY)
@@ -173,6 +176,7 @@ fn build(name: &str, base: &str) -> Result<Client, Error> {
                 client: async_openai::Client::with_config(config),
             }
         }
+        #[cfg(feature = "peers")]
         "genai" => {
             let endpoint = format!("{v1}/");
             let resolver = genai::resolver::ServiceTargetResolver::from_resolver_fn(
@@ -212,6 +216,7 @@ fn elelem_request(json_mode: bool) -> elelem::ChatRequest {
     }
 }
 
+#[cfg(feature = "peers")]
 fn aoai_request(
     stream: bool,
 ) -> Result<async_openai::types::chat::CreateChatCompletionRequest, Error> {
@@ -240,6 +245,7 @@ fn aoai_request(
     Ok(builder.build()?)
 }
 
+#[cfg(feature = "peers")]
 fn genai_request() -> genai::chat::ChatRequest {
     genai::chat::ChatRequest::default()
         .with_system(SYSTEM)
@@ -294,6 +300,7 @@ impl Client {
                         .unwrap_or(0),
                 })
             }
+            #[cfg(feature = "peers")]
             Client::AsyncOpenAi { client } => {
                 let response = client.chat().create(aoai_request(false)?).await?;
                 let content = response
@@ -306,6 +313,7 @@ impl Client {
                     tokens: response.usage.map_or(0, |u| u64::from(u.total_tokens)),
                 })
             }
+            #[cfg(feature = "peers")]
             Client::Genai { client } => {
                 let options = genai::chat::ChatOptions::default()
                     .with_temperature(0.2)
@@ -380,6 +388,7 @@ impl Client {
                     }
                 }
             }
+            #[cfg(feature = "peers")]
             Client::AsyncOpenAi { client } => {
                 let mut request = aoai_request(true)?;
                 request.response_format = None;
@@ -394,6 +403,7 @@ impl Client {
                     }
                 }
             }
+            #[cfg(feature = "peers")]
             Client::Genai { client } => {
                 let options = genai::chat::ChatOptions::default()
                     .with_temperature(0.2)

@@ -10,6 +10,7 @@ use super::checks;
 use super::elelem::Inner;
 use super::engine::{self, CallPlan, Entry, Finished, Fixed, Operation, Refused, Target};
 use super::json_fixer::fix_json;
+use super::parts::LastResponse;
 use super::prepare::{wire_body, AttemptParams};
 use super::spans;
 use crate::cost::Adjustments;
@@ -111,8 +112,12 @@ impl Operation for Chat<'_> {
         Some(answer.completion)
     }
 
-    fn completion_copy(answer: &ProviderResponse) -> Option<ChatCompletion> {
-        Some(answer.completion.clone())
+    fn last_response(answer: &ProviderResponse, target: &Target) -> Option<LastResponse> {
+        Some(LastResponse::of_answer(
+            &target.provider,
+            &answer.completion,
+            answer.body.as_ref(),
+        ))
     }
 
     fn adjustments(accepted: &Answer) -> Adjustments {

@@ -84,8 +84,8 @@ pub(crate) struct Accounting {
     pub budgets: Arc<Budgets>,
     pub next_call_id: AtomicU64,
     requests: Mutex<HashMap<String, u64>>,
-    /// Shared, so reading it never copies under the lock.
-    last_response: Mutex<Option<Arc<ChatCompletion>>>,
+    /// Shared, so keeping and reading it never copies under the lock.
+    last_response: Mutex<Option<LastResponse>>,
 }
 
 impl Accounting {
@@ -131,10 +131,10 @@ impl Accounting {
         counts.get(provider).copied().unwrap_or(0)
     }
 
-    /// Keeps `completion` as the last response. The lock is held only to swap
-    /// the pointer: the previous answer is freed after it is released.
-    pub fn keep_last_response(&self, completion: ChatCompletion) {
-        let new = Some(Arc::new(completion));
+    /// Keeps `last` as the last response. The lock is held only to swap the
+    /// pointer: the previous answer is freed after it is released.
+    pub fn keep_last_response(&self, last: LastResponse) {
+        let new = Some(last);
         let old = std::mem::replace(
             &mut *self
                 .last_response
@@ -145,11 +145,53 @@ impl Accounting {
         drop(old);
     }
 
-    /// The last response kept.
-    pub fn last_response(&self) -> Option<Arc<ChatCompletion>> {
-        self.last_response
+    /// The last response kept, decoded (outside the lock) if it was kept as
+    /// the reply's body.
+    pub fn last_response(&self) -> Option<ChatCompletion> {
+        let last = self
+            .last_response
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+            .clone();
+        last?.completion()
+    }
+}
+
+/// The client's last response, kept without copying the answer the caller gets.
+#[derive(Debug, Clone)]
+pub(crate) enum LastResponse {
+    /// A completion the pipeline had no more use for (a refused answer), or a
+    /// copy of one whose provider cannot decode its reply again.
+    Completion(Arc<ChatCompletion>),
+    /// The refcounted reply body, decoded again by its provider when asked.
+    Reply {
+        provider: Arc<dyn Provider>,
+        body: bytes::Bytes,
+    },
+}
+
+impl LastResponse {
+    /// The last response of an accepted answer: its reply body when the
+    /// provider kept it (two reference counts, no copy), else a copy.
+    pub fn of_answer(
+        provider: &Arc<dyn Provider>,
+        completion: &ChatCompletion,
+        body: Option<&bytes::Bytes>,
+    ) -> Self {
+        match body {
+            Some(body) => LastResponse::Reply {
+                provider: provider.clone(),
+                body: body.clone(),
+            },
+            None => LastResponse::Completion(Arc::new(completion.clone())),
+        }
+    }
+
+    /// The completion (a reply that no longer decodes gives none).
+    fn completion(self) -> Option<ChatCompletion> {
+        match self {
+            LastResponse::Completion(completion) => Some(Arc::unwrap_or_clone(completion)),
+            LastResponse::Reply { provider, body } => provider.decode_reply(&body),
+        }
     }
 }

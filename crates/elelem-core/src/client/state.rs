@@ -2,7 +2,6 @@
 //! response, presets, and queries over the catalogue.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 use super::elelem::Elelem;
 use super::parts::ProviderSlot;
@@ -43,8 +42,7 @@ impl Elelem {
     /// assert!(elelem.last_response().is_none());
     /// ```
     pub fn last_response(&self) -> Option<ChatCompletion> {
-        let last = self.inner.accounting.last_response();
-        last.map(Arc::unwrap_or_clone)
+        self.inner.accounting.last_response()
     }
 
     /// The request template of a named preset: its model and settings; add the

@@ -145,6 +145,27 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
         None
     }
 
+    /// The completion in a reply `body` this provider returned in
+    /// [`ProviderResponse::body`], decoded again (for
+    /// [`Elelem::last_response`](crate::Elelem::last_response), which keeps the
+    /// body rather than a copy of every answer). It must give the completion
+    /// the first decoding gave. The default decodes nothing.
+    ///
+    /// ```
+    /// # use async_trait::async_trait;
+    /// # use elelem_core::provider::{Provider, ProviderError, ProviderResponse, WireRequest};
+    /// # #[derive(Debug)] struct Quiet;
+    /// # #[async_trait] impl Provider for Quiet {
+    /// #     async fn chat_completion(&self, _r: WireRequest) -> Result<ProviderResponse, ProviderError> {
+    /// #         Err(ProviderError::Unsupported { operation: "chat" })
+    /// #     }
+    /// # }
+    /// assert!(Quiet.decode_reply(&bytes::Bytes::from_static(b"{}")).is_none());
+    /// ```
+    fn decode_reply(&self, _body: &bytes::Bytes) -> Option<crate::types::ChatCompletion> {
+        None
+    }
+
     /// Lists the models the provider serves right now (Ollama's `GET /api/tags`),
     /// as `provider:model` ids. The default answers
     /// [`ProviderError::Unsupported`].

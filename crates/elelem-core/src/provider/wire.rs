@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::pin::Pin;
 
+use bytes::Bytes;
+
 use futures_core::Stream;
 
 use super::{Liveness, ProviderError};
@@ -15,6 +17,11 @@ pub struct ProviderResponse {
     pub completion: ChatCompletion,
     /// Response headers worth keeping (rate-limit state, request ids), lower-case names.
     pub headers: BTreeMap<String, String>,
+    /// The reply body as received, when [`Provider::decode_reply`](super::Provider::decode_reply)
+    /// turns it into this same completion again. The client then keeps this
+    /// refcounted body as its last response and decodes it only when asked,
+    /// instead of copying every answer; `None` makes it keep a copy.
+    pub body: Option<Bytes>,
 }
 
 impl ProviderResponse {
@@ -29,6 +36,7 @@ impl ProviderResponse {
         ProviderResponse {
             completion,
             headers: BTreeMap::new(),
+            body: None,
         }
     }
 }

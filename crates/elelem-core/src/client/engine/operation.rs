@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use super::plan::{CallPlan, Target};
 use super::record::Settlement;
 use crate::client::gate::WithHeaders;
+use crate::client::parts::LastResponse;
 use crate::client::prepare::AttemptParams;
 use crate::cost::Adjustments;
 use crate::error::AttemptProblem;
@@ -84,9 +85,9 @@ pub(crate) trait Operation: Sync {
         None
     }
 
-    /// A copy of the accepted answer's completion, to keep as the client's last
-    /// response (the one copy an accepted chat answer costs).
-    fn completion_copy(_answer: &Self::Answer) -> Option<ChatCompletion> {
+    /// The accepted answer as the client's last response, kept without a copy
+    /// when the provider can decode its reply body again.
+    fn last_response(_answer: &Self::Answer, _target: &Target) -> Option<LastResponse> {
         None
     }
 

@@ -1,6 +1,7 @@
 //! The loop: *reserve*, *gate*, *send*, *accept*, *record*, *settle* and *decide*
 //! for every attempt of every operation.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use tracing::Instrument;
@@ -11,6 +12,7 @@ use super::plan::{CallPlan, Target};
 use super::record::{settle_or_charge_worst, AttemptRecord, Settlement};
 use crate::budget::{worst_case, Reservation};
 use crate::client::elelem::Inner;
+use crate::client::parts::LastResponse;
 use crate::client::prepare::AttemptParams;
 use crate::client::spans;
 use crate::cost::{Adjustments, AttemptOutcome};
@@ -257,8 +259,8 @@ pub(crate) async fn run<O: Operation>(
         let (refused, usage, tier): (Refused, Option<Usage>, Option<String>) = match result {
             Ok(answer) => match judge_or_fix(inner, plan, &at.current, answer, op).await {
                 (answer, Ok(accepted), fixed_cost) => {
-                    if let Some(completion) = O::completion_copy(&answer) {
-                        inner.accounting.keep_last_response(completion);
+                    if let Some(last) = O::last_response(&answer, &at.current) {
+                        inner.accounting.keep_last_response(last);
                     }
                     let settlement = if op.settles_later() {
                         Some(Settlement {
@@ -301,7 +303,9 @@ pub(crate) async fn run<O: Operation>(
                     let usage = O::usage(&answer).cloned();
                     let tier = O::service_tier(&answer).map(str::to_owned);
                     if let Some(completion) = O::into_completion(answer) {
-                        inner.accounting.keep_last_response(completion);
+                        inner
+                            .accounting
+                            .keep_last_response(LastResponse::Completion(Arc::new(completion)));
                     }
                     (refused, usage, tier)
                 }

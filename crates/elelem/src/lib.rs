@@ -42,10 +42,10 @@ pub mod blocking;
 pub mod providers {
     #[cfg(feature = "anthropic")]
     pub use elelem_anthropic as anthropic;
-    #[cfg(feature = "bedrock")]
-    pub use elelem_bedrock as bedrock;
     #[cfg(feature = "azure")]
     pub use elelem_azure as azure;
+    #[cfg(feature = "bedrock")]
+    pub use elelem_bedrock as bedrock;
     #[cfg(feature = "compat")]
     pub use elelem_compat as compat;
     /// The OpenAI-compatible clouds (Mistral, DeepSeek, Together, Fireworks,

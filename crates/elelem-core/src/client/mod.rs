@@ -57,7 +57,7 @@ mod text_stream;
 pub use builder::ElelemBuilder;
 pub use elelem::Elelem;
 pub use generate::Generated;
-pub use responses_stream::ResponseStream;
 pub use json_fixer::JSON_FIX_TAG;
+pub use responses_stream::ResponseStream;
 pub use stream::{ChatStream, StreamSummary, DEFAULT_STREAM_IDLE_TIMEOUT};
 pub use text_stream::{TextPiece, TextStream};

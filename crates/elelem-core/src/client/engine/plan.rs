@@ -106,7 +106,9 @@ impl CallPlan {
                 }
                 let fallbacks = match entry {
                     Entry::Chat => fallbacks_of(inner, &request, &first.model)?,
-                    Entry::Stream | Entry::Completion | Entry::Response | Entry::Embedding => VecDeque::new(),
+                    Entry::Stream | Entry::Completion | Entry::Response | Entry::Embedding => {
+                        VecDeque::new()
+                    }
                 };
                 (first, fallbacks, None)
             };

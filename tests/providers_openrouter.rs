@@ -136,7 +136,7 @@ async fn small_costs_in_exponent_form_are_exact() {
 async fn unlisted_models_are_allowed_and_costed_by_the_report() {
     let server = TestServer::start().await.unwrap();
     server.push_many([
-        OpenRouterCompletion::new("meta-llama/llama-3.3-70b-instruct", r#"{"ok": true}"#)
+        OpenRouterCompletion::new("acme/unlisted-chat-model", r#"{"ok": true}"#)
             .provider("Groq")
             .usage(500, 100)
             .cost("0.0003745")
@@ -148,7 +148,7 @@ async fn unlisted_models_are_allowed_and_costed_by_the_report() {
     ]);
     let elelem = client(&server);
     let response = elelem
-        .create_chat_completion(json_request("openrouter:meta-llama/llama-3.3-70b-instruct"))
+        .create_chat_completion(json_request("openrouter:acme/unlisted-chat-model"))
         .await
         .unwrap();
     assert_eq!(response.elelem.cost, usd("0.0003745"));

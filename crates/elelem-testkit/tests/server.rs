@@ -148,7 +148,7 @@ async fn routes_any_prefix_legacy_completions_models_and_404() {
     }
 
     for (method, path) in [
-        ("POST", "/v1/embeddings"),
+        ("POST", "/v1/audio/speech"),
         ("GET", "/v1/chat/completions"),
         ("POST", "/v1/models"),
     ] {

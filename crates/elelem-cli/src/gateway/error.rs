@@ -159,8 +159,18 @@ impl ApiError {
                 e.retry_after = Some(*remaining);
                 e
             }
+            ProviderError::RateLimitWait { resets_in, .. } => {
+                let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "requests", message)
+                    .code("rate_limit_exceeded");
+                e.retry_after = Some(*resets_in);
+                e
+            }
             ProviderError::Unsupported { .. } => {
                 ApiError::new(StatusCode::BAD_REQUEST, "invalid_request_error", message)
+            }
+            ProviderError::Credentials { .. } => {
+                ApiError::new(StatusCode::BAD_GATEWAY, "server_error", message)
+                    .code("upstream_refused")
             }
             _ => ApiError::new(StatusCode::BAD_GATEWAY, "server_error", message),
         }
@@ -201,6 +211,26 @@ mod tests {
         assert_eq!(
             ApiError::from_provider(&limited, "x".into()).status,
             StatusCode::TOO_MANY_REQUESTS
+        );
+    }
+
+    #[test]
+    fn a_rate_limit_with_no_room_is_a_429_saying_when_to_come_back() {
+        let error = ProviderError::RateLimitWait {
+            provider: "groq".into(),
+            resets_in: std::time::Duration::from_secs(3600),
+            bound: std::time::Duration::from_secs(120),
+        };
+        let api = ApiError::from_provider(&error, "x".into());
+        assert_eq!(api.status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(api.retry_after, Some(std::time::Duration::from_secs(3600)));
+        let missing = ProviderError::Credentials {
+            provider: "vertex".into(),
+            reason: "set GOOGLE_APPLICATION_CREDENTIALS".into(),
+        };
+        assert_eq!(
+            ApiError::from_provider(&missing, "x".into()).status,
+            StatusCode::BAD_GATEWAY
         );
     }
 

@@ -182,12 +182,14 @@ async fn soak(calls: usize) -> Soak {
     }
 }
 
-/// Memory is flat: the last sample is within 25 % (plus 16 MiB of allocator
-/// slack) of the one at 10 %.
+/// Memory is flat: once warmed up (the allocator's arenas, the test server's
+/// per-phase request log of the same process at its largest), the last sample
+/// is within 10 % (plus 16 MiB of allocator slack) of the one at 50 %. A leak
+/// of a few hundred bytes per call over the second half fails it.
 fn assert_flat(soak: &Soak) {
-    let [first, _, last] = soak.rss_kib;
+    let [_, middle, last] = soak.rss_kib;
     assert!(
-        last <= first + first / 4 + 16 * 1024,
+        last <= middle + middle / 10 + 16 * 1024,
         "resident size grew: {:?} KiB",
         soak.rss_kib
     );

@@ -3,7 +3,7 @@
 
 use elelem_core::provider::WireRequest;
 use elelem_core::{Content, Message, Role};
-use elelem_openai::native::{chat_completion, tool_call_arguments, unix_now};
+use elelem_openai::native::{cache_split_usage, chat_completion, tool_call_arguments, unix_now};
 use serde_json::{json, Map, Value};
 
 /// `max_tokens` when neither the request nor the model's defaults give one.
@@ -375,36 +375,12 @@ pub(crate) fn completion(message: &Value) -> Value {
 /// writes and reads; reads are `cached_tokens`, writes `cache_write_tokens`.
 pub(crate) fn usage(usage: &Value) -> Option<Value> {
     let count = |key: &str| usage.get(key).and_then(Value::as_u64);
-    let input = count("input_tokens");
-    let written = count("cache_creation_input_tokens");
-    let read = count("cache_read_input_tokens");
-    let output = count("output_tokens");
-    let mut out = Map::new();
-    // Counts are the provider's bytes: add without overflow.
-    let prompt = input.map(|i| {
-        i.saturating_add(written.unwrap_or(0))
-            .saturating_add(read.unwrap_or(0))
-    });
-    if let Some(prompt) = prompt {
-        out.insert("prompt_tokens".into(), json!(prompt));
-    }
-    if let Some(output) = output {
-        out.insert("completion_tokens".into(), json!(output));
-    }
-    if let (Some(prompt), Some(output)) = (prompt, output) {
-        out.insert("total_tokens".into(), json!(prompt.saturating_add(output)));
-    }
-    let mut details = Map::new();
-    if let Some(read) = read {
-        details.insert("cached_tokens".into(), json!(read));
-    }
-    if let Some(written) = written {
-        details.insert("cache_write_tokens".into(), json!(written));
-    }
-    if !details.is_empty() {
-        out.insert("prompt_tokens_details".into(), Value::Object(details));
-    }
-    (!out.is_empty()).then_some(Value::Object(out))
+    cache_split_usage(
+        count("input_tokens"),
+        count("cache_creation_input_tokens"),
+        count("cache_read_input_tokens"),
+        count("output_tokens"),
+    )
 }
 
 #[cfg(test)]

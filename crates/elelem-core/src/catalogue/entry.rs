@@ -140,6 +140,11 @@ pub struct ModelEntry {
     pub price_source: Option<String>,
     /// When the prices were read, `YYYY-MM-DD`, when the catalogue says.
     pub price_date: Option<String>,
+    /// Whether the prices were checked against `price_source` on `price_date`
+    /// (`Some(true)`), are known not to have been (`Some(false)`: written from
+    /// memory or a secondary table; verify before billing decisions rest on them),
+    /// or the catalogue does not say (`None`).
+    pub price_verified: Option<bool>,
     /// The date the provider retires (or retired) the model, `YYYY-MM-DD`, when known.
     pub deprecation_date: Option<String>,
     /// For an embedding model, its vector size and per-request limits.
@@ -176,6 +181,7 @@ impl ModelEntry {
             aliases: Vec::new(),
             price_source: None,
             price_date: None,
+            price_verified: None,
             deprecation_date: None,
             embeddings: None,
         }

@@ -123,6 +123,8 @@ struct ProviderFields {
     price_source: Option<String>,
     #[serde(default)]
     price_date: Option<String>,
+    #[serde(default)]
+    price_verified: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -159,6 +161,8 @@ struct ModelFields {
     price_source: Option<String>,
     #[serde(default)]
     price_date: Option<String>,
+    #[serde(default)]
+    price_verified: Option<bool>,
     #[serde(default)]
     deprecation_date: Option<String>,
     #[serde(default)]
@@ -221,7 +225,14 @@ impl Catalogue {
                 .try_into()
                 .map_err(|e: toml::de::Error| error(&source, e.message().to_owned()))?;
             provider_currency.insert(name.clone(), fields.currency);
-            provider_price_origin.insert(name.clone(), (fields.price_source, fields.price_date));
+            provider_price_origin.insert(
+                name.clone(),
+                (
+                    fields.price_source,
+                    fields.price_date,
+                    fields.price_verified,
+                ),
+            );
             providers.insert(
                 name,
                 ProviderEntry {
@@ -265,12 +276,13 @@ impl Catalogue {
                 None => None,
                 Some(price) => Some(parse_prices(&source, &id, &price, rate)?),
             };
-            let (default_source, default_date) = provider_price_origin
+            let (default_source, default_date, default_verified) = provider_price_origin
                 .get(provider)
                 .cloned()
                 .unwrap_or_default();
             let price_source = fields.price_source.or(default_source);
             let price_date = fields.price_date.or(default_date);
+            let price_verified = fields.price_verified.or(default_verified);
             for (field, date) in [
                 ("release_date", &fields.release_date),
                 ("price_date", &price_date),
@@ -320,6 +332,7 @@ impl Catalogue {
                     aliases: fields.aliases,
                     price_source,
                     price_date,
+                    price_verified,
                     deprecation_date: fields.deprecation_date,
                     embeddings: fields.embeddings,
                 }),
@@ -572,6 +585,39 @@ mod tests {
             error.to_string().contains("did you mean \"p:m-latest\"?"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn price_verification_defaults_to_the_providers_and_models_override_it() {
+        let c = Catalogue::from_sources([(
+            "t",
+            r#"
+            [provider]
+            name = "p"
+            base_url = "http://x"
+            price_verified = false
+            [[models]]
+            id = "p:unchecked"
+            [[models]]
+            id = "p:checked"
+            price_verified = true
+            "#,
+        )])
+        .unwrap();
+        assert_eq!(c.model("p:unchecked").unwrap().price_verified, Some(false));
+        assert_eq!(c.model("p:checked").unwrap().price_verified, Some(true));
+        let unsaid = Catalogue::from_sources([(
+            "t",
+            "[provider]\nname='q'\nbase_url='u'\n[[models]]\nid='q:m'",
+        )])
+        .unwrap();
+        assert_eq!(unsaid.model("q:m").unwrap().price_verified, None);
+        let error = Catalogue::from_sources([(
+            "t",
+            "[provider]\nname='q'\nbase_url='u'\n[[models]]\nid='q:m'\nprice_verified='yes'",
+        )])
+        .unwrap_err();
+        assert!(error.to_string().contains("expected a boolean"), "{error}");
     }
 
     #[test]

@@ -61,6 +61,21 @@ const EXPECTED: &[&str] = &[
     "anthropic:claude-sonnet-4-5",
     "anthropic:claude-haiku-4-5",
     "anthropic:claude-3-5-haiku-latest",
+    "anthropic:claude-opus-4-6",
+    "anthropic:claude-opus-4-5",
+    "anthropic:claude-sonnet-4-6",
+    "anthropic:claude-sonnet-5",
+    "anthropic:claude-opus-5",
+    "anthropic:claude-sonnet-5-5",
+    "anthropic:claude-opus-5-5",
+    "anthropic:claude-haiku-5-5",
+    "openai:gpt-5.1",
+    "openai:gpt-5.2",
+    "openai:gpt-5.4",
+    "openai:gpt-5.4-mini",
+    "openai:gpt-5.5",
+    "gemini:gemini-3-pro-preview",
+    "gemini:gemini-3-flash-preview",
     "gemini:gemini-2.5-pro",
     "gemini:gemini-2.5-flash-lite",
     "gemini:gemini-2.0-flash",
@@ -148,6 +163,21 @@ fn check_entry(model: &ModelEntry) {
             "{id}: price source {source:?}"
         );
         assert!(model.price_date.is_some(), "{id}: no price date");
+        // Every built-in price says whether it was checked against its source.
+        let verified = model
+            .price_verified
+            .unwrap_or_else(|| panic!("{id}: price_verified not said"));
+        if verified {
+            // A checked price names one page (no free-text remark) on the day read.
+            assert!(
+                !source.contains(' ') && !source.contains('('),
+                "{id}: a verified price names a single page: {source:?}"
+            );
+            assert!(
+                model.price_date.as_deref() >= Some("2026-12-01"),
+                "{id}: verified before any copy was read"
+            );
+        }
         if let Some(long) = prices.tiers.long_context {
             check_rates(id, "long_context", &long.rates);
             assert!(
@@ -294,6 +324,87 @@ fn the_models_users_name_resolve() {
         .embeddings()
         .ids()
         .contains(&"openai:text-embedding-3-small".to_owned()));
+}
+
+#[test]
+fn prices_say_whether_they_were_checked_against_their_source() {
+    let elelem = keyless();
+    let catalogue = elelem.catalogue();
+    let verified = |id: &str| catalogue.model(id).unwrap().price_verified;
+    // Checked against Anthropic's pricing page (stored copy read 2026-12-01).
+    for id in [
+        "anthropic:claude-haiku-4-5",
+        "anthropic:claude-opus-4-6",
+        "anthropic:claude-3-5-haiku-latest",
+        "anthropic:claude-sonnet-5",
+    ] {
+        assert_eq!(verified(id), Some(true), "{id}");
+        let model = catalogue.model(id).unwrap();
+        assert!(model
+            .price_source
+            .as_deref()
+            .unwrap()
+            .starts_with("https://platform.claude.com/"));
+        assert_eq!(model.price_date.as_deref(), Some("2026-12-01"));
+    }
+    // Written from memory or a secondary table: marked, never passed off as checked.
+    for id in [
+        "openai:gpt-4o",
+        "openai:gpt-5.5",
+        "gemini:gemini-2.5-pro",
+        "azure:gpt-4o",
+        "vertex:gemini-2.5-pro",
+        "groq:openai/gpt-oss-120b",
+        "deepinfra:deepseek-ai/DeepSeek-R1-0528",
+        "xai:grok-4",
+        "anthropic:claude-3-5-sonnet-latest",
+        "anthropic:claude-sonnet-4-5",
+        "anthropic:claude-haiku-5-5",
+    ] {
+        assert_eq!(verified(id), Some(false), "{id}");
+    }
+    // Local models have no price and say nothing.
+    assert!(catalogue
+        .models()
+        .filter(|m| m.prices.is_none())
+        .all(|m| m.provider == "ollama" || m.price_verified.is_some()));
+
+    // What the checked pages said beyond prices: Sonnet 4.5 retired on 2026-11-30,
+    // Opus 4 / 4.1 retired from the Claude API; Claude 5 refuses temperature.
+    let sonnet = catalogue.model("anthropic:claude-sonnet-4-5").unwrap();
+    assert!(sonnet.deprecated);
+    assert_eq!(sonnet.deprecation_date.as_deref(), Some("2026-11-30"));
+    assert!(
+        catalogue
+            .model("anthropic:claude-opus-4-1")
+            .unwrap()
+            .deprecated
+    );
+    assert!(
+        !catalogue
+            .model("anthropic:claude-sonnet-5")
+            .unwrap()
+            .capabilities
+            .temperature
+    );
+    let fallback = catalogue
+        .provider("anthropic")
+        .unwrap()
+        .fallback_model
+        .clone();
+    let fallback = catalogue.model(&fallback.unwrap()).unwrap();
+    assert!(!fallback.deprecated, "the fallback is a current model");
+
+    // Haiku 5.5 bills prompts over 100k tokens in its second band.
+    let haiku = catalogue
+        .model("anthropic:claude-haiku-5-5")
+        .unwrap()
+        .prices
+        .unwrap();
+    let long = haiku.tiers.long_context.unwrap();
+    assert_eq!(long.above_tokens, 100_000);
+    assert_eq!(long.rates.input.to_string(), "0.5");
+    assert_eq!(long.rates.output.to_string(), "2.5");
 }
 
 #[tokio::test]

@@ -69,6 +69,12 @@ const EXPECTED: &[&str] = &[
     "anthropic:claude-sonnet-5-5",
     "anthropic:claude-opus-5-5",
     "anthropic:claude-haiku-5-5",
+    "anthropic:claude-opus-4-7",
+    "anthropic:claude-opus-4-8",
+    "anthropic:claude-fable-5",
+    "anthropic:claude-fable-5-1",
+    "openai:gpt-5.4-nano",
+    "xai:grok-4.7",
     "openai:gpt-5.1",
     "openai:gpt-5.2",
     "openai:gpt-5.4",
@@ -337,6 +343,7 @@ fn prices_say_whether_they_were_checked_against_their_source() {
         "anthropic:claude-opus-4-6",
         "anthropic:claude-3-5-haiku-latest",
         "anthropic:claude-sonnet-5",
+        "anthropic:claude-fable-5-1",
     ] {
         assert_eq!(verified(id), Some(true), "{id}");
         let model = catalogue.model(id).unwrap();
@@ -347,6 +354,13 @@ fn prices_say_whether_they_were_checked_against_their_source() {
             .starts_with("https://platform.claude.com/"));
         assert_eq!(model.price_date.as_deref(), Some("2026-12-01"));
     }
+    // xAI's Grok 4.7 page gives its input and output prices.
+    let grok = catalogue.model("xai:grok-4.7").unwrap();
+    assert_eq!(grok.price_verified, Some(true));
+    assert_eq!(
+        grok.price_source.as_deref(),
+        Some("https://docs.x.ai/developers/grok-4-7")
+    );
     // Written from memory or a secondary table: marked, never passed off as checked.
     for id in [
         "openai:gpt-4o",

@@ -286,6 +286,8 @@ fn every_entry_is_well_formed() {
             .model(fallback)
             .unwrap_or_else(|| panic!("fallback {fallback} of {} is missing", provider.name));
         assert_eq!(entry.provider, provider.name);
+        // A fallback is a model the provider still serves.
+        assert!(!entry.deprecated, "fallback {fallback} is deprecated");
         assert!(
             models.iter().any(|m| m.provider == provider.name),
             "{} has no models",

@@ -536,6 +536,8 @@ mod tests {
         assert!(provider.allow_unknown_models);
         let prices = c.model("local:m").unwrap().prices.unwrap();
         assert_eq!(prices.cache_write_input.to_string(), "3.75");
+        // A file that does not say whether its prices were checked leaves it unknown.
+        assert_eq!(c.model("local:m").unwrap().price_verified, None);
         assert_eq!(c.callable_model("local:m").unwrap().prices, Some(prices));
         assert_eq!(c.callable_model("local:other").unwrap().prices, None);
     }
@@ -550,12 +552,14 @@ mod tests {
             base_url = "http://x"
             price_source = "https://p.example/pricing"
             price_date = "2026-11-30"
+            price_verified = false
             [[models]]
             id = "p:m-latest"
             aliases = ["m-2025-01-01", "m-real"]
             [[models]]
             id = "p:m-real"
             price_source = "https://p.example/other"
+            price_verified = true
             "#,
         )])
         .unwrap();
@@ -567,12 +571,14 @@ mod tests {
             Some("https://p.example/pricing")
         );
         assert_eq!(snapshot.price_date.as_deref(), Some("2026-11-30"));
+        assert_eq!(snapshot.price_verified, Some(false));
         // A real entry wins over an alias of the same id.
         let real = c.model("p:m-real").unwrap();
         assert_eq!(
             real.price_source.as_deref(),
             Some("https://p.example/other")
         );
+        assert_eq!(real.price_verified, Some(true));
         assert!(real.aliases.is_empty());
         assert_eq!(c.models().count(), 2);
         assert_eq!(c.model_ids_of("p"), "p:m-2025-01-01, p:m-latest, p:m-real");
@@ -585,39 +591,6 @@ mod tests {
             error.to_string().contains("did you mean \"p:m-latest\"?"),
             "{error}"
         );
-    }
-
-    #[test]
-    fn price_verification_defaults_to_the_providers_and_models_override_it() {
-        let c = Catalogue::from_sources([(
-            "t",
-            r#"
-            [provider]
-            name = "p"
-            base_url = "http://x"
-            price_verified = false
-            [[models]]
-            id = "p:unchecked"
-            [[models]]
-            id = "p:checked"
-            price_verified = true
-            "#,
-        )])
-        .unwrap();
-        assert_eq!(c.model("p:unchecked").unwrap().price_verified, Some(false));
-        assert_eq!(c.model("p:checked").unwrap().price_verified, Some(true));
-        let unsaid = Catalogue::from_sources([(
-            "t",
-            "[provider]\nname='q'\nbase_url='u'\n[[models]]\nid='q:m'",
-        )])
-        .unwrap();
-        assert_eq!(unsaid.model("q:m").unwrap().price_verified, None);
-        let error = Catalogue::from_sources([(
-            "t",
-            "[provider]\nname='q'\nbase_url='u'\n[[models]]\nid='q:m'\nprice_verified='yes'",
-        )])
-        .unwrap_err();
-        assert!(error.to_string().contains("expected a boolean"), "{error}");
     }
 
     #[test]
@@ -643,6 +616,7 @@ mod tests {
             ("[provider]\nname='p'\nbase_url='u'\n[[models]]\nid='p:m'\nrelease_date='2025-4-1'", "YYYY-MM-DD"),
             ("[provider]\nname='p'\nbase_url='u'\nprice_date='2025'\n[[models]]\nid='p:m'", "price_date"),
             ("[provider]\nname='p'\nbase_url='u'\n[[models]]\nid='p:m'\ndeprecation_date='soon'", "deprecation_date"),
+            ("[provider]\nname='p'\nbase_url='u'\n[[models]]\nid='p:m'\nprice_verified='yes'", "expected a boolean"),
             ("[provider]\nname='p'\nbase_url='u'\n[[models]]\nid='p:m'\naliases=['p:x']", "without the provider"),
             ("[provider]\nname='p'\nbase_url='u'\n[[models]]\nid='p:a'\naliases=['x']\n[[models]]\nid='p:b'\naliases=['x']", "claimed by both"),
         ];

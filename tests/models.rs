@@ -73,6 +73,7 @@ const EXPECTED: &[&str] = &[
     "anthropic:claude-opus-4-8",
     "anthropic:claude-fable-5",
     "anthropic:claude-fable-5-1",
+    "anthropic:claude-fable-5-2",
     "openai:gpt-5.4-nano",
     "xai:grok-4.7",
     "openai:gpt-5.1",
@@ -394,6 +395,15 @@ fn prices_say_whether_they_were_checked_against_their_source() {
             .unwrap()
             .deprecated
     );
+    for (id, retired) in [
+        ("anthropic:claude-sonnet-4-0", "2026-06-15"),
+        ("anthropic:claude-opus-4-0", "2026-06-15"),
+        ("anthropic:claude-opus-4-5", "2027-01-22"),
+    ] {
+        let model = catalogue.model(id).unwrap();
+        assert!(model.deprecated, "{id}");
+        assert_eq!(model.deprecation_date.as_deref(), Some(retired), "{id}");
+    }
     assert!(
         !catalogue
             .model("anthropic:claude-sonnet-5")

@@ -83,6 +83,11 @@ const EXPECTED: &[&str] = &[
     "openai:gpt-5.5",
     "gemini:gemini-3-pro-preview",
     "gemini:gemini-3-flash-preview",
+    "gemini:gemini-3.1-pro-preview",
+    "gemini:gemini-3.5-flash",
+    "gemini:gemini-3.1-flash-lite",
+    "gemini:gemini-3.8-flash",
+    "gemini:gemini-3.5-flash-lite",
     "gemini:gemini-2.5-pro",
     "gemini:gemini-2.5-flash-lite",
     "gemini:gemini-2.0-flash",
@@ -399,6 +404,11 @@ fn prices_say_whether_they_were_checked_against_their_source() {
         ("anthropic:claude-sonnet-4-0", "2026-06-15"),
         ("anthropic:claude-opus-4-0", "2026-06-15"),
         ("anthropic:claude-opus-4-5", "2027-01-22"),
+        ("gemini:gemini-2.5-pro", "2026-12-01"),
+        ("gemini:gemini-2.5-flash", "2026-12-01"),
+        ("gemini:gemini-3-pro-preview", "2026-03-09"),
+        ("gemini:gemini-2.0-flash", "2026-06-01"),
+        ("gemini-openai:gemini-2.5-flash", "2026-12-01"),
     ] {
         let model = catalogue.model(id).unwrap();
         assert!(model.deprecated, "{id}");

@@ -409,6 +409,14 @@ fn prices_say_whether_they_were_checked_against_their_source() {
         ("gemini:gemini-3-pro-preview", "2026-03-09"),
         ("gemini:gemini-2.0-flash", "2026-06-01"),
         ("gemini-openai:gemini-2.5-flash", "2026-12-01"),
+        // Issue 14's OpenAI names resolve even where OpenAI has shut them down.
+        ("openai:gpt-4", "2026-10-23"),
+        ("openai:gpt-3.5-turbo", "2026-10-23"),
+        ("openai:o1", "2026-10-23"),
+        ("openai:o4-mini-2025-04-16", "2026-10-23"),
+        ("openai:gpt-5", "2026-12-11"),
+        ("openai:gpt-4o-2024-08-06", "2027-01-14"),
+        ("openai:gpt-4o-mini", "2027-01-14"),
     ] {
         let model = catalogue.model(id).unwrap();
         assert!(model.deprecated, "{id}");

@@ -75,6 +75,14 @@ const EXPECTED: &[&str] = &[
     "anthropic:claude-fable-5-1",
     "anthropic:claude-fable-5-2",
     "openai:gpt-5.4-nano",
+    "openai:gpt-5.6-sol",
+    "openai:gpt-5.6-terra",
+    "openai:gpt-5.6-luna",
+    "openai:gpt-6-sol",
+    "openai:gpt-6-luna",
+    "openai:gpt-6-astra",
+    "openai:gpt-6.1-sol",
+    "openai:gpt-6.1-terra",
     "xai:grok-4.7",
     "openai:gpt-5.1",
     "openai:gpt-5.2",
@@ -436,6 +444,14 @@ fn prices_say_whether_they_were_checked_against_their_source() {
         .clone();
     let fallback = catalogue.model(&fallback.unwrap()).unwrap();
     assert!(!fallback.deprecated, "the fallback is a current model");
+
+    // GPT-6 bills a prompt over 272k input tokens at 2x input, 1.5x output.
+    let luna = catalogue.model("openai:gpt-6-luna").unwrap();
+    assert_eq!(luna.price_verified, Some(false));
+    let long = luna.prices.unwrap().tiers.long_context.unwrap();
+    assert_eq!(long.above_tokens, 272_000);
+    assert_eq!(long.rates.input.to_string(), "0.2");
+    assert_eq!(long.rates.output.to_string(), "0.75");
 
     // Haiku 5.5 bills prompts over 100k tokens in its second band.
     let haiku = catalogue

@@ -84,6 +84,7 @@ const EXPECTED: &[&str] = &[
     "openai:gpt-6.1-sol",
     "openai:gpt-6.1-terra",
     "xai:grok-4.7",
+    "xai:grok-4.3",
     "openai:gpt-5.1",
     "openai:gpt-5.2",
     "openai:gpt-5.4",

@@ -2,18 +2,18 @@
 //! `POST /v1/completions` and `GET /v1/models`.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use elelem::ElelemMeta;
+use elelem::{CompletionRequest, ElelemMeta};
 use serde_json::{json, Value};
 
-use super::body::{authorization, read_json};
-use super::{ApiError, Gateway, GatewayKey, InFlight, Loaded};
+use super::admission::{admit, Admitted, Routed};
+use super::body::authorization;
+use super::{ApiError, Gateway};
 use crate::openai_body;
 
 /// The `elelem` object added to answers: what the call cost and who answered.
@@ -33,45 +33,26 @@ pub fn meta_json(meta: &ElelemMeta) -> Value {
     })
 }
 
-/// Authentication, the rate limit and the body: what every POST starts with.
-pub(crate) async fn admit(
-    gateway: &Arc<Gateway>,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<(Arc<Loaded>, Option<Arc<GatewayKey>>, Value), ApiError> {
-    let loaded = gateway.loaded();
-    let key = loaded.keys.authenticate(authorization(headers))?;
-    if let Some(key) = &key {
-        gateway.limiter.check(key)?;
+impl Routed for openai_body::ChatBody {
+    fn models(&self) -> Vec<&str> {
+        std::iter::once(self.request.model.as_str())
+            .chain(self.request.fallback_models.iter().map(String::as_str))
+            .collect()
     }
-    let limits = &loaded.config.gateway;
-    let json = read_json(
-        headers,
-        body,
-        limits.max_body_bytes,
-        limits.client_timeout(),
-    )
-    .await?;
-    Ok((loaded, key, json))
+
+    fn tags_mut(&mut self) -> &mut Vec<String> {
+        &mut self.request.tags
+    }
 }
 
-/// Counts a finished request by route and status, with its latency.
-pub(crate) fn count(route: &'static str, status: u16, started: Instant) {
-    metrics::counter!("elelem_requests_total", "route" => route, "status" => status.to_string())
-        .increment(1);
-    metrics::histogram!("elelem_request_duration_seconds", "route" => route)
-        .record(started.elapsed().as_secs_f64());
-}
+impl Routed for CompletionRequest {
+    fn models(&self) -> Vec<&str> {
+        vec![self.model.as_str()]
+    }
 
-pub(crate) fn fail(
-    route: &'static str,
-    started: Instant,
-    guard: &mut InFlight,
-    error: ApiError,
-) -> Response {
-    guard.done();
-    count(route, error.status.as_u16(), started);
-    error.into_response()
+    fn tags_mut(&mut self) -> &mut Vec<String> {
+        &mut self.tags
+    }
 }
 
 /// `POST /v1/chat/completions`.
@@ -80,48 +61,32 @@ pub(crate) async fn chat_completions(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    const ROUTE: &str = "chat";
-    let started = Instant::now();
-    let mut guard = InFlight::start(&gateway);
-    let (loaded, key, json) = match admit(&gateway, &headers, body).await {
+    let admitted = admit("chat", &gateway, &headers, body, |loaded, json| {
+        openai_body::chat(&loaded.elelem, json)
+    })
+    .await;
+    let Admitted {
+        loaded,
+        request: parsed,
+        mut call,
+    } = match admitted {
         Ok(admitted) => admitted,
-        Err(error) => return fail(ROUTE, started, &mut guard, error),
+        Err(response) => return response,
     };
-    let parsed = match openai_body::chat(&loaded.elelem, json) {
-        Ok(parsed) => parsed,
-        Err(error) => return fail(ROUTE, started, &mut guard, error),
-    };
-    let mut request = parsed.request;
-    if let Some(key) = &key {
-        let models = std::iter::once(request.model.as_str())
-            .chain(request.fallback_models.iter().map(String::as_str));
-        if let Err(error) = key.check_models(models) {
-            return fail(ROUTE, started, &mut guard, error);
-        }
-        request.tags.extend(key.tags.iter().cloned());
-    }
+    let request = parsed.request;
     let model = request.model.clone();
     if parsed.stream {
         return match loaded.elelem.stream_chat_completion(request).await {
-            Ok(stream) => super::sse::response(&gateway, stream, guard, model, started),
-            Err(error) => fail(ROUTE, started, &mut guard, ApiError::from_elelem(&error)),
+            Ok(stream) => super::sse::response(&gateway, stream, call, model),
+            Err(error) => call.fail(ApiError::from_elelem(&error)),
         };
     }
     match loaded.elelem.create_chat_completion(request).await {
         Ok(completion) => {
-            guard.done();
-            gateway
-                .shared
-                .telemetry
-                .observe_latency(&model, started.elapsed());
-            let mut body = serde_json::to_value(&completion).unwrap_or(Value::Null);
-            if let Value::Object(map) = &mut body {
-                map.insert("elelem".into(), meta_json(&completion.elelem));
-            }
-            count(ROUTE, 200, started);
-            Json(body).into_response()
+            let meta = meta_json(&completion.elelem);
+            call.answer(&gateway, &model, &completion, &meta)
         }
-        Err(error) => fail(ROUTE, started, &mut guard, ApiError::from_elelem(&error)),
+        Err(error) => call.fail(ApiError::from_elelem(&error)),
     }
 }
 
@@ -131,39 +96,25 @@ pub(crate) async fn completions(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    const ROUTE: &str = "completions";
-    let started = Instant::now();
-    let mut guard = InFlight::start(&gateway);
-    let (loaded, key, json) = match admit(&gateway, &headers, body).await {
+    let admitted = admit("completions", &gateway, &headers, body, |_, json| {
+        openai_body::completion(json)
+    })
+    .await;
+    let Admitted {
+        loaded,
+        request,
+        mut call,
+    } = match admitted {
         Ok(admitted) => admitted,
-        Err(error) => return fail(ROUTE, started, &mut guard, error),
+        Err(response) => return response,
     };
-    let mut request = match openai_body::completion(json) {
-        Ok(request) => request,
-        Err(error) => return fail(ROUTE, started, &mut guard, error),
-    };
-    if let Some(key) = &key {
-        if let Err(error) = key.check_models([request.model.as_str()]) {
-            return fail(ROUTE, started, &mut guard, error);
-        }
-        request.tags.extend(key.tags.iter().cloned());
-    }
     let model = request.model.clone();
     match loaded.elelem.create_completion(request).await {
         Ok(completion) => {
-            guard.done();
-            gateway
-                .shared
-                .telemetry
-                .observe_latency(&model, started.elapsed());
-            let mut body = serde_json::to_value(&completion).unwrap_or(Value::Null);
-            if let Value::Object(map) = &mut body {
-                map.insert("elelem".into(), meta_json(&completion.elelem));
-            }
-            count(ROUTE, 200, started);
-            Json(body).into_response()
+            let meta = meta_json(&completion.elelem);
+            call.answer(&gateway, &model, &completion, &meta)
         }
-        Err(error) => fail(ROUTE, started, &mut guard, ApiError::from_elelem(&error)),
+        Err(error) => call.fail(ApiError::from_elelem(&error)),
     }
 }
 

@@ -311,7 +311,10 @@ impl Target {
                         // A stream is whole only with its last event.
                         let tail = String::from_utf8_lossy(&tail);
                         if stream && !tail.contains("[DONE]") {
-                            return Err(format!("the stream ended without [DONE]: ...{}", clip(&tail)));
+                            return Err(format!(
+                                "the stream ended without [DONE]: ...{}",
+                                clip(&tail)
+                            ));
                         }
                         Ok(())
                     }
@@ -329,6 +332,32 @@ impl Target {
             }
         }
     }
+}
+
+/// Waits until `target` answers one call within a second (its backlog from
+/// earlier rows drained), for at most 3 minutes; says how long it took when
+/// that was more than a second, or that it never drained.
+async fn drain(target: &Target, http: &reqwest::Client, stream: bool) -> Option<String> {
+    const LIMIT: Duration = Duration::from_secs(180);
+    let started = Instant::now();
+    while started.elapsed() < LIMIT {
+        let probe = target.run(http, stream, 1, 1).await;
+        if probe
+            .latencies
+            .first()
+            .is_some_and(|l| *l < Duration::from_secs(1))
+        {
+            let waited = started.elapsed();
+            return (waited > Duration::from_secs(1)).then(|| {
+                format!(
+                    "waited {:.0} s for the earlier rows' backlog to drain",
+                    waited.as_secs_f64()
+                )
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Some("still busy with the earlier rows after 180 s; measured anyway".into())
 }
 
 /// At most 300 characters of `text`, on one line.
@@ -437,6 +466,12 @@ async fn main() {
         for &rate in &rates {
             let mut base = None;
             for target in &targets {
+                // A row starts only once the earlier rows' backlog is gone (a
+                // saturated proxy may work for minutes on requests its clients
+                // gave up on, failing every request of the next rows).
+                if let Some(note) = drain(target, &http, stream).await {
+                    notes.push(format!("{mode} {rate}/s {}: {note}", target.name()));
+                }
                 let run = target.run(&http, stream, rate, secs).await;
                 let ms = |d: Duration| d.as_secs_f64() * 1000.0;
                 let (p50, p99) = (

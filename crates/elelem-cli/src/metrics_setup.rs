@@ -59,4 +59,3 @@ pub async fn upkeep(period: std::time::Duration) {
         handle.run_upkeep();
     }
 }
-

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
+use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -47,8 +48,7 @@ pub(crate) struct Admitted<R> {
 pub(crate) async fn admit<R: Routed>(
     route: &'static str,
     gateway: &Arc<Gateway>,
-    headers: &HeaderMap,
-    body: Body,
+    request: Request,
     parse: impl FnOnce(&Loaded, Value) -> Result<R, ApiError>,
 ) -> Result<Admitted<R>, Response> {
     let started = Instant::now();
@@ -61,7 +61,9 @@ pub(crate) async fn admit<R: Routed>(
         started,
         guard,
     };
-    match checked(gateway, &loaded, headers, body, parse).await {
+    // The headers are taken from the request, not cloned by an extractor.
+    let (parts, body) = request.into_parts();
+    match checked(gateway, &loaded, &parts.headers, body, parse).await {
         Ok(request) => Ok(Admitted {
             loaded,
             request,
@@ -131,12 +133,12 @@ impl Call {
 
     /// The 200 answer: `body`'s JSON with the `elelem` object added, counted,
     /// with the call's latency noted for `model`.
-    pub(crate) fn answer<T: Serialize>(
+    pub(crate) fn answer<T: Serialize, M: Serialize>(
         &mut self,
         gateway: &Gateway,
         model: &str,
         body: &T,
-        elelem: &Value,
+        elelem: &M,
     ) -> Response {
         self.guard.done();
         gateway
@@ -165,7 +167,10 @@ impl Call {
 
 /// `body` (a JSON object) with `"elelem": elelem` as its last field, written
 /// once: no intermediate `Value`.
-fn with_elelem<T: Serialize>(body: &T, elelem: &Value) -> Result<Vec<u8>, serde_json::Error> {
+fn with_elelem<T: Serialize, M: Serialize>(
+    body: &T,
+    elelem: &M,
+) -> Result<Vec<u8>, serde_json::Error> {
     let mut bytes = Vec::with_capacity(512);
     serde_json::to_writer(&mut bytes, body)?;
     if bytes.last() != Some(&b'}') {

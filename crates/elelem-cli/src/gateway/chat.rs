@@ -3,13 +3,13 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use elelem::{CompletionRequest, ElelemMeta};
-use serde_json::{json, Value};
+use elelem::{CompletionRequest, ElelemMeta, Usd};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::admission::{admit, Admitted, Routed};
 use super::body::authorization;
@@ -24,13 +24,30 @@ use crate::openai_body;
 /// assert_eq!((json["attempts"].as_u64(), json["answered_by"].as_str()), (Some(2), Some("groq:x")));
 /// ```
 pub fn meta_json(meta: &ElelemMeta) -> Value {
-    json!({
-        "cost_usd": meta.cost,
-        "attempts": meta.attempts,
-        "requested_model": meta.requested_model,
-        "answered_by": meta.answered_by,
-        "cache_hit": meta.cache_hit,
-    })
+    serde_json::to_value(MetaView::of(meta)).unwrap_or(Value::Null)
+}
+
+/// The `elelem` object's fields, serialised straight into an answer (no
+/// intermediate `Value`).
+#[derive(Serialize)]
+pub(crate) struct MetaView<'a> {
+    cost_usd: Usd,
+    attempts: u32,
+    requested_model: &'a str,
+    answered_by: &'a str,
+    cache_hit: bool,
+}
+
+impl MetaView<'_> {
+    pub(crate) fn of(meta: &ElelemMeta) -> MetaView<'_> {
+        MetaView {
+            cost_usd: meta.cost,
+            attempts: meta.attempts,
+            requested_model: &meta.requested_model,
+            answered_by: &meta.answered_by,
+            cache_hit: meta.cache_hit,
+        }
+    }
 }
 
 impl Routed for openai_body::ChatBody {
@@ -58,10 +75,9 @@ impl Routed for CompletionRequest {
 /// `POST /v1/chat/completions`.
 pub(crate) async fn chat_completions(
     State(gateway): State<Arc<Gateway>>,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Response {
-    let admitted = admit("chat", &gateway, &headers, body, |loaded, json| {
+    let admitted = admit("chat", &gateway, request, |loaded, json| {
         openai_body::chat(&loaded.elelem, json)
     })
     .await;
@@ -83,7 +99,7 @@ pub(crate) async fn chat_completions(
     }
     match loaded.elelem.create_chat_completion(request).await {
         Ok(completion) => {
-            let meta = meta_json(&completion.elelem);
+            let meta = MetaView::of(&completion.elelem);
             call.answer(&gateway, &model, &completion, &meta)
         }
         Err(error) => call.fail(ApiError::from_elelem(&error)),
@@ -91,12 +107,8 @@ pub(crate) async fn chat_completions(
 }
 
 /// `POST /v1/completions` (legacy).
-pub(crate) async fn completions(
-    State(gateway): State<Arc<Gateway>>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let admitted = admit("completions", &gateway, &headers, body, |_, json| {
+pub(crate) async fn completions(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
+    let admitted = admit("completions", &gateway, request, |_, json| {
         openai_body::completion(json)
     })
     .await;
@@ -111,7 +123,7 @@ pub(crate) async fn completions(
     let model = request.model.clone();
     match loaded.elelem.create_completion(request).await {
         Ok(completion) => {
-            let meta = meta_json(&completion.elelem);
+            let meta = MetaView::of(&completion.elelem);
             call.answer(&gateway, &model, &completion, &meta)
         }
         Err(error) => call.fail(ApiError::from_elelem(&error)),

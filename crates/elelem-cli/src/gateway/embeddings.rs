@@ -5,9 +5,7 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::extract::{Request, State};
 use axum::response::Response;
 use elelem::{embedding_to_base64, EmbeddingRequest, EmbeddingResponse, EncodingFormat};
 use serde_json::{json, Value};
@@ -74,15 +72,8 @@ impl Routed for EmbeddingRequest {
 }
 
 /// `POST /v1/embeddings`.
-pub(crate) async fn embeddings(
-    State(gateway): State<Arc<Gateway>>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let admitted = admit("embeddings", &gateway, &headers, body, |_, json| {
-        parse(json)
-    })
-    .await;
+pub(crate) async fn embeddings(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
+    let admitted = admit("embeddings", &gateway, request, |_, json| parse(json)).await;
     let Admitted {
         loaded,
         request,

@@ -8,8 +8,8 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use bytes::Bytes;
 use elelem::{ElelemError, ElelemMeta, ResponseInput, ResponseRequest, ResponseStream, TextFormat};
@@ -156,12 +156,8 @@ impl Routed for Parsed {
 }
 
 /// `POST /v1/responses`.
-pub(crate) async fn create(
-    State(gateway): State<Arc<Gateway>>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let admitted = admit(ROUTE, &gateway, &headers, body, |_, json| {
+pub(crate) async fn create(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
+    let admitted = admit(ROUTE, &gateway, request, |_, json| {
         parse(json).map(|(request, stream)| Parsed { request, stream })
     })
     .await;

@@ -97,7 +97,7 @@ pub(super) fn event_stream(body: Body) -> Response {
 
 /// `data: {value as JSON}` and the blank line, written once.
 fn event<T: serde::Serialize>(value: &T) -> Bytes {
-    let mut bytes = Vec::with_capacity(256);
+    let mut bytes = Vec::with_capacity(512);
     bytes.extend_from_slice(b"data: ");
     if serde_json::to_writer(&mut bytes, value).is_err() {
         bytes.truncate(6);

@@ -518,7 +518,7 @@ async fn main() {
         server.set_responder(Some(Responder::new(|request| {
             let body = String::from_utf8_lossy(&request.body);
             if body.contains(SDK_PLAIN) {
-                Some(wire::completion("gpt-4.1-mini", "Hello from the SDK").into())
+                Some(wire::completion("gpt-4.1-mini", "Hello from the SDK"))
             } else if body.contains(SDK_STREAM) {
                 Some(
                     ChunkStream::new("gpt-4.1-mini", &["Streamed ", "by ", "the SDK"])

@@ -75,28 +75,19 @@ async fn a_flood_past_max_in_flight_is_refused_at_once_and_in_flight_stays_bound
     // Fill every place with a call that hangs upstream.
     let url = format!("{}/chat/completions", running.url());
     let client = reqwest::Client::new();
-    let slow: Vec<_> = (0..BOUND)
-        .map(|_| {
-            let request = client
-                .post(&url)
-                .bearer_auth(OPEN_KEY)
-                .json(&chat_body(MINI));
-            tokio::spawn(async move { request.send().await })
-        })
-        .collect();
+    let send = || {
+        let request = client
+            .post(&url)
+            .bearer_auth(OPEN_KEY)
+            .json(&chat_body(MINI));
+        tokio::spawn(async move { request.send().await.unwrap() })
+    };
+    let slow: Vec<_> = (0..BOUND).map(|_| send()).collect();
     let gateway = running.gateway.clone();
     until(|| gateway.in_flight() == BOUND).await;
 
     // The flood: every one refused while the slow calls still hang.
-    let flood: Vec<_> = (0..FLOOD)
-        .map(|_| {
-            let request = client
-                .post(&url)
-                .bearer_auth(OPEN_KEY)
-                .json(&chat_body(MINI));
-            tokio::spawn(async move { request.send().await.unwrap() })
-        })
-        .collect();
+    let flood: Vec<_> = (0..FLOOD).map(|_| send()).collect();
     for refused in flood {
         let response = refused.await.unwrap();
         assert_eq!(

@@ -98,7 +98,9 @@ pub(crate) async fn chat_completions(
         };
     }
     match loaded.elelem.create_chat_completion(request).await {
-        Ok(completion) => {
+        Ok(mut completion) => {
+            // Ours is the one `elelem` object (an upstream gateway may send its own).
+            completion.extra.remove("elelem");
             let meta = MetaView::of(&completion.elelem);
             call.answer(&gateway, &model, &completion, &meta)
         }
@@ -122,7 +124,9 @@ pub(crate) async fn completions(State(gateway): State<Arc<Gateway>>, request: Re
     };
     let model = request.model.clone();
     match loaded.elelem.create_completion(request).await {
-        Ok(completion) => {
+        Ok(mut completion) => {
+            // Ours is the one `elelem` object (an upstream gateway may send its own).
+            completion.extra.remove("elelem");
             let meta = MetaView::of(&completion.elelem);
             call.answer(&gateway, &model, &completion, &meta)
         }

@@ -177,7 +177,9 @@ pub(crate) async fn create(State(gateway): State<Arc<Gateway>>, request: Request
         };
     }
     match loaded.elelem.create_response(request).await {
-        Ok(response) => {
+        Ok(mut response) => {
+            // Ours is the one `elelem` object (an upstream gateway may send its own).
+            response.extra.remove("elelem");
             let meta = meta(&response);
             call.answer(&gateway, &model, &response, &meta)
         }

@@ -76,9 +76,7 @@ async fn a_plain_chat_answer_is_openais_shape_with_the_elelem_object() {
 async fn an_upstream_elelem_object_is_replaced_by_the_gateways_own() {
     let setup = Setup::new().await;
     // The provider is itself an Elelem gateway: its answer has an `elelem` object.
-    let mut upstream = ScriptedResponse::from(wire::completion("gpt-4.1-mini", "Hi"))
-        .json_body()
-        .unwrap();
+    let mut upstream = wire::completion("gpt-4.1-mini", "Hi").json_body().unwrap();
     upstream["elelem"] = json!({"attempts": 9, "answered_by": "groq:upstream"});
     setup.server.push(ScriptedResponse::json(200, upstream));
     let running = setup.start("").await;

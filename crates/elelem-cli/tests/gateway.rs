@@ -80,13 +80,7 @@ async fn an_upstream_elelem_object_is_replaced_by_the_gateways_own() {
     upstream["elelem"] = json!({"attempts": 9, "answered_by": "groq:upstream"});
     setup.server.push(ScriptedResponse::json(200, upstream));
     let running = setup.start("").await;
-    let response = post(
-        &running,
-        "/v1/chat/completions",
-        Some(OPEN_KEY),
-        &chat_body(MINI),
-    )
-    .await;
+    let response = post_chat(&running, Some(OPEN_KEY), MINI).await;
     assert_eq!(response.status(), 200);
     let text = response.text().await.unwrap();
     assert_eq!(text.matches("\"elelem\"").count(), 1, "{text}");

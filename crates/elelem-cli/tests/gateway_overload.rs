@@ -116,13 +116,7 @@ async fn a_flood_past_max_in_flight_is_refused_at_once_and_in_flight_stays_bound
     setup
         .server
         .set_fallback(wire::completion("gpt-4.1-mini", "fast again"));
-    let response = post(
-        &running,
-        "/v1/chat/completions",
-        Some(OPEN_KEY),
-        &chat_body(MINI),
-    )
-    .await;
+    let response = post_chat(&running, Some(OPEN_KEY), MINI).await;
     assert_eq!(response.status(), 200);
     let answer: Value = response.json().await.unwrap();
     assert_eq!(answer["choices"][0]["message"]["content"], "fast again");

@@ -7,11 +7,11 @@ use axum::extract::{Request, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use elelem::{CompletionRequest, ElelemMeta, Usd};
+use elelem::{ChatCompletion, CompletionRequest, ElelemError, ElelemMeta, TextCompletion, Usd};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-use super::admission::{admit, Admitted, Routed};
+use super::admission::{admit, Admitted, Call, Routed};
 use super::body::authorization;
 use super::{ApiError, Gateway};
 use crate::openai_body;
@@ -97,15 +97,8 @@ pub(crate) async fn chat_completions(
             Err(error) => call.fail(ApiError::from_elelem(&error)),
         };
     }
-    match loaded.elelem.create_chat_completion(request).await {
-        Ok(mut completion) => {
-            // Ours is the one `elelem` object (an upstream gateway may send its own).
-            completion.extra.remove("elelem");
-            let meta = MetaView::of(&completion.elelem);
-            call.answer(&gateway, &model, &completion, &meta)
-        }
-        Err(error) => call.fail(ApiError::from_elelem(&error)),
-    }
+    let result = loaded.elelem.create_chat_completion(request).await;
+    reply(&mut call, &gateway, &model, result)
 }
 
 /// `POST /v1/completions` (legacy).
@@ -123,12 +116,49 @@ pub(crate) async fn completions(State(gateway): State<Arc<Gateway>>, request: Re
         Err(response) => return response,
     };
     let model = request.model.clone();
-    match loaded.elelem.create_completion(request).await {
-        Ok(mut completion) => {
+    let result = loaded.elelem.create_completion(request).await;
+    reply(&mut call, &gateway, &model, result)
+}
+
+/// A completion answered with the upstream's extra fields and Elelem's facts.
+trait Answered: Serialize {
+    fn extra_mut(&mut self) -> &mut Map<String, Value>;
+    fn meta(&self) -> &ElelemMeta;
+}
+
+impl Answered for ChatCompletion {
+    fn extra_mut(&mut self) -> &mut Map<String, Value> {
+        &mut self.extra
+    }
+
+    fn meta(&self) -> &ElelemMeta {
+        &self.elelem
+    }
+}
+
+impl Answered for TextCompletion {
+    fn extra_mut(&mut self) -> &mut Map<String, Value> {
+        &mut self.extra
+    }
+
+    fn meta(&self) -> &ElelemMeta {
+        &self.elelem
+    }
+}
+
+/// The answer to a finished completion call: the completion with the
+/// `elelem` object, or the error.
+fn reply<A: Answered>(
+    call: &mut Call,
+    gateway: &Gateway,
+    model: &str,
+    result: Result<A, ElelemError>,
+) -> Response {
+    match result {
+        Ok(mut answer) => {
             // Ours is the one `elelem` object (an upstream gateway may send its own).
-            completion.extra.remove("elelem");
-            let meta = MetaView::of(&completion.elelem);
-            call.answer(&gateway, &model, &completion, &meta)
+            answer.extra_mut().remove("elelem");
+            call.answer(gateway, model, &answer, &MetaView::of(answer.meta()))
         }
         Err(error) => call.fail(ApiError::from_elelem(&error)),
     }

@@ -23,13 +23,17 @@ use std::time::{Duration, Instant};
 
 use elelem::{ChatRequest, Elelem, Message};
 use elelem_testkit::sse::ChunkStream;
-use elelem_testkit::{wire, TestServer};
+use elelem_testkit::{wire, Responder, TestServer};
 use futures_util::StreamExt;
 use serde_json::json;
 
 const KEY: &str = "sk-bench-not-a-real-key";
 const MODEL: &str = "openai:gpt-4.1-mini";
 const LITELLM_MASTER_KEY: &str = "sk-bench-litellm-master-key-not-secret";
+/// The messages of the SDK check's plain and streamed requests (as in
+/// `benches/gateway/openai_sdk.py`): the test server answers them by these.
+const SDK_PLAIN: &str = "SDK check: plain";
+const SDK_STREAM: &str = "SDK check: stream";
 
 fn percentile(sorted: &[Duration], q: f64) -> Duration {
     if sorted.is_empty() {
@@ -66,6 +70,8 @@ fn tree_rss_mb(pid: u32) -> Option<f64> {
 struct Run {
     latencies: Vec<Duration>,
     errors: usize,
+    /// What the first failed request got (status and body, or the error).
+    first_error: Option<String>,
 }
 
 /// Sends `rate` requests per second for `secs` seconds, each at its scheduled
@@ -73,7 +79,7 @@ struct Run {
 async fn open_loop<F, Fut>(rate: u32, secs: u64, call: F) -> Run
 where
     F: Fn() -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = bool> + Send + 'static,
+    Fut: std::future::Future<Output = Result<(), String>> + Send + 'static,
 {
     let call = Arc::new(call);
     let total = u64::from(rate) * secs;
@@ -90,14 +96,26 @@ where
     }
     let mut latencies = Vec::with_capacity(tasks.len());
     let mut errors = 0;
+    let mut first_error = None;
     for task in tasks {
         match task.await {
-            Ok((latency, true)) => latencies.push(latency),
-            _ => errors += 1,
+            Ok((latency, Ok(()))) => latencies.push(latency),
+            Ok((_, Err(why))) => {
+                errors += 1;
+                first_error.get_or_insert(why);
+            }
+            Err(join) => {
+                errors += 1;
+                first_error.get_or_insert(join.to_string());
+            }
         }
     }
     latencies.sort();
-    Run { latencies, errors }
+    Run {
+        latencies,
+        errors,
+        first_error,
+    }
 }
 
 /// A child process killed when dropped.
@@ -175,7 +193,7 @@ async fn start_gateway(
 
 /// LiteLLM's proxy on a free port, forwarding to `server` as an
 /// OpenAI-compatible endpoint; `Err` says why it could not be had.
-async fn start_litellm(
+async fn startlitellm_proxy(
     bin: &str,
     server: &TestServer,
     dir: &Path,
@@ -251,14 +269,15 @@ impl Target {
                     let client = client.clone();
                     async move {
                         let request = ChatRequest::new(MODEL, vec![Message::user("Say hi")]);
-                        if stream {
+                        let done = if stream {
                             match client.stream_chat_completion(request).await {
-                                Ok(s) => s.collect_completion().await.is_ok(),
-                                Err(_) => false,
+                                Ok(s) => s.collect_completion().await.map(drop),
+                                Err(e) => Err(e),
                             }
                         } else {
-                            client.create_chat_completion(request).await.is_ok()
-                        }
+                            client.create_chat_completion(request).await.map(drop)
+                        };
+                        done.map_err(|e| e.to_string())
                     }
                 })
                 .await
@@ -277,20 +296,27 @@ impl Target {
                         request = request.bearer_auth(key);
                     }
                     async move {
-                        let Ok(response) = request.send().await else {
-                            return false;
-                        };
-                        if !response.status().is_success() {
-                            return false;
+                        let response = request.send().await.map_err(|e| format!("{e:?}"))?;
+                        let status = response.status();
+                        if !status.is_success() {
+                            let text = response.text().await.unwrap_or_default();
+                            return Err(format!("{status}: {}", clip(&text)));
                         }
                         let mut body = response.bytes_stream();
                         let mut tail = Vec::new();
                         while let Some(chunk) = body.next().await {
-                            let Ok(chunk) = chunk else { return false };
+                            let chunk = chunk.map_err(|e| format!("reading the body: {e:?}"))?;
                             tail = chunk.to_vec();
                         }
                         // A stream is whole only with its last event.
-                        !stream || String::from_utf8_lossy(&tail).contains("[DONE]")
+                        let tail = String::from_utf8_lossy(&tail);
+                        if stream && !tail.contains("[DONE]") {
+                            return Err(format!(
+                                "the stream ended without [DONE]: ...{}",
+                                clip(&tail)
+                            ));
+                        }
+                        Ok(())
                     }
                 })
                 .await
@@ -306,6 +332,40 @@ impl Target {
             }
         }
     }
+}
+
+/// Waits until `target` answers one call within a second (its backlog from
+/// earlier rows drained), for at most 3 minutes; says how long it took when
+/// that was more than a second, or that it never drained.
+async fn drain(target: &Target, http: &reqwest::Client, stream: bool) -> Option<String> {
+    const LIMIT: Duration = Duration::from_secs(180);
+    let started = Instant::now();
+    while started.elapsed() < LIMIT {
+        let probe = target.run(http, stream, 1, 1).await;
+        if probe
+            .latencies
+            .first()
+            .is_some_and(|l| *l < Duration::from_secs(1))
+        {
+            let waited = started.elapsed();
+            return (waited > Duration::from_secs(1)).then(|| {
+                format!(
+                    "waited {:.0} s for the earlier rows' backlog to drain",
+                    waited.as_secs_f64()
+                )
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Some("still busy with the earlier rows after 180 s; measured anyway".into())
+}
+
+/// At most 300 characters of `text`, on one line.
+fn clip(text: &str) -> String {
+    text.chars()
+        .take(300)
+        .map(|c| if c == '\n' { ' ' } else { c })
+        .collect()
 }
 
 /// What the testkit server answers every call with: a plain completion or a
@@ -361,11 +421,11 @@ async fn main() {
         },
     ];
     let mut notes = Vec::new();
-    let mut _litellm = None;
+    let mut litellm_proxy = None;
     match arg("--litellm") {
-        Some(bin) => match start_litellm(&bin, &server, dir.path(), &http).await {
+        Some(bin) => match startlitellm_proxy(&bin, &server, dir.path(), &http).await {
             Ok((child, url, pid)) => {
-                _litellm = Some(child);
+                litellm_proxy = Some(child);
                 targets.push(Target::Http {
                     name: "LiteLLM proxy",
                     url,
@@ -406,6 +466,12 @@ async fn main() {
         for &rate in &rates {
             let mut base = None;
             for target in &targets {
+                // A row starts only once the earlier rows' backlog is gone (a
+                // saturated proxy may work for minutes on requests its clients
+                // gave up on, failing every request of the next rows).
+                if let Some(note) = drain(target, &http, stream).await {
+                    notes.push(format!("{mode} {rate}/s {}: {note}", target.name()));
+                }
                 let run = target.run(&http, stream, rate, secs).await;
                 let ms = |d: Duration| d.as_secs_f64() * 1000.0;
                 let (p50, p99) = (
@@ -428,6 +494,12 @@ async fn main() {
                 );
                 print!("{line}");
                 table.push_str(&line);
+                if let Some(why) = run.first_error {
+                    notes.push(format!(
+                        "{mode} {rate}/s {}: first error: {why}",
+                        target.name()
+                    ));
+                }
                 server.clear_requests();
             }
         }
@@ -439,10 +511,24 @@ async fn main() {
     }
 
     if let Some(python) = arg("--python") {
-        set_answer(&server, false);
-        server.push(wire::completion("gpt-4.1-mini", "Hello from the SDK"));
-        server
-            .push(ChunkStream::new("gpt-4.1-mini", &["Streamed ", "by ", "the SDK"]).usage(10, 3));
+        // LiteLLM may still be retrying requests its clients gave up on: stop
+        // it, and answer the SDK's requests by their content, so no late
+        // request can take the SDK's scripted answers.
+        drop(litellm_proxy.take());
+        server.set_responder(Some(Responder::new(|request| {
+            let body = String::from_utf8_lossy(&request.body);
+            if body.contains(SDK_PLAIN) {
+                Some(wire::completion("gpt-4.1-mini", "Hello from the SDK"))
+            } else if body.contains(SDK_STREAM) {
+                Some(
+                    ChunkStream::new("gpt-4.1-mini", &["Streamed ", "by ", "the SDK"])
+                        .usage(10, 3)
+                        .into(),
+                )
+            } else {
+                None
+            }
+        })));
         let script = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../../benches/gateway/openai_sdk.py"

@@ -99,6 +99,11 @@ pub struct GatewaySection {
     pub max_body_bytes: usize,
     /// The most seconds a client may take to send its request body (408 after).
     pub client_timeout_secs: f64,
+    /// The most API requests answered at once (streams count until they end).
+    /// Past it a request is refused at once with 503 and `retry-after`
+    /// (counted in `elelem_requests_shed_total`) instead of queueing, so an
+    /// overload keeps latency and memory bounded.
+    pub max_in_flight: usize,
     /// On shutdown, the most seconds streams in flight may go on.
     pub shutdown_grace_secs: f64,
     /// Whether provider keys may come from the environment and the default key
@@ -121,6 +126,7 @@ impl Default for GatewaySection {
             listen: "127.0.0.1:8080".into(),
             max_body_bytes: 4 * 1024 * 1024,
             client_timeout_secs: 30.0,
+            max_in_flight: 1024,
             shutdown_grace_secs: 30.0,
             ambient_keys: true,
             upstream_timeout_secs: None,
@@ -316,6 +322,12 @@ impl Config {
         limit("keys_poll_secs", self.gateway.keys_poll_secs)?;
         if let Some(secs) = self.gateway.upstream_timeout_secs {
             limit("upstream_timeout_secs", secs)?;
+        }
+        if self.gateway.max_in_flight == 0 {
+            return Err(invalid(
+                "[gateway] max_in_flight must be at least 1 (the most requests answered at once)"
+                    .into(),
+            ));
         }
         Ok(())
     }

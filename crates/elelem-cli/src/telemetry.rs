@@ -3,12 +3,13 @@
 //! dashboard's aggregates (spend per minute by tag and by model, calls, errors,
 //! retries by cause, call latencies), all bounded in memory.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use elelem::cost::{AttemptOutcome, CostSink, RetryCause, UsageRecord};
 use elelem::Usd;
+use metrics::{Counter, Gauge};
 use serde::Serialize;
 
 /// The most distinct values kept for one label (tags, models); later ones are
@@ -39,8 +40,11 @@ pub struct Telemetry {
 struct Aggregates {
     /// Accepted label values, by dimension.
     labels: BTreeMap<&'static str, BTreeSet<String>>,
-    /// Exact spend per (provider, model, tag), behind the cost gauge.
-    cost: BTreeMap<(String, String, String), Usd>,
+    /// The series of each (provider, model), registered once.
+    series: HashMap<(String, String), ModelSeries>,
+    /// Exact spend per (provider, model, tag), behind the cost gauge, with
+    /// that tag's series.
+    cost: HashMap<(String, String, String), TagSeries>,
     /// Spend per minute (Unix minute) by tag and by model.
     minutes: BTreeMap<u64, Minute>,
     retries: BTreeMap<String, u64>,
@@ -49,6 +53,55 @@ struct Aggregates {
     calls: u64,
     errors: u64,
     disconnects: u64,
+}
+
+/// The Prometheus series of one (provider, model): looked up in the
+/// recorder's registry once instead of on every attempt (a lookup hashes and
+/// compares the whole key with its labels).
+#[derive(Debug)]
+struct ModelSeries {
+    /// `elelem_attempts_total` by outcome: success, retried, failed.
+    attempts: [Counter; 3],
+    /// `elelem_calls_total` by outcome: success, failed.
+    calls: [Counter; 2],
+    interrupted: Counter,
+}
+
+impl ModelSeries {
+    fn new(provider: &str, model: &str) -> ModelSeries {
+        let (p, m) = (provider.to_owned(), model.to_owned());
+        let attempts = |outcome: &'static str| metrics::counter!("elelem_attempts_total", "provider" => p.clone(), "model" => m.clone(), "outcome" => outcome);
+        let calls = |outcome: &'static str| metrics::counter!("elelem_calls_total", "provider" => p.clone(), "model" => m.clone(), "outcome" => outcome);
+        ModelSeries {
+            attempts: [attempts("success"), attempts("retried"), attempts("failed")],
+            calls: [calls("success"), calls("failed")],
+            interrupted: metrics::counter!("elelem_interrupted_streams_total", "provider" => p.clone(), "model" => m.clone()),
+        }
+    }
+}
+
+/// The token kinds counted, in [`TagSeries::tokens`]' order.
+const TOKEN_KINDS: [&str; 4] = ["input", "cached_input", "output", "reasoning"];
+
+/// The series of one (provider, model, tag) and its exact spend.
+#[derive(Debug)]
+struct TagSeries {
+    spent: Usd,
+    /// `elelem_tokens_total` by kind ([`TOKEN_KINDS`]).
+    tokens: [Counter; 4],
+    cost: Gauge,
+}
+
+impl TagSeries {
+    fn new(provider: &str, model: &str, tag: &str) -> TagSeries {
+        let (p, m, t) = (provider.to_owned(), model.to_owned(), tag.to_owned());
+        let tokens = |kind: &'static str| metrics::counter!("elelem_tokens_total", "provider" => p.clone(), "model" => m.clone(), "tag" => t.clone(), "kind" => kind);
+        TagSeries {
+            spent: Usd::ZERO,
+            tokens: TOKEN_KINDS.map(tokens),
+            cost: metrics::gauge!("elelem_cost_usd_total", "provider" => p.clone(), "model" => m.clone(), "tag" => t.clone()),
+        }
+    }
 }
 
 #[derive(Debug, Default, Clone, Serialize)]
@@ -223,36 +276,43 @@ impl CostSink for Telemetry {
         };
         let cost = record.total_cost();
         let outcome = match record.outcome {
-            AttemptOutcome::Success => "success",
-            AttemptOutcome::Retried(_) => "retried",
-            AttemptOutcome::Failed => "failed",
+            AttemptOutcome::Success => 0,
+            AttemptOutcome::Retried(_) => 1,
+            AttemptOutcome::Failed => 2,
         };
-        metrics::counter!("elelem_attempts_total", "provider" => provider.clone(), "model" => model.clone(), "outcome" => outcome).increment(1);
+        let series = a
+            .series
+            .entry((provider.clone(), model.clone()))
+            .or_insert_with(|| ModelSeries::new(&provider, &model));
+        series.attempts[outcome].increment(1);
+        if record.stream_interrupted {
+            series.interrupted.increment(1);
+        }
         if let AttemptOutcome::Retried(cause) = record.outcome {
             let cause = cause_label(cause);
             metrics::counter!("elelem_retries_total", "cause" => cause).increment(1);
             *a.retries.entry(cause.to_owned()).or_default() += 1;
         }
-        if record.stream_interrupted {
-            metrics::counter!("elelem_interrupted_streams_total", "provider" => provider.clone(), "model" => model.clone()).increment(1);
-        }
-        let kinds = [
-            ("input", record.tokens.input),
-            ("cached_input", record.tokens.cached_input),
-            ("output", record.tokens.output),
-            ("reasoning", record.tokens.reasoning),
+        // In TOKEN_KINDS' order.
+        let counts = [
+            record.tokens.input,
+            record.tokens.cached_input,
+            record.tokens.output,
+            record.tokens.reasoning,
         ];
         for tag in &tags {
-            for (kind, count) in kinds {
+            let key = (provider.clone(), model.clone(), tag.clone());
+            let series = a
+                .cost
+                .entry(key)
+                .or_insert_with(|| TagSeries::new(&provider, &model, tag));
+            for (counter, count) in series.tokens.iter().zip(counts) {
                 if let Some(count) = count.filter(|c| *c > 0) {
-                    metrics::counter!("elelem_tokens_total", "provider" => provider.clone(), "model" => model.clone(), "tag" => tag.clone(), "kind" => kind).increment(count);
+                    counter.increment(count);
                 }
             }
-            let key = (provider.clone(), model.clone(), tag.clone());
-            let total = a.cost.entry(key).or_insert(Usd::ZERO);
-            *total = total.saturating_add(cost);
-            let exact = *total;
-            metrics::gauge!("elelem_cost_usd_total", "provider" => provider.clone(), "model" => model.clone(), "tag" => tag.clone()).set(exact.as_f64());
+            series.spent = series.spent.saturating_add(cost);
+            series.cost.set(series.spent.as_f64());
         }
 
         let minute = record
@@ -294,8 +354,9 @@ impl CostSink for Telemetry {
             counts.errors += u64::from(failed);
             a.calls += 1;
             a.errors += u64::from(failed);
-            let outcome = if failed { "failed" } else { "success" };
-            metrics::counter!("elelem_calls_total", "provider" => provider, "model" => model, "outcome" => outcome).increment(1);
+            if let Some(series) = a.series.get(&(provider, model)) {
+                series.calls[usize::from(failed)].increment(1);
+            }
         }
     }
 }

@@ -73,6 +73,24 @@ async fn a_plain_chat_answer_is_openais_shape_with_the_elelem_object() {
 }
 
 #[tokio::test]
+async fn an_upstream_elelem_object_is_replaced_by_the_gateways_own() {
+    let setup = Setup::new().await;
+    // The provider is itself an Elelem gateway: its answer has an `elelem` object.
+    let mut upstream = wire::completion("gpt-4.1-mini", "Hi").json_body().unwrap();
+    upstream["elelem"] = json!({"attempts": 9, "answered_by": "groq:upstream"});
+    setup.server.push(ScriptedResponse::json(200, upstream));
+    let running = setup.start("").await;
+    let response = post_chat(&running, Some(OPEN_KEY), MINI).await;
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    assert_eq!(text.matches("\"elelem\"").count(), 1, "{text}");
+    let answer: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(answer["elelem"]["attempts"], 1);
+    assert_eq!(answer["elelem"]["answered_by"], MINI);
+    running.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_stream_is_forwarded_chunk_by_chunk_with_usage_cost_and_done() {
     let setup = Setup::new().await;
     setup

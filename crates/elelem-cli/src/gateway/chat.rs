@@ -2,18 +2,18 @@
 //! `POST /v1/completions` and `GET /v1/models`.
 
 use std::sync::Arc;
-use std::time::Instant;
 
-use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use elelem::ElelemMeta;
-use serde_json::{json, Value};
+use elelem::{ChatCompletion, CompletionRequest, ElelemError, ElelemMeta, TextCompletion, Usd};
+use serde::Serialize;
+use serde_json::{Map, Value};
 
-use super::body::{authorization, read_json};
-use super::{ApiError, Gateway, GatewayKey, InFlight, Loaded};
+use super::admission::{admit, Admitted, Call, Routed};
+use super::body::authorization;
+use super::{ApiError, Gateway};
 use crate::openai_body;
 
 /// The `elelem` object added to answers: what the call cost and who answered.
@@ -24,146 +24,143 @@ use crate::openai_body;
 /// assert_eq!((json["attempts"].as_u64(), json["answered_by"].as_str()), (Some(2), Some("groq:x")));
 /// ```
 pub fn meta_json(meta: &ElelemMeta) -> Value {
-    json!({
-        "cost_usd": meta.cost,
-        "attempts": meta.attempts,
-        "requested_model": meta.requested_model,
-        "answered_by": meta.answered_by,
-        "cache_hit": meta.cache_hit,
-    })
+    serde_json::to_value(MetaView::of(meta)).unwrap_or(Value::Null)
 }
 
-/// Authentication, the rate limit and the body: what every POST starts with.
-pub(crate) async fn admit(
-    gateway: &Arc<Gateway>,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<(Arc<Loaded>, Option<Arc<GatewayKey>>, Value), ApiError> {
-    let loaded = gateway.loaded();
-    let key = loaded.keys.authenticate(authorization(headers))?;
-    if let Some(key) = &key {
-        gateway.limiter.check(key)?;
+/// The `elelem` object's fields, serialised straight into an answer (no
+/// intermediate `Value`).
+#[derive(Serialize)]
+pub(crate) struct MetaView<'a> {
+    cost_usd: Usd,
+    attempts: u32,
+    requested_model: &'a str,
+    answered_by: &'a str,
+    cache_hit: bool,
+}
+
+impl MetaView<'_> {
+    pub(crate) fn of(meta: &ElelemMeta) -> MetaView<'_> {
+        MetaView {
+            cost_usd: meta.cost,
+            attempts: meta.attempts,
+            requested_model: &meta.requested_model,
+            answered_by: &meta.answered_by,
+            cache_hit: meta.cache_hit,
+        }
     }
-    let limits = &loaded.config.gateway;
-    let json = read_json(
-        headers,
-        body,
-        limits.max_body_bytes,
-        limits.client_timeout(),
-    )
-    .await?;
-    Ok((loaded, key, json))
 }
 
-/// Counts a finished request by route and status, with its latency.
-pub(crate) fn count(route: &'static str, status: u16, started: Instant) {
-    metrics::counter!("elelem_requests_total", "route" => route, "status" => status.to_string())
-        .increment(1);
-    metrics::histogram!("elelem_request_duration_seconds", "route" => route)
-        .record(started.elapsed().as_secs_f64());
+impl Routed for openai_body::ChatBody {
+    fn models(&self) -> Vec<&str> {
+        std::iter::once(self.request.model.as_str())
+            .chain(self.request.fallback_models.iter().map(String::as_str))
+            .collect()
+    }
+
+    fn tags_mut(&mut self) -> &mut Vec<String> {
+        &mut self.request.tags
+    }
 }
 
-pub(crate) fn fail(
-    route: &'static str,
-    started: Instant,
-    guard: &mut InFlight,
-    error: ApiError,
-) -> Response {
-    guard.done();
-    count(route, error.status.as_u16(), started);
-    error.into_response()
+impl Routed for CompletionRequest {
+    fn models(&self) -> Vec<&str> {
+        vec![self.model.as_str()]
+    }
+
+    fn tags_mut(&mut self) -> &mut Vec<String> {
+        &mut self.tags
+    }
 }
 
 /// `POST /v1/chat/completions`.
 pub(crate) async fn chat_completions(
     State(gateway): State<Arc<Gateway>>,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Response {
-    const ROUTE: &str = "chat";
-    let started = Instant::now();
-    let mut guard = InFlight::start(&gateway);
-    let (loaded, key, json) = match admit(&gateway, &headers, body).await {
+    let admitted = admit("chat", &gateway, request, |loaded, json| {
+        openai_body::chat(&loaded.elelem, json)
+    })
+    .await;
+    let Admitted {
+        loaded,
+        request: parsed,
+        mut call,
+    } = match admitted {
         Ok(admitted) => admitted,
-        Err(error) => return fail(ROUTE, started, &mut guard, error),
+        Err(response) => return response,
     };
-    let parsed = match openai_body::chat(&loaded.elelem, json) {
-        Ok(parsed) => parsed,
-        Err(error) => return fail(ROUTE, started, &mut guard, error),
-    };
-    let mut request = parsed.request;
-    if let Some(key) = &key {
-        let models = std::iter::once(request.model.as_str())
-            .chain(request.fallback_models.iter().map(String::as_str));
-        if let Err(error) = key.check_models(models) {
-            return fail(ROUTE, started, &mut guard, error);
-        }
-        request.tags.extend(key.tags.iter().cloned());
-    }
+    let request = parsed.request;
     let model = request.model.clone();
     if parsed.stream {
         return match loaded.elelem.stream_chat_completion(request).await {
-            Ok(stream) => super::sse::response(&gateway, stream, guard, model, started),
-            Err(error) => fail(ROUTE, started, &mut guard, ApiError::from_elelem(&error)),
+            Ok(stream) => super::sse::response(&gateway, stream, call, model),
+            Err(error) => call.fail(ApiError::from_elelem(&error)),
         };
     }
-    match loaded.elelem.create_chat_completion(request).await {
-        Ok(completion) => {
-            guard.done();
-            gateway
-                .shared
-                .telemetry
-                .observe_latency(&model, started.elapsed());
-            let mut body = serde_json::to_value(&completion).unwrap_or(Value::Null);
-            if let Value::Object(map) = &mut body {
-                map.insert("elelem".into(), meta_json(&completion.elelem));
-            }
-            count(ROUTE, 200, started);
-            Json(body).into_response()
-        }
-        Err(error) => fail(ROUTE, started, &mut guard, ApiError::from_elelem(&error)),
-    }
+    let result = loaded.elelem.create_chat_completion(request).await;
+    reply(&mut call, &gateway, &model, result)
 }
 
 /// `POST /v1/completions` (legacy).
-pub(crate) async fn completions(
-    State(gateway): State<Arc<Gateway>>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    const ROUTE: &str = "completions";
-    let started = Instant::now();
-    let mut guard = InFlight::start(&gateway);
-    let (loaded, key, json) = match admit(&gateway, &headers, body).await {
+pub(crate) async fn completions(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
+    let admitted = admit("completions", &gateway, request, |_, json| {
+        openai_body::completion(json)
+    })
+    .await;
+    let Admitted {
+        loaded,
+        request,
+        mut call,
+    } = match admitted {
         Ok(admitted) => admitted,
-        Err(error) => return fail(ROUTE, started, &mut guard, error),
+        Err(response) => return response,
     };
-    let mut request = match openai_body::completion(json) {
-        Ok(request) => request,
-        Err(error) => return fail(ROUTE, started, &mut guard, error),
-    };
-    if let Some(key) = &key {
-        if let Err(error) = key.check_models([request.model.as_str()]) {
-            return fail(ROUTE, started, &mut guard, error);
-        }
-        request.tags.extend(key.tags.iter().cloned());
-    }
     let model = request.model.clone();
-    match loaded.elelem.create_completion(request).await {
-        Ok(completion) => {
-            guard.done();
-            gateway
-                .shared
-                .telemetry
-                .observe_latency(&model, started.elapsed());
-            let mut body = serde_json::to_value(&completion).unwrap_or(Value::Null);
-            if let Value::Object(map) = &mut body {
-                map.insert("elelem".into(), meta_json(&completion.elelem));
-            }
-            count(ROUTE, 200, started);
-            Json(body).into_response()
+    let result = loaded.elelem.create_completion(request).await;
+    reply(&mut call, &gateway, &model, result)
+}
+
+/// A completion answered with the upstream's extra fields and Elelem's facts.
+trait Answered: Serialize {
+    fn extra_mut(&mut self) -> &mut Map<String, Value>;
+    fn meta(&self) -> &ElelemMeta;
+}
+
+impl Answered for ChatCompletion {
+    fn extra_mut(&mut self) -> &mut Map<String, Value> {
+        &mut self.extra
+    }
+
+    fn meta(&self) -> &ElelemMeta {
+        &self.elelem
+    }
+}
+
+impl Answered for TextCompletion {
+    fn extra_mut(&mut self) -> &mut Map<String, Value> {
+        &mut self.extra
+    }
+
+    fn meta(&self) -> &ElelemMeta {
+        &self.elelem
+    }
+}
+
+/// The answer to a finished completion call: the completion with the
+/// `elelem` object, or the error.
+fn reply<A: Answered>(
+    call: &mut Call,
+    gateway: &Gateway,
+    model: &str,
+    result: Result<A, ElelemError>,
+) -> Response {
+    match result {
+        Ok(mut answer) => {
+            // Ours is the one `elelem` object (an upstream gateway may send its own).
+            answer.extra_mut().remove("elelem");
+            call.answer(gateway, model, &answer, &MetaView::of(answer.meta()))
         }
-        Err(error) => fail(ROUTE, started, &mut guard, ApiError::from_elelem(&error)),
+        Err(error) => call.fail(ApiError::from_elelem(&error)),
     }
 }
 

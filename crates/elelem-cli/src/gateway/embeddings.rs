@@ -4,18 +4,14 @@
 //! base64 vectors.
 
 use std::sync::Arc;
-use std::time::Instant;
 
-use axum::body::Body;
-use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::extract::{Request, State};
+use axum::response::Response;
 use elelem::{embedding_to_base64, EmbeddingRequest, EmbeddingResponse, EncodingFormat};
 use serde_json::{json, Value};
 
-use super::chat::{admit, count, fail};
-use super::{ApiError, Gateway, InFlight};
+use super::admission::{admit, Admitted, Routed};
+use super::{ApiError, Gateway};
 
 /// The request in the body: OpenAI's fields, plus Elelem's `tags`.
 fn parse(mut json: Value) -> Result<EmbeddingRequest, ApiError> {
@@ -33,9 +29,9 @@ fn parse(mut json: Value) -> Result<EmbeddingRequest, ApiError> {
     Ok(request.tags(tags))
 }
 
-/// The response body: OpenAI's shape (vectors as base64 when asked), with the
+/// The response body in OpenAI's shape (vectors as base64 when asked), and the
 /// `elelem` object.
-fn body_of(response: &EmbeddingResponse, format: Option<EncodingFormat>) -> Value {
+fn body_of(response: &EmbeddingResponse, format: Option<EncodingFormat>) -> (Value, Value) {
     let data: Vec<Value> = response
         .data
         .iter()
@@ -48,58 +44,52 @@ fn body_of(response: &EmbeddingResponse, format: Option<EncodingFormat>) -> Valu
         })
         .collect();
     let meta = &response.elelem;
-    json!({
+    let body = json!({
         "object": "list",
         "data": data,
         "model": response.model,
         "usage": response.usage,
-        "elelem": {
-            "cost_usd": meta.cost,
-            "attempts": meta.attempts,
-            "batches": meta.batches,
-            "requested_model": meta.requested_model,
-            "cache_hit": meta.cache_hit,
-            "usage_estimated": meta.usage_estimated,
-        },
-    })
+    });
+    let elelem = json!({
+        "cost_usd": meta.cost,
+        "attempts": meta.attempts,
+        "batches": meta.batches,
+        "requested_model": meta.requested_model,
+        "cache_hit": meta.cache_hit,
+        "usage_estimated": meta.usage_estimated,
+    });
+    (body, elelem)
+}
+
+impl Routed for EmbeddingRequest {
+    fn models(&self) -> Vec<&str> {
+        vec![self.model.as_str()]
+    }
+
+    fn tags_mut(&mut self) -> &mut Vec<String> {
+        &mut self.tags
+    }
 }
 
 /// `POST /v1/embeddings`.
-pub(crate) async fn embeddings(
-    State(gateway): State<Arc<Gateway>>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    const ROUTE: &str = "embeddings";
-    let started = Instant::now();
-    let mut guard = InFlight::start(&gateway);
-    let (loaded, key, json) = match admit(&gateway, &headers, body).await {
+pub(crate) async fn embeddings(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
+    let admitted = admit("embeddings", &gateway, request, |_, json| parse(json)).await;
+    let Admitted {
+        loaded,
+        request,
+        mut call,
+    } = match admitted {
         Ok(admitted) => admitted,
-        Err(error) => return fail(ROUTE, started, &mut guard, error),
+        Err(response) => return response,
     };
-    let mut request = match parse(json) {
-        Ok(request) => request,
-        Err(error) => return fail(ROUTE, started, &mut guard, error),
-    };
-    if let Some(key) = &key {
-        if let Err(error) = key.check_models([request.model.as_str()]) {
-            return fail(ROUTE, started, &mut guard, error);
-        }
-        request.tags.extend(key.tags.iter().cloned());
-    }
     let model = request.model.clone();
     let format = request.encoding_format;
     match loaded.elelem.create_embeddings(request).await {
         Ok(response) => {
-            guard.done();
-            gateway
-                .shared
-                .telemetry
-                .observe_latency(&model, started.elapsed());
-            count(ROUTE, 200, started);
-            Json(body_of(&response, format)).into_response()
+            let (body, meta) = body_of(&response, format);
+            call.answer(&gateway, &model, &body, &meta)
         }
-        Err(error) => fail(ROUTE, started, &mut guard, ApiError::from_elelem(&error)),
+        Err(error) => call.fail(ApiError::from_elelem(&error)),
     }
 }
 
@@ -123,13 +113,14 @@ mod tests {
         assert!(parse(json!({"model": "m", "input": "x", "tags": "t"})).is_err());
 
         let response = EmbeddingResponse::new("m", vec![vec![1.0, -2.0]], 3);
-        let floats = body_of(&response, None);
+        let (floats, meta) = body_of(&response, None);
+        assert_eq!(meta["attempts"], 0);
         assert_eq!(floats["data"][0]["embedding"], json!([1.0, -2.0]));
         assert_eq!(
             floats["usage"],
             json!({"prompt_tokens": 3, "total_tokens": 3})
         );
-        let base64 = body_of(&response, Some(EncodingFormat::Base64));
+        let (base64, _) = body_of(&response, Some(EncodingFormat::Base64));
         assert_eq!(base64["data"][0]["embedding"], "AACAPwAAAMA=");
     }
 }

@@ -13,6 +13,7 @@
 //! # Ok(()) }
 //! ```
 
+mod admission;
 mod body;
 mod chat;
 mod db_keys;
@@ -267,9 +268,9 @@ pub(crate) struct InFlight {
 }
 
 impl InFlight {
-    pub(crate) fn start(gateway: &Arc<Gateway>) -> InFlight {
-        let now = gateway.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-        metrics::gauge!("elelem_in_flight").set(now as f64);
+    /// The guard of a place already counted in `gateway.in_flight` (see
+    /// `InFlight::try_start`).
+    fn held(gateway: &Arc<Gateway>) -> InFlight {
         InFlight {
             gateway: gateway.clone(),
             done: false,
@@ -283,8 +284,8 @@ impl InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        let now = self.gateway.in_flight.fetch_sub(1, Ordering::SeqCst) - 1;
-        metrics::gauge!("elelem_in_flight").set(now as f64);
+        // The `elelem_in_flight` gauge is set from the count when /metrics is read.
+        self.gateway.in_flight.fetch_sub(1, Ordering::AcqRel);
         if !self.done {
             self.gateway.shared.telemetry.observe_disconnect();
         }

@@ -6,21 +6,20 @@
 //! event ends the stream with an `error` event.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::Response;
 use bytes::Bytes;
 use elelem::{ElelemError, ElelemMeta, ResponseInput, ResponseRequest, ResponseStream, TextFormat};
 use futures_util::StreamExt;
 use serde_json::{Map, Value};
 
-use super::chat::{admit, count, fail, meta_json};
+use super::admission::{admit, Admitted, Call, Routed};
+use super::chat::meta_json;
 use super::sse::{event_stream, shutdown_deadline, Deadline};
-use super::{ApiError, Gateway, InFlight};
+use super::{ApiError, Gateway};
 
 const ROUTE: &str = "responses";
 
@@ -140,50 +139,51 @@ fn meta(response: &elelem::Response) -> Value {
     })
 }
 
-/// `POST /v1/responses`.
-pub(crate) async fn create(
-    State(gateway): State<Arc<Gateway>>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let started = Instant::now();
-    let mut guard = InFlight::start(&gateway);
-    let (loaded, key, json) = match admit(&gateway, &headers, body).await {
-        Ok(admitted) => admitted,
-        Err(error) => return fail(ROUTE, started, &mut guard, error),
-    };
-    let (mut request, stream) = match parse(json) {
-        Ok(parsed) => parsed,
-        Err(error) => return fail(ROUTE, started, &mut guard, error),
-    };
-    if let Some(key) = &key {
-        if let Err(error) = key.check_models([request.model.as_str()]) {
-            return fail(ROUTE, started, &mut guard, error);
-        }
-        request.tags.extend(key.tags.iter().cloned());
+/// A Responses body read: the request and whether it asks for a stream.
+struct Parsed {
+    request: ResponseRequest,
+    stream: bool,
+}
+
+impl Routed for Parsed {
+    fn models(&self) -> Vec<&str> {
+        vec![self.request.model.as_str()]
     }
+
+    fn tags_mut(&mut self) -> &mut Vec<String> {
+        &mut self.request.tags
+    }
+}
+
+/// `POST /v1/responses`.
+pub(crate) async fn create(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
+    let admitted = admit(ROUTE, &gateway, request, |_, json| {
+        parse(json).map(|(request, stream)| Parsed { request, stream })
+    })
+    .await;
+    let Admitted {
+        loaded,
+        request: Parsed { request, stream },
+        mut call,
+    } = match admitted {
+        Ok(admitted) => admitted,
+        Err(response) => return response,
+    };
     let model = request.model.clone();
     if stream {
         return match loaded.elelem.stream_response(request).await {
-            Ok(stream) => forward(&gateway, stream, guard, started),
-            Err(error) => fail(ROUTE, started, &mut guard, api_error(&error)),
+            Ok(stream) => forward(&gateway, stream, call),
+            Err(error) => call.fail(api_error(&error)),
         };
     }
     match loaded.elelem.create_response(request).await {
-        Ok(response) => {
-            guard.done();
-            gateway
-                .shared
-                .telemetry
-                .observe_latency(&model, started.elapsed());
-            let mut body = serde_json::to_value(&response).unwrap_or(Value::Null);
-            if let Value::Object(map) = &mut body {
-                map.insert("elelem".into(), meta(&response));
-            }
-            count(ROUTE, 200, started);
-            Json(body).into_response()
+        Ok(mut response) => {
+            // Ours is the one `elelem` object (an upstream gateway may send its own).
+            response.extra.remove("elelem");
+            let meta = meta(&response);
+            call.answer(&gateway, &model, &response, &meta)
         }
-        Err(error) => fail(ROUTE, started, &mut guard, api_error(&error)),
+        Err(error) => call.fail(api_error(&error)),
     }
 }
 
@@ -195,23 +195,16 @@ fn sse(name: &str, data: &Value) -> Bytes {
 /// Where a forwarded stream stands.
 struct Forward {
     stream: ResponseStream,
-    guard: InFlight,
-    started: Instant,
+    call: Call,
     deadline: Deadline,
     over: bool,
 }
 
 /// The streamed answer: every event as it comes.
-fn forward(
-    gateway: &Arc<Gateway>,
-    stream: ResponseStream,
-    guard: InFlight,
-    started: Instant,
-) -> Response {
+fn forward(gateway: &Arc<Gateway>, stream: ResponseStream, call: Call) -> Response {
     let state = Forward {
         stream,
-        guard,
-        started,
+        call,
         deadline: shutdown_deadline(gateway),
         over: false,
     };
@@ -230,8 +223,7 @@ async fn next(s: &mut Forward) -> Option<Bytes> {
         item = s.stream.next() => item,
         () = &mut s.deadline => {
             s.over = true;
-            s.guard.done();
-            count(ROUTE, 503, s.started);
+            s.call.end(StatusCode::SERVICE_UNAVAILABLE);
             let error = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "server_error",
                 "the gateway is shutting down and the stream passed its grace period; retry the request")
                 .code("shutting_down");
@@ -256,20 +248,18 @@ async fn next(s: &mut Forward) -> Option<Bytes> {
             }
             if event.is_terminal() {
                 s.over = true;
-                s.guard.done();
-                count(ROUTE, 200, s.started);
+                s.call.end(StatusCode::OK);
             }
             Some(sse(&name, &data))
         }
         Some(Err(error)) => {
             s.over = true;
-            s.guard.done();
-            count(ROUTE, 502, s.started);
+            s.call.end(StatusCode::BAD_GATEWAY);
             Some(sse("error", &api_error(&error).body()))
         }
         None => {
             s.over = true;
-            s.guard.done();
+            s.call.guard.done();
             None
         }
     }

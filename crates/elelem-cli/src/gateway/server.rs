@@ -77,6 +77,9 @@ async fn serve(
 ) {
     let router = gateway.router();
     let keys_poll = tokio::spawn(poll_keys(gateway.clone()));
+    let upkeep = tokio::spawn(crate::metrics_setup::upkeep(
+        crate::metrics_setup::UPKEEP_PERIOD,
+    ));
     let limits = gateway.loaded().config.gateway.clone();
     let grace = limits.shutdown_grace();
     let mut down = gateway.shutdown.subscribe();
@@ -99,6 +102,7 @@ async fn serve(
         }
     }
     keys_poll.abort();
+    upkeep.abort();
     let shared = gateway.shared.clone();
     match tokio::task::spawn_blocking(move || shared.close()).await {
         Ok(Ok(())) => tracing::info!("ledger and budgets flushed"),

@@ -7,7 +7,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -15,19 +15,19 @@ use axum::response::Response;
 use bytes::Bytes;
 use elelem::{ChatStream, ElelemMeta};
 use futures_util::StreamExt;
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::chat::{count, meta_json};
-use super::{ApiError, Gateway, InFlight};
+use super::admission::Call;
+use super::chat::meta_json;
+use super::{ApiError, Gateway};
 
 pub(super) type Deadline = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 struct Forward {
     stream: ChatStream,
-    guard: InFlight,
+    call: Call,
     gateway: Arc<Gateway>,
     model: String,
-    started: Instant,
     first: bool,
     last_id: String,
     deadline: Deadline,
@@ -59,17 +59,16 @@ pub(super) fn shutdown_deadline(gateway: &Arc<Gateway>) -> Deadline {
 pub(crate) fn response(
     gateway: &Arc<Gateway>,
     stream: ChatStream,
-    guard: InFlight,
+    mut call: Call,
     model: String,
-    started: Instant,
 ) -> Response {
     let deadline = shutdown_deadline(gateway);
+    call.route = "chat_stream";
     let state = Forward {
         stream,
-        guard,
+        call,
         gateway: gateway.clone(),
         model,
-        started,
         first: true,
         last_id: String::new(),
         deadline,
@@ -96,8 +95,16 @@ pub(super) fn event_stream(body: Body) -> Response {
     response
 }
 
-fn event(value: &Value) -> Bytes {
-    Bytes::from(format!("data: {value}\n\n"))
+/// `data: {value as JSON}` and the blank line, written once.
+fn event<T: serde::Serialize>(value: &T) -> Bytes {
+    let mut bytes = Vec::with_capacity(512);
+    bytes.extend_from_slice(b"data: ");
+    if serde_json::to_writer(&mut bytes, value).is_err() {
+        bytes.truncate(6);
+        bytes.extend_from_slice(b"null");
+    }
+    bytes.extend_from_slice(b"\n\n");
+    Bytes::from(bytes)
 }
 
 async fn next_event(s: &mut Forward) -> Option<Bytes> {
@@ -113,8 +120,7 @@ async fn next_event(s: &mut Forward) -> Option<Bytes> {
         item = s.stream.next() => item,
         () = &mut s.deadline => {
             s.phase = Phase::Over;
-            s.guard.done();
-            count("chat_stream", 503, s.started);
+            s.call.end(StatusCode::SERVICE_UNAVAILABLE);
             let error = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "server_error",
                 "the gateway is shutting down and the stream passed its grace period; retry the request")
                 .code("shutting_down");
@@ -126,26 +132,23 @@ async fn next_event(s: &mut Forward) -> Option<Bytes> {
             if s.first {
                 s.first = false;
                 metrics::histogram!("elelem_ttft_seconds", "model" => s.model.clone())
-                    .record(s.started.elapsed().as_secs_f64());
+                    .record(s.call.started.elapsed().as_secs_f64());
             }
             s.last_id.clone_from(&chunk.id);
-            let value = serde_json::to_value(&chunk).unwrap_or(Value::Null);
-            Some(event(&value))
+            Some(event(&chunk))
         }
         Some(Err(error)) => {
             s.phase = Phase::Over;
-            s.guard.done();
-            count("chat_stream", 502, s.started);
+            s.call.end(StatusCode::BAD_GATEWAY);
             Some(event(&ApiError::from_elelem(&error).body()))
         }
         None => {
             s.phase = Phase::Done;
-            s.guard.done();
-            count("chat_stream", 200, s.started);
+            s.call.end(StatusCode::OK);
             s.gateway
                 .shared
                 .telemetry
-                .observe_latency(&s.model, s.started.elapsed());
+                .observe_latency(&s.model, s.call.started.elapsed());
             let summary = s.stream.summary();
             let meta = ElelemMeta {
                 requested_model: summary.requested_model.clone(),

@@ -120,6 +120,11 @@ pub async fn post(
     request.send().await.unwrap()
 }
 
+/// POSTs a one-message chat body for `model` to `/v1/chat/completions`.
+pub async fn post_chat(running: &Running, key: Option<&str>, model: &str) -> reqwest::Response {
+    post(running, "/v1/chat/completions", key, &chat_body(model)).await
+}
+
 /// GETs `path` of the gateway.
 pub async fn get(running: &Running, path: &str, key: Option<&str>) -> reqwest::Response {
     let mut request = reqwest::Client::new().get(format!("http://{}{path}", running.addr));

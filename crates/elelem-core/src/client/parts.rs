@@ -25,6 +25,8 @@ pub(crate) enum ProviderSlot {
     Ready(Arc<dyn Provider>),
     /// Its key is not set.
     MissingKey { env_var: Option<String> },
+    /// A plugin finding its own credentials found none: `reason` says what to set.
+    MissingCredentials { reason: String },
 }
 
 /// The providers: each one's slot, base URL and key file.

@@ -27,9 +27,9 @@ const INSERT_USAGE: &str = "INSERT INTO usage (
     reasoning_cost_nano_usd, reasoning_cost_femto_rem, price_known, duration_ns,
     outcome, retry_cause, temperature_reduced, response_format_removed, fallback_model_used,
     cache_hit, saved_cost_nano_usd, saved_cost_femto_rem, stream_interrupted, next_candidate,
-    record_key, cost_unknown, json_repaired
+    record_key, cost_unknown, json_repaired, json_fixed
 ) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-          $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31)
+          $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32)
 ON CONFLICT (record_key) DO NOTHING
 RETURNING id";
 
@@ -94,7 +94,7 @@ pub(crate) fn insert_one(
             tokens_in(r.tokens.output),
             tokens_in(r.tokens.reasoning),
         ];
-        let params: [&(dyn ToSql + Sync); 31] = [
+        let params: [&(dyn ToSql + Sync); 32] = [
             &time,
             &call_id,
             &attempt,
@@ -126,6 +126,7 @@ pub(crate) fn insert_one(
             &key,
             &r.cost_unknown,
             &a.json_repaired,
+            &a.json_fixed,
         ];
         let Some(row) = tx.query_opt(&statements.usage, &params)? else {
             return Ok(()); // already stored
@@ -184,7 +185,8 @@ const STATS_SELECT: &str = "SELECT
     COUNT(*) FILTER (WHERE stream_interrupted),
     COUNT(*) FILTER (WHERE next_candidate),
     COUNT(*) FILTER (WHERE cost_unknown),
-    COUNT(*) FILTER (WHERE json_repaired)
+    COUNT(*) FILTER (WHERE json_repaired),
+    COUNT(*) FILTER (WHERE json_fixed)
 FROM usage";
 
 fn bad_sum(text: &str) -> LedgerError {
@@ -256,8 +258,7 @@ pub(crate) fn stats(client: &mut Client, query: &StatsQuery) -> Result<Option<St
         interrupted_streams: count(&row, 20)?,
         calls_cost_unknown: count(&row, 22)?,
         json_repairs: count(&row, 23)?,
-        // Not persisted by the ledger yet: fixes are counted in memory.
-        json_fixes: 0,
+        json_fixes: count(&row, 24)?,
     }))
 }
 
@@ -268,7 +269,7 @@ const SELECT_RECORDS: &str = "SELECT
     reasoning_cost_nano_usd, reasoning_cost_femto_rem, price_known, duration_ns,
     outcome, retry_cause, temperature_reduced, response_format_removed, fallback_model_used,
     cache_hit, saved_cost_nano_usd, saved_cost_femto_rem, stream_interrupted, next_candidate,
-    cost_unknown, json_repaired
+    cost_unknown, json_repaired, json_fixed
 FROM usage";
 
 fn record(row: &Row) -> Result<UsageRecord, LedgerError> {
@@ -323,8 +324,7 @@ fn record(row: &Row) -> Result<UsageRecord, LedgerError> {
             fallback_model_used: row.try_get(23)?,
             next_candidate: row.try_get(28)?,
             json_repaired: row.try_get(30)?,
-            // Not persisted by the ledger yet.
-            json_fixed: false,
+            json_fixed: row.try_get(31)?,
         },
         cache_hit: row.try_get(24)?,
         saved_cost: money(25)?,

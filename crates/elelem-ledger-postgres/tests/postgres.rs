@@ -36,7 +36,8 @@ fn postgres_ledger() {
     let Some(server) = PgServer::start() else {
         return;
     };
-    let scenarios: [(&str, Scenario); 9] = [
+    let scenarios: [(&str, Scenario); 10] = [
+        ("migrate_v4", a_version_4_ledger_gains_the_json_fixed_column),
         ("nul", nul_bytes_are_cleaned_not_refused),
         ("poison", a_record_the_server_refuses_never_holds_the_others),
         ("idempotent", a_batch_written_again_is_stored_once),
@@ -55,6 +56,39 @@ fn postgres_ledger() {
         let url = server.database(name);
         scenario(&server, &url);
     }
+}
+
+fn a_version_4_ledger_gains_the_json_fixed_column(_: &PgServer, url: &str) {
+    let mut old = script::scripted(1, 4).remove(0);
+    old.adjustments.json_fixed = false;
+    {
+        let ledger = PostgresLedger::connect_with(url, fast()).unwrap();
+        ledger.record(&old);
+        ledger.flush().unwrap();
+    }
+    // Make it what version 4 wrote.
+    let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    client
+        .batch_execute(
+            "ALTER TABLE usage DROP COLUMN json_fixed;
+             DELETE FROM elelem_ledger_schema; INSERT INTO elelem_ledger_schema VALUES (4);",
+        )
+        .unwrap();
+
+    let ledger = PostgresLedger::connect_with(url, fast()).unwrap();
+    let mut fixed = script::scripted(2, 5).remove(1);
+    fixed.adjustments.json_fixed = true;
+    ledger.record(&fixed);
+    ledger.flush().unwrap();
+    let back = ledger.records(&StatsQuery::All).unwrap().unwrap();
+    assert_eq!(back, vec![old, fixed]);
+    let stats = ledger.query_stats(&StatsQuery::All).unwrap().unwrap();
+    assert_eq!(stats.json_fixes, 1);
+    let version: i64 = client
+        .query_one("SELECT MAX(version) FROM elelem_ledger_schema", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(version, 5);
 }
 
 fn nul_bytes_are_cleaned_not_refused(_: &PgServer, url: &str) {

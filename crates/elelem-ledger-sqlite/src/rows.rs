@@ -24,9 +24,9 @@ const INSERT_USAGE: &str = "INSERT INTO usage (
     reasoning_cost_nano_usd, reasoning_cost_femto_rem, price_known, duration_ns,
     outcome, retry_cause, temperature_reduced, response_format_removed, fallback_model_used,
     cache_hit, saved_cost_nano_usd, saved_cost_femto_rem, stream_interrupted, next_candidate,
-    record_key, cost_unknown, json_repaired
+    record_key, cost_unknown, json_repaired, json_fixed
 ) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-          ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)
+          ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32)
 ON CONFLICT (record_key) DO NOTHING";
 
 const INSERT_TAG: &str = "INSERT OR IGNORE INTO usage_tags (tag, record_id) VALUES (?1, ?2)";
@@ -78,6 +78,7 @@ pub(crate) fn insert(tx: &Transaction<'_>, records: &[UsageRecord]) -> rusqlite:
             record_key(r),
             r.cost_unknown,
             a.json_repaired,
+            a.json_fixed,
         ])?;
         if inserted == 0 {
             continue; // already stored
@@ -145,7 +146,8 @@ const STATS_SELECT: &str = "SELECT
     COALESCE(SUM(stream_interrupted), 0),
     COALESCE(SUM(next_candidate), 0),
     COALESCE(SUM(cost_unknown), 0),
-    COALESCE(SUM(json_repaired), 0)
+    COALESCE(SUM(json_repaired), 0),
+    COALESCE(SUM(json_fixed), 0)
 FROM usage";
 
 fn count(row: &Row<'_>, index: usize) -> rusqlite::Result<u64> {
@@ -207,8 +209,7 @@ pub(crate) fn stats(conn: &Connection, query: &StatsQuery) -> rusqlite::Result<O
             interrupted_streams: count(row, 24)?,
             calls_cost_unknown: count(row, 26)?,
             json_repairs: count(row, 27)?,
-            // Not persisted by the ledger yet: fixes are counted in memory.
-            json_fixes: 0,
+            json_fixes: count(row, 28)?,
         })
     })?;
     Ok(Some(stats))
@@ -221,7 +222,7 @@ const SELECT_RECORDS: &str = "SELECT
     reasoning_cost_nano_usd, reasoning_cost_femto_rem, price_known, duration_ns,
     outcome, retry_cause, temperature_reduced, response_format_removed, fallback_model_used,
     cache_hit, saved_cost_nano_usd, saved_cost_femto_rem, stream_interrupted, next_candidate,
-    cost_unknown, json_repaired
+    cost_unknown, json_repaired, json_fixed
 FROM usage";
 
 /// A row read back, before its text fields are checked.
@@ -270,8 +271,7 @@ fn raw_record(row: &Row<'_>) -> rusqlite::Result<RawRecord> {
                 fallback_model_used: row.get(23)?,
                 next_candidate: row.get(28)?,
                 json_repaired: row.get(30)?,
-                // Not persisted by the ledger yet.
-                json_fixed: false,
+                json_fixed: row.get(31)?,
             },
             cache_hit: row.get(24)?,
             saved_cost: money(row, 25)?,

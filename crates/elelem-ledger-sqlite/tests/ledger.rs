@@ -62,7 +62,7 @@ fn the_database_is_in_wal_mode_with_distinct_indexed_tags() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
     let tags: Vec<String> = conn
         .prepare("SELECT tag FROM usage_tags ORDER BY tag")
         .unwrap()
@@ -286,6 +286,7 @@ fn a_version_1_ledger_gains_the_failover_column_and_keeps_its_rows() {
         .execute_batch(
             "DROP INDEX usage_by_record_key; ALTER TABLE usage DROP COLUMN record_key;
              ALTER TABLE usage DROP COLUMN cost_unknown; ALTER TABLE usage DROP COLUMN json_repaired;
+             ALTER TABLE usage DROP COLUMN json_fixed;
              ALTER TABLE usage DROP COLUMN next_candidate; PRAGMA user_version = 1",
         )
         .unwrap();
@@ -307,7 +308,7 @@ fn a_version_1_ledger_gains_the_failover_column_and_keeps_its_rows() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
 }
 
 #[test]
@@ -325,7 +326,7 @@ fn a_version_3_ledger_gains_the_cost_unknown_and_repair_columns_and_keeps_its_ro
         .unwrap()
         .execute_batch(
             "ALTER TABLE usage DROP COLUMN cost_unknown; ALTER TABLE usage DROP COLUMN json_repaired;
-             PRAGMA user_version = 3",
+             ALTER TABLE usage DROP COLUMN json_fixed; PRAGMA user_version = 3",
         )
         .unwrap();
 
@@ -347,6 +348,45 @@ fn a_version_3_ledger_gains_the_cost_unknown_and_repair_columns_and_keeps_its_ro
     assert_eq!((a.calls_cost_unknown, a.json_repairs), (1, 0));
     let all = ledger.query_stats(&StatsQuery::All).unwrap().unwrap();
     assert_eq!((all.calls_cost_unknown, all.json_repairs), (1, 1));
+}
+
+#[test]
+fn a_version_4_ledger_gains_the_json_fixed_column_and_keeps_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("u.db");
+    let old = common::simple(1, &["a"]);
+    {
+        let ledger = SqliteLedger::open(&path).unwrap();
+        ledger.record(&old);
+        ledger.flush().unwrap();
+    }
+    // Make it what version 4 wrote.
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch("ALTER TABLE usage DROP COLUMN json_fixed; PRAGMA user_version = 4")
+        .unwrap();
+
+    let ledger = SqliteLedger::open(&path).unwrap();
+    let mut fixed = common::simple(2, &["b"]);
+    fixed.adjustments.json_fixed = true;
+    ledger.record(&fixed);
+    ledger.flush().unwrap();
+    let back = ledger.records(&StatsQuery::All).unwrap().unwrap();
+    assert_eq!(back, vec![old, fixed]);
+    assert!(!back[0].adjustments.json_fixed && back[1].adjustments.json_fixed);
+    let stats = |tag: &str| {
+        ledger
+            .query_stats(&StatsQuery::Tag(tag.into()))
+            .unwrap()
+            .unwrap()
+            .json_fixes
+    };
+    assert_eq!((stats("a"), stats("b")), (0, 1));
+    let version: i64 = Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 5);
 }
 
 #[test]
@@ -383,7 +423,7 @@ fn a_newer_schema_or_an_unusable_path_is_refused() {
             error,
             LedgerError::SchemaTooNew {
                 found: 99,
-                supported: 4,
+                supported: 5,
                 ..
             }
         ),

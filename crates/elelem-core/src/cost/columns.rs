@@ -155,6 +155,11 @@ pub fn record_key(record: &UsageRecord) -> String {
     }
     hasher.update(record.duration.as_nanos().to_le_bytes());
     hasher.update(flags.map(u8::from));
+    // Flags added later are hashed only when set, so the keys of records
+    // without them are what they were.
+    if a.json_fixed {
+        hasher.update([1]);
+    }
     format!("{:032x}", hasher.0)
 }
 

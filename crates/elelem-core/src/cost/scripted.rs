@@ -173,8 +173,7 @@ pub fn scripted(n: usize, seed: u64) -> Vec<UsageRecord> {
                     fallback_model_used: rng.chance(5),
                     next_candidate: rng.chance(7),
                     json_repaired: rng.chance(6),
-                    // Not persisted by the ledgers yet, so not generated.
-                    json_fixed: false,
+                    json_fixed: rng.chance(9),
                 },
                 cache_hit,
                 saved_cost: if cache_hit || rng.chance(5) {

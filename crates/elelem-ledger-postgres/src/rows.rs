@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use elelem_core::catalogue::CostBreakdown;
 use elelem_core::cost::{
-    Adjustments, AttemptOutcome, RetryAnalytics, Stats, StatsQuery, TokenCounts, UsageRecord,
+    Adjustments, AttemptOutcome, RecentQuery, RetryAnalytics, Stats, StatsQuery, TokenCounts,
+    UsageRecord,
 };
 use elelem_core::Usd;
 use postgres::types::ToSql;
@@ -27,9 +28,9 @@ const INSERT_USAGE: &str = "INSERT INTO usage (
     reasoning_cost_nano_usd, reasoning_cost_femto_rem, price_known, duration_ns,
     outcome, retry_cause, temperature_reduced, response_format_removed, fallback_model_used,
     cache_hit, saved_cost_nano_usd, saved_cost_femto_rem, stream_interrupted, next_candidate,
-    record_key, cost_unknown, json_repaired, json_fixed
+    record_key, cost_unknown, json_repaired, json_fixed, time_to_first_token_ns
 ) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-          $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32)
+          $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33)
 ON CONFLICT (record_key) DO NOTHING
 RETURNING id";
 
@@ -87,14 +88,15 @@ pub(crate) fn insert_one(
         let call_id = r.call_id as i64;
         let attempt = i64::from(r.attempt);
         let time = unix_nanos(r.timestamp);
-        let duration = i64::try_from(r.duration.as_nanos()).unwrap_or(i64::MAX);
+        let duration = nanos_of(r.duration);
+        let first_token = r.time_to_first_token.map(nanos_of);
         let tokens = [
             tokens_in(r.tokens.input),
             tokens_in(r.tokens.cached_input),
             tokens_in(r.tokens.output),
             tokens_in(r.tokens.reasoning),
         ];
-        let params: [&(dyn ToSql + Sync); 32] = [
+        let params: [&(dyn ToSql + Sync); 33] = [
             &time,
             &call_id,
             &attempt,
@@ -127,6 +129,7 @@ pub(crate) fn insert_one(
             &r.cost_unknown,
             &a.json_repaired,
             &a.json_fixed,
+            &first_token,
         ];
         let Some(row) = tx.query_opt(&statements.usage, &params)? else {
             return Ok(()); // already stored
@@ -262,15 +265,37 @@ pub(crate) fn stats(client: &mut Client, query: &StatsQuery) -> Result<Option<St
     }))
 }
 
-const SELECT_RECORDS: &str = "SELECT
-    id, time_unix_ns, call_id, attempt, model, provider, tags,
+/// The columns a record is read back from, in [`record`]'s order.
+macro_rules! record_columns {
+    () => {
+        "id, time_unix_ns, call_id, attempt, model, provider, tags,
     input_tokens, cached_input_tokens, output_tokens, reasoning_tokens,
     input_cost_nano_usd, input_cost_femto_rem, output_cost_nano_usd, output_cost_femto_rem,
     reasoning_cost_nano_usd, reasoning_cost_femto_rem, price_known, duration_ns,
     outcome, retry_cause, temperature_reduced, response_format_removed, fallback_model_used,
     cache_hit, saved_cost_nano_usd, saved_cost_femto_rem, stream_interrupted, next_candidate,
-    cost_unknown, json_repaired, json_fixed
-FROM usage";
+    cost_unknown, json_repaired, json_fixed, time_to_first_token_ns"
+    };
+}
+
+const SELECT_RECORDS: &str = concat!("SELECT ", record_columns!(), " FROM usage");
+
+/// The newest `$2` rows of each model written at or after `$1` (cache hits
+/// left out), the newest `$3` of those in all, newest first.
+const SELECT_RECENT: &str = concat!(
+    "SELECT ",
+    record_columns!(),
+    " FROM (SELECT ",
+    record_columns!(),
+    ", ROW_NUMBER() OVER (PARTITION BY model ORDER BY id DESC) AS newest
+    FROM usage WHERE time_unix_ns >= $1 AND NOT cache_hit) AS recent
+WHERE newest <= $2 ORDER BY id DESC LIMIT $3"
+);
+
+/// A duration in whole nanoseconds, saturated to `i64`.
+fn nanos_of(duration: Duration) -> i64 {
+    i64::try_from(duration.as_nanos()).unwrap_or(i64::MAX)
+}
 
 fn record(row: &Row) -> Result<UsageRecord, LedgerError> {
     let id: i64 = row.try_get(0)?;
@@ -330,6 +355,9 @@ fn record(row: &Row) -> Result<UsageRecord, LedgerError> {
         saved_cost: money(25)?,
         stream_interrupted: row.try_get(27)?,
         cost_unknown: row.try_get(29)?,
+        time_to_first_token: row
+            .try_get::<_, Option<i64>>(32)?
+            .map(|n| Duration::from_nanos(u64::try_from(n).unwrap_or(0))),
     })
 }
 
@@ -350,4 +378,20 @@ pub(crate) fn records(
         .map(record)
         .collect::<Result<_, _>>()
         .map(Some)
+}
+
+/// The most recent records `query` asks for, oldest first.
+pub(crate) fn recent(
+    client: &mut Client,
+    query: &RecentQuery,
+) -> Result<Vec<UsageRecord>, LedgerError> {
+    let (per_model, max_records) = query.limits();
+    let since = unix_nanos(query.since);
+    let mut records = client
+        .query(SELECT_RECENT, &[&since, &per_model, &max_records])?
+        .iter()
+        .map(record)
+        .collect::<Result<Vec<_>, _>>()?;
+    records.reverse();
+    Ok(records)
 }

@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use elelem_core::catalogue::CostBreakdown;
 use elelem_core::cost::{
-    Adjustments, AttemptOutcome, RetryAnalytics, Stats, StatsQuery, TokenCounts, UsageRecord,
+    Adjustments, AttemptOutcome, RecentQuery, RetryAnalytics, Stats, StatsQuery, TokenCounts,
+    UsageRecord,
 };
 use elelem_core::Usd;
 use rusqlite::types::Value;
@@ -24,9 +25,9 @@ const INSERT_USAGE: &str = "INSERT INTO usage (
     reasoning_cost_nano_usd, reasoning_cost_femto_rem, price_known, duration_ns,
     outcome, retry_cause, temperature_reduced, response_format_removed, fallback_model_used,
     cache_hit, saved_cost_nano_usd, saved_cost_femto_rem, stream_interrupted, next_candidate,
-    record_key, cost_unknown, json_repaired, json_fixed
+    record_key, cost_unknown, json_repaired, json_fixed, time_to_first_token_ns
 ) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-          ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32)
+          ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33)
 ON CONFLICT (record_key) DO NOTHING";
 
 const INSERT_TAG: &str = "INSERT OR IGNORE INTO usage_tags (tag, record_id) VALUES (?1, ?2)";
@@ -64,7 +65,7 @@ pub(crate) fn insert(tx: &Transaction<'_>, records: &[UsageRecord]) -> rusqlite:
             reasoning_n,
             reasoning_f,
             r.price_known,
-            i64::try_from(r.duration.as_nanos()).unwrap_or(i64::MAX),
+            nanos_of(r.duration),
             outcome,
             cause,
             a.temperature_reduced,
@@ -79,6 +80,7 @@ pub(crate) fn insert(tx: &Transaction<'_>, records: &[UsageRecord]) -> rusqlite:
             r.cost_unknown,
             a.json_repaired,
             a.json_fixed,
+            r.time_to_first_token.map(nanos_of),
         ])?;
         if inserted == 0 {
             continue; // already stored
@@ -215,15 +217,37 @@ pub(crate) fn stats(conn: &Connection, query: &StatsQuery) -> rusqlite::Result<O
     Ok(Some(stats))
 }
 
-const SELECT_RECORDS: &str = "SELECT
-    id, time_unix_ns, call_id, attempt, model, provider, tags,
+/// The columns a record is read back from, in [`raw_record`]'s order.
+macro_rules! record_columns {
+    () => {
+        "id, time_unix_ns, call_id, attempt, model, provider, tags,
     input_tokens, cached_input_tokens, output_tokens, reasoning_tokens,
     input_cost_nano_usd, input_cost_femto_rem, output_cost_nano_usd, output_cost_femto_rem,
     reasoning_cost_nano_usd, reasoning_cost_femto_rem, price_known, duration_ns,
     outcome, retry_cause, temperature_reduced, response_format_removed, fallback_model_used,
     cache_hit, saved_cost_nano_usd, saved_cost_femto_rem, stream_interrupted, next_candidate,
-    cost_unknown, json_repaired, json_fixed
-FROM usage";
+    cost_unknown, json_repaired, json_fixed, time_to_first_token_ns"
+    };
+}
+
+const SELECT_RECORDS: &str = concat!("SELECT ", record_columns!(), " FROM usage");
+
+/// The newest `?2` rows of each model written at or after `?1` (cache hits
+/// left out), the newest `?3` of those in all, newest first.
+const SELECT_RECENT: &str = concat!(
+    "SELECT ",
+    record_columns!(),
+    " FROM (SELECT ",
+    record_columns!(),
+    ", ROW_NUMBER() OVER (PARTITION BY model ORDER BY id DESC) AS newest
+    FROM usage WHERE time_unix_ns >= ?1 AND cache_hit = 0)
+WHERE newest <= ?2 ORDER BY id DESC LIMIT ?3"
+);
+
+/// A duration in whole nanoseconds, saturated to `i64`.
+fn nanos_of(duration: Duration) -> i64 {
+    i64::try_from(duration.as_nanos()).unwrap_or(i64::MAX)
+}
 
 /// A row read back, before its text fields are checked.
 struct RawRecord {
@@ -277,6 +301,9 @@ fn raw_record(row: &Row<'_>) -> rusqlite::Result<RawRecord> {
             saved_cost: money(row, 25)?,
             stream_interrupted: row.get(27)?,
             cost_unknown: row.get(29)?,
+            time_to_first_token: row
+                .get::<_, Option<i64>>(32)?
+                .map(|n| Duration::from_nanos(u64::try_from(n).unwrap_or(0))),
         },
     })
 }
@@ -318,4 +345,25 @@ pub(crate) fn records(
         .map(finish)
         .collect::<Result<_, _>>()
         .map(Some)
+}
+
+/// The most recent records `query` asks for, oldest first.
+pub(crate) fn recent(
+    conn: &Connection,
+    query: &RecentQuery,
+) -> Result<Vec<UsageRecord>, LedgerError> {
+    let (per_model, max_records) = query.limits();
+    let mut statement = conn.prepare_cached(SELECT_RECENT)?;
+    let raws = statement
+        .query_map(
+            params![unix_nanos(query.since), per_model, max_records],
+            raw_record,
+        )?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut records = raws
+        .into_iter()
+        .map(finish)
+        .collect::<Result<Vec<_>, _>>()?;
+    records.reverse();
+    Ok(records)
 }

@@ -9,7 +9,7 @@ use super::elelem::{Elelem, Inner};
 use super::parts::{Accounting, Policy, ProviderSlot, Providers};
 use crate::budget::Budgets;
 use crate::catalogue::{CatalogueSources, ProviderEntry};
-use crate::cost::{CostSink, InMemoryStatsSink};
+use crate::cost::{CostSink, InMemoryStatsSink, RecentQuery};
 use crate::error::ElelemError;
 use crate::json::SchemaCache;
 use crate::presets::Presets;
@@ -417,6 +417,12 @@ impl ElelemBuilder {
         let sink = self
             .sink
             .unwrap_or_else(|| Arc::new(InMemoryStatsSink::new()));
+        let accounting = Accounting::new(sink.clone(), Arc::new(budgets), first_call_id());
+        // A sink keeping records (a ledger) seeds the routing measurements, so a
+        // restarted process routes on what it measured before.
+        for record in sink.recent_records(&RecentQuery::for_routing()) {
+            accounting.performance.learn(&record);
+        }
         Ok(Elelem {
             inner: Arc::new(Inner {
                 gate: Arc::new(options.gate.gate()),
@@ -434,7 +440,7 @@ impl ElelemBuilder {
                     schemas: SchemaCache::new(),
                     json_fixer,
                 },
-                accounting: Accounting::new(sink, Arc::new(budgets), first_call_id()),
+                accounting,
             }),
         })
     }

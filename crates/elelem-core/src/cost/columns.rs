@@ -94,6 +94,7 @@ pub fn from_unix_nanos(nanos: i64) -> SystemTime {
 ///     saved_cost: Default::default(),
 ///     stream_interrupted: false,
 ///     cost_unknown: false,
+///     time_to_first_token: None,
 /// };
 /// let key = record_key(&record);
 /// assert_eq!(key.len(), 32);
@@ -159,6 +160,9 @@ pub fn record_key(record: &UsageRecord) -> String {
     // without them are what they were.
     if a.json_fixed {
         hasher.update([1]);
+    }
+    if let Some(first_token) = record.time_to_first_token {
+        hasher.update(first_token.as_nanos().to_le_bytes());
     }
     format!("{:032x}", hasher.0)
 }

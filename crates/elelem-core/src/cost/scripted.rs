@@ -73,6 +73,7 @@ pub fn simple(call_id: u64, tags: &[&str]) -> UsageRecord {
         saved_cost: Usd::ZERO,
         stream_interrupted: false,
         cost_unknown: false,
+        time_to_first_token: None,
     }
 }
 
@@ -183,6 +184,9 @@ pub fn scripted(n: usize, seed: u64) -> Vec<UsageRecord> {
                 },
                 stream_interrupted: rng.chance(5),
                 cost_unknown: rng.chance(6),
+                time_to_first_token: rng
+                    .chance(30)
+                    .then(|| Duration::from_nanos(rng.below(2_000_000_000))),
             }
         })
         .collect()

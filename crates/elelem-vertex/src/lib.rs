@@ -33,6 +33,7 @@
 
 mod claude;
 mod key;
+mod publisher;
 mod token;
 
 use std::sync::Arc;
@@ -43,12 +44,11 @@ use elelem_core::provider::{
 };
 use elelem_core::ElelemError;
 use elelem_gemini::Gemini;
-use elelem_transport::{
-    BearerMapped, HttpClient, HttpReply, HttpRequest, Mapping, TokenCache, Unconfigured,
-};
+use elelem_transport::{BearerMapped, TokenCache, Unconfigured};
 
 pub use claude::{is_claude, VertexClaude, VERTEX_ANTHROPIC_VERSION};
 pub use key::ServiceAccountKey;
+pub use publisher::{OnVertex, Publisher};
 pub use token::{ServiceAccountTokens, SCOPE};
 
 /// The Vertex AI catalogue.
@@ -167,53 +167,7 @@ impl VertexOptions {
 }
 
 /// Gemini on Vertex: Gemini's mapping, sent with a bearer token.
-#[derive(Debug, Clone)]
-pub struct VertexGemini {
-    gemini: Gemini,
-    http: HttpClient,
-}
-
-impl VertexGemini {
-    /// The mapping for `settings`: `base_url` the publisher URL, `api_key` the
-    /// access token.
-    pub fn new(settings: ProviderSettings) -> Result<Self, ElelemError> {
-        let http =
-            HttpClient::new(settings.clone())?.with_key_header("authorization", "Bearer ")?;
-        Ok(VertexGemini {
-            gemini: Gemini::new(settings)?,
-            http,
-        })
-    }
-}
-
-impl Mapping for VertexGemini {
-    type Framing = <Gemini as Mapping>::Framing;
-    type Records = <Gemini as Mapping>::Records;
-
-    fn client(&self) -> &HttpClient {
-        &self.http
-    }
-
-    fn chat_request(
-        &self,
-        request: &WireRequest,
-        stream: bool,
-    ) -> Result<HttpRequest, ProviderError> {
-        self.gemini.chat_request(request, stream)
-    }
-
-    fn chat_response(&self, reply: HttpReply) -> Result<ProviderResponse, ProviderError> {
-        self.gemini.chat_response(reply)
-    }
-
-    fn stream(&self) -> (Self::Framing, Self::Records) {
-        self.gemini.stream()
-    }
-
-    fn error(&self, error: ProviderError) -> ProviderError {
-        self.gemini.error(error)
-    }
-}
+pub type VertexGemini = OnVertex<Gemini>;
 
 /// Vertex AI: Gemini models through the `google` publisher, Claude models
 /// (`claude-...`) through the `anthropic` publisher, one token for both.

@@ -3,8 +3,6 @@
 //! The conversions are those of `elelem-ledger-sqlite`, so both ledgers hold the
 //! same values in the same columns.
 
-use std::time::Duration;
-
 use elelem_core::catalogue::CostBreakdown;
 use elelem_core::cost::{
     Adjustments, AttemptOutcome, RecentQuery, RetryAnalytics, Stats, StatsQuery, TokenCounts,
@@ -17,8 +15,9 @@ use postgres::{Client, Row, Statement, Transaction};
 use crate::LedgerError;
 
 use elelem_core::cost::columns::{
-    from_unix_nanos, join_usd, outcome_text, parse_cause, record_key, split_usd, storable_text,
-    tokens_in, tokens_out, unix_nanos,
+    duration_nanos, from_unix_nanos, join_usd, nanos_duration, outcome_text, parse_cause,
+    recent_records_sql, record_key, split_usd, storable_text, tokens_in, tokens_out, unix_nanos,
+    RECORD_COLUMNS,
 };
 
 const INSERT_USAGE: &str = "INSERT INTO usage (
@@ -88,8 +87,8 @@ pub(crate) fn insert_one(
         let call_id = r.call_id as i64;
         let attempt = i64::from(r.attempt);
         let time = unix_nanos(r.timestamp);
-        let duration = nanos_of(r.duration);
-        let first_token = r.time_to_first_token.map(nanos_of);
+        let duration = duration_nanos(r.duration);
+        let first_token = r.time_to_first_token.map(duration_nanos);
         let tokens = [
             tokens_in(r.tokens.input),
             tokens_in(r.tokens.cached_input),
@@ -265,38 +264,6 @@ pub(crate) fn stats(client: &mut Client, query: &StatsQuery) -> Result<Option<St
     }))
 }
 
-/// The columns a record is read back from, in [`record`]'s order.
-macro_rules! record_columns {
-    () => {
-        "id, time_unix_ns, call_id, attempt, model, provider, tags,
-    input_tokens, cached_input_tokens, output_tokens, reasoning_tokens,
-    input_cost_nano_usd, input_cost_femto_rem, output_cost_nano_usd, output_cost_femto_rem,
-    reasoning_cost_nano_usd, reasoning_cost_femto_rem, price_known, duration_ns,
-    outcome, retry_cause, temperature_reduced, response_format_removed, fallback_model_used,
-    cache_hit, saved_cost_nano_usd, saved_cost_femto_rem, stream_interrupted, next_candidate,
-    cost_unknown, json_repaired, json_fixed, time_to_first_token_ns"
-    };
-}
-
-const SELECT_RECORDS: &str = concat!("SELECT ", record_columns!(), " FROM usage");
-
-/// The newest `$2` rows of each model written at or after `$1` (cache hits
-/// left out), the newest `$3` of those in all, newest first.
-const SELECT_RECENT: &str = concat!(
-    "SELECT ",
-    record_columns!(),
-    " FROM (SELECT ",
-    record_columns!(),
-    ", ROW_NUMBER() OVER (PARTITION BY model ORDER BY id DESC) AS newest
-    FROM usage WHERE time_unix_ns >= $1 AND NOT cache_hit) AS recent
-WHERE newest <= $2 ORDER BY id DESC LIMIT $3"
-);
-
-/// A duration in whole nanoseconds, saturated to `i64`.
-fn nanos_of(duration: Duration) -> i64 {
-    i64::try_from(duration.as_nanos()).unwrap_or(i64::MAX)
-}
-
 fn record(row: &Row) -> Result<UsageRecord, LedgerError> {
     let id: i64 = row.try_get(0)?;
     let bad = |reason: String| LedgerError::BadRow { id, reason };
@@ -341,7 +308,7 @@ fn record(row: &Row) -> Result<UsageRecord, LedgerError> {
             reasoning: money(15)?,
         },
         price_known: row.try_get(17)?,
-        duration: Duration::from_nanos(u64::try_from(duration).unwrap_or(0)),
+        duration: nanos_duration(duration),
         outcome,
         adjustments: Adjustments {
             temperature_reduced: row.try_get(21)?,
@@ -355,9 +322,7 @@ fn record(row: &Row) -> Result<UsageRecord, LedgerError> {
         saved_cost: money(25)?,
         stream_interrupted: row.try_get(27)?,
         cost_unknown: row.try_get(29)?,
-        time_to_first_token: row
-            .try_get::<_, Option<i64>>(32)?
-            .map(|n| Duration::from_nanos(u64::try_from(n).unwrap_or(0))),
+        time_to_first_token: row.try_get::<_, Option<i64>>(32)?.map(nanos_duration),
     })
 }
 
@@ -370,7 +335,7 @@ pub(crate) fn records(
     let Some((clause, values)) = filter(query) else {
         return Ok(None);
     };
-    let sql = format!("{SELECT_RECORDS} {clause} ORDER BY id");
+    let sql = format!("SELECT {RECORD_COLUMNS} FROM usage {clause} ORDER BY id");
     let params: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| &**v).collect();
     client
         .query(&sql, &params)?
@@ -388,7 +353,10 @@ pub(crate) fn recent(
     let (per_model, max_records) = query.limits();
     let since = unix_nanos(query.since);
     let mut records = client
-        .query(SELECT_RECENT, &[&since, &per_model, &max_records])?
+        .query(
+            &recent_records_sql(["$1", "$2", "$3"], "NOT cache_hit"),
+            &[&since, &per_model, &max_records],
+        )?
         .iter()
         .map(record)
         .collect::<Result<Vec<_>, _>>()?;

@@ -1,7 +1,5 @@
 //! Usage records to rows and back, and stats from SQL aggregates.
 
-use std::time::Duration;
-
 use elelem_core::catalogue::CostBreakdown;
 use elelem_core::cost::{
     Adjustments, AttemptOutcome, RecentQuery, RetryAnalytics, Stats, StatsQuery, TokenCounts,
@@ -14,8 +12,8 @@ use rusqlite::{params, Connection, Row, Transaction};
 use crate::LedgerError;
 
 use elelem_core::cost::columns::{
-    from_unix_nanos, join_usd, outcome_text, parse_cause, record_key, split_usd, tokens_in,
-    tokens_out, unix_nanos,
+    duration_nanos, from_unix_nanos, join_usd, nanos_duration, outcome_text, parse_cause,
+    recent_records_sql, record_key, split_usd, tokens_in, tokens_out, unix_nanos, RECORD_COLUMNS,
 };
 
 const INSERT_USAGE: &str = "INSERT INTO usage (
@@ -65,7 +63,7 @@ pub(crate) fn insert(tx: &Transaction<'_>, records: &[UsageRecord]) -> rusqlite:
             reasoning_n,
             reasoning_f,
             r.price_known,
-            nanos_of(r.duration),
+            duration_nanos(r.duration),
             outcome,
             cause,
             a.temperature_reduced,
@@ -80,7 +78,7 @@ pub(crate) fn insert(tx: &Transaction<'_>, records: &[UsageRecord]) -> rusqlite:
             r.cost_unknown,
             a.json_repaired,
             a.json_fixed,
-            r.time_to_first_token.map(nanos_of),
+            r.time_to_first_token.map(duration_nanos),
         ])?;
         if inserted == 0 {
             continue; // already stored
@@ -217,38 +215,6 @@ pub(crate) fn stats(conn: &Connection, query: &StatsQuery) -> rusqlite::Result<O
     Ok(Some(stats))
 }
 
-/// The columns a record is read back from, in [`raw_record`]'s order.
-macro_rules! record_columns {
-    () => {
-        "id, time_unix_ns, call_id, attempt, model, provider, tags,
-    input_tokens, cached_input_tokens, output_tokens, reasoning_tokens,
-    input_cost_nano_usd, input_cost_femto_rem, output_cost_nano_usd, output_cost_femto_rem,
-    reasoning_cost_nano_usd, reasoning_cost_femto_rem, price_known, duration_ns,
-    outcome, retry_cause, temperature_reduced, response_format_removed, fallback_model_used,
-    cache_hit, saved_cost_nano_usd, saved_cost_femto_rem, stream_interrupted, next_candidate,
-    cost_unknown, json_repaired, json_fixed, time_to_first_token_ns"
-    };
-}
-
-const SELECT_RECORDS: &str = concat!("SELECT ", record_columns!(), " FROM usage");
-
-/// The newest `?2` rows of each model written at or after `?1` (cache hits
-/// left out), the newest `?3` of those in all, newest first.
-const SELECT_RECENT: &str = concat!(
-    "SELECT ",
-    record_columns!(),
-    " FROM (SELECT ",
-    record_columns!(),
-    ", ROW_NUMBER() OVER (PARTITION BY model ORDER BY id DESC) AS newest
-    FROM usage WHERE time_unix_ns >= ?1 AND cache_hit = 0)
-WHERE newest <= ?2 ORDER BY id DESC LIMIT ?3"
-);
-
-/// A duration in whole nanoseconds, saturated to `i64`.
-fn nanos_of(duration: Duration) -> i64 {
-    i64::try_from(duration.as_nanos()).unwrap_or(i64::MAX)
-}
-
 /// A row read back, before its text fields are checked.
 struct RawRecord {
     id: i64,
@@ -287,7 +253,7 @@ fn raw_record(row: &Row<'_>) -> rusqlite::Result<RawRecord> {
                 reasoning: money(row, 15)?,
             },
             price_known: row.get(17)?,
-            duration: Duration::from_nanos(u64::try_from(duration).unwrap_or(0)),
+            duration: nanos_duration(duration),
             outcome: AttemptOutcome::Success,
             adjustments: Adjustments {
                 temperature_reduced: row.get(21)?,
@@ -301,9 +267,7 @@ fn raw_record(row: &Row<'_>) -> rusqlite::Result<RawRecord> {
             saved_cost: money(row, 25)?,
             stream_interrupted: row.get(27)?,
             cost_unknown: row.get(29)?,
-            time_to_first_token: row
-                .get::<_, Option<i64>>(32)?
-                .map(|n| Duration::from_nanos(u64::try_from(n).unwrap_or(0))),
+            time_to_first_token: row.get::<_, Option<i64>>(32)?.map(nanos_duration),
         },
     })
 }
@@ -336,7 +300,7 @@ pub(crate) fn records(
     let Some((clause, values)) = filter(query) else {
         return Ok(None);
     };
-    let sql = format!("{SELECT_RECORDS} {clause} ORDER BY id");
+    let sql = format!("SELECT {RECORD_COLUMNS} FROM usage {clause} ORDER BY id");
     let mut statement = conn.prepare_cached(&sql)?;
     let raws = statement
         .query_map(rusqlite::params_from_iter(values), raw_record)?
@@ -353,7 +317,8 @@ pub(crate) fn recent(
     query: &RecentQuery,
 ) -> Result<Vec<UsageRecord>, LedgerError> {
     let (per_model, max_records) = query.limits();
-    let mut statement = conn.prepare_cached(SELECT_RECENT)?;
+    let mut statement =
+        conn.prepare_cached(&recent_records_sql(["?1", "?2", "?3"], "cache_hit = 0"))?;
     let raws = statement
         .query_map(
             params![unix_nanos(query.since), per_model, max_records],

@@ -352,22 +352,31 @@ fn a_version_3_ledger_gains_the_cost_unknown_and_repair_columns_and_keeps_its_ro
     assert_eq!((all.calls_cost_unknown, all.json_repairs), (1, 1));
 }
 
+/// A ledger at `path` holding one record, made what an older version wrote by
+/// `downgrade` (SQL); returns the record.
+fn older_ledger(path: &std::path::Path, downgrade: &str) -> UsageRecord {
+    let old = common::simple(1, &["a"]);
+    {
+        let ledger = SqliteLedger::open(path).unwrap();
+        ledger.record(&old);
+        ledger.flush().unwrap();
+    }
+    Connection::open(path)
+        .unwrap()
+        .execute_batch(downgrade)
+        .unwrap();
+    old
+}
+
 #[test]
 fn a_version_4_ledger_gains_the_json_fixed_column_and_keeps_its_rows() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("u.db");
-    let old = common::simple(1, &["a"]);
-    {
-        let ledger = SqliteLedger::open(&path).unwrap();
-        ledger.record(&old);
-        ledger.flush().unwrap();
-    }
-    // Make it what version 4 wrote.
-    Connection::open(&path)
-        .unwrap()
-        .execute_batch("ALTER TABLE usage DROP COLUMN json_fixed; ALTER TABLE usage DROP COLUMN time_to_first_token_ns; PRAGMA user_version = 4")
-        .unwrap();
-
+    let old = older_ledger(
+        &path,
+        "ALTER TABLE usage DROP COLUMN json_fixed;
+         ALTER TABLE usage DROP COLUMN time_to_first_token_ns; PRAGMA user_version = 4",
+    );
     let ledger = SqliteLedger::open(&path).unwrap();
     let mut fixed = common::simple(2, &["b"]);
     fixed.adjustments.json_fixed = true;
@@ -395,19 +404,10 @@ fn a_version_4_ledger_gains_the_json_fixed_column_and_keeps_its_rows() {
 fn a_version_5_ledger_gains_the_first_token_column_and_keeps_its_rows() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("u.db");
-    let old = common::simple(1, &["a"]);
-    {
-        let ledger = SqliteLedger::open(&path).unwrap();
-        ledger.record(&old);
-        ledger.flush().unwrap();
-    }
-    Connection::open(&path)
-        .unwrap()
-        .execute_batch(
-            "ALTER TABLE usage DROP COLUMN time_to_first_token_ns; PRAGMA user_version = 5",
-        )
-        .unwrap();
-
+    let old = older_ledger(
+        &path,
+        "ALTER TABLE usage DROP COLUMN time_to_first_token_ns; PRAGMA user_version = 5",
+    );
     let ledger = SqliteLedger::open(&path).unwrap();
     let mut streamed = common::simple(2, &["a"]);
     streamed.time_to_first_token = Some(Duration::from_nanos(123_456_789));

@@ -14,8 +14,10 @@
 //!   or `AZURE_OPENAI_API_KEY` (sent as `api-key`; a key written `Bearer <token>`
 //!   is a Microsoft Entra ID token, sent as `Authorization: Bearer`); the version
 //!   from `AZURE_OPENAI_API_VERSION` (default [`DEFAULT_API_VERSION`]). A missing
-//!   key is named by the builder, a missing endpoint in the error of the first
-//!   call. [`from_env`] builds the provider from the environment alone, where
+//!   key is named by the builder; without an endpoint the client lists Azure as
+//!   unavailable and its calls fail unsent naming `AZURE_OPENAI_ENDPOINT`
+//!   ([`build_with`]; after `without_env_keys()` neither key nor token variable
+//!   is read). [`from_env`] builds the provider from the environment alone, where
 //!   `AZURE_OPENAI_AD_TOKEN` stands in for a key. Tokens that expire come from a
 //!   [`TokenSource`](elelem_transport::TokenSource) given to [`provider`]:
 //!   cached, refreshed before expiry, one fetch at a time; pass the provider to

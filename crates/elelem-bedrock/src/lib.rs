@@ -7,8 +7,10 @@
 //! `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION` or
 //! `AWS_DEFAULT_REGION`), else from the profile (`AWS_PROFILE`, else `default`)
 //! of `~/.aws/credentials` and `~/.aws/config` (`AWS_SHARED_CREDENTIALS_FILE`,
-//! `AWS_CONFIG_FILE`). When they are missing the provider is still built, and
-//! each call fails with an authentication error naming the variable to set. The
+//! `AWS_CONFIG_FILE`). When they are missing (or the client was built with
+//! `without_env_keys()`, which reads neither), the client lists Bedrock as
+//! unavailable and each call fails unsent with
+//! `ElelemError::MissingCredentials` naming the variables to set ([`build_with`]). The
 //! catalogue's base URL `https://bedrock-runtime.{region}.amazonaws.com` gets the
 //! region filled in.
 //!

@@ -74,6 +74,7 @@ fn record(i: u64) -> UsageRecord {
         saved_cost: Default::default(),
         stream_interrupted: false,
         cost_unknown: false,
+        time_to_first_token: None,
     }
 }
 

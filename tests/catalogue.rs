@@ -370,11 +370,11 @@ fn list_models_is_sorted_openai_shaped_and_knows_which_providers_have_keys() {
         assert_eq!(model.object, "model");
         let provider = model.id.split_once(':').unwrap().0;
         assert_eq!(model.owned_by, provider);
-        // Ollama needs no key; Bedrock finds its AWS credentials itself (a call
-        // without them fails naming the variable), so it is always listed.
+        // Ollama needs no key; Bedrock reads no AWS credentials after
+        // without_env_keys(), so it is unavailable here.
         assert_eq!(
             model.available,
-            matches!(provider, "groq" | "scaleway" | "ollama" | "bedrock"),
+            matches!(provider, "groq" | "scaleway" | "ollama"),
             "{}",
             model.id
         );
@@ -390,13 +390,13 @@ fn list_models_is_sorted_openai_shaped_and_knows_which_providers_have_keys() {
     assert_eq!(keys, ["id", "object", "created", "owned_by", "available"]);
     assert_eq!(first["id"], ids[0]);
 
-    // With no keys at all, only the keyless providers (Ollama; Bedrock, whose AWS
-    // credentials the plugin finds itself) are available.
+    // With no keys at all, only the keyless provider (Ollama) is available:
+    // Bedrock reads no AWS credentials after without_env_keys().
     assert!(keyless()
         .list_models()
         .data
         .iter()
-        .all(|m| m.available == matches!(m.owned_by.as_str(), "ollama" | "bedrock")));
+        .all(|m| m.available == (m.owned_by == "ollama")));
 }
 
 #[tokio::test]

@@ -90,6 +90,7 @@ fn measured(model: &str, seconds: f64, output: u64) -> UsageRecord {
         saved_cost: Default::default(),
         stream_interrupted: false,
         cost_unknown: false,
+        time_to_first_token: None,
     }
 }
 

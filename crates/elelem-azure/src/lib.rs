@@ -14,8 +14,10 @@
 //!   or `AZURE_OPENAI_API_KEY` (sent as `api-key`; a key written `Bearer <token>`
 //!   is a Microsoft Entra ID token, sent as `Authorization: Bearer`); the version
 //!   from `AZURE_OPENAI_API_VERSION` (default [`DEFAULT_API_VERSION`]). A missing
-//!   key is named by the builder, a missing endpoint in the error of the first
-//!   call. [`from_env`] builds the provider from the environment alone, where
+//!   key is named by the builder; without an endpoint the client lists Azure as
+//!   unavailable and its calls fail unsent naming `AZURE_OPENAI_ENDPOINT`
+//!   ([`build_with`]; after `without_env_keys()` neither key nor token variable
+//!   is read). [`from_env`] builds the provider from the environment alone, where
 //!   `AZURE_OPENAI_AD_TOKEN` stands in for a key. Tokens that expire come from a
 //!   [`TokenSource`](elelem_transport::TokenSource) given to [`provider`]:
 //!   cached, refreshed before expiry, one fetch at a time; pass the provider to
@@ -37,7 +39,9 @@ mod config;
 
 use std::sync::Arc;
 
-use elelem_core::provider::{Provider, ProviderPlugin, ProviderSettings};
+use elelem_core::provider::{
+    Configured, CredentialedPlugin, EnvAccess, Provider, ProviderPlugin, ProviderSettings,
+};
 use elelem_core::ElelemError;
 use elelem_transport::{BearerMapped, Mapped, TokenCache, Unconfigured};
 
@@ -196,6 +200,40 @@ pub fn deployments(pairs: &[(&str, &str)]) -> String {
         .collect()
 }
 
+/// Builds the `azure` provider for the client builder: `AZURE_OPENAI_API_KEY`
+/// and `AZURE_OPENAI_AD_TOKEN` are credentials (not read after
+/// `without_env_keys()`), the endpoint and API version settings. Without an
+/// endpoint or credentials it is [`Configured::Missing`], naming what to set.
+///
+/// ```
+/// # use std::time::Duration;
+/// use elelem_core::provider::{Configured, EnvAccess, ProviderSettings};
+/// let settings = ProviderSettings {
+///     name: "azure".into(), base_url: elelem_azure::ENDPOINT_PLACEHOLDER.into(),
+///     api_key: Some("k".into()), api_key_env: None,
+///     timeout: Duration::from_secs(60), max_response_bytes: 1 << 20,
+/// };
+/// if std::env::var_os("AZURE_OPENAI_ENDPOINT").is_none() {
+///     let built = elelem_azure::build_with(settings, EnvAccess::without_credentials()).unwrap();
+///     let Configured::Missing { reason } = built else { panic!("no endpoint expected") };
+///     assert!(reason.contains("AZURE_OPENAI_ENDPOINT"));
+/// }
+/// ```
+pub fn build_with(settings: ProviderSettings, env: EnvAccess) -> Result<Configured, ElelemError> {
+    let lookup = |name: &str| match name {
+        API_KEY_ENV | AD_TOKEN_ENV => env.credential(name),
+        _ => env.setting(name),
+    };
+    match AzureOptions::from_settings(&settings, lookup) {
+        Ok(options) => Ok(Configured::Ready(provider(settings, options)?)),
+        Err(reason) => Ok(Configured::Missing { reason }),
+    }
+}
+
 elelem_core::inventory::submit! {
     ProviderPlugin { name: "azure", catalogue: CATALOGUE, build }
+}
+
+elelem_core::inventory::submit! {
+    CredentialedPlugin { name: "azure", build: build_with }
 }

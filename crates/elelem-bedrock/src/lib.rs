@@ -7,8 +7,10 @@
 //! `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION` or
 //! `AWS_DEFAULT_REGION`), else from the profile (`AWS_PROFILE`, else `default`)
 //! of `~/.aws/credentials` and `~/.aws/config` (`AWS_SHARED_CREDENTIALS_FILE`,
-//! `AWS_CONFIG_FILE`). When they are missing the provider is still built, and
-//! each call fails with an authentication error naming the variable to set. The
+//! `AWS_CONFIG_FILE`). When they are missing (or the client was built with
+//! `without_env_keys()`, which reads neither), the client lists Bedrock as
+//! unavailable and each call fails unsent with
+//! `ElelemError::MissingCredentials` naming the variables to set ([`build_with`]). The
 //! catalogue's base URL `https://bedrock-runtime.{region}.amazonaws.com` gets the
 //! region filled in.
 //!
@@ -51,7 +53,8 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::Value;
 
 use elelem_core::provider::{
-    Provider, ProviderError, ProviderPlugin, ProviderResponse, ProviderSettings, WireRequest,
+    Configured, CredentialedPlugin, EnvAccess, Provider, ProviderError, ProviderPlugin,
+    ProviderResponse, ProviderSettings, WireRequest,
 };
 use elelem_core::ElelemError;
 use elelem_openai::native::provider_response;
@@ -269,6 +272,49 @@ pub fn provider(
     )?)))
 }
 
+/// Builds the `bedrock` provider reading only what `env` allows: without
+/// credentials (none set, or a client built with `without_env_keys()`, which
+/// reads neither the AWS variables nor the profile files) it is
+/// [`Configured::Missing`], naming what to set. The region variables are
+/// settings, read either way.
+///
+/// ```
+/// # use std::time::Duration;
+/// use elelem_core::provider::{Configured, EnvAccess, ProviderSettings};
+/// let settings = ProviderSettings {
+///     name: "bedrock".into(), base_url: "https://bedrock-runtime.{region}.amazonaws.com".into(),
+///     api_key: None, api_key_env: None,
+///     timeout: Duration::from_secs(60), max_response_bytes: 1 << 20,
+/// };
+/// let built = elelem_bedrock::build_with(settings, EnvAccess::without_credentials()).unwrap();
+/// let Configured::Missing { reason } = built else { panic!("no credentials expected") };
+/// assert!(reason.contains("AWS_ACCESS_KEY_ID") && reason.contains("without_env_keys"));
+/// ```
+pub fn build_with(settings: ProviderSettings, env: EnvAccess) -> Result<Configured, ElelemError> {
+    let lookup = |name: &str| {
+        if name.ends_with("_REGION") {
+            env.setting(name)
+        } else {
+            env.credential(name)
+        }
+    };
+    match AwsConfig::resolve(lookup) {
+        Ok(config) => Ok(Configured::Ready(provider(settings, Ok(config))?)),
+        Err(missing) if env.reads_credentials() => Ok(Configured::Missing {
+            reason: missing.to_string(),
+        }),
+        Err(missing) => Ok(Configured::Missing {
+            reason: format!(
+                "{missing}. The client was built with without_env_keys(), so neither the AWS variables nor the profile files are read: give the credentials with elelem_bedrock::provider(settings, Ok(AwsConfig {{ .. }})) and ElelemBuilder::provider(\"bedrock\", ...)"
+            ),
+        }),
+    }
+}
+
 elelem_core::inventory::submit! {
     ProviderPlugin { name: "bedrock", catalogue: CATALOGUE, build }
+}
+
+elelem_core::inventory::submit! {
+    CredentialedPlugin { name: "bedrock", build: build_with }
 }

@@ -54,6 +54,23 @@ pub enum ElelemError {
         /// The key file that was looked for (`~/.config/elelem/keys/{provider}`).
         key_file: Option<std::path::PathBuf>,
     },
+    /// A provider that finds its own credentials (Bedrock, Vertex, Azure) has
+    /// none, or lacks a setting it needs: nothing was sent.
+    ///
+    /// ```
+    /// let e = elelem_core::ElelemError::MissingCredentials {
+    ///     provider: "bedrock".into(),
+    ///     reason: "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY".into(),
+    /// };
+    /// assert!(e.to_string().contains("AWS_ACCESS_KEY_ID"));
+    /// ```
+    #[error("{provider} is not configured, nothing was sent: {reason}")]
+    MissingCredentials {
+        /// The provider.
+        provider: String,
+        /// What is missing and what to set.
+        reason: String,
+    },
     /// The prompt plus the output token limit do not fit the model's context window
     /// (found before anything was sent).
     #[error("the request does not fit the context window of {model}: about {prompt_tokens} prompt tokens ({method}) + {} output tokens > {context_window}; shorten the messages, lower max_tokens, or pick a model with a larger window (elelem.models().min_context(...))", max_tokens.map_or_else(|| "0".to_owned(), |n| n.to_string()))]

@@ -71,6 +71,7 @@ fn record(call_id: u64) -> UsageRecord {
         saved_cost: Default::default(),
         stream_interrupted: false,
         cost_unknown: false,
+        time_to_first_token: None,
     }
 }
 

@@ -4,7 +4,7 @@
 //! The client runs its own small runtime, so it lives on the batched sink's plain
 //! writer thread, never on the caller's async runtime.
 
-use elelem_core::cost::{BatchBackend, Stats, StatsQuery, UsageRecord};
+use elelem_core::cost::{BatchBackend, RecentQuery, Stats, StatsQuery, UsageRecord};
 use postgres::Client;
 
 use crate::{rows, schema, LedgerError};
@@ -96,5 +96,9 @@ impl BatchBackend for PostgresBackend {
 
     fn records(&mut self, query: &StatsQuery) -> Result<Option<Vec<UsageRecord>>, LedgerError> {
         rows::records(&mut self.client, query)
+    }
+
+    fn recent(&mut self, query: &RecentQuery) -> Result<Vec<UsageRecord>, LedgerError> {
+        rows::recent(&mut self.client, query)
     }
 }

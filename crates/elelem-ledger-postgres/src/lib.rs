@@ -59,7 +59,9 @@ mod tables;
 use std::time::Duration;
 
 use backend::PostgresBackend;
-use elelem_core::cost::{BatchOptions, BatchedSink, CostSink, Stats, StatsQuery, UsageRecord};
+use elelem_core::cost::{
+    BatchOptions, BatchedSink, CostSink, RecentQuery, Stats, StatsQuery, UsageRecord,
+};
 
 pub use budget::{BudgetStoreOptions, PostgresBudgetStore, DEFAULT_RESERVATION_EXPIRY};
 pub use cache::{CacheOptions, PostgresCache};
@@ -220,5 +222,11 @@ impl CostSink for PostgresLedger {
 
     fn stats(&self, query: &StatsQuery) -> Option<Stats> {
         self.sink.stats(query)
+    }
+
+    /// The newest rows of each model: a client built with this ledger seeds
+    /// its routing measurements from them.
+    fn recent_records(&self, query: &RecentQuery) -> Vec<UsageRecord> {
+        self.sink.recent_records(query)
     }
 }

@@ -3,11 +3,10 @@
 //! The conversions are those of `elelem-ledger-sqlite`, so both ledgers hold the
 //! same values in the same columns.
 
-use std::time::Duration;
-
 use elelem_core::catalogue::CostBreakdown;
 use elelem_core::cost::{
-    Adjustments, AttemptOutcome, RetryAnalytics, Stats, StatsQuery, TokenCounts, UsageRecord,
+    Adjustments, AttemptOutcome, RecentQuery, RetryAnalytics, Stats, StatsQuery, TokenCounts,
+    UsageRecord,
 };
 use elelem_core::Usd;
 use postgres::types::ToSql;
@@ -16,8 +15,9 @@ use postgres::{Client, Row, Statement, Transaction};
 use crate::LedgerError;
 
 use elelem_core::cost::columns::{
-    from_unix_nanos, join_usd, outcome_text, parse_cause, record_key, split_usd, storable_text,
-    tokens_in, tokens_out, unix_nanos,
+    duration_nanos, from_unix_nanos, join_usd, nanos_duration, outcome_text, parse_cause,
+    recent_records_sql, record_key, split_usd, storable_text, tokens_in, tokens_out, unix_nanos,
+    RECORD_COLUMNS,
 };
 
 const INSERT_USAGE: &str = "INSERT INTO usage (
@@ -27,9 +27,9 @@ const INSERT_USAGE: &str = "INSERT INTO usage (
     reasoning_cost_nano_usd, reasoning_cost_femto_rem, price_known, duration_ns,
     outcome, retry_cause, temperature_reduced, response_format_removed, fallback_model_used,
     cache_hit, saved_cost_nano_usd, saved_cost_femto_rem, stream_interrupted, next_candidate,
-    record_key, cost_unknown, json_repaired
+    record_key, cost_unknown, json_repaired, json_fixed, time_to_first_token_ns
 ) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-          $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31)
+          $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33)
 ON CONFLICT (record_key) DO NOTHING
 RETURNING id";
 
@@ -87,14 +87,15 @@ pub(crate) fn insert_one(
         let call_id = r.call_id as i64;
         let attempt = i64::from(r.attempt);
         let time = unix_nanos(r.timestamp);
-        let duration = i64::try_from(r.duration.as_nanos()).unwrap_or(i64::MAX);
+        let duration = duration_nanos(r.duration);
+        let first_token = r.time_to_first_token.map(duration_nanos);
         let tokens = [
             tokens_in(r.tokens.input),
             tokens_in(r.tokens.cached_input),
             tokens_in(r.tokens.output),
             tokens_in(r.tokens.reasoning),
         ];
-        let params: [&(dyn ToSql + Sync); 31] = [
+        let params: [&(dyn ToSql + Sync); 33] = [
             &time,
             &call_id,
             &attempt,
@@ -126,6 +127,8 @@ pub(crate) fn insert_one(
             &key,
             &r.cost_unknown,
             &a.json_repaired,
+            &a.json_fixed,
+            &first_token,
         ];
         let Some(row) = tx.query_opt(&statements.usage, &params)? else {
             return Ok(()); // already stored
@@ -184,7 +187,8 @@ const STATS_SELECT: &str = "SELECT
     COUNT(*) FILTER (WHERE stream_interrupted),
     COUNT(*) FILTER (WHERE next_candidate),
     COUNT(*) FILTER (WHERE cost_unknown),
-    COUNT(*) FILTER (WHERE json_repaired)
+    COUNT(*) FILTER (WHERE json_repaired),
+    COUNT(*) FILTER (WHERE json_fixed)
 FROM usage";
 
 fn bad_sum(text: &str) -> LedgerError {
@@ -256,20 +260,9 @@ pub(crate) fn stats(client: &mut Client, query: &StatsQuery) -> Result<Option<St
         interrupted_streams: count(&row, 20)?,
         calls_cost_unknown: count(&row, 22)?,
         json_repairs: count(&row, 23)?,
-        // Not persisted by the ledger yet: fixes are counted in memory.
-        json_fixes: 0,
+        json_fixes: count(&row, 24)?,
     }))
 }
-
-const SELECT_RECORDS: &str = "SELECT
-    id, time_unix_ns, call_id, attempt, model, provider, tags,
-    input_tokens, cached_input_tokens, output_tokens, reasoning_tokens,
-    input_cost_nano_usd, input_cost_femto_rem, output_cost_nano_usd, output_cost_femto_rem,
-    reasoning_cost_nano_usd, reasoning_cost_femto_rem, price_known, duration_ns,
-    outcome, retry_cause, temperature_reduced, response_format_removed, fallback_model_used,
-    cache_hit, saved_cost_nano_usd, saved_cost_femto_rem, stream_interrupted, next_candidate,
-    cost_unknown, json_repaired
-FROM usage";
 
 fn record(row: &Row) -> Result<UsageRecord, LedgerError> {
     let id: i64 = row.try_get(0)?;
@@ -315,7 +308,7 @@ fn record(row: &Row) -> Result<UsageRecord, LedgerError> {
             reasoning: money(15)?,
         },
         price_known: row.try_get(17)?,
-        duration: Duration::from_nanos(u64::try_from(duration).unwrap_or(0)),
+        duration: nanos_duration(duration),
         outcome,
         adjustments: Adjustments {
             temperature_reduced: row.try_get(21)?,
@@ -323,13 +316,13 @@ fn record(row: &Row) -> Result<UsageRecord, LedgerError> {
             fallback_model_used: row.try_get(23)?,
             next_candidate: row.try_get(28)?,
             json_repaired: row.try_get(30)?,
-            // Not persisted by the ledger yet.
-            json_fixed: false,
+            json_fixed: row.try_get(31)?,
         },
         cache_hit: row.try_get(24)?,
         saved_cost: money(25)?,
         stream_interrupted: row.try_get(27)?,
         cost_unknown: row.try_get(29)?,
+        time_to_first_token: row.try_get::<_, Option<i64>>(32)?.map(nanos_duration),
     })
 }
 
@@ -342,7 +335,7 @@ pub(crate) fn records(
     let Some((clause, values)) = filter(query) else {
         return Ok(None);
     };
-    let sql = format!("{SELECT_RECORDS} {clause} ORDER BY id");
+    let sql = format!("SELECT {RECORD_COLUMNS} FROM usage {clause} ORDER BY id");
     let params: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| &**v).collect();
     client
         .query(&sql, &params)?
@@ -350,4 +343,23 @@ pub(crate) fn records(
         .map(record)
         .collect::<Result<_, _>>()
         .map(Some)
+}
+
+/// The most recent records `query` asks for, oldest first.
+pub(crate) fn recent(
+    client: &mut Client,
+    query: &RecentQuery,
+) -> Result<Vec<UsageRecord>, LedgerError> {
+    let (per_model, max_records) = query.limits();
+    let since = unix_nanos(query.since);
+    let mut records = client
+        .query(
+            &recent_records_sql(["$1", "$2", "$3"], "NOT cache_hit"),
+            &[&since, &per_model, &max_records],
+        )?
+        .iter()
+        .map(record)
+        .collect::<Result<Vec<_>, _>>()?;
+    records.reverse();
+    Ok(records)
 }

@@ -5,7 +5,7 @@ use postgres::{Client, NoTls};
 use crate::LedgerError;
 
 /// The schema version this crate writes and reads.
-pub(crate) const SCHEMA_VERSION: i64 = 4;
+pub(crate) const SCHEMA_VERSION: i64 = 6;
 
 /// The same tables and columns as `elelem-ledger-sqlite`, in PostgreSQL types.
 ///
@@ -52,6 +52,12 @@ CREATE UNIQUE INDEX IF NOT EXISTS usage_by_record_key ON usage (record_key);
 -- Version 4: attempts of unknown cost, and locally repaired JSON answers.
 ALTER TABLE usage ADD COLUMN IF NOT EXISTS cost_unknown BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE usage ADD COLUMN IF NOT EXISTS json_repaired BOOLEAN NOT NULL DEFAULT FALSE;
+-- Version 5: answers the JSON fixer model repaired.
+ALTER TABLE usage ADD COLUMN IF NOT EXISTS json_fixed BOOLEAN NOT NULL DEFAULT FALSE;
+-- Version 6: streams' time to their first chunk (routing), and the newest rows
+-- of a model found without sorting the table.
+ALTER TABLE usage ADD COLUMN IF NOT EXISTS time_to_first_token_ns BIGINT;
+CREATE INDEX IF NOT EXISTS usage_by_model_id ON usage (model, id);
 CREATE INDEX IF NOT EXISTS usage_by_time ON usage (time_unix_ns);
 CREATE INDEX IF NOT EXISTS usage_by_model ON usage (model);
 CREATE INDEX IF NOT EXISTS usage_by_provider ON usage (provider);

@@ -36,7 +36,9 @@ fn postgres_ledger() {
     let Some(server) = PgServer::start() else {
         return;
     };
-    let scenarios: [(&str, Scenario); 9] = [
+    let scenarios: [(&str, Scenario); 11] = [
+        ("recent", recent_records_are_the_newest_of_each_model),
+        ("migrate_v4", a_version_4_ledger_gains_the_json_fixed_column),
         ("nul", nul_bytes_are_cleaned_not_refused),
         ("poison", a_record_the_server_refuses_never_holds_the_others),
         ("idempotent", a_batch_written_again_is_stored_once),
@@ -55,6 +57,74 @@ fn postgres_ledger() {
         let url = server.database(name);
         scenario(&server, &url);
     }
+}
+
+fn a_version_4_ledger_gains_the_json_fixed_column(_: &PgServer, url: &str) {
+    let mut old = script::scripted(1, 4).remove(0);
+    old.adjustments.json_fixed = false;
+    {
+        let ledger = PostgresLedger::connect_with(url, fast()).unwrap();
+        ledger.record(&old);
+        ledger.flush().unwrap();
+    }
+    // Make it what version 4 wrote.
+    let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    client
+        .batch_execute(
+            "ALTER TABLE usage DROP COLUMN json_fixed;
+             ALTER TABLE usage DROP COLUMN time_to_first_token_ns;
+             DELETE FROM elelem_ledger_schema; INSERT INTO elelem_ledger_schema VALUES (4);",
+        )
+        .unwrap();
+
+    let ledger = PostgresLedger::connect_with(url, fast()).unwrap();
+    let mut fixed = script::scripted(2, 5).remove(1);
+    fixed.adjustments.json_fixed = true;
+    ledger.record(&fixed);
+    ledger.flush().unwrap();
+    let back = ledger.records(&StatsQuery::All).unwrap().unwrap();
+    assert_eq!(back, vec![old, fixed]);
+    let stats = ledger.query_stats(&StatsQuery::All).unwrap().unwrap();
+    assert_eq!(stats.json_fixes, 1);
+    let version: i64 = client
+        .query_one("SELECT MAX(version) FROM elelem_ledger_schema", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(version, 6);
+}
+
+fn recent_records_are_the_newest_of_each_model(_: &PgServer, url: &str) {
+    use elelem_core::cost::RecentQuery;
+    let ledger = PostgresLedger::connect_with(url, fast()).unwrap();
+    let mut records = script::scripted(300, 11);
+    let now = std::time::SystemTime::now();
+    for (i, record) in records.iter_mut().enumerate() {
+        record.timestamp = now - Duration::from_secs(1000 - i as u64);
+        ledger.record(record);
+    }
+    let query = RecentQuery {
+        per_model: 3,
+        ..RecentQuery::for_routing()
+    };
+    let recent = ledger.recent_records(&query);
+    // What the ledger should give: written order, cache hits out, the newest
+    // three of each model.
+    let mut expected: Vec<_> = records.iter().filter(|r| !r.cache_hit).rev().collect();
+    let mut seen = std::collections::HashMap::<&str, usize>::new();
+    expected.retain(|r| {
+        let n = seen.entry(r.model.as_str()).or_default();
+        *n += 1;
+        *n <= 3
+    });
+    expected.reverse();
+    let expected: Vec<_> = expected.into_iter().cloned().collect();
+    assert!(!expected.is_empty());
+    assert_eq!(recent, expected);
+    let capped = ledger.recent_records(&RecentQuery {
+        max_records: 2,
+        ..query
+    });
+    assert_eq!(capped, expected[expected.len() - 2..]);
 }
 
 fn nul_bytes_are_cleaned_not_refused(_: &PgServer, url: &str) {

@@ -1,7 +1,7 @@
 //! The ledger's [`BatchBackend`]: batches written in one SQLite transaction, and
 //! queries answered by SQL.
 
-use elelem_core::cost::{BatchBackend, Stats, StatsQuery, UsageRecord};
+use elelem_core::cost::{BatchBackend, RecentQuery, Stats, StatsQuery, UsageRecord};
 use rusqlite::{Connection, TransactionBehavior};
 
 use crate::{rows, LedgerError};
@@ -29,5 +29,9 @@ impl BatchBackend for SqliteBackend {
 
     fn records(&mut self, query: &StatsQuery) -> Result<Option<Vec<UsageRecord>>, LedgerError> {
         rows::records(&self.0, query)
+    }
+
+    fn recent(&mut self, query: &RecentQuery) -> Result<Vec<UsageRecord>, LedgerError> {
+        rows::recent(&self.0, query)
     }
 }

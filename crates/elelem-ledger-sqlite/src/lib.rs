@@ -45,7 +45,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use backend::SqliteBackend;
-use elelem_core::cost::{BatchOptions, BatchedSink, CostSink, Stats, StatsQuery, UsageRecord};
+use elelem_core::cost::{
+    BatchOptions, BatchedSink, CostSink, RecentQuery, Stats, StatsQuery, UsageRecord,
+};
 
 pub use error::LedgerError;
 
@@ -327,5 +329,11 @@ impl CostSink for SqliteLedger {
 
     fn stats(&self, query: &StatsQuery) -> Option<Stats> {
         self.sink.stats(query)
+    }
+
+    /// The newest rows of each model: a client built with this ledger seeds
+    /// its routing measurements from them.
+    fn recent_records(&self, query: &RecentQuery) -> Vec<UsageRecord> {
+        self.sink.recent_records(query)
     }
 }

@@ -1,10 +1,9 @@
 //! Usage records to rows and back, and stats from SQL aggregates.
 
-use std::time::Duration;
-
 use elelem_core::catalogue::CostBreakdown;
 use elelem_core::cost::{
-    Adjustments, AttemptOutcome, RetryAnalytics, Stats, StatsQuery, TokenCounts, UsageRecord,
+    Adjustments, AttemptOutcome, RecentQuery, RetryAnalytics, Stats, StatsQuery, TokenCounts,
+    UsageRecord,
 };
 use elelem_core::Usd;
 use rusqlite::types::Value;
@@ -13,8 +12,8 @@ use rusqlite::{params, Connection, Row, Transaction};
 use crate::LedgerError;
 
 use elelem_core::cost::columns::{
-    from_unix_nanos, join_usd, outcome_text, parse_cause, record_key, split_usd, tokens_in,
-    tokens_out, unix_nanos,
+    duration_nanos, from_unix_nanos, join_usd, nanos_duration, outcome_text, parse_cause,
+    recent_records_sql, record_key, split_usd, tokens_in, tokens_out, unix_nanos, RECORD_COLUMNS,
 };
 
 const INSERT_USAGE: &str = "INSERT INTO usage (
@@ -24,9 +23,9 @@ const INSERT_USAGE: &str = "INSERT INTO usage (
     reasoning_cost_nano_usd, reasoning_cost_femto_rem, price_known, duration_ns,
     outcome, retry_cause, temperature_reduced, response_format_removed, fallback_model_used,
     cache_hit, saved_cost_nano_usd, saved_cost_femto_rem, stream_interrupted, next_candidate,
-    record_key, cost_unknown, json_repaired
+    record_key, cost_unknown, json_repaired, json_fixed, time_to_first_token_ns
 ) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-          ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)
+          ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33)
 ON CONFLICT (record_key) DO NOTHING";
 
 const INSERT_TAG: &str = "INSERT OR IGNORE INTO usage_tags (tag, record_id) VALUES (?1, ?2)";
@@ -64,7 +63,7 @@ pub(crate) fn insert(tx: &Transaction<'_>, records: &[UsageRecord]) -> rusqlite:
             reasoning_n,
             reasoning_f,
             r.price_known,
-            i64::try_from(r.duration.as_nanos()).unwrap_or(i64::MAX),
+            duration_nanos(r.duration),
             outcome,
             cause,
             a.temperature_reduced,
@@ -78,6 +77,8 @@ pub(crate) fn insert(tx: &Transaction<'_>, records: &[UsageRecord]) -> rusqlite:
             record_key(r),
             r.cost_unknown,
             a.json_repaired,
+            a.json_fixed,
+            r.time_to_first_token.map(duration_nanos),
         ])?;
         if inserted == 0 {
             continue; // already stored
@@ -145,7 +146,8 @@ const STATS_SELECT: &str = "SELECT
     COALESCE(SUM(stream_interrupted), 0),
     COALESCE(SUM(next_candidate), 0),
     COALESCE(SUM(cost_unknown), 0),
-    COALESCE(SUM(json_repaired), 0)
+    COALESCE(SUM(json_repaired), 0),
+    COALESCE(SUM(json_fixed), 0)
 FROM usage";
 
 fn count(row: &Row<'_>, index: usize) -> rusqlite::Result<u64> {
@@ -207,22 +209,11 @@ pub(crate) fn stats(conn: &Connection, query: &StatsQuery) -> rusqlite::Result<O
             interrupted_streams: count(row, 24)?,
             calls_cost_unknown: count(row, 26)?,
             json_repairs: count(row, 27)?,
-            // Not persisted by the ledger yet: fixes are counted in memory.
-            json_fixes: 0,
+            json_fixes: count(row, 28)?,
         })
     })?;
     Ok(Some(stats))
 }
-
-const SELECT_RECORDS: &str = "SELECT
-    id, time_unix_ns, call_id, attempt, model, provider, tags,
-    input_tokens, cached_input_tokens, output_tokens, reasoning_tokens,
-    input_cost_nano_usd, input_cost_femto_rem, output_cost_nano_usd, output_cost_femto_rem,
-    reasoning_cost_nano_usd, reasoning_cost_femto_rem, price_known, duration_ns,
-    outcome, retry_cause, temperature_reduced, response_format_removed, fallback_model_used,
-    cache_hit, saved_cost_nano_usd, saved_cost_femto_rem, stream_interrupted, next_candidate,
-    cost_unknown, json_repaired
-FROM usage";
 
 /// A row read back, before its text fields are checked.
 struct RawRecord {
@@ -262,7 +253,7 @@ fn raw_record(row: &Row<'_>) -> rusqlite::Result<RawRecord> {
                 reasoning: money(row, 15)?,
             },
             price_known: row.get(17)?,
-            duration: Duration::from_nanos(u64::try_from(duration).unwrap_or(0)),
+            duration: nanos_duration(duration),
             outcome: AttemptOutcome::Success,
             adjustments: Adjustments {
                 temperature_reduced: row.get(21)?,
@@ -270,13 +261,13 @@ fn raw_record(row: &Row<'_>) -> rusqlite::Result<RawRecord> {
                 fallback_model_used: row.get(23)?,
                 next_candidate: row.get(28)?,
                 json_repaired: row.get(30)?,
-                // Not persisted by the ledger yet.
-                json_fixed: false,
+                json_fixed: row.get(31)?,
             },
             cache_hit: row.get(24)?,
             saved_cost: money(row, 25)?,
             stream_interrupted: row.get(27)?,
             cost_unknown: row.get(29)?,
+            time_to_first_token: row.get::<_, Option<i64>>(32)?.map(nanos_duration),
         },
     })
 }
@@ -309,7 +300,7 @@ pub(crate) fn records(
     let Some((clause, values)) = filter(query) else {
         return Ok(None);
     };
-    let sql = format!("{SELECT_RECORDS} {clause} ORDER BY id");
+    let sql = format!("SELECT {RECORD_COLUMNS} FROM usage {clause} ORDER BY id");
     let mut statement = conn.prepare_cached(&sql)?;
     let raws = statement
         .query_map(rusqlite::params_from_iter(values), raw_record)?
@@ -318,4 +309,26 @@ pub(crate) fn records(
         .map(finish)
         .collect::<Result<_, _>>()
         .map(Some)
+}
+
+/// The most recent records `query` asks for, oldest first.
+pub(crate) fn recent(
+    conn: &Connection,
+    query: &RecentQuery,
+) -> Result<Vec<UsageRecord>, LedgerError> {
+    let (per_model, max_records) = query.limits();
+    let mut statement =
+        conn.prepare_cached(&recent_records_sql(["?1", "?2", "?3"], "cache_hit = 0"))?;
+    let raws = statement
+        .query_map(
+            params![unix_nanos(query.since), per_model, max_records],
+            raw_record,
+        )?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut records = raws
+        .into_iter()
+        .map(finish)
+        .collect::<Result<Vec<_>, _>>()?;
+    records.reverse();
+    Ok(records)
 }

@@ -8,7 +8,7 @@ use rusqlite::{Connection, OpenFlags};
 use crate::LedgerError;
 
 /// The schema version this crate writes and reads (`PRAGMA user_version`).
-pub(crate) const SCHEMA_VERSION: i64 = 4;
+pub(crate) const SCHEMA_VERSION: i64 = 6;
 
 /// One row per attempt in `usage`; the call's tags, each once, in `usage_tags`.
 ///
@@ -127,6 +127,18 @@ pub(crate) fn open(
              ALTER TABLE usage ADD COLUMN json_repaired INTEGER NOT NULL DEFAULT 0;",
         )
         .map_err(open_err)?;
+    }
+    if found < 5 {
+        // Version 5 added `json_fixed` (answers the JSON fixer model repaired);
+        // older rows read as not fixed.
+        tx.execute_batch("ALTER TABLE usage ADD COLUMN json_fixed INTEGER NOT NULL DEFAULT 0")
+            .map_err(open_err)?;
+    }
+    if found < 6 {
+        // Version 6 added `time_to_first_token_ns` (streams' time to their first
+        // chunk, for routing); older rows have none.
+        tx.execute_batch("ALTER TABLE usage ADD COLUMN time_to_first_token_ns INTEGER")
+            .map_err(open_err)?;
     }
     if found < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)

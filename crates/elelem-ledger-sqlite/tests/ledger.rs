@@ -5,9 +5,11 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-use elelem_core::cost::{AttemptOutcome, CostSink, InMemoryStatsSink, RetryCause, StatsQuery};
+use elelem_core::cost::{
+    AttemptOutcome, CostSink, InMemoryStatsSink, RecentQuery, RetryCause, StatsQuery, UsageRecord,
+};
 use elelem_ledger_sqlite::{LedgerError, LedgerOptions, SqliteLedger};
 use rusqlite::Connection;
 
@@ -62,7 +64,7 @@ fn the_database_is_in_wal_mode_with_distinct_indexed_tags() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, 6);
     let tags: Vec<String> = conn
         .prepare("SELECT tag FROM usage_tags ORDER BY tag")
         .unwrap()
@@ -286,6 +288,7 @@ fn a_version_1_ledger_gains_the_failover_column_and_keeps_its_rows() {
         .execute_batch(
             "DROP INDEX usage_by_record_key; ALTER TABLE usage DROP COLUMN record_key;
              ALTER TABLE usage DROP COLUMN cost_unknown; ALTER TABLE usage DROP COLUMN json_repaired;
+             ALTER TABLE usage DROP COLUMN json_fixed; ALTER TABLE usage DROP COLUMN time_to_first_token_ns;
              ALTER TABLE usage DROP COLUMN next_candidate; PRAGMA user_version = 1",
         )
         .unwrap();
@@ -307,7 +310,7 @@ fn a_version_1_ledger_gains_the_failover_column_and_keeps_its_rows() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, 6);
 }
 
 #[test]
@@ -325,7 +328,7 @@ fn a_version_3_ledger_gains_the_cost_unknown_and_repair_columns_and_keeps_its_ro
         .unwrap()
         .execute_batch(
             "ALTER TABLE usage DROP COLUMN cost_unknown; ALTER TABLE usage DROP COLUMN json_repaired;
-             PRAGMA user_version = 3",
+             ALTER TABLE usage DROP COLUMN json_fixed; ALTER TABLE usage DROP COLUMN time_to_first_token_ns; PRAGMA user_version = 3",
         )
         .unwrap();
 
@@ -347,6 +350,113 @@ fn a_version_3_ledger_gains_the_cost_unknown_and_repair_columns_and_keeps_its_ro
     assert_eq!((a.calls_cost_unknown, a.json_repairs), (1, 0));
     let all = ledger.query_stats(&StatsQuery::All).unwrap().unwrap();
     assert_eq!((all.calls_cost_unknown, all.json_repairs), (1, 1));
+}
+
+/// A ledger at `path` holding one record, made what an older version wrote by
+/// `downgrade` (SQL); returns the record.
+fn older_ledger(path: &std::path::Path, downgrade: &str) -> UsageRecord {
+    let old = common::simple(1, &["a"]);
+    {
+        let ledger = SqliteLedger::open(path).unwrap();
+        ledger.record(&old);
+        ledger.flush().unwrap();
+    }
+    Connection::open(path)
+        .unwrap()
+        .execute_batch(downgrade)
+        .unwrap();
+    old
+}
+
+#[test]
+fn a_version_4_ledger_gains_the_json_fixed_column_and_keeps_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("u.db");
+    let old = older_ledger(
+        &path,
+        "ALTER TABLE usage DROP COLUMN json_fixed;
+         ALTER TABLE usage DROP COLUMN time_to_first_token_ns; PRAGMA user_version = 4",
+    );
+    let ledger = SqliteLedger::open(&path).unwrap();
+    let mut fixed = common::simple(2, &["b"]);
+    fixed.adjustments.json_fixed = true;
+    ledger.record(&fixed);
+    ledger.flush().unwrap();
+    let back = ledger.records(&StatsQuery::All).unwrap().unwrap();
+    assert_eq!(back, vec![old, fixed]);
+    assert!(!back[0].adjustments.json_fixed && back[1].adjustments.json_fixed);
+    let stats = |tag: &str| {
+        ledger
+            .query_stats(&StatsQuery::Tag(tag.into()))
+            .unwrap()
+            .unwrap()
+            .json_fixes
+    };
+    assert_eq!((stats("a"), stats("b")), (0, 1));
+    let version: i64 = Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 6);
+}
+
+#[test]
+fn a_version_5_ledger_gains_the_first_token_column_and_keeps_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("u.db");
+    let old = older_ledger(
+        &path,
+        "ALTER TABLE usage DROP COLUMN time_to_first_token_ns; PRAGMA user_version = 5",
+    );
+    let ledger = SqliteLedger::open(&path).unwrap();
+    let mut streamed = common::simple(2, &["a"]);
+    streamed.time_to_first_token = Some(Duration::from_nanos(123_456_789));
+    ledger.record(&streamed);
+    ledger.flush().unwrap();
+    let back = ledger.records(&StatsQuery::All).unwrap().unwrap();
+    assert_eq!(back, vec![old, streamed]);
+    assert_eq!(back[0].time_to_first_token, None);
+}
+
+#[test]
+fn recent_records_are_the_newest_of_each_model_without_cache_hits() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = SqliteLedger::open(dir.path().join("u.db")).unwrap();
+    let at = |call_id: u64, model: &str, seconds_ago: u64| {
+        let mut r = common::simple(call_id, &["t"]);
+        r.model = model.into();
+        r.timestamp = SystemTime::now() - Duration::from_secs(seconds_ago);
+        r
+    };
+    let mut hit = at(100, "p:a", 1);
+    hit.cache_hit = true;
+    let written = vec![
+        at(1, "p:old", 30 * 24 * 3600), // before `since`
+        at(2, "p:a", 50),
+        at(3, "p:b", 40),
+        at(4, "p:a", 30),
+        at(5, "p:a", 20),
+        hit,
+        at(6, "p:b", 10),
+    ];
+    for r in &written {
+        ledger.record(r);
+    }
+    let query = |per_model, max_records| RecentQuery {
+        per_model,
+        max_records,
+        ..RecentQuery::for_routing()
+    };
+    let ids = |records: Vec<UsageRecord>| records.iter().map(|r| r.call_id).collect::<Vec<_>>();
+    // Two per model, oldest first; the cache hit and the old row left out.
+    assert_eq!(ids(ledger.recent_records(&query(2, 100))), [3, 4, 5, 6]);
+    // At most three in all: the newest three.
+    assert_eq!(ids(ledger.recent_records(&query(2, 3))), [4, 5, 6]);
+    assert_eq!(
+        ids(ledger.recent_records(&query(usize::MAX, usize::MAX))),
+        [2, 3, 4, 5, 6]
+    );
+    assert!(ledger.recent_records(&query(0, 100)).is_empty());
 }
 
 #[test]
@@ -383,7 +493,7 @@ fn a_newer_schema_or_an_unusable_path_is_refused() {
             error,
             LedgerError::SchemaTooNew {
                 found: 99,
-                supported: 4,
+                supported: 6,
                 ..
             }
         ),

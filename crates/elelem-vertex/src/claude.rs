@@ -7,9 +7,11 @@
 use serde_json::Value;
 
 use elelem_anthropic::Anthropic;
-use elelem_core::provider::{ProviderError, ProviderResponse, ProviderSettings, WireRequest};
+use elelem_core::provider::{ProviderError, ProviderSettings, WireRequest};
 use elelem_core::ElelemError;
-use elelem_transport::{HttpClient, HttpReply, HttpRequest, Mapping};
+use elelem_transport::{HttpClient, HttpRequest, Mapping};
+
+use crate::publisher::{OnVertex, Publisher};
 
 /// The `anthropic_version` Vertex AI expects in the body.
 pub const VERTEX_ANTHROPIC_VERSION: &str = "vertex-2023-10-16";
@@ -27,43 +29,24 @@ pub fn is_claude(model: &str) -> bool {
 
 /// Claude through Vertex: Anthropic's mapping, rerouted and sent with a bearer
 /// token.
-#[derive(Debug, Clone)]
-pub struct VertexClaude {
-    anthropic: Anthropic,
-    http: HttpClient,
-}
+pub type VertexClaude = OnVertex<Anthropic>;
 
-impl VertexClaude {
-    /// The mapping for `settings`: `base_url` the `anthropic` publisher URL,
-    /// `api_key` the access token.
-    pub fn new(settings: ProviderSettings) -> Result<Self, ElelemError> {
-        let http =
-            HttpClient::new(settings.clone())?.with_key_header("authorization", "Bearer ")?;
-        Ok(VertexClaude {
-            anthropic: Anthropic::new(settings)?,
-            http,
-        })
-    }
-}
-
-impl Mapping for VertexClaude {
-    type Framing = <Anthropic as Mapping>::Framing;
-    type Records = <Anthropic as Mapping>::Records;
-
-    fn client(&self) -> &HttpClient {
-        &self.http
+/// Anthropic's request, with the model moved from the body to the URL and
+/// Vertex's `anthropic_version`.
+impl Publisher for Anthropic {
+    fn for_vertex(settings: ProviderSettings) -> Result<Self, ElelemError> {
+        Anthropic::new(settings)
     }
 
-    fn chat_request(
+    fn vertex_request(
         &self,
+        http: &HttpClient,
         request: &WireRequest,
         stream: bool,
     ) -> Result<HttpRequest, ProviderError> {
-        let messages = self.anthropic.chat_request(request, stream)?;
-        let mut body: Value = serde_json::from_slice(&messages.body).map_err(|e| {
-            self.http
-                .invalid_piece(format!("cannot re-encode the request: {e}"), "")
-        })?;
+        let messages = self.chat_request(request, stream)?;
+        let mut body: Value = serde_json::from_slice(&messages.body)
+            .map_err(|e| http.invalid_piece(format!("cannot re-encode the request: {e}"), ""))?;
         if let Value::Object(fields) = &mut body {
             fields.remove("model");
             fields.insert(
@@ -76,22 +59,8 @@ impl Mapping for VertexClaude {
         } else {
             "rawPredict"
         };
-        let url = format!("{}/models/{}:{method}", self.http.base_url(), request.model);
-        HttpRequest::json(url, &body).map_err(|e| {
-            self.http
-                .invalid_piece(format!("cannot encode the request: {e}"), "")
-        })
-    }
-
-    fn chat_response(&self, reply: HttpReply) -> Result<ProviderResponse, ProviderError> {
-        self.anthropic.chat_response(reply)
-    }
-
-    fn stream(&self) -> (Self::Framing, Self::Records) {
-        self.anthropic.stream()
-    }
-
-    fn error(&self, error: ProviderError) -> ProviderError {
-        self.anthropic.error(error)
+        let url = format!("{}/models/{}:{method}", http.base_url(), request.model);
+        HttpRequest::json(url, &body)
+            .map_err(|e| http.invalid_piece(format!("cannot encode the request: {e}"), ""))
     }
 }

@@ -33,21 +33,22 @@
 
 mod claude;
 mod key;
+mod publisher;
 mod token;
 
 use std::sync::Arc;
 
 use elelem_core::provider::{
-    Provider, ProviderError, ProviderPlugin, ProviderResponse, ProviderSettings, WireRequest,
+    Configured, CredentialedPlugin, EnvAccess, Provider, ProviderError, ProviderPlugin,
+    ProviderResponse, ProviderSettings, WireRequest,
 };
 use elelem_core::ElelemError;
 use elelem_gemini::Gemini;
-use elelem_transport::{
-    BearerMapped, HttpClient, HttpReply, HttpRequest, Mapping, TokenCache, Unconfigured,
-};
+use elelem_transport::{BearerMapped, TokenCache, Unconfigured};
 
 pub use claude::{is_claude, VertexClaude, VERTEX_ANTHROPIC_VERSION};
 pub use key::ServiceAccountKey;
+pub use publisher::{OnVertex, Publisher};
 pub use token::{ServiceAccountTokens, SCOPE};
 
 /// The Vertex AI catalogue.
@@ -166,53 +167,7 @@ impl VertexOptions {
 }
 
 /// Gemini on Vertex: Gemini's mapping, sent with a bearer token.
-#[derive(Debug, Clone)]
-pub struct VertexGemini {
-    gemini: Gemini,
-    http: HttpClient,
-}
-
-impl VertexGemini {
-    /// The mapping for `settings`: `base_url` the publisher URL, `api_key` the
-    /// access token.
-    pub fn new(settings: ProviderSettings) -> Result<Self, ElelemError> {
-        let http =
-            HttpClient::new(settings.clone())?.with_key_header("authorization", "Bearer ")?;
-        Ok(VertexGemini {
-            gemini: Gemini::new(settings)?,
-            http,
-        })
-    }
-}
-
-impl Mapping for VertexGemini {
-    type Framing = <Gemini as Mapping>::Framing;
-    type Records = <Gemini as Mapping>::Records;
-
-    fn client(&self) -> &HttpClient {
-        &self.http
-    }
-
-    fn chat_request(
-        &self,
-        request: &WireRequest,
-        stream: bool,
-    ) -> Result<HttpRequest, ProviderError> {
-        self.gemini.chat_request(request, stream)
-    }
-
-    fn chat_response(&self, reply: HttpReply) -> Result<ProviderResponse, ProviderError> {
-        self.gemini.chat_response(reply)
-    }
-
-    fn stream(&self) -> (Self::Framing, Self::Records) {
-        self.gemini.stream()
-    }
-
-    fn error(&self, error: ProviderError) -> ProviderError {
-        self.gemini.error(error)
-    }
-}
+pub type VertexGemini = OnVertex<Gemini>;
 
 /// Vertex AI: Gemini models through the `google` publisher, Claude models
 /// (`claude-...`) through the `anthropic` publisher, one token for both.
@@ -296,6 +251,37 @@ pub fn build(settings: ProviderSettings) -> Result<Arc<dyn Provider>, ElelemErro
     Ok(built.unwrap_or_else(|reason| Arc::new(Unconfigured::new(settings.name, reason))))
 }
 
+/// Builds the `vertex` provider for the client builder: the key comes from the
+/// settings (the builder resolved it, honouring `without_env_keys()`), the
+/// project and location from `env`'s settings. Without a usable key or project
+/// it is [`Configured::Missing`], naming what to set.
+///
+/// ```
+/// # use std::time::Duration;
+/// use elelem_core::provider::{Configured, EnvAccess, ProviderSettings};
+/// let settings = ProviderSettings {
+///     name: "vertex".into(), base_url: elelem_vertex::ROOT_PLACEHOLDER.into(),
+///     api_key: None, api_key_env: Some("GOOGLE_APPLICATION_CREDENTIALS".into()),
+///     timeout: Duration::from_secs(60), max_response_bytes: 1 << 20,
+/// };
+/// let built = elelem_vertex::build_with(settings, EnvAccess::without_credentials()).unwrap();
+/// let Configured::Missing { reason } = built else { panic!("no key expected") };
+/// assert!(reason.contains("GOOGLE_APPLICATION_CREDENTIALS"));
+/// ```
+pub fn build_with(settings: ProviderSettings, env: EnvAccess) -> Result<Configured, ElelemError> {
+    let options = VertexOptions::from_settings(&settings, |name| env.setting(name));
+    Ok(
+        match options.and_then(|options| provider(settings, options).map_err(|e| e.to_string())) {
+            Ok(provider) => Configured::Ready(provider),
+            Err(reason) => Configured::Missing { reason },
+        },
+    )
+}
+
 elelem_core::inventory::submit! {
     ProviderPlugin { name: "vertex", catalogue: CATALOGUE, build }
+}
+
+elelem_core::inventory::submit! {
+    CredentialedPlugin { name: "vertex", build: build_with }
 }

@@ -9,11 +9,13 @@ use super::elelem::{Elelem, Inner};
 use super::parts::{Accounting, Policy, ProviderSlot, Providers};
 use crate::budget::Budgets;
 use crate::catalogue::{CatalogueSources, ProviderEntry};
-use crate::cost::{CostSink, InMemoryStatsSink};
+use crate::cost::{CostSink, InMemoryStatsSink, RecentQuery};
 use crate::error::ElelemError;
 use crate::json::SchemaCache;
 use crate::presets::Presets;
-use crate::provider::{Provider, ProviderPlugin, ProviderSettings};
+use crate::provider::{
+    Configured, CredentialedPlugin, EnvAccess, Provider, ProviderPlugin, ProviderSettings,
+};
 use crate::retry::{DefaultRetryPolicy, RetryPolicy};
 use crate::secret::ApiKey;
 
@@ -202,7 +204,11 @@ impl ElelemBuilder {
 
     /// Ignores `{PROVIDER}_API_KEY` environment variables and the default key
     /// directory (`~/.config/elelem/keys`): only keys given in code, or in a
-    /// directory set with [`ElelemBuilder::key_dir`], count.
+    /// directory set with [`ElelemBuilder::key_dir`], count. Plugins that find
+    /// their own credentials (Bedrock's AWS variables and profile files,
+    /// Azure's Entra ID token variable) read none either
+    /// ([`EnvAccess::without_credentials`]); without credentials they are
+    /// listed as unavailable.
     pub fn without_env_keys(mut self) -> Self {
         self.read_env = false;
         self
@@ -305,7 +311,18 @@ impl ElelemBuilder {
             timeout: self.timeout,
             max_response_bytes: self.max_response_bytes,
         };
-        Ok(ProviderSlot::Ready((plugin.build)(settings)?))
+        let Some(credentialed) = CredentialedPlugin::find(plugin.name) else {
+            return Ok(ProviderSlot::Ready((plugin.build)(settings)?));
+        };
+        let env = if self.read_env {
+            EnvAccess::process()
+        } else {
+            EnvAccess::without_credentials()
+        };
+        Ok(match (credentialed.build)(settings, env)? {
+            Configured::Ready(provider) => ProviderSlot::Ready(provider),
+            Configured::Missing { reason } => ProviderSlot::MissingCredentials { reason },
+        })
     }
 
     /// Loads the catalogue, resolves keys and builds every provider.
@@ -400,6 +417,12 @@ impl ElelemBuilder {
         let sink = self
             .sink
             .unwrap_or_else(|| Arc::new(InMemoryStatsSink::new()));
+        let accounting = Accounting::new(sink.clone(), Arc::new(budgets), first_call_id());
+        // A sink keeping records (a ledger) seeds the routing measurements, so a
+        // restarted process routes on what it measured before.
+        for record in sink.recent_records(&RecentQuery::for_routing()) {
+            accounting.performance.learn(&record);
+        }
         Ok(Elelem {
             inner: Arc::new(Inner {
                 gate: Arc::new(options.gate.gate()),
@@ -417,7 +440,7 @@ impl ElelemBuilder {
                     schemas: SchemaCache::new(),
                     json_fixer,
                 },
-                accounting: Accounting::new(sink, Arc::new(budgets), first_call_id()),
+                accounting,
             }),
         })
     }

@@ -186,6 +186,7 @@ pub(crate) fn record_hit(
         saved_cost: saved,
         stream_interrupted: false,
         cost_unknown: false,
+        time_to_first_token: None,
     });
 }
 

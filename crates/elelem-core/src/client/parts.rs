@@ -19,12 +19,31 @@ use crate::retry::RetryPolicy;
 use crate::types::ChatCompletion;
 
 /// A provider as the client holds it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) enum ProviderSlot {
     /// Ready to call.
     Ready(Arc<dyn Provider>),
     /// Its key is not set.
     MissingKey { env_var: Option<String> },
+    /// A plugin finding its own credentials found none: `reason` says what to set.
+    MissingCredentials { reason: String },
+}
+
+/// The reason credentials are missing stays out of `Debug`: it names the
+/// credential variables and files (the error of a call shows it).
+impl std::fmt::Debug for ProviderSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProviderSlot::Ready(provider) => f.debug_tuple("Ready").field(provider).finish(),
+            ProviderSlot::MissingKey { env_var } => f
+                .debug_struct("MissingKey")
+                .field("env_var", env_var)
+                .finish(),
+            ProviderSlot::MissingCredentials { .. } => {
+                f.debug_struct("MissingCredentials").finish_non_exhaustive()
+            }
+        }
+    }
 }
 
 /// The providers: each one's slot, base URL and key file.

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::builder::ElelemBuilder;
 use super::elelem::Elelem;
-use crate::cost::{CostSink, UsageRecord};
+use crate::cost::UsageRecord;
 use crate::routing::{ModelPerformance, Routing};
 
 impl ElelemBuilder {
@@ -52,7 +52,10 @@ impl Elelem {
 
     /// Feeds usage records measured elsewhere (read back from a ledger, or by
     /// another process) into [`Elelem::performance`], so routing starts from what
-    /// is already known. Cache hits are ignored.
+    /// is already known; their time to first token included. Cache hits are
+    /// ignored. (A client built with a ledger as its cost sink does this itself
+    /// with the ledger's recent rows, see
+    /// [`CostSink::recent_records`](crate::cost::CostSink::recent_records).)
     ///
     /// ```
     /// use std::time::{Duration, SystemTime};
@@ -66,6 +69,7 @@ impl Elelem {
     ///     duration: Duration::from_secs(1), outcome: AttemptOutcome::Success,
     ///     adjustments: Default::default(), cache_hit: false,
     ///     saved_cost: Default::default(), stream_interrupted: false, cost_unknown: false,
+    ///     time_to_first_token: None,
     /// };
     /// elelem.learn_performance([&record]);
     /// assert_eq!(elelem.performance()["groq:m"].tokens_per_second, Some(300.0));
@@ -73,7 +77,7 @@ impl Elelem {
     pub fn learn_performance<'a>(&self, records: impl IntoIterator<Item = &'a UsageRecord>) {
         let performance = &self.inner.accounting.performance;
         for record in records {
-            performance.record(record);
+            performance.learn(record);
         }
     }
 }

@@ -470,10 +470,14 @@ impl Operation for Streamed<'_> {
         finished: Finished<'_>,
     ) -> ChatStream {
         let model = &finished.target.model;
-        if let Some(settlement) = &finished.settlement {
-            // The attempt's send ends at the first chunk: its time to first token.
+        let mut settlement = finished.settlement;
+        if let Some(settlement) = &mut settlement {
+            // The attempt's send ends at the first chunk: its time to first token
+            // (noted now, and kept for the stream's usage record).
+            let first_token = settlement.started.elapsed();
             let performance = &self.inner.accounting.performance;
-            performance.first_token(&model.id, settlement.started.elapsed());
+            performance.first_token(&model.id, first_token);
+            settlement.first_token = Some(first_token);
         }
         let mut stream = ChatStream {
             chunks: answer.chunks,
@@ -492,7 +496,7 @@ impl Operation for Streamed<'_> {
                 cost: finished.cost,
                 interrupted: false,
             },
-            settlement: finished.settlement,
+            settlement,
             finished: false,
             json_mode: plan.request.is_json_mode(),
             span: tracing::Span::none(),

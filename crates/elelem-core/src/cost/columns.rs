@@ -11,6 +11,57 @@ use crate::money::Usd;
 
 const FEMTOS_PER_NANO: i128 = 1_000_000;
 
+/// The columns a usage record is read back from, in the order both ledgers'
+/// row readers take them.
+pub const RECORD_COLUMNS: &str = "id, time_unix_ns, call_id, attempt, model, provider, tags,
+    input_tokens, cached_input_tokens, output_tokens, reasoning_tokens,
+    input_cost_nano_usd, input_cost_femto_rem, output_cost_nano_usd, output_cost_femto_rem,
+    reasoning_cost_nano_usd, reasoning_cost_femto_rem, price_known, duration_ns,
+    outcome, retry_cause, temperature_reduced, response_format_removed, fallback_model_used,
+    cache_hit, saved_cost_nano_usd, saved_cost_femto_rem, stream_interrupted, next_candidate,
+    cost_unknown, json_repaired, json_fixed, time_to_first_token_ns";
+
+/// The query reading back the newest rows of each model ([`RECORD_COLUMNS`],
+/// newest first): rows written at or after `params[0]` (Unix nanoseconds), the
+/// newest `params[1]` of each model, the newest `params[2]` in all, cache hits
+/// (`not_cache_hit`: the dialect's test) left out.
+///
+/// ```
+/// let sql = elelem_core::cost::columns::recent_records_sql(["$1", "$2", "$3"], "NOT cache_hit");
+/// assert!(sql.contains("PARTITION BY model") && sql.ends_with("LIMIT $3"));
+/// ```
+pub fn recent_records_sql(params: [&str; 3], not_cache_hit: &str) -> String {
+    let [since, per_model, max_records] = params;
+    format!(
+        "SELECT {RECORD_COLUMNS} FROM (SELECT {RECORD_COLUMNS},
+            ROW_NUMBER() OVER (PARTITION BY model ORDER BY id DESC) AS newest
+        FROM usage WHERE time_unix_ns >= {since} AND {not_cache_hit}) AS recent
+        WHERE newest <= {per_model} ORDER BY id DESC LIMIT {max_records}"
+    )
+}
+
+/// A duration in whole nanoseconds, saturated to `i64`.
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(elelem_core::cost::columns::duration_nanos(Duration::from_millis(2)), 2_000_000);
+/// assert_eq!(elelem_core::cost::columns::duration_nanos(Duration::MAX), i64::MAX);
+/// ```
+pub fn duration_nanos(duration: Duration) -> i64 {
+    i64::try_from(duration.as_nanos()).unwrap_or(i64::MAX)
+}
+
+/// A duration stored by [`duration_nanos`] (negative: zero).
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(elelem_core::cost::columns::nanos_duration(2_000_000), Duration::from_millis(2));
+/// assert_eq!(elelem_core::cost::columns::nanos_duration(-1), Duration::ZERO);
+/// ```
+pub fn nanos_duration(nanos: i64) -> Duration {
+    Duration::from_nanos(u64::try_from(nanos).unwrap_or(0))
+}
+
 /// Splits an exact amount into whole nano-dollars (rounded down) and the femto
 /// remainder (0 to 999 999). Amounts beyond ±9.2 billion dollars, far beyond any
 /// single attempt, saturate.
@@ -94,6 +145,7 @@ pub fn from_unix_nanos(nanos: i64) -> SystemTime {
 ///     saved_cost: Default::default(),
 ///     stream_interrupted: false,
 ///     cost_unknown: false,
+///     time_to_first_token: None,
 /// };
 /// let key = record_key(&record);
 /// assert_eq!(key.len(), 32);
@@ -155,6 +207,14 @@ pub fn record_key(record: &UsageRecord) -> String {
     }
     hasher.update(record.duration.as_nanos().to_le_bytes());
     hasher.update(flags.map(u8::from));
+    // Flags added later are hashed only when set, so the keys of records
+    // without them are what they were.
+    if a.json_fixed {
+        hasher.update([1]);
+    }
+    if let Some(first_token) = record.time_to_first_token {
+        hasher.update(first_token.as_nanos().to_le_bytes());
+    }
     format!("{:032x}", hasher.0)
 }
 

@@ -82,6 +82,15 @@ impl CostSink for FanOutSink {
     fn stats(&self, query: &StatsQuery) -> Option<Stats> {
         self.sinks.iter().find_map(|sink| sink.stats(query))
     }
+
+    /// The records of the first sink that keeps any.
+    fn recent_records(&self, query: &super::RecentQuery) -> Vec<UsageRecord> {
+        self.sinks
+            .iter()
+            .map(|sink| sink.recent_records(query))
+            .find(|records| !records.is_empty())
+            .unwrap_or_default()
+    }
 }
 
 #[cfg(test)]
@@ -124,6 +133,7 @@ mod tests {
             saved_cost: Usd::ZERO,
             stream_interrupted: false,
             cost_unknown: false,
+            time_to_first_token: None,
         }
     }
 

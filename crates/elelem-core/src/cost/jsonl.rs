@@ -330,6 +330,7 @@ mod tests {
             saved_cost: Usd::ZERO,
             stream_interrupted: false,
             cost_unknown: false,
+            time_to_first_token: None,
         }
     }
 

@@ -193,6 +193,7 @@ mod tests {
             saved_cost: Usd::ZERO,
             stream_interrupted: false,
             cost_unknown: false,
+            time_to_first_token: None,
         }
     }
 
@@ -284,6 +285,7 @@ mod extension_tests {
             },
             stream_interrupted: interrupted,
             cost_unknown: false,
+            time_to_first_token: None,
         }
     }
 
@@ -340,6 +342,7 @@ mod query_tests {
             saved_cost: Usd::ZERO,
             stream_interrupted: false,
             cost_unknown: false,
+            time_to_first_token: None,
         }
     }
 

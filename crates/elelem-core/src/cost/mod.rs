@@ -6,6 +6,7 @@ pub mod columns;
 mod fanout;
 mod jsonl;
 mod memory;
+mod recent;
 mod record;
 #[cfg(feature = "test-support")]
 pub mod scripted;
@@ -18,6 +19,7 @@ pub use batched::{
 pub use fanout::FanOutSink;
 pub use jsonl::{JsonLinesError, JsonLinesSink};
 pub use memory::InMemoryStatsSink;
+pub use recent::{RecentQuery, RECENT_HORIZON, RECENT_MAX_RECORDS};
 pub use record::{Adjustments, AttemptOutcome, RetryCause, TokenCounts, UsageRecord};
 pub use sink::{CostSink, StatsQuery};
 pub use stats::{RetryAnalytics, Stats};

@@ -118,6 +118,26 @@ pub struct UsageRecord {
     /// stream cut before its usage). The budgets were charged its worst case;
     /// the tokens and cost here are what was known.
     pub cost_unknown: bool,
+    /// For a stream, how long the attempt took to its first chunk (from the
+    /// same start as `duration`); `None` for a plain answer. Routing's time to
+    /// first token is measured from it when records are read back from a
+    /// ledger. Serialized as `time_to_first_token_seconds`, only when set.
+    #[serde(
+        rename = "time_to_first_token_seconds",
+        serialize_with = "optional_seconds",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub time_to_first_token: Option<Duration>,
+}
+
+fn optional_seconds<S: serde::Serializer>(
+    duration: &Option<Duration>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match duration {
+        Some(duration) => serializer.serialize_some(&duration.as_secs_f64()),
+        None => serializer.serialize_none(),
+    }
 }
 
 fn unix_millis<S: serde::Serializer>(time: &SystemTime, serializer: S) -> Result<S::Ok, S::Error> {

@@ -73,6 +73,7 @@ pub fn simple(call_id: u64, tags: &[&str]) -> UsageRecord {
         saved_cost: Usd::ZERO,
         stream_interrupted: false,
         cost_unknown: false,
+        time_to_first_token: None,
     }
 }
 
@@ -173,8 +174,7 @@ pub fn scripted(n: usize, seed: u64) -> Vec<UsageRecord> {
                     fallback_model_used: rng.chance(5),
                     next_candidate: rng.chance(7),
                     json_repaired: rng.chance(6),
-                    // Not persisted by the ledgers yet, so not generated.
-                    json_fixed: false,
+                    json_fixed: rng.chance(9),
                 },
                 cache_hit,
                 saved_cost: if cache_hit || rng.chance(5) {
@@ -184,6 +184,9 @@ pub fn scripted(n: usize, seed: u64) -> Vec<UsageRecord> {
                 },
                 stream_interrupted: rng.chance(5),
                 cost_unknown: rng.chance(6),
+                time_to_first_token: rng
+                    .chance(30)
+                    .then(|| Duration::from_nanos(rng.below(2_000_000_000))),
             }
         })
         .collect()

@@ -76,6 +76,7 @@ impl StatsQuery {
     ///     saved_cost: Default::default(),
     ///     stream_interrupted: false,
     ///     cost_unknown: false,
+    ///     time_to_first_token: None,
     /// };
     /// assert!(StatsQuery::Provider("groq".into()).matches(&record));
     /// assert!(StatsQuery::Tag("billing".into()).matches(&record));
@@ -118,5 +119,17 @@ pub trait CostSink: Send + Sync + std::fmt::Debug {
     /// Answers a stats query, if this sink keeps stats.
     fn stats(&self, _query: &StatsQuery) -> Option<Stats> {
         None
+    }
+
+    /// The stored records `query` asks for (oldest first), if this sink keeps
+    /// records (the ledgers do): a client built with this sink seeds its
+    /// routing measurements from them. The default keeps none.
+    ///
+    /// ```
+    /// use elelem_core::cost::{CostSink, InMemoryStatsSink, RecentQuery};
+    /// assert!(InMemoryStatsSink::new().recent_records(&RecentQuery::for_routing()).is_empty());
+    /// ```
+    fn recent_records(&self, _query: &super::RecentQuery) -> Vec<UsageRecord> {
+        Vec::new()
     }
 }

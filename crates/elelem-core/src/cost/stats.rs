@@ -285,6 +285,7 @@ mod tests {
                 saved_cost: Usd::ZERO,
                 stream_interrupted: false,
                 cost_unknown: i % 10 == 0,
+                time_to_first_token: None,
             });
         }
         let stats = acc.stats();

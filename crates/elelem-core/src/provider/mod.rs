@@ -1,6 +1,7 @@
 //! The provider plugin contract: the [`Provider`] trait, what it is given and what it
 //! returns, and how a provider crate registers itself.
 
+mod credentials;
 mod embedding;
 mod error;
 mod liveness;
@@ -9,6 +10,7 @@ mod request;
 mod responses;
 mod wire;
 
+pub use credentials::{Configured, CredentialedPlugin, EnvAccess};
 pub use embedding::{EmbeddingReply, EmbeddingWireRequest};
 pub use error::{HttpError, ProviderError, ProviderErrorKind, MAX_ERROR_BODY_CHARS};
 pub use liveness::Liveness;

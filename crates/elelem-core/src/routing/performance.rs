@@ -61,6 +61,7 @@ impl Windows {
 ///     duration: Duration::from_secs(2), outcome: AttemptOutcome::Success,
 ///     adjustments: Default::default(), cache_hit: false,
 ///     saved_cost: Default::default(), stream_interrupted: false, cost_unknown: false,
+///     time_to_first_token: None,
 /// });
 /// let groq = &performance.report()["groq:m"];
 /// assert_eq!(groq.tokens_per_second, Some(100.0));
@@ -97,6 +98,40 @@ impl Performance {
         self.windows()
             .window(model)
             .add_first_token(after.as_secs_f64());
+    }
+
+    /// Learns from a record measured before (read back from a ledger, or by
+    /// another process): its sample, as [`CostSink::record`] takes it, and its
+    /// time to first token, which a live client notes when the stream's first
+    /// chunk arrives ([`Performance::first_token`]) rather than from the record.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use elelem_core::cost::{AttemptOutcome, TokenCounts, UsageRecord};
+    /// let p = elelem_core::routing::Performance::new();
+    /// p.learn(&UsageRecord {
+    ///     timestamp: SystemTime::now(), call_id: 1, attempt: 1,
+    ///     model: "p:m".into(), provider: "p".into(), tags: vec![].into(),
+    ///     tokens: TokenCounts { output: Some(100), ..Default::default() },
+    ///     cost: Default::default(), price_known: true,
+    ///     duration: Duration::from_secs(1), outcome: AttemptOutcome::Success,
+    ///     adjustments: Default::default(), cache_hit: false,
+    ///     saved_cost: Default::default(), stream_interrupted: false, cost_unknown: false,
+    ///     time_to_first_token: Some(Duration::from_millis(200)),
+    /// });
+    /// assert_eq!(p.of("p:m").first_token_p50, Some(Duration::from_millis(200)));
+    /// assert_eq!(p.of("p:m").tokens_per_second, Some(100.0));
+    /// ```
+    pub fn learn(&self, record: &UsageRecord) {
+        let Some(sample) = sample_of(record) else {
+            return;
+        };
+        let mut windows = self.windows();
+        let window = windows.window(&record.model);
+        window.add(sample);
+        if let Some(first) = record.time_to_first_token {
+            window.add_first_token(first.as_secs_f64());
+        }
     }
 
     /// What was measured of `model` (empty when nothing was).
@@ -186,6 +221,7 @@ mod tests {
             saved_cost: Default::default(),
             stream_interrupted: false,
             cost_unknown: false,
+            time_to_first_token: None,
         }
     }
 
@@ -202,6 +238,24 @@ mod tests {
         assert_eq!((m.samples, m.errors), (2, 1));
         assert_eq!(m.tokens_per_second, Some(50.0));
         assert_eq!(m.latency_p95, Some(Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn a_records_first_token_counts_when_learned_not_when_recorded_live() {
+        let p = Performance::new();
+        let mut streamed = record("p:m", 1.0, 10, true);
+        streamed.time_to_first_token = Some(Duration::from_millis(300));
+        // Live, the stream noted its first chunk itself: not counted twice.
+        p.record(&streamed);
+        assert_eq!(p.of("p:m").first_token_p50, None);
+        p.learn(&streamed);
+        let m = p.of("p:m");
+        assert_eq!(m.first_token_p50, Some(Duration::from_millis(300)));
+        assert_eq!(m.samples, 2);
+        let mut hit = streamed.clone();
+        hit.cache_hit = true;
+        p.learn(&hit);
+        assert_eq!(p.of("p:m").samples, 2);
     }
 
     #[test]

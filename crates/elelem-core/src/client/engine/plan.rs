@@ -298,6 +298,10 @@ pub(crate) fn target(inner: &Inner, id: &str) -> Result<Target, ElelemError> {
             env_var: env_var.clone(),
             key_file: inner.providers.key_file(provider_name),
         }),
+        ProviderSlot::MissingCredentials { reason } => Err(ElelemError::MissingCredentials {
+            provider: provider_name.to_owned(),
+            reason: reason.clone(),
+        }),
     }
 }
 

@@ -3,7 +3,7 @@
 //! one), for plain answers and stream settlements alike.
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::plan::Target;
 use crate::budget::Reservation;
@@ -89,6 +89,9 @@ pub(crate) struct AttemptRecord<'a> {
     pub stream_interrupted: bool,
     /// The attempt's outcome is unknown (see [`UsageRecord::cost_unknown`]).
     pub cost_unknown: bool,
+    /// A stream's time to its first chunk (see
+    /// [`UsageRecord::time_to_first_token`]).
+    pub first_token: Option<Duration>,
 }
 
 impl Ledger {
@@ -121,6 +124,7 @@ impl Ledger {
             saved_cost: Usd::ZERO,
             stream_interrupted: record.stream_interrupted,
             cost_unknown: record.cost_unknown,
+            time_to_first_token: record.first_token,
         });
         (cost.total(), now)
     }
@@ -134,6 +138,8 @@ pub(crate) struct Settlement {
     pub target: Target,
     pub started: Instant,
     pub reservation: Option<Reservation>,
+    /// When the stream's first chunk came, measured from `started`.
+    pub first_token: Option<Duration>,
 }
 
 impl Settlement {
@@ -161,6 +167,7 @@ impl Settlement {
             adjustments: Adjustments::default(),
             stream_interrupted: interrupted,
             cost_unknown,
+            first_token: self.first_token,
         });
         settle_or_charge_worst(self.reservation.take(), cost, cost_unknown);
         cost

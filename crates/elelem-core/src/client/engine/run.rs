@@ -269,6 +269,7 @@ pub(crate) async fn run<O: Operation>(
                             target: at.current.clone(),
                             started: at.since,
                             reservation: reservation.take(),
+                            first_token: None,
                         })
                     } else {
                         let (cost, _) = plan.ledger.write(AttemptRecord {
@@ -284,6 +285,7 @@ pub(crate) async fn run<O: Operation>(
                             },
                             stream_interrupted: false,
                             cost_unknown: false,
+                            first_token: None,
                         });
                         settle_or_charge_worst(reservation.take(), cost, false);
                         at.cost += cost + fixed_cost.unwrap_or(Usd::ZERO);
@@ -367,6 +369,7 @@ pub(crate) async fn run<O: Operation>(
             adjustments,
             stream_interrupted: false,
             cost_unknown,
+            first_token: None,
         });
         settle_or_charge_worst(reservation.take(), cost, cost_unknown);
         at.since = now;

@@ -1,6 +1,6 @@
 //! [`BatchBackend`]: where a [`BatchedSink`](super::BatchedSink) writes its batches.
 
-use crate::cost::{Stats, StatsQuery, UsageRecord};
+use crate::cost::{RecentQuery, Stats, StatsQuery, UsageRecord};
 
 use super::BatchError;
 
@@ -55,5 +55,11 @@ pub trait BatchBackend: 'static {
     /// `Ok(None)` (the default) when this backend cannot answer it.
     fn records(&mut self, _query: &StatsQuery) -> Result<Option<Vec<UsageRecord>>, Self::Error> {
         Ok(None)
+    }
+
+    /// The most recent stored records `query` asks for, oldest first (what a
+    /// client seeds its routing measurements from). None by default.
+    fn recent(&mut self, _query: &RecentQuery) -> Result<Vec<UsageRecord>, Self::Error> {
+        Ok(Vec::new())
     }
 }

@@ -63,6 +63,7 @@
 //!     saved_cost: Default::default(),
 //!     stream_interrupted: false,
 //!     cost_unknown: false,
+//!     time_to_first_token: None,
 //! };
 //! sink.record(&record); // queued, not yet written
 //! assert_eq!(sink.stats(&StatsQuery::All).unwrap().total_calls, 1); // writes first

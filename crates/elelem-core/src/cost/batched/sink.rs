@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::cost::{CostSink, Stats, StatsQuery, UsageRecord};
+use crate::cost::{CostSink, RecentQuery, Stats, StatsQuery, UsageRecord};
 
 use super::queue::QueueBound;
 use super::writer::{self, Command, Reply};
@@ -258,6 +258,23 @@ impl<B: BatchBackend> BatchedSink<B> {
         self.ask(|ack| Command::Records(query.clone(), ack))
     }
 
+    /// The most recent stored records `query` asks for, from the backend, after
+    /// writing what is queued (empty when the backend keeps none).
+    ///
+    /// ```
+    /// use elelem_core::cost::{BatchBackend, BatchError, BatchOptions, BatchedSink, RecentQuery, UsageRecord};
+    /// # struct Discard;
+    /// # impl BatchBackend for Discard {
+    /// #     type Error = BatchError;
+    /// #     fn write(&mut self, _: &[UsageRecord]) -> Result<(), BatchError> { Ok(()) }
+    /// # }
+    /// let sink = BatchedSink::new(Discard, BatchOptions::default()).unwrap();
+    /// assert!(sink.recent(&RecentQuery::for_routing()).unwrap().is_empty());
+    /// ```
+    pub fn recent(&self, query: &RecentQuery) -> Result<Vec<UsageRecord>, B::Error> {
+        self.ask(|ack| Command::Recent(query.clone(), ack))
+    }
+
     /// Records not stored: received after the sink was closed, or while the
     /// queue was full ([`BatchOptions::max_queued`]).
     ///
@@ -299,6 +316,13 @@ impl<B: BatchBackend> CostSink for BatchedSink<B> {
                 None
             }
         }
+    }
+
+    fn recent_records(&self, query: &RecentQuery) -> Vec<UsageRecord> {
+        self.recent(query).unwrap_or_else(|error| {
+            tracing::warn!(sink = B::NAME, %error, "reading recent records failed");
+            Vec::new()
+        })
     }
 }
 

@@ -3,7 +3,7 @@
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::time::{Duration, Instant};
 
-use crate::cost::{Stats, StatsQuery, UsageRecord};
+use crate::cost::{RecentQuery, Stats, StatsQuery, UsageRecord};
 
 use super::queue::QueueBound;
 use super::BatchBackend;
@@ -21,6 +21,8 @@ pub(super) enum Command<E> {
     Stats(StatsQuery, Reply<Option<Stats>, E>),
     /// Write the queued records, then read records back.
     Records(StatsQuery, Reply<Option<Vec<UsageRecord>>, E>),
+    /// Write the queued records, then read the most recent back.
+    Recent(RecentQuery, Reply<Vec<UsageRecord>, E>),
     /// Write the queued records and stop.
     Close(Reply<(), E>),
 }
@@ -91,6 +93,10 @@ impl<B: BatchBackend> Writer<'_, B> {
             }
             Command::Records(query, ack) => {
                 let answer = self.write().and_then(|()| self.backend.records(&query));
+                let _ = ack.send(answer);
+            }
+            Command::Recent(query, ack) => {
+                let answer = self.write().and_then(|()| self.backend.recent(&query));
                 let _ = ack.send(answer);
             }
             Command::Close(ack) => {

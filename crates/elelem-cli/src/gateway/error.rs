@@ -106,7 +106,7 @@ impl ApiError {
             E::BudgetStore { .. } => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "server_error", message)
             }
-            E::MissingApiKey { .. } => ApiError::new(
+            E::MissingApiKey { .. } | E::MissingCredentials { .. } => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "server_error",
                 format!("the gateway is not configured for this provider: {message}"),
@@ -232,6 +232,18 @@ mod tests {
             ApiError::from_provider(&missing, "x".into()).status,
             StatusCode::BAD_GATEWAY
         );
+    }
+
+    #[test]
+    fn a_provider_without_credentials_is_the_gateways_configuration_not_a_500() {
+        let error = ElelemError::MissingCredentials {
+            provider: "bedrock".into(),
+            reason: "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY".into(),
+        };
+        let api = ApiError::from_elelem(&error);
+        assert_eq!(api.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(api.body()["error"]["code"], "provider_not_configured");
+        assert!(api.message.contains("AWS_ACCESS_KEY_ID"), "{}", api.message);
     }
 
     #[test]

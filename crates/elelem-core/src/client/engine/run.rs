@@ -14,7 +14,7 @@ use crate::budget::{worst_case, Reservation};
 use crate::client::elelem::Inner;
 use crate::client::parts::LastResponse;
 use crate::client::prepare::AttemptParams;
-use crate::client::spans;
+use crate::client::spans::{self, SpanOutcome};
 use crate::cost::{Adjustments, AttemptOutcome};
 use crate::error::{AttemptError, AttemptProblem, ElelemError};
 use crate::json::retry_feedback;
@@ -415,6 +415,27 @@ pub(crate) async fn run<O: Operation>(
             Step::Fail | Step::NextCandidate { .. } => {
                 return Err(failed(plan, at, refused.problem, is_json_problem));
             }
+        }
+    }
+}
+
+/// Runs `op` as [`run`] does, inside the call's span, and leaves the outcome on
+/// the span: the error, or what the output records of itself ([`SpanOutcome`]).
+pub(crate) async fn run_in_span<O: Operation>(
+    inner: &Inner,
+    plan: &mut CallPlan,
+    first: Target,
+    op: &O,
+) -> Result<O::Output, ElelemError>
+where
+    O::Output: SpanOutcome,
+{
+    let span = plan.span.clone();
+    match run(inner, plan, first, op).instrument(span.clone()).await {
+        Ok(output) => Ok(output.in_span(span)),
+        Err(error) => {
+            spans::record_error(&span, &error);
+            Err(error)
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::budget::Budgets;
 use crate::catalogue::{CatalogueSources, ProviderEntry};
 use crate::cost::{CostSink, InMemoryStatsSink};
 use crate::error::ElelemError;
-use crate::json::SchemaCache;
+use crate::json::{InstructionCache, SchemaCache};
 use crate::presets::Presets;
 use crate::provider::{Provider, ProviderPlugin, ProviderSettings};
 use crate::retry::{DefaultRetryPolicy, RetryPolicy};
@@ -415,6 +415,7 @@ impl ElelemBuilder {
                     stream_idle_timeout: self.stream_idle_timeout,
                     context_check: !options.skip_context_check,
                     schemas: SchemaCache::new(),
+                    instructions: InstructionCache::default(),
                     json_fixer,
                 },
                 accounting: Accounting::new(sink, Arc::new(budgets), first_call_id()),

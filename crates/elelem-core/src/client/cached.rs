@@ -52,11 +52,7 @@ impl CacheSlot {
 
     /// The slot under `key()` in the client's cache, used as `mode` says; `None`
     /// (and `key` not called) when the client has no cache or `mode` ignores it.
-    pub fn keyed(
-        inner: &Inner,
-        mode: CacheMode,
-        key: impl FnOnce() -> CacheKey,
-    ) -> Option<Self> {
+    pub fn keyed(inner: &Inner, mode: CacheMode, key: impl FnOnce() -> CacheKey) -> Option<Self> {
         if mode == CacheMode::Ignore {
             return None;
         }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::budget::Budgets;
 use crate::cost::CostSink;
-use crate::json::SchemaCache;
+use crate::json::{InstructionCache, SchemaCache};
 use crate::keys::key_file;
 use crate::provider::Provider;
 use crate::retry::RetryPolicy;
@@ -69,6 +69,8 @@ pub(crate) struct Policy {
     pub context_check: bool,
     /// Compiled JSON schemas.
     pub schemas: SchemaCache,
+    /// The JSON instructions of the latest schemas.
+    pub instructions: InstructionCache,
     /// The model asked to fix broken JSON answers (`json_fixer.rs`).
     pub json_fixer: Option<String>,
 }

@@ -102,7 +102,7 @@ pub(super) fn body(
             if let Some(json) = &plan.instruction {
                 instructions = Some(match instructions {
                     Some(own) => format!("{own}\n\n{json}"),
-                    None => json.clone(),
+                    None => json.to_string(),
                 });
             }
         }

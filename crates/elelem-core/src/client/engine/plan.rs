@@ -50,7 +50,7 @@ pub(crate) enum Entry {
 pub(crate) struct CallPlan {
     pub request: ChatRequest,
     /// The JSON instruction added to the prompt, in JSON mode.
-    pub instruction: Option<String>,
+    pub instruction: Option<Arc<str>>,
     pub validator: Option<Arc<Validator>>,
     /// The call id, tags and sink every record of the call goes to.
     pub ledger: Ledger,
@@ -84,7 +84,7 @@ impl CallPlan {
         let validator = validator_of(inner, &request)?;
         let instruction = request
             .is_json_mode()
-            .then(|| crate::json::structured_instruction(&request));
+            .then(|| inner.policy.instructions.instruction(&request));
         let estimate = PromptEstimate::default();
         let (first, fallbacks, candidates) =
             if is_virtual(&request.model) && matches!(entry, Entry::Chat | Entry::Stream) {

@@ -385,6 +385,7 @@ impl ElelemBuilder {
             slots: providers,
             endpoints,
             key_dir: options.key_dir(self.read_env),
+            fallbacks: Default::default(),
         };
         let json_fixer = options.json_fixer.clone();
         if let Some(fixer) = &json_fixer {

@@ -93,7 +93,7 @@ fn pipeline(c: &mut Criterion) {
         .provider("bench", Arc::new(Instant(completion)))
         .models_toml(
             "bench",
-            "[provider]\nname = \"bench\"\nbase_url = \"memory://\"\n[[models]]\nid = \"bench:m\"\nprice = { input = \"0.15\", output = \"0.60\", cached_input = \"0.075\" }\n",
+            "[provider]\nname = \"bench\"\nbase_url = \"memory://\"\n[[models]]\nid = \"bench:m\"\nprice = { input = \"0.15\", output = \"0.60\", cached_input = \"0.075\" }\n[[models]]\nid = \"bench:gpt-4.1-mini\"\nprice = { input = \"0.15\", output = \"0.60\", cached_input = \"0.075\" }\n",
         )
         .build()
         .unwrap();
@@ -114,6 +114,15 @@ fn pipeline(c: &mut Criterion) {
     .tags(["bench"]);
     c.bench_function("pipeline/json_call_overhead", |b| {
         b.iter(|| runtime.block_on(elelem.create_chat_completion(black_box(request.clone()))))
+    });
+    // A model whose prompt tiktoken counts (o200k_base): the call must not tokenize
+    // the prompt when no rate limit or budget needs it (that was 300k instructions).
+    let tokenized = ChatRequest {
+        model: "bench:gpt-4.1-mini".into(),
+        ..request.clone()
+    };
+    c.bench_function("pipeline/json_call_overhead_tiktoken_model", |b| {
+        b.iter(|| runtime.block_on(elelem.create_chat_completion(black_box(tokenized.clone()))))
     });
 }
 

@@ -198,28 +198,57 @@ pub struct TokenEstimate {
 /// tokens per image.
 fn message_parts(message: &Message) -> (String, u64) {
     let (text, images) = message_text(message);
-    let overhead =
-        PER_MESSAGE + images * PER_IMAGE + u64::from(message.extra.contains_key("name")) * PER_NAME;
-    (text, overhead)
+    (text, overhead_with(message, images))
+}
+
+/// The chat format's tokens around a message with `images` images.
+fn overhead_with(message: &Message, images: u64) -> u64 {
+    PER_MESSAGE + images * PER_IMAGE + u64::from(message.extra.contains_key("name")) * PER_NAME
 }
 
 /// The text of one message (its other fields as JSON) and its number of images.
 fn message_text(message: &Message) -> (String, u64) {
     let mut text = String::new();
+    let images = write_message_text(message, &mut text);
+    (text, images)
+}
+
+/// The length in bytes of [`message_parts`]'s text, counted without writing it,
+/// and the overhead.
+fn message_parts_len(message: &Message) -> (u64, u64) {
+    let mut len = ByteCount(0);
+    let images = write_message_text(message, &mut len);
+    (len.0, overhead_with(message, images))
+}
+
+/// A [`fmt::Write`](std::fmt::Write) that only counts the bytes written to it.
+struct ByteCount(u64);
+
+impl std::fmt::Write for ByteCount {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0 += s.len() as u64;
+        Ok(())
+    }
+}
+
+/// Writes the text of one message (its other fields as JSON) to `out`; returns
+/// its number of images.
+fn write_message_text(message: &Message, out: &mut impl std::fmt::Write) -> u64 {
+    // Writing to a `String` or a `ByteCount` never fails.
     let mut images = 0;
     match &message.content {
-        Some(Content::Text(t)) => text.push_str(t),
+        Some(Content::Text(t)) => _ = out.write_str(t),
         Some(Content::Parts(parts)) => {
             for part in parts {
                 match part.get("text").and_then(Value::as_str) {
                     Some(t) => {
-                        text.push_str(t);
-                        text.push('\n');
+                        _ = out.write_str(t);
+                        _ = out.write_char('\n');
                     }
                     None if part.get("type").and_then(Value::as_str) == Some("image_url") => {
                         images += 1
                     }
-                    None => text.push_str(&part.to_string()),
+                    None => _ = write!(out, "{part}"),
                 }
             }
         }
@@ -230,11 +259,11 @@ fn message_text(message: &Message) -> (String, u64) {
             continue;
         }
         match value {
-            Value::String(s) => text.push_str(s),
-            other => text.push_str(&other.to_string()),
+            Value::String(s) => _ = out.write_str(s),
+            other => _ = write!(out, "{other}"),
         }
     }
-    (text, images)
+    images
 }
 
 /// The most tokens one image can be billed as by `upstream`'s provider, from the
@@ -345,19 +374,19 @@ pub(crate) fn check_context_window(
         return Ok(());
     };
     let output = max_tokens.map_or(0, u64::from);
-    let instruction_message = instruction.map(Message::system);
-    let all = || messages.iter().chain(instruction_message.iter());
-    let upper_bound: u64 = all()
+    // Every byte a token, and the instruction as one more system message.
+    let upper_bound: u64 = messages
+        .iter()
         .map(|m| {
-            let (text, overhead) = message_parts(m);
-            text.len() as u64
-                + overhead
+            let (len, overhead) = message_parts_len(m);
+            len + overhead
                 + PER_NAME
                 + m.extra
                     .get("name")
                     .map_or(0, |n| n.to_string().len() as u64)
         })
         .sum::<u64>()
+        + instruction.map_or(0, |i| i.len() as u64 + PER_MESSAGE + PER_NAME)
         + REPLY_PRIMING;
     if upper_bound.saturating_add(output) <= window {
         return Ok(());

@@ -38,8 +38,8 @@ use crate::{HttpClient, Quirks};
 #[derive(Debug, Clone)]
 pub struct OpenAiCompatible {
     client: HttpClient,
-    /// Checked to be a URL once, at construction.
-    chat_url: String,
+    /// Parsed once, at construction (not on every call).
+    chat_url: reqwest::Url,
     quirks: Arc<dyn Quirks>,
 }
 
@@ -58,7 +58,7 @@ impl OpenAiCompatible {
         })?;
         Ok(OpenAiCompatible {
             client,
-            chat_url: chat_url.into(),
+            chat_url,
             quirks,
         })
     }
@@ -89,7 +89,7 @@ impl OpenAiCompatible {
 
     /// The chat completions URL.
     pub fn chat_url(&self) -> &str {
-        &self.chat_url
+        self.chat_url.as_str()
     }
 
     /// The quirks in use.
@@ -109,13 +109,16 @@ impl OpenAiCompatible {
         url: String,
         request: &WireRequest,
     ) -> Result<HttpRequest, ProviderError> {
-        HttpRequest::json(url, request).map_err(|e| {
-            ProviderError::invalid_body(
-                self.client.name(),
-                format!("cannot encode the request: {e}"),
-                "",
-            )
-        })
+        HttpRequest::json(url, request).map_err(|e| self.unencodable(e))
+    }
+
+    /// The error of a request that cannot be serialized.
+    fn unencodable(&self, error: serde_json::Error) -> ProviderError {
+        ProviderError::invalid_body(
+            self.client.name(),
+            format!("cannot encode the request: {error}"),
+            "",
+        )
     }
 }
 
@@ -176,7 +179,7 @@ impl Mapping for OpenAiCompatible {
                 body.stream_options = Some(serde_json::json!({"include_usage": true}));
             }
         }
-        self.post(self.chat_url.clone(), &body)
+        HttpRequest::json_to(&self.chat_url, &body).map_err(|e| self.unencodable(e))
     }
 
     /// The completion as decoded, with the quirks' usage corrections; the body

@@ -17,13 +17,26 @@ use elelem_core::{ChatCompletion, ModelList, Usage, Usd};
 use crate::{decode_stream, Framing, HttpClient, HttpReply, RecordMapper};
 
 /// One HTTP request to send: a JSON `POST` of `body` to `url`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct HttpRequest {
     /// Where to send it.
     pub url: String,
     /// The serialized JSON body.
     pub body: Vec<u8>,
+    /// `url` as its mapping parsed it once ([`HttpRequest::json_to`]): sent as is
+    /// while it still says `url`, which saves parsing the URL on every call.
+    parsed: Option<reqwest::Url>,
 }
+
+/// Two requests are equal when they send the same body to the same URL (parsed
+/// once or not).
+impl PartialEq for HttpRequest {
+    fn eq(&self, other: &Self) -> bool {
+        self.url == other.url && self.body == other.body
+    }
+}
+
+impl Eq for HttpRequest {}
 
 impl HttpRequest {
     /// A request posting `body` as JSON.
@@ -39,7 +52,35 @@ impl HttpRequest {
         Ok(HttpRequest {
             url: url.into(),
             body: serde_json::to_vec(body)?,
+            parsed: None,
         })
+    }
+
+    /// A request posting `body` as JSON to a URL the mapping parsed once (at
+    /// construction): the client sends it without parsing it again.
+    ///
+    /// ```
+    /// let url = reqwest::Url::parse("http://127.0.0.1:9/x").unwrap();
+    /// let request = elelem_transport::HttpRequest::json_to(&url, &serde_json::json!({"a": 1})).unwrap();
+    /// assert_eq!(request.url, "http://127.0.0.1:9/x");
+    /// assert_eq!(request, elelem_transport::HttpRequest::json(url.as_str(), &serde_json::json!({"a": 1})).unwrap());
+    /// ```
+    pub fn json_to<T: Serialize + ?Sized>(
+        url: &reqwest::Url,
+        body: &T,
+    ) -> Result<HttpRequest, serde_json::Error> {
+        Ok(HttpRequest {
+            url: url.as_str().to_owned(),
+            body: serde_json::to_vec(body)?,
+            parsed: Some(url.clone()),
+        })
+    }
+
+    /// The body, and the parsed URL when it still says `url` (a mapping may have
+    /// changed `url` after building the request).
+    fn into_parts(self) -> (String, Vec<u8>, Option<reqwest::Url>) {
+        let parsed = self.parsed.filter(|parsed| parsed.as_str() == self.url);
+        (self.url, self.body, parsed)
     }
 }
 
@@ -225,11 +266,12 @@ impl<M: Mapping> Mapped<M> {
     async fn send(&self, http: HttpRequest) -> Result<HttpReply, ProviderError> {
         let mapping = &self.0;
         let signed = mapping.request_headers(&http)?;
-        mapping
-            .client()
-            .post_bytes_with(http.url.as_str(), http.body, &signed)
-            .await
-            .map_err(|e| mapping.error(e))
+        let client = mapping.client();
+        let sent = match http.into_parts() {
+            (_, body, Some(parsed)) => client.post_bytes_with(parsed, body, &signed).await,
+            (url, body, None) => client.post_bytes_with(url.as_str(), body, &signed).await,
+        };
+        sent.map_err(|e| mapping.error(e))
     }
 }
 
@@ -251,11 +293,16 @@ impl<M: Mapping> Provider for Mapped<M> {
         let mapping = &self.0;
         let http = mapping.chat_request_owned(request, true)?;
         let signed = mapping.request_headers(&http)?;
-        let opened = mapping
-            .client()
-            .post_bytes_stream_with(http.url.as_str(), http.body, &signed)
-            .await
-            .map_err(|e| mapping.error(e))?;
+        let client = mapping.client();
+        let opened = match http.into_parts() {
+            (_, body, Some(parsed)) => client.post_bytes_stream_with(parsed, body, &signed).await,
+            (url, body, None) => {
+                client
+                    .post_bytes_stream_with(url.as_str(), body, &signed)
+                    .await
+            }
+        };
+        let opened = opened.map_err(|e| mapping.error(e))?;
         let (framing, records) = mapping.stream();
         Ok(decode_stream(opened, framing, records))
     }

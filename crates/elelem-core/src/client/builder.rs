@@ -11,7 +11,7 @@ use crate::budget::Budgets;
 use crate::catalogue::{CatalogueSources, ProviderEntry};
 use crate::cost::{CostSink, InMemoryStatsSink, RecentQuery};
 use crate::error::ElelemError;
-use crate::json::SchemaCache;
+use crate::json::{InstructionCache, SchemaCache};
 use crate::presets::Presets;
 use crate::provider::{
     Configured, CredentialedPlugin, EnvAccess, Provider, ProviderPlugin, ProviderSettings,
@@ -402,6 +402,7 @@ impl ElelemBuilder {
             slots: providers,
             endpoints,
             key_dir: options.key_dir(self.read_env),
+            fallbacks: Default::default(),
         };
         let json_fixer = options.json_fixer.clone();
         if let Some(fixer) = &json_fixer {
@@ -438,6 +439,7 @@ impl ElelemBuilder {
                     stream_idle_timeout: self.stream_idle_timeout,
                     context_check: !options.skip_context_check,
                     schemas: SchemaCache::new(),
+                    instructions: InstructionCache::default(),
                     json_fixer,
                 },
                 accounting,

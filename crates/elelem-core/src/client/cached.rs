@@ -37,29 +37,28 @@ pub(crate) struct CacheSlot {
 
 impl CacheSlot {
     /// The slot of `request` going first to `model`; `None` when the client has no
-    /// cache or the request ignores it.
+    /// cache or the request ignores it (then no key is computed: the key is a
+    /// whole wire body, serialized and hashed).
     pub fn new(
         inner: &Inner,
         request: &ChatRequest,
         model: &ModelEntry,
         instruction: Option<&str>,
     ) -> Option<Self> {
-        CacheSlot::keyed(
-            inner,
-            key_of(inner, request, model, instruction),
-            request.cache,
-        )
+        CacheSlot::keyed(inner, request.cache, || {
+            key_of(inner, request, model, instruction)
+        })
     }
 
-    /// The slot under `key` in the client's cache, used as `mode` says; `None`
-    /// when the client has no cache or `mode` ignores it.
-    pub fn keyed(inner: &Inner, key: CacheKey, mode: CacheMode) -> Option<Self> {
+    /// The slot under `key()` in the client's cache, used as `mode` says; `None`
+    /// (and `key` not called) when the client has no cache or `mode` ignores it.
+    pub fn keyed(inner: &Inner, mode: CacheMode, key: impl FnOnce() -> CacheKey) -> Option<Self> {
         if mode == CacheMode::Ignore {
             return None;
         }
         Some(CacheSlot {
             cache: inner.cache.clone()?,
-            key,
+            key: key(),
             mode,
             claim: Mutex::new(None),
         })

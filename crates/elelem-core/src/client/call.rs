@@ -3,7 +3,6 @@
 //! cache around it.
 
 use async_trait::async_trait;
-use tracing::Instrument;
 
 use super::answer::{self, Answer, Rejection};
 use super::checks;
@@ -12,7 +11,6 @@ use super::engine::{self, CallPlan, Entry, Finished, Fixed, Operation, Refused, 
 use super::json_fixer::fix_json;
 use super::parts::LastResponse;
 use super::prepare::{wire_body, AttemptParams};
-use super::spans;
 use crate::cost::Adjustments;
 use crate::error::{AttemptProblem, ElelemError};
 use crate::provider::{ProviderError, ProviderResponse, WireRequest};
@@ -41,14 +39,10 @@ async fn run_chat(
     fixes: bool,
 ) -> Result<ChatCompletion, ElelemError> {
     let (mut plan, first) = CallPlan::new(inner, request, Entry::Chat)?;
-    let span = plan.span.clone();
     if let Some(hit) = plan.cached_answer(inner, &first).await {
         return Ok(hit);
     }
-    let result = engine::run(inner, &mut plan, first, &Chat { inner, fixes })
-        .instrument(span.clone())
-        .await;
-    spans::record_result(&span, &result);
+    let result = engine::run_in_span(inner, &mut plan, first, &Chat { inner, fixes }).await;
     if let (Some(cache), Ok(completion)) = (&plan.cache, &result) {
         cache.store(completion).await;
     }

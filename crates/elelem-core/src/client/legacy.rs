@@ -3,12 +3,10 @@
 
 use async_trait::async_trait;
 use serde_json::Value;
-use tracing::Instrument;
 
 use super::elelem::{Inner, ProviderSlot};
 use super::engine::{self, CallPlan, Entry, Finished, Operation, Refused, Target};
 use super::prepare::AttemptParams;
-use super::spans;
 use crate::error::{AttemptProblem, ElelemError};
 use crate::provider::{ProviderError, TextCompletionResponse, WireRequest};
 use crate::types::{ChatRequest, CompletionRequest, Message, ModelList, TextCompletion, Usage};
@@ -30,12 +28,7 @@ pub(crate) async fn complete(
     planned.temperature = request.temperature;
     planned.tags = request.tags.clone();
     let (mut plan, first) = CallPlan::new(inner, planned, Entry::Completion)?;
-    let span = plan.span.clone();
-    let result = engine::run(inner, &mut plan, first, &Legacy { request: &request })
-        .instrument(span.clone())
-        .await;
-    spans::record_result(&span, &result);
-    result
+    engine::run_in_span(inner, &mut plan, first, &Legacy { request: &request }).await
 }
 
 /// A legacy completion.

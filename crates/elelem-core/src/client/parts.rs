@@ -11,8 +11,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::budget::Budgets;
+use crate::client::engine::Target;
 use crate::cost::CostSink;
-use crate::json::SchemaCache;
+use crate::json::{InstructionCache, SchemaCache};
 use crate::keys::key_file;
 use crate::provider::Provider;
 use crate::retry::RetryPolicy;
@@ -54,6 +55,58 @@ pub(crate) struct Providers {
     pub endpoints: BTreeMap<String, String>,
     /// Where key files were looked for (`None`: they were not).
     pub key_dir: Option<PathBuf>,
+    /// Each provider's fallback model as resolved on first use (the catalogue
+    /// and the providers never change once the client is built).
+    pub fallbacks: FallbackTargets,
+}
+
+/// A provider's fallback model id and its target, `None` when the provider has
+/// none or it is not callable; resolved once per provider.
+#[derive(Default)]
+pub(crate) struct FallbackTargets(Mutex<HashMap<String, Option<(String, Target)>>>);
+
+/// The providers and their fallback model ids.
+impl std::fmt::Debug for FallbackTargets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let known = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        f.debug_map()
+            .entries(
+                known
+                    .iter()
+                    .map(|(provider, fallback)| (provider, fallback.as_ref().map(|(id, _)| id))),
+            )
+            .finish()
+    }
+}
+
+impl FallbackTargets {
+    /// The fallback of `provider` for a call to model `current` (none when it is
+    /// `current` itself), resolved by `resolve` on first use.
+    pub fn fallback(
+        &self,
+        provider: &str,
+        current: &str,
+        resolve: impl FnOnce() -> Option<(String, Target)>,
+    ) -> Option<Target> {
+        let unless_current =
+            |(id, target): &(String, Target)| (id != current).then(|| target.clone());
+        if let Some(known) = self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(provider)
+        {
+            return known.as_ref().and_then(unless_current);
+        }
+        // Resolved without holding the lock; two first calls may both resolve it.
+        let resolved = resolve();
+        let fallback = resolved.as_ref().and_then(unless_current);
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(provider.to_owned(), resolved);
+        fallback
+    }
 }
 
 impl Providers {
@@ -88,6 +141,8 @@ pub(crate) struct Policy {
     pub context_check: bool,
     /// Compiled JSON schemas.
     pub schemas: SchemaCache,
+    /// The JSON instructions of the latest schemas.
+    pub instructions: InstructionCache,
     /// The model asked to fix broken JSON answers (`json_fixer.rs`).
     pub json_fixer: Option<String>,
 }

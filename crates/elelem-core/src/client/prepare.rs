@@ -45,12 +45,12 @@ fn messages_with_instruction(
     if let Some(instruction) = instruction {
         match out.iter_mut().find(|m| m.role == Role::System) {
             Some(system) => {
-                let text = system.text();
-                let joined = if text.is_empty() {
-                    instruction.to_owned()
-                } else {
-                    format!("{text}\n\n{instruction}")
-                };
+                let mut joined = system.text();
+                if !joined.is_empty() {
+                    joined.reserve(2 + instruction.len());
+                    joined.push_str("\n\n");
+                }
+                joined.push_str(instruction);
                 system.content = Some(Content::Text(joined));
             }
             None => out.insert(0, Message::system(instruction)),

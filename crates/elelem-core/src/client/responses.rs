@@ -6,13 +6,11 @@
 
 use async_trait::async_trait;
 use serde_json::{Map, Value};
-use tracing::Instrument;
 
 use super::answer::{self, Answer, AnswerMode, Rejection};
 use super::elelem::Inner;
 use super::engine::{self, CallPlan, Entry, Finished, Operation, Refused, Target};
 use super::prepare::AttemptParams;
-use super::spans;
 use crate::cost::Adjustments;
 use crate::error::{AttemptProblem, ElelemError};
 use crate::provider::{ProviderError, ResponseReply, WireRequest};
@@ -27,13 +25,7 @@ pub(crate) async fn create(
     request: ResponseRequest,
 ) -> Result<Response, ElelemError> {
     let (mut plan, first) = plan(inner, &request, Entry::Response)?;
-    let span = plan.span.clone();
-    let op = Respond { request: &request };
-    let result = engine::run(inner, &mut plan, first, &op)
-        .instrument(span.clone())
-        .await;
-    spans::record_result(&span, &result);
-    result
+    engine::run_in_span(inner, &mut plan, first, &Respond { request: &request }).await
 }
 
 /// Plans a Responses request as the chat call it amounts to (the same checks,
@@ -110,7 +102,7 @@ pub(super) fn body(
             if let Some(json) = &plan.instruction {
                 instructions = Some(match instructions {
                     Some(own) => format!("{own}\n\n{json}"),
-                    None => json.clone(),
+                    None => json.to_string(),
                 });
             }
         }

@@ -10,14 +10,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_core::Stream;
-use tracing::Instrument;
 
 use super::elelem::Inner;
 use super::engine::{self, CallPlan, Entry, Finished, Operation, Refused, Settlement, Target};
 use super::gate::WithHeaders;
 use super::idle::IdleTimer;
 use super::prepare::AttemptParams;
-use super::spans;
+use super::spans::{self, SpanOutcome};
 use super::stream::{next_chunk, StreamSummary};
 use crate::cost::AttemptOutcome;
 use crate::error::ElelemError;
@@ -255,23 +254,18 @@ pub(crate) async fn open(
     request: ResponseRequest,
 ) -> Result<ResponseStream, ElelemError> {
     let (mut plan, first) = super::responses::plan(inner, &request, Entry::Response)?;
-    let span = plan.span.clone();
     let op = StreamedResponse {
         request: &request,
         idle: inner.policy.stream_idle_timeout,
     };
-    match engine::run(inner, &mut plan, first, &op)
-        .instrument(span.clone())
-        .await
-    {
-        Ok(mut stream) => {
-            stream.span = span;
-            Ok(stream)
-        }
-        Err(error) => {
-            spans::record_error(&span, &error);
-            Err(error)
-        }
+    engine::run_in_span(inner, &mut plan, first, &op).await
+}
+
+/// A response stream keeps the call's span, completed when it ends.
+impl SpanOutcome for ResponseStream {
+    fn in_span(mut self, span: tracing::Span) -> Self {
+        self.span = span;
+        self
     }
 }
 

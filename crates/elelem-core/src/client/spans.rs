@@ -168,11 +168,18 @@ impl CallAnswer for crate::types::Response {
     }
 }
 
-/// Records a finished call's answer or error on its span.
-pub(crate) fn record_result<T: CallAnswer>(span: &Span, result: &Result<T, ElelemError>) {
-    match result {
-        Ok(answer) => record_answer(span, answer.answered()),
-        Err(error) => record_error(span, error),
+/// What a call's output leaves on the call's span when the engine is done.
+pub(crate) trait SpanOutcome {
+    /// Records the output on `span`, or keeps `span` to complete it later (a
+    /// stream, whose answer is known when it ends).
+    fn in_span(self, span: Span) -> Self;
+}
+
+/// A finished answer records its attributes.
+impl<T: CallAnswer> SpanOutcome for T {
+    fn in_span(self, span: Span) -> Self {
+        record_answer(&span, self.answered());
+        self
     }
 }
 

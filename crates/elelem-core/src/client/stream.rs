@@ -8,14 +8,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_core::Stream;
-use tracing::Instrument;
 
 use super::elelem::Inner;
 use super::engine::{self, CallPlan, Entry, Finished, Operation, Refused, Settlement, Target};
 use super::gate::WithHeaders;
 use super::idle::IdleTimer;
 use super::prepare::{wire_body, AttemptParams};
-use super::spans;
+use super::spans::{self, SpanOutcome};
 use super::stream_think::ThinkFilter;
 use crate::cache::CachedResponse;
 use crate::cost::AttemptOutcome;
@@ -352,26 +351,20 @@ pub(super) async fn next_chunk<T>(
 /// runs out of time) before its first chunk hands over to the next one.
 pub(crate) async fn open(inner: &Inner, request: ChatRequest) -> Result<ChatStream, ElelemError> {
     let (mut plan, first) = CallPlan::new(inner, request, Entry::Stream)?;
-    let span = plan.span.clone();
     let idle = inner.policy.stream_idle_timeout;
     if let Some(hit) = plan.cached_answer(inner, &first).await {
         let stream = ChatStream::replayed(hit, idle, &plan.request);
-        stream.record_span_answer(&span);
+        stream.record_span_answer(&plan.span);
         return Ok(stream);
     }
-    let op = Streamed { inner, idle };
-    match engine::run(inner, &mut plan, first, &op)
-        .instrument(span.clone())
-        .await
-    {
-        Ok(mut stream) => {
-            stream.span = span;
-            Ok(stream)
-        }
-        Err(error) => {
-            spans::record_error(&span, &error);
-            Err(error)
-        }
+    engine::run_in_span(inner, &mut plan, first, &Streamed { inner, idle }).await
+}
+
+/// A stream keeps the call's span, completed when it ends.
+impl SpanOutcome for ChatStream {
+    fn in_span(mut self, span: tracing::Span) -> Self {
+        self.span = span;
+        self
     }
 }
 

@@ -2,6 +2,7 @@
 //! text that asks for JSON.
 
 mod extract;
+mod instruction_cache;
 mod instructions;
 mod repair;
 mod think;
@@ -10,6 +11,7 @@ mod validator;
 mod yaml;
 
 pub use extract::{extract_json, parse_json_answer, JsonAnswerError};
+pub(crate) use instruction_cache::InstructionCache;
 pub use instructions::{json_instruction, retry_feedback};
 pub use repair::repair_json;
 pub use think::{

@@ -157,12 +157,30 @@ struct Entry {
     validator: Arc<Validator>,
 }
 
+/// Whether two values are equal with their object keys in the same order: a walk
+/// in step, with no hashing (comparing maps as maps looks each key up).
+pub(crate) fn same_in_order(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Object(a), Value::Object(b)) => {
+            a.len() == b.len()
+                && a.iter()
+                    .zip(b)
+                    .all(|((ka, va), (kb, vb))| ka == kb && same_in_order(va, vb))
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(a, b)| same_in_order(a, b))
+        }
+        _ => a == b,
+    }
+}
+
 impl Entries {
     fn find(&self, key: u64, schema: &Value) -> Option<Arc<Validator>> {
         self.buckets
             .get(&key)?
             .iter()
-            .find(|entry| entry.schema == *schema)
+            // The same schema usually comes with its keys in the same order.
+            .find(|entry| same_in_order(&entry.schema, schema) || entry.schema == *schema)
             .map(|entry| Arc::clone(&entry.validator))
     }
 

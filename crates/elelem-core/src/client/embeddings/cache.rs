@@ -35,18 +35,20 @@ impl EmbeddingSlot {
         request: &EmbeddingRequest,
         model: &ModelEntry,
     ) -> Option<EmbeddingSlot> {
-        let content = json!({
-            "elelem_cache_key": KEY_VERSION,
-            "operation": "embeddings",
-            "provider": model.provider,
-            "endpoint": inner.providers.endpoint(&model.provider),
-            "model": model.id,
-            "upstream": model.upstream,
-            "input": request.input,
-            "dimensions": request.dimensions,
-        });
-        let key = CacheKey::from_content(&content);
-        CacheSlot::keyed(inner, key, request.cache).map(EmbeddingSlot)
+        CacheSlot::keyed(inner, request.cache, || {
+            let content = json!({
+                "elelem_cache_key": KEY_VERSION,
+                "operation": "embeddings",
+                "provider": model.provider,
+                "endpoint": inner.providers.endpoint(&model.provider),
+                "model": model.id,
+                "upstream": model.upstream,
+                "input": request.input,
+                "dimensions": request.dimensions,
+            });
+            CacheKey::from_content(&content)
+        })
+        .map(EmbeddingSlot)
     }
 
     /// The cached response, recorded as a hit (zero cost, the cost saved).

@@ -11,4 +11,4 @@ mod run;
 pub(crate) use operation::{error_in_answer, Finished, Fixed, Operation, Refused};
 pub(crate) use plan::{check_vision, prompt_estimate, target, CallPlan, Entry, Target};
 pub(crate) use record::Settlement;
-pub(crate) use run::run;
+pub(crate) use run::{run, run_in_span};

@@ -14,7 +14,7 @@ use crate::budget::{worst_case, Reservation};
 use crate::client::elelem::Inner;
 use crate::client::parts::LastResponse;
 use crate::client::prepare::AttemptParams;
-use crate::client::spans;
+use crate::client::spans::{self, SpanOutcome};
 use crate::cost::{Adjustments, AttemptOutcome};
 use crate::error::{AttemptError, AttemptProblem, ElelemError};
 use crate::json::retry_feedback;
@@ -218,10 +218,14 @@ pub(crate) async fn run<O: Operation>(
             "gen_ai.usage.output_tokens" = tracing::field::Empty,
         );
 
-        // Reserve and gate read the plan's one prompt estimate.
-        let prompt = plan.prompt_tokens(&at.current, &at.params);
         let mut reservation = reserve(inner, plan, &at.current, &at.params).await?;
-        let gate_tokens = prompt.saturating_add(plan.request.max_tokens.map_or(0, u64::from));
+        // The gate reads the plan's one prompt estimate, only for a provider with a
+        // rate limit: tokenizing the prompt costs more than the rest of the call.
+        let (current, params) = (&at.current, &at.params);
+        let gate_tokens = || {
+            plan.prompt_tokens(current, params)
+                .saturating_add(plan.request.max_tokens.map_or(0, u64::from))
+        };
         let send = op.send(&at.current, body).instrument(attempt_span.clone());
         // A rate limit waits no longer than the policy's server delay and the
         // candidate's deadline.
@@ -234,7 +238,7 @@ pub(crate) async fn run<O: Operation>(
         let send = crate::client::gate::guarded(
             &inner.gate,
             &model.provider,
-            || gate_tokens,
+            gate_tokens,
             gate_bound,
             send,
         );
@@ -414,6 +418,27 @@ pub(crate) async fn run<O: Operation>(
             Step::Fail | Step::NextCandidate { .. } => {
                 return Err(failed(plan, at, refused.problem, is_json_problem));
             }
+        }
+    }
+}
+
+/// Runs `op` as [`run`] does, inside the call's span, and leaves the outcome on
+/// the span: the error, or what the output records of itself ([`SpanOutcome`]).
+pub(crate) async fn run_in_span<O: Operation>(
+    inner: &Inner,
+    plan: &mut CallPlan,
+    first: Target,
+    op: &O,
+) -> Result<O::Output, ElelemError>
+where
+    O::Output: SpanOutcome,
+{
+    let span = plan.span.clone();
+    match run(inner, plan, first, op).instrument(span.clone()).await {
+        Ok(output) => Ok(output.in_span(span)),
+        Err(error) => {
+            spans::record_error(&span, &error);
+            Err(error)
         }
     }
 }

@@ -83,7 +83,7 @@ pub const API_VERSION: &str = "2023-06-01";
 #[derive(Debug, Clone)]
 pub struct Anthropic {
     http: HttpClient,
-    messages_url: String,
+    messages_url: elelem_transport::Url,
 }
 
 impl Anthropic {
@@ -93,14 +93,14 @@ impl Anthropic {
             .with_key_header("x-api-key", "")?
             .with_header("anthropic-version", API_VERSION)?;
         Ok(Anthropic {
-            messages_url: format!("{}/messages", http.base_url()),
+            messages_url: http.endpoint("/messages")?,
             http,
         })
     }
 
     /// The Messages URL (`{base}/messages`).
     pub fn messages_url(&self) -> &str {
-        &self.messages_url
+        self.messages_url.as_str()
     }
 }
 
@@ -122,7 +122,7 @@ impl Mapping for Anthropic {
         if let (true, Value::Object(fields)) = (stream, &mut body) {
             fields.insert("stream".into(), Value::Bool(true));
         }
-        HttpRequest::json(self.messages_url.as_str(), &body).map_err(|e| {
+        HttpRequest::json_to(&self.messages_url, &body).map_err(|e| {
             self.http
                 .invalid_piece(format!("cannot encode the request: {e}"), "")
         })

@@ -72,7 +72,7 @@ pub const DEFAULT_BASE_URL: &str = "http://localhost:11434";
 pub struct Ollama {
     http: HttpClient,
     root: String,
-    chat_url: String,
+    chat_url: elelem_transport::Url,
 }
 
 impl Ollama {
@@ -85,8 +85,9 @@ impl Ollama {
             root = root.strip_suffix(suffix).unwrap_or(root);
         }
         let root = root.to_owned();
+        let chat_url = elelem_transport::endpoint_url(http.name(), format!("{root}/api/chat"))?;
         Ok(Ollama {
-            chat_url: format!("{root}/api/chat"),
+            chat_url,
             root,
             http,
         })
@@ -94,7 +95,7 @@ impl Ollama {
 
     /// The chat URL (`{root}/api/chat`).
     pub fn chat_url(&self) -> &str {
-        &self.chat_url
+        self.chat_url.as_str()
     }
 }
 
@@ -116,7 +117,7 @@ impl Mapping for Ollama {
         if let Value::Object(fields) = &mut body {
             fields.insert("stream".into(), Value::Bool(stream));
         }
-        HttpRequest::json(self.chat_url.as_str(), &body).map_err(|e| {
+        HttpRequest::json_to(&self.chat_url, &body).map_err(|e| {
             self.http
                 .invalid_piece(format!("cannot encode the request: {e}"), "")
         })

@@ -52,10 +52,7 @@ impl OpenAiCompatible {
                 hook_quirks.classify_error(status, error)
             }))
             .with_key_header("authorization", "Bearer ")?;
-        let chat_url = format!("{}/chat/completions", client.base_url());
-        let chat_url = reqwest::Url::parse(&chat_url).map_err(|e| ElelemError::Config {
-            reason: format!("the base URL of {} gives the chat URL {chat_url:?}, which is not a URL ({e}); fix base_url", client.name()),
-        })?;
+        let chat_url = client.endpoint("/chat/completions")?;
         Ok(OpenAiCompatible {
             client,
             chat_url,

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
+use reqwest::Url;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -158,6 +159,24 @@ impl HttpClient {
     /// The base URL without a trailing `/`.
     pub fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    /// The endpoint `{base_url}{path}`, parsed once (a mapping keeps it and
+    /// builds its requests with [`HttpRequest::json_to`](crate::HttpRequest::json_to),
+    /// so no call parses it again). A base URL that gives no URL is a
+    /// configuration error naming the provider.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let client = elelem_transport::HttpClient::new(elelem_core::provider::ProviderSettings {
+    ///     name: "local".into(), base_url: "http://127.0.0.1:9/v1/".into(),
+    ///     api_key: None, api_key_env: None,
+    ///     timeout: Duration::from_secs(5), max_response_bytes: 1 << 20,
+    /// }).unwrap();
+    /// assert_eq!(client.endpoint("/chat/completions").unwrap().as_str(), "http://127.0.0.1:9/v1/chat/completions");
+    /// ```
+    pub fn endpoint(&self, path: &str) -> Result<Url, ElelemError> {
+        endpoint_url(&self.settings.name, format!("{}{path}", self.base_url))
     }
 
     /// The provider's name.
@@ -559,4 +578,20 @@ impl HttpStream {
     pub fn client(&self) -> &HttpClient {
         &self.client
     }
+}
+
+/// `url` parsed, for a provider's endpoint; a URL that does not parse is a
+/// configuration error naming `provider` and saying to fix its base URL.
+///
+/// ```
+/// assert!(elelem_transport::endpoint_url("ollama", "http://127.0.0.1:11434/api/chat".into()).is_ok());
+/// let error = elelem_transport::endpoint_url("ollama", "http://[::1/api/chat".into()).unwrap_err();
+/// assert!(error.to_string().contains("fix base_url"));
+/// ```
+pub fn endpoint_url(provider: &str, url: String) -> Result<Url, ElelemError> {
+    Url::parse(&url).map_err(|e| ElelemError::Config {
+        reason: format!(
+            "the base URL of {provider} gives the endpoint {url:?}, which is not a URL ({e}); fix base_url"
+        ),
+    })
 }

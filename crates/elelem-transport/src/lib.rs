@@ -39,10 +39,12 @@ pub use bearer::{
     BearerMapped, BearerToken, MappingBuilder, TokenCache, TokenSource, Unconfigured,
     DEFAULT_REFRESH_MARGIN,
 };
-pub use client::{HttpClient, HttpReply, HttpStream};
+pub use client::{endpoint_url, HttpClient, HttpReply, HttpStream};
 pub use error::ErrorHook;
 pub use framing::{Framing, NdjsonFraming, Record, SseFraming};
 pub use mapping::{HttpRequest, Mapped, Mapping};
+/// The parsed URL type of [`HttpRequest::json_to`] and [`HttpClient::endpoint`].
+pub use reqwest::Url;
 pub use responses::{open_response_stream, send_response, UsageAdapter};
 pub use stream::{
     decode_records, decode_stream, record_stream, DecodedStream, RecordMapper, Records,

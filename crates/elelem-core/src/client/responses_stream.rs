@@ -3,7 +3,6 @@
 //! from `response.completed` (a stream cut before it is recorded with what is
 //! known and marked as of unknown cost, like a chat stream).
 
-use std::collections::BTreeMap;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -13,11 +12,10 @@ use futures_core::Stream;
 
 use super::elelem::Inner;
 use super::engine::{self, CallPlan, Entry, Finished, Operation, Refused, Settlement, Target};
-use super::gate::WithHeaders;
 use super::idle::IdleTimer;
 use super::prepare::AttemptParams;
 use super::spans::{self, SpanOutcome};
-use super::stream::{next_chunk, StreamSummary};
+use super::stream::{open_to_first, Opened, StreamSummary};
 use crate::cost::AttemptOutcome;
 use crate::error::ElelemError;
 use crate::provider::{ProviderError, ResponseEvents, WireRequest};
@@ -270,18 +268,7 @@ impl SpanOutcome for ResponseStream {
 }
 
 /// A streamed response opened up to its first event.
-pub(crate) struct OpenedResponse {
-    events: ResponseEvents,
-    idle: IdleTimer,
-    first: ResponseEvent,
-    headers: BTreeMap<String, String>,
-}
-
-impl WithHeaders for OpenedResponse {
-    fn headers(&self) -> &BTreeMap<String, String> {
-        &self.headers
-    }
-}
+pub(crate) type OpenedResponse = Opened<ResponseEvent>;
 
 /// Opening a streamed response: the request, then its first event, each within
 /// the idle timeout.
@@ -315,33 +302,11 @@ impl Operation for StreamedResponse<'_> {
         target: &Target,
         body: WireRequest,
     ) -> Result<OpenedResponse, ProviderError> {
-        let timeout = || ProviderError::Timeout {
-            provider: target.model.provider.clone(),
-            after: self.idle,
+        let opening = async {
+            let stream = target.provider.create_response_stream(body).await?;
+            Ok((stream.events, stream.alive, stream.headers))
         };
-        let opening = target.provider.create_response_stream(body);
-        let stream = tokio::time::timeout(self.idle, opening)
-            .await
-            .map_err(|_| timeout())??;
-        let mut events = stream.events;
-        let mut idle = IdleTimer::new(self.idle, stream.alive);
-        match next_chunk(&mut events, &mut idle).await {
-            Some(Some(Ok(first))) => {
-                idle.reset();
-                Ok(OpenedResponse {
-                    events,
-                    idle,
-                    first,
-                    headers: stream.headers,
-                })
-            }
-            Some(Some(Err(error))) => Err(error),
-            Some(None) => Err(ProviderError::Connection {
-                provider: target.model.provider.clone(),
-                message: "the stream ended before its first event".into(),
-            }),
-            None => Err(timeout()),
-        }
+        open_to_first(&target.model.provider, self.idle, opening, "event").await
     }
 
     fn usage(_answer: &OpenedResponse) -> Option<&Usage> {
@@ -379,7 +344,7 @@ impl Operation for StreamedResponse<'_> {
         finished: Finished<'_>,
     ) -> ResponseStream {
         ResponseStream {
-            events: answer.events,
+            events: answer.items,
             first: Some(answer.first),
             idle: answer.idle,
             usage: None,

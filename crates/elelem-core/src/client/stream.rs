@@ -2,6 +2,7 @@
 //! across chunks, an idle timeout, and exactly one usage record per stream.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -334,7 +335,7 @@ fn merge_usage(known: &mut Option<Usage>, more: &Usage) {
 
 /// A stream's next item (a chunk, a Responses event), or `None` when the idle
 /// timer fired first.
-pub(super) async fn next_chunk<T>(
+async fn next_chunk<T>(
     chunks: &mut Pin<Box<dyn Stream<Item = T> + Send>>,
     idle: &mut IdleTimer,
 ) -> Option<Option<T>> {
@@ -368,18 +369,64 @@ impl SpanOutcome for ChatStream {
     }
 }
 
-/// A stream opened up to its first chunk.
-pub(crate) struct Opened {
-    chunks: ChunkStream,
-    /// The idle timer, running since the first chunk.
-    idle: IdleTimer,
-    first: ChatCompletionChunk,
-    headers: BTreeMap<String, String>,
+/// A stream opened up to its first item (a chat chunk, a Responses event).
+pub(crate) struct Opened<T> {
+    /// The items after the first.
+    pub(super) items: Pin<Box<dyn Stream<Item = Result<T, ProviderError>> + Send>>,
+    /// The idle timer, running since the first item.
+    pub(super) idle: IdleTimer,
+    pub(super) first: T,
+    pub(super) headers: BTreeMap<String, String>,
 }
 
-impl WithHeaders for Opened {
+impl<T> WithHeaders for Opened<T> {
     fn headers(&self) -> &BTreeMap<String, String> {
         &self.headers
+    }
+}
+
+/// What an opened provider stream hands over: its items, its liveness signal
+/// and its response headers.
+pub(super) type StreamParts<T> = (
+    Pin<Box<dyn Stream<Item = Result<T, ProviderError>> + Send>>,
+    Liveness,
+    BTreeMap<String, String>,
+);
+
+/// Opens a stream and waits for its first item, each within `idle` (a server
+/// that never answers does not hang the call); keep-alive comments and pings
+/// while the model thinks count as life. `what` names the item in the error of
+/// a stream that ends before it.
+pub(super) async fn open_to_first<T>(
+    provider: &str,
+    idle: Duration,
+    opening: impl Future<Output = Result<StreamParts<T>, ProviderError>>,
+    what: &str,
+) -> Result<Opened<T>, ProviderError> {
+    let timeout = || ProviderError::Timeout {
+        provider: provider.to_owned(),
+        after: idle,
+    };
+    let (mut items, alive, headers) = tokio::time::timeout(idle, opening)
+        .await
+        .map_err(|_| timeout())??;
+    let mut timer = IdleTimer::new(idle, alive);
+    match next_chunk(&mut items, &mut timer).await {
+        Some(Some(Ok(first))) => {
+            timer.reset();
+            Ok(Opened {
+                items,
+                idle: timer,
+                first,
+                headers,
+            })
+        }
+        Some(Some(Err(error))) => Err(error),
+        Some(None) => Err(ProviderError::Connection {
+            provider: provider.to_owned(),
+            message: format!("the stream ended before its first {what}"),
+        }),
+        None => Err(timeout()),
     }
 }
 
@@ -392,7 +439,7 @@ struct Streamed<'a> {
 
 #[async_trait]
 impl Operation for Streamed<'_> {
-    type Answer = Opened;
+    type Answer = Opened<ChatCompletionChunk>;
     type Accepted = ();
     type Output = ChatStream;
 
@@ -416,49 +463,35 @@ impl Operation for Streamed<'_> {
         body
     }
 
-    async fn send(&self, target: &Target, body: WireRequest) -> Result<Opened, ProviderError> {
-        let timeout = || ProviderError::Timeout {
-            provider: target.model.provider.clone(),
-            after: self.idle,
+    async fn send(
+        &self,
+        target: &Target,
+        body: WireRequest,
+    ) -> Result<Opened<ChatCompletionChunk>, ProviderError> {
+        let opening = async {
+            let stream = target.provider.chat_completion_stream(body).await?;
+            Ok((stream.chunks, stream.alive, stream.headers))
         };
-        let opening = target.provider.chat_completion_stream(body);
-        let stream = tokio::time::timeout(self.idle, opening)
-            .await
-            .map_err(|_| timeout())??;
-        let mut chunks = stream.chunks;
-        // Keep-alive comments and pings while the model thinks count as life.
-        let mut idle = IdleTimer::new(self.idle, stream.alive);
-        match next_chunk(&mut chunks, &mut idle).await {
-            Some(Some(Ok(first))) => Ok(Opened {
-                chunks,
-                idle: {
-                    idle.reset();
-                    idle
-                },
-                first,
-                headers: stream.headers,
-            }),
-            Some(Some(Err(error))) => Err(error),
-            Some(None) => Err(ProviderError::Connection {
-                provider: target.model.provider.clone(),
-                message: "the stream ended before its first chunk".into(),
-            }),
-            None => Err(timeout()),
-        }
+        open_to_first(&target.model.provider, self.idle, opening, "chunk").await
     }
 
-    fn usage(_answer: &Opened) -> Option<&Usage> {
+    fn usage(_answer: &Opened<ChatCompletionChunk>) -> Option<&Usage> {
         None
     }
 
-    fn judge(&self, _plan: &CallPlan, _target: &Target, _answer: &Opened) -> Result<(), Refused> {
+    fn judge(
+        &self,
+        _plan: &CallPlan,
+        _target: &Target,
+        _answer: &Opened<ChatCompletionChunk>,
+    ) -> Result<(), Refused> {
         Ok(())
     }
 
     fn finish(
         &self,
         plan: &mut CallPlan,
-        answer: Opened,
+        answer: Opened<ChatCompletionChunk>,
         _accepted: (),
         finished: Finished<'_>,
     ) -> ChatStream {
@@ -473,7 +506,7 @@ impl Operation for Streamed<'_> {
             settlement.first_token = Some(first_token);
         }
         let mut stream = ChatStream {
-            chunks: answer.chunks,
+            chunks: answer.items,
             queued: VecDeque::new(),
             idle: answer.idle,
             filters: BTreeMap::new(),

@@ -10,44 +10,13 @@ mod common;
 
 use std::sync::Arc;
 
+use common::routed::*;
 use common::*;
 use elelem::cost::{CostSink, RecentQuery, StatsQuery};
 use elelem::routing::{RouteBy, Routing};
 use elelem::{Elelem, ElelemBuilder};
 use elelem_ledger_sqlite::SqliteLedger;
 use elelem_testkit::sse::ChunkStream;
-use elelem_testkit::wire::Completion;
-
-const JSON_ANSWER: &str = r#"{"name":"Alice","age":30}"#;
-
-const VIRTUAL: &str = r#"
-[[virtual_models]]
-id = "virtual:routed"
-candidates = [
-  { model = "openai:gpt-4.1-mini" },
-  { model = "groq:openai/gpt-oss-20b" },
-  { model = "deepinfra:openai/gpt-oss-20b" },
-]
-"#;
-
-const GROQ: &str = "groq:openai/gpt-oss-20b";
-const DEEPINFRA: &str = "deepinfra:openai/gpt-oss-20b";
-const OPENAI: &str = "openai:gpt-4.1-mini";
-const ALL: [&str; 3] = ["groq", "deepinfra", "openai"];
-
-/// The same answer time everywhere, very different output: DeepInfra is by far
-/// the fastest in tokens per second, OpenAI the slowest.
-fn answer_fast_and_slow(p: &Providers) {
-    let answer = |model: &str, output: u64| {
-        Completion::new(model, JSON_ANSWER)
-            .usage(10, output)
-            .into_response()
-    };
-    p.groq.set_fallback(answer("openai/gpt-oss-20b", 10_000));
-    p.deepinfra
-        .set_fallback(answer("openai/gpt-oss-20b", 10_000_000));
-    p.openai.set_fallback(answer("gpt-4.1-mini", 10));
-}
 
 fn by_speed(builder: ElelemBuilder) -> Elelem {
     builder
@@ -56,21 +25,14 @@ fn by_speed(builder: ElelemBuilder) -> Elelem {
         .unwrap()
 }
 
-async fn answered_by(elelem: &Elelem, model: &str) -> String {
-    elelem
-        .create_chat_completion(json_request(model))
-        .await
-        .unwrap()
-        .elelem
-        .answered_by
-}
-
 #[tokio::test]
 async fn a_restarted_client_routes_on_what_its_ledger_measured() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("usage.db");
     let p = Providers::start(VIRTUAL).await;
-    answer_fast_and_slow(&p);
+    // The same answer time everywhere, very different output: DeepInfra is by far
+    // the fastest in tokens per second, OpenAI the slowest.
+    answer_with(&p, 10_000, 10_000_000, 10);
 
     let before = {
         let ledger = Arc::new(SqliteLedger::open(&path).unwrap());

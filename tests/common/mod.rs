@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+pub mod routed;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 

@@ -12,8 +12,15 @@
 //! Run everything with `benches/gateway/run.sh` (which makes the Python virtual
 //! environment and installs LiteLLM's proxy), or
 //! `cargo bench -p elelem-cli --bench gateway -- --secs 3 --rates 100,1000`.
+//!
+//! `--instructions 100,400 [--modes stream] [--callgrind-out DIR]` counts
+//! instead the instructions one request costs the gateway under callgrind
+//! (see `gateway/instructions.rs`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+#[path = "gateway/instructions.rs"]
+mod instructions;
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -159,6 +166,20 @@ async fn start_gateway(
     dir: &Path,
     http: &reqwest::Client,
 ) -> (Killed, String, u32) {
+    let command = Command::new(env!("CARGO_BIN_EXE_elelem"));
+    start_gateway_with(server, dir, http, command, Duration::from_secs(30)).await
+}
+
+/// `elelem serve` run by `command` (the binary itself, or a wrapper such as
+/// valgrind given the binary's path) on a free port, forwarding to `server`,
+/// once it answers (within `limit`).
+async fn start_gateway_with(
+    server: &TestServer,
+    dir: &Path,
+    http: &reqwest::Client,
+    mut command: Command,
+    limit: Duration,
+) -> (Killed, String, u32) {
     std::fs::write(dir.join("openai.key"), KEY).unwrap();
     let config = dir.join("elelem.toml");
     std::fs::write(
@@ -170,7 +191,10 @@ async fn start_gateway(
     )
     .unwrap();
     let addr = format!("127.0.0.1:{}", free_port());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_elelem"))
+    if command.get_program() != env!("CARGO_BIN_EXE_elelem") {
+        command.arg(env!("CARGO_BIN_EXE_elelem"));
+    }
+    let mut child = command
         .args(["serve", "--config"])
         .arg(&config)
         .args(["--listen", &addr])
@@ -179,13 +203,7 @@ async fn start_gateway(
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    let up = wait_up(
-        http,
-        &format!("http://{addr}/health"),
-        Duration::from_secs(30),
-        &mut child,
-    )
-    .await;
+    let up = wait_up(http, &format!("http://{addr}/health"), limit, &mut child).await;
     assert!(up, "elelem serve did not start");
     let pid = child.id();
     (Killed(child), format!("http://{addr}/v1"), pid)
@@ -404,6 +422,20 @@ async fn main() {
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap();
+    if let Some(counts) = arg("--instructions") {
+        // Instructions per request under callgrind instead of latencies.
+        let counts: Vec<u32> = counts.split(',').filter_map(|x| x.parse().ok()).collect();
+        let counts = match counts[..] {
+            [short, long] if long > short => (short, long),
+            _ => panic!("--instructions SHORT,LONG: two request counts, the second larger"),
+        };
+        let keep = arg("--callgrind-out");
+        for &stream in &modes {
+            instructions::per_request(&server, dir.path(), &http, stream, counts, keep.as_deref())
+                .await;
+        }
+        return;
+    }
     let (_gateway, gateway_url, gateway_pid) = start_gateway(&server, dir.path(), &http).await;
     let direct = Elelem::builder()
         .without_env_keys()

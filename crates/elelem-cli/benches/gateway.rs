@@ -13,9 +13,9 @@
 //! environment and installs LiteLLM's proxy), or
 //! `cargo bench -p elelem-cli --bench gateway -- --secs 3 --rates 100,1000`.
 //!
-//! `--instructions 100,400 [--modes stream] [--callgrind-out DIR]` counts
-//! instead the instructions one request costs the gateway under callgrind
-//! (see `gateway/instructions.rs`).
+//! `--instructions 300 [--modes stream] [--callgrind-out DIR]` counts instead
+//! the instructions one request costs the gateway under callgrind (see
+//! `gateway/instructions.rs`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
@@ -422,16 +422,14 @@ async fn main() {
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap();
-    if let Some(counts) = arg("--instructions") {
+    if let Some(count) = arg("--instructions") {
         // Instructions per request under callgrind instead of latencies.
-        let counts: Vec<u32> = counts.split(',').filter_map(|x| x.parse().ok()).collect();
-        let counts = match counts[..] {
-            [short, long] if long > short => (short, long),
-            _ => panic!("--instructions SHORT,LONG: two request counts, the second larger"),
-        };
+        let count: u32 = count
+            .parse()
+            .expect("--instructions N: the number of requests counted");
         let keep = arg("--callgrind-out");
         for &stream in &modes {
-            instructions::per_request(&server, dir.path(), &http, stream, counts, keep.as_deref())
+            instructions::per_request(&server, dir.path(), &http, stream, count, keep.as_deref())
                 .await;
         }
         return;

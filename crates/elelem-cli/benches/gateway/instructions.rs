@@ -1,10 +1,11 @@
 //! Instructions per request in `elelem serve`, counted by callgrind (so the
 //! number holds on a busy machine, where times do not): the gateway runs under
-//! `valgrind --tool=callgrind` twice, answering `WARM_UP` requests and then
-//! `short` or `long` more, one after another over one keep-alive connection,
-//! and is stopped with SIGTERM. The difference of the two runs' totals divided
-//! by `long - short` is what one request costs the whole gateway process (its
-//! start, warm-up and shutdown cancel out), the Elelem call inside included.
+//! `valgrind --tool=callgrind`, answers `WARM_UP` requests, has its counters
+//! zeroed (`callgrind_control -z`), answers `n` more, one after another over
+//! one keep-alive connection, and has its counters dumped. The dump's total
+//! divided by `n` is what one request costs the whole gateway process (every
+//! thread, the Elelem call inside included); its start, which varies with the
+//! clock calibration of the metrics exporter, is not counted.
 
 use std::path::Path;
 use std::process::Command;
@@ -14,49 +15,32 @@ use elelem_testkit::TestServer;
 
 use super::{set_answer, start_gateway_with, Target};
 
-/// Requests answered before the counted ones in both runs (connections,
-/// first-use allocations and caches).
+/// Requests answered before counting starts (connections, first-use
+/// allocations and caches).
 const WARM_UP: u32 = 50;
 
-/// Counts `(short, long)` requests in `mode` and prints and returns the
-/// instructions per request; `keep` names a directory for the long run's
-/// callgrind file (for `callgrind_annotate`).
+/// Counts `n` requests in `mode`, prints and returns the instructions per
+/// request; `keep` names a directory for the profile of the counted requests
+/// (for `callgrind_annotate`).
 pub(super) async fn per_request(
     server: &TestServer,
     dir: &Path,
     http: &reqwest::Client,
     stream: bool,
-    (short, long): (u32, u32),
+    n: u32,
     keep: Option<&str>,
 ) -> Option<u64> {
     set_answer(server, stream);
     let mode = if stream { "stream" } else { "plain" };
-    let a = total(server, dir, http, stream, short, None).await?;
-    let out = keep.map(|k| format!("{k}/gateway-{mode}.cg"));
-    let b = total(server, dir, http, stream, long, out.as_deref()).await?;
-    let per = b.saturating_sub(a) / u64::from(long - short);
-    println!(
-        "instructions per {mode} request in elelem serve: {per} ({a} for {WARM_UP}+{short}, {b} for {WARM_UP}+{long}){}",
-        out.map(|o| format!("; profile in {o}")).unwrap_or_default()
-    );
-    Some(per)
-}
-
-/// The gateway's total instructions for `WARM_UP + n` requests.
-async fn total(
-    server: &TestServer,
-    dir: &Path,
-    http: &reqwest::Client,
-    stream: bool,
-    n: u32,
-    out: Option<&str>,
-) -> Option<u64> {
-    let log = dir.join("callgrind.log");
+    let base = match keep {
+        Some(keep) => format!("{keep}/gateway-{mode}.cg"),
+        None => dir.join(format!("gateway-{mode}.cg")).display().to_string(),
+    };
     let mut valgrind = Command::new("valgrind");
     valgrind
         .arg("--tool=callgrind")
-        .arg(format!("--callgrind-out-file={}", out.unwrap_or("/dev/null")))
-        .arg(format!("--log-file={}", log.display()));
+        .arg(format!("--callgrind-out-file={base}"))
+        .arg(format!("--log-file={}", dir.join("callgrind.log").display()));
     let (child, url, pid) =
         start_gateway_with(server, dir, http, valgrind, Duration::from_secs(120)).await;
     let target = Target::Http {
@@ -76,23 +60,42 @@ async fn total(
             true
         }
     };
-    if !one_by_one(WARM_UP).await || !one_by_one(n).await {
-        eprintln!("instructions: a request to the gateway under callgrind failed");
-        return None;
-    }
+    let control = |args: &[&str]| {
+        let status = Command::new("callgrind_control")
+            .args(args)
+            .arg(pid.to_string())
+            .stdout(std::process::Stdio::null())
+            .status();
+        status.is_ok_and(|s| s.success())
+    };
+    let counted = one_by_one(WARM_UP).await
+        && control(&["-z"])
+        && one_by_one(n).await
+        && control(&["--dump=counted"]);
     let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
     let _ = tokio::task::spawn_blocking(move || {
         let mut child = child;
         child.0.wait()
     })
     .await;
-    let text = std::fs::read_to_string(&log).ok()?;
-    let collected = text.lines().find_map(|l| {
-        let (_, n) = l.split_once("Collected : ")?;
-        n.trim().parse::<u64>().ok()
-    });
-    if collected.is_none() {
-        eprintln!("instructions: no total in callgrind's log {}", log.display());
+    if !counted {
+        eprintln!("instructions: a request to the gateway under callgrind, or callgrind_control, failed");
+        return None;
     }
-    collected
+    let dump = format!("{base}.1");
+    let total = std::fs::read_to_string(&dump).ok().and_then(|text| {
+        text.lines()
+            .find_map(|l| l.strip_prefix("totals: "))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+    });
+    let Some(total) = total else {
+        eprintln!("instructions: no total in callgrind's dump {dump}");
+        return None;
+    };
+    let per = total / u64::from(n);
+    println!(
+        "instructions per {mode} request in elelem serve: {per} ({total} for {n} after {WARM_UP} of warm-up){}",
+        keep.map(|_| format!("; profile in {dump}")).unwrap_or_default()
+    );
+    Some(per)
 }

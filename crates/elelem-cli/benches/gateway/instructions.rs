@@ -40,7 +40,10 @@ pub(super) async fn per_request(
     valgrind
         .arg("--tool=callgrind")
         .arg(format!("--callgrind-out-file={base}"))
-        .arg(format!("--log-file={}", dir.join("callgrind.log").display()));
+        .arg(format!(
+            "--log-file={}",
+            dir.join("callgrind.log").display()
+        ));
     let (child, url, pid) =
         start_gateway_with(server, dir, http, valgrind, Duration::from_secs(120)).await;
     let target = Target::Http {
@@ -72,14 +75,19 @@ pub(super) async fn per_request(
         && control(&["-z"])
         && one_by_one(n).await
         && control(&["--dump=counted"]);
-    let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status();
     let _ = tokio::task::spawn_blocking(move || {
         let mut child = child;
         child.0.wait()
     })
     .await;
     if !counted {
-        eprintln!("instructions: a request to the gateway under callgrind, or callgrind_control, failed");
+        eprintln!(
+            "instructions: a request to the gateway under callgrind, or callgrind_control, failed"
+        );
         return None;
     }
     let dump = format!("{base}.1");

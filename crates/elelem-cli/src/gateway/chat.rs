@@ -7,7 +7,9 @@ use axum::extract::{Request, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use elelem::{ChatCompletion, CompletionRequest, ElelemError, ElelemMeta, TextCompletion, Usd};
+use elelem::{
+    ChatCompletion, CompletionRequest, ElelemError, ElelemMeta, StreamSummary, TextCompletion, Usd,
+};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -46,6 +48,17 @@ impl MetaView<'_> {
             requested_model: &meta.requested_model,
             answered_by: &meta.answered_by,
             cache_hit: meta.cache_hit,
+        }
+    }
+
+    /// The `elelem` object of a finished stream.
+    pub(crate) fn of_stream(summary: &StreamSummary) -> MetaView<'_> {
+        MetaView {
+            cost_usd: summary.cost,
+            attempts: summary.attempts,
+            requested_model: &summary.requested_model,
+            answered_by: &summary.answered_by,
+            cache_hit: false,
         }
     }
 }

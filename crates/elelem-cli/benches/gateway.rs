@@ -9,9 +9,13 @@
 //! written to `--out FILE`). With `--python PATH`, also runs the official
 //! `openai` Python SDK (plain and streaming) against the gateway.
 //!
+//! The direct call and the gateway run in `--rounds N` (default 5) interleaved
+//! rounds per row, the "added" latency being the median of the per-round
+//! differences with its spread (see `gateway/rounds.rs`); LiteLLM runs once.
+//!
 //! Run everything with `benches/gateway/run.sh` (which makes the Python virtual
 //! environment and installs LiteLLM's proxy), or
-//! `cargo bench -p elelem-cli --bench gateway -- --secs 3 --rates 100,1000`.
+//! `cargo bench -p elelem-cli --bench gateway -- --secs 3 --rates 100,1000 --rounds 5`.
 //!
 //! `--instructions 300 [--modes stream] [--callgrind-out DIR]` counts instead
 //! the instructions one request costs the gateway under callgrind (see
@@ -21,6 +25,8 @@
 
 #[path = "gateway/instructions.rs"]
 mod instructions;
+#[path = "gateway/rounds.rs"]
+mod rounds;
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -32,6 +38,7 @@ use elelem::{ChatRequest, Elelem, Message};
 use elelem_testkit::sse::ChunkStream;
 use elelem_testkit::{wire, Responder, TestServer};
 use futures_util::StreamExt;
+use rounds::{Percentiles, Rounds};
 use serde_json::json;
 
 const KEY: &str = "sk-bench-not-a-real-key";
@@ -407,6 +414,10 @@ async fn main() {
             .and_then(|i| args.get(i + 1).cloned())
     };
     let secs: u64 = arg("--secs").and_then(|s| s.parse().ok()).unwrap_or(3);
+    let rounds: usize = arg("--rounds")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5)
+        .max(1);
     let rates: Vec<u32> = arg("--rates")
         .map(|r| r.split(',').filter_map(|x| x.parse().ok()).collect())
         .unwrap_or_else(|| vec![100, 1_000, 5_000]);
@@ -471,7 +482,7 @@ async fn main() {
     let mut table = String::new();
     let _ = writeln!(
         table,
-        "# Gateway bench: {secs} s per rate, open loop, instant testkit server\n"
+        "# Gateway bench: open loop, instant testkit server; direct and elelem serve in {rounds} interleaved rounds of {secs} s per row (p50/p99: median of the rounds; added: median of the per-round differences, spread min..max), other paths one round\n"
     );
     let _ = writeln!(table, "| mode | rate/s | path | p50 ms | p99 ms | added p50 ms | added p99 ms | errors | peak RSS MB |");
     let _ = writeln!(table, "|---|---|---|---|---|---|---|---|---|");
@@ -494,43 +505,46 @@ async fn main() {
         set_answer(&server, stream);
         let mode = if stream { "stream" } else { "plain" };
         for &rate in &rates {
-            let mut base = None;
-            for target in &targets {
-                // A row starts only once the earlier rows' backlog is gone (a
+            // Direct and the gateway alternate, round after round; the
+            // others (LiteLLM) run once, after them, so their backlog cannot
+            // load the machine during the rounds.
+            let order = (0..rounds)
+                .flat_map(|_| 0..targets.len().min(2))
+                .chain(2..targets.len());
+            let mut measured: Vec<Rounds> = targets.iter().map(|_| Rounds::default()).collect();
+            for i in order {
+                let target = &targets[i];
+                // A run starts only once the earlier runs' backlog is gone (a
                 // saturated proxy may work for minutes on requests its clients
                 // gave up on, failing every request of the next rows).
                 if let Some(note) = drain(target, &http, stream).await {
                     notes.push(format!("{mode} {rate}/s {}: {note}", target.name()));
                 }
-                let run = target.run(&http, stream, rate, secs).await;
-                let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-                let (p50, p99) = (
-                    ms(percentile(&run.latencies, 0.5)),
-                    ms(percentile(&run.latencies, 0.99)),
-                );
-                let (added50, added99) = match base {
-                    None => {
-                        base = Some((p50, p99));
-                        ("-".to_owned(), "-".to_owned())
-                    }
-                    Some((b50, b99)) => (format!("{:.3}", p50 - b50), format!("{:.3}", p99 - b99)),
+                measured[i].add(target.run(&http, stream, rate, secs).await);
+                server.clear_requests();
+            }
+            for (i, (target, rows)) in targets.iter().zip(&measured).enumerate() {
+                let (added50, added99) = if i == 0 {
+                    ("-".to_owned(), "-".to_owned())
+                } else {
+                    rows.added(&measured[0])
                 };
+                let Percentiles { p50, p99 } = rows.median();
                 let line = format!(
                     "| {mode} | {rate} | {} | {p50:.3} | {p99:.3} | {added50} | {added99} | {}/{} | {} |\n",
                     target.name(),
-                    run.errors,
-                    run.errors + run.latencies.len(),
+                    rows.errors,
+                    rows.sent,
                     target.rss()
                 );
                 print!("{line}");
                 table.push_str(&line);
-                if let Some(why) = run.first_error {
+                if let Some(why) = &rows.first_error {
                     notes.push(format!(
                         "{mode} {rate}/s {}: first error: {why}",
                         target.name()
                     ));
                 }
-                server.clear_requests();
             }
         }
     }

@@ -104,13 +104,15 @@ pub(crate) async fn chat_completions(
     };
     let request = parsed.request;
     let model = request.model.clone();
+    // The call's future (several KB) is boxed: unboxed, it would make this
+    // handler's future as large, and axum moves that one by value per request.
     if parsed.stream {
-        return match loaded.elelem.stream_chat_completion(request).await {
+        return match Box::pin(loaded.elelem.stream_chat_completion(request)).await {
             Ok(stream) => super::sse::response(&gateway, stream, call, model),
             Err(error) => call.fail(ApiError::from_elelem(&error)),
         };
     }
-    let result = loaded.elelem.create_chat_completion(request).await;
+    let result = Box::pin(loaded.elelem.create_chat_completion(request)).await;
     reply(&mut call, &gateway, &model, result)
 }
 
@@ -129,7 +131,7 @@ pub(crate) async fn completions(State(gateway): State<Arc<Gateway>>, request: Re
         Err(response) => return response,
     };
     let model = request.model.clone();
-    let result = loaded.elelem.create_completion(request).await;
+    let result = Box::pin(loaded.elelem.create_completion(request)).await;
     reply(&mut call, &gateway, &model, result)
 }
 

@@ -171,12 +171,13 @@ pub(crate) async fn create(State(gateway): State<Arc<Gateway>>, request: Request
     };
     let model = request.model.clone();
     if stream {
-        return match loaded.elelem.stream_response(request).await {
+        // Boxed, so this handler's future stays small (see chat.rs).
+        return match Box::pin(loaded.elelem.stream_response(request)).await {
             Ok(stream) => forward(&gateway, stream, call),
             Err(error) => call.fail(api_error(&error)),
         };
     }
-    match loaded.elelem.create_response(request).await {
+    match Box::pin(loaded.elelem.create_response(request)).await {
         Ok(mut response) => {
             // Ours is the one `elelem` object (an upstream gateway may send its own).
             response.extra.remove("elelem");

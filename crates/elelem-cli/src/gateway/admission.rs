@@ -3,14 +3,16 @@
 //! authentication, the key's rate limit, the body read and parsed, the key's
 //! allowed models and forced tags; then the answer counted by route and status.
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use metrics::{Counter, Histogram};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -171,7 +173,8 @@ fn with_elelem<T: Serialize, M: Serialize>(
     body: &T,
     elelem: &M,
 ) -> Result<Vec<u8>, serde_json::Error> {
-    let mut bytes = Vec::with_capacity(512);
+    // A chat completion is usually 0.5-1 KB.
+    let mut bytes = Vec::with_capacity(1024);
     serde_json::to_writer(&mut bytes, body)?;
     if bytes.last() != Some(&b'}') {
         // Not an object: nothing to add to.
@@ -189,10 +192,28 @@ fn with_elelem<T: Serialize, M: Serialize>(
 
 /// Counts a finished request by route and status, with its latency.
 pub(crate) fn count(route: &'static str, status: StatusCode, started: Instant) {
-    metrics::counter!("elelem_requests_total", "route" => route, "status" => status_label(status))
-        .increment(1);
-    metrics::histogram!("elelem_request_duration_seconds", "route" => route)
-        .record(started.elapsed().as_secs_f64());
+    let (requests, duration) = series(route, status);
+    requests.increment(1);
+    duration.record(started.elapsed().as_secs_f64());
+}
+
+/// The series of one (route, status): `elelem_requests_total` and the route's
+/// `elelem_request_duration_seconds`, looked up in the recorder's registry
+/// once (a lookup builds and hashes the key with its labels) and kept. Routes
+/// are fixed and statuses are at most 1,000, so the map stays small.
+fn series(route: &'static str, status: StatusCode) -> (Counter, Histogram) {
+    type Series = HashMap<(&'static str, u16), (Counter, Histogram)>;
+    static SERIES: LazyLock<Mutex<Series>> = LazyLock::new(Mutex::default);
+    let mut series = SERIES.lock().unwrap_or_else(|e| e.into_inner());
+    series
+        .entry((route, status.as_u16()))
+        .or_insert_with(|| {
+            (
+                metrics::counter!("elelem_requests_total", "route" => route, "status" => status_label(status)),
+                metrics::histogram!("elelem_request_duration_seconds", "route" => route),
+            )
+        })
+        .clone()
 }
 
 /// The status as a label, without an allocation for the common ones.

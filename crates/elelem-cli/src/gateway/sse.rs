@@ -183,7 +183,7 @@ pub(super) fn event_stream(body: Body) -> Response {
 
 /// Appends `data: {value as JSON}` and the blank line to `out`.
 fn event<T: Serialize>(out: &mut Vec<u8>, value: &T) {
-    out.reserve(512);
+    out.reserve(1024);
     out.extend_from_slice(b"data: ");
     let start = out.len();
     if serde_json::to_writer(&mut *out, value).is_err() {
@@ -211,8 +211,10 @@ impl Events for Forward {
             Poll::Ready(Some(Ok(mut chunk))) => {
                 if self.first {
                     self.first = false;
-                    metrics::histogram!("elelem_ttft_seconds", "model" => self.model.clone())
-                        .record(self.call.started.elapsed().as_secs_f64());
+                    self.gateway
+                        .shared
+                        .telemetry
+                        .observe_ttft(&self.model, self.call.started.elapsed());
                 }
                 event(out, &chunk);
                 self.last_id = std::mem::take(&mut chunk.id);

@@ -44,9 +44,13 @@ pub(crate) struct Admitted<R> {
     pub(crate) call: Call,
 }
 
-/// Admits one POST to `route`: a place in flight, the key, its rate limit, the
-/// body (parsed by `parse`), the key's models and tags. `Err` is the answer
-/// already counted (shed, 401, 403, 413, 429, 400 ...).
+/// Admits one POST to `route`: the key, its rate limit, the body (parsed by
+/// `parse`), the key's models and tags, then a place in flight. `Err` is the
+/// answer already counted (shed, 401, 403, 413, 429, 400 ...).
+///
+/// A full gateway refuses at once, before the body is read; otherwise the
+/// place is taken only once the body is in, so a client slow to send its body
+/// holds no place (only its connection, for at most `client_timeout_secs`).
 pub(crate) async fn admit<R: Routed>(
     route: &'static str,
     gateway: &Arc<Gateway>,
@@ -55,24 +59,31 @@ pub(crate) async fn admit<R: Routed>(
 ) -> Result<Admitted<R>, Response> {
     let started = Instant::now();
     let loaded = gateway.loaded();
-    let Some(guard) = InFlight::try_start(gateway, loaded.config.gateway.max_in_flight) else {
-        return Err(shed(route, started, loaded.config.gateway.max_in_flight));
-    };
-    let mut call = Call {
-        route,
-        started,
-        guard,
-    };
+    let max = loaded.config.gateway.max_in_flight;
+    if gateway.in_flight() >= i64::try_from(max).unwrap_or(i64::MAX) {
+        return Err(shed(route, started, max));
+    }
     // The headers are taken from the request, not cloned by an extractor.
     let (parts, body) = request.into_parts();
-    match checked(gateway, &loaded, &parts.headers, body, parse).await {
-        Ok(request) => Ok(Admitted {
-            loaded,
-            request,
-            call,
-        }),
-        Err(error) => Err(call.fail(error)),
-    }
+    let request = match checked(gateway, &loaded, &parts.headers, body, parse).await {
+        Ok(request) => request,
+        Err(error) => {
+            count(route, error.status, started);
+            return Err(error.into_response());
+        }
+    };
+    let Some(guard) = InFlight::try_start(gateway, max) else {
+        return Err(shed(route, started, max));
+    };
+    Ok(Admitted {
+        loaded,
+        request,
+        call: Call {
+            route,
+            started,
+            guard,
+        },
+    })
 }
 
 async fn checked<R: Routed>(

@@ -3,7 +3,8 @@
 # through LiteLLM's proxy, open loop at 100/1000/5000 rps, plain and streaming
 # (instant testkit server), then the official `openai` Python SDK against the
 # gateway. Writes target/gateway-bench.md. Extra arguments go to the bench
-# (e.g. --secs 1 --rates 100 for a smoke run; --modes plain|stream).
+# (e.g. --secs 1 --rates 100 for a smoke run; --modes plain|stream;
+# --rounds N, default 5: interleaved direct/gateway rounds per row).
 # LiteLLM is installed from PyPI into target/bench-venv; if that fails the
 # script says so and runs the rest.
 set -euo pipefail

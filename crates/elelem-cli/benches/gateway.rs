@@ -9,11 +9,24 @@
 //! written to `--out FILE`). With `--python PATH`, also runs the official
 //! `openai` Python SDK (plain and streaming) against the gateway.
 //!
+//! The direct call and the gateway run in `--rounds N` (default 5) interleaved
+//! rounds per row, the "added" latency being the median of the per-round
+//! differences with its spread (see `gateway/rounds.rs`); LiteLLM runs once.
+//!
 //! Run everything with `benches/gateway/run.sh` (which makes the Python virtual
 //! environment and installs LiteLLM's proxy), or
-//! `cargo bench -p elelem-cli --bench gateway -- --secs 3 --rates 100,1000`.
+//! `cargo bench -p elelem-cli --bench gateway -- --secs 3 --rates 100,1000 --rounds 5`.
+//!
+//! `--instructions 300 [--modes stream] [--callgrind-out DIR]` counts instead
+//! the instructions one request costs the gateway under callgrind (see
+//! `gateway/instructions.rs`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+#[path = "gateway/instructions.rs"]
+mod instructions;
+#[path = "gateway/rounds.rs"]
+mod rounds;
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -25,6 +38,7 @@ use elelem::{ChatRequest, Elelem, Message};
 use elelem_testkit::sse::ChunkStream;
 use elelem_testkit::{wire, Responder, TestServer};
 use futures_util::StreamExt;
+use rounds::{Percentiles, Rounds};
 use serde_json::json;
 
 const KEY: &str = "sk-bench-not-a-real-key";
@@ -159,6 +173,20 @@ async fn start_gateway(
     dir: &Path,
     http: &reqwest::Client,
 ) -> (Killed, String, u32) {
+    let command = Command::new(env!("CARGO_BIN_EXE_elelem"));
+    start_gateway_with(server, dir, http, command, Duration::from_secs(30)).await
+}
+
+/// `elelem serve` run by `command` (the binary itself, or a wrapper such as
+/// valgrind given the binary's path) on a free port, forwarding to `server`,
+/// once it answers (within `limit`).
+async fn start_gateway_with(
+    server: &TestServer,
+    dir: &Path,
+    http: &reqwest::Client,
+    mut command: Command,
+    limit: Duration,
+) -> (Killed, String, u32) {
     std::fs::write(dir.join("openai.key"), KEY).unwrap();
     let config = dir.join("elelem.toml");
     std::fs::write(
@@ -170,7 +198,10 @@ async fn start_gateway(
     )
     .unwrap();
     let addr = format!("127.0.0.1:{}", free_port());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_elelem"))
+    if command.get_program() != env!("CARGO_BIN_EXE_elelem") {
+        command.arg(env!("CARGO_BIN_EXE_elelem"));
+    }
+    let mut child = command
         .args(["serve", "--config"])
         .arg(&config)
         .args(["--listen", &addr])
@@ -179,13 +210,7 @@ async fn start_gateway(
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    let up = wait_up(
-        http,
-        &format!("http://{addr}/health"),
-        Duration::from_secs(30),
-        &mut child,
-    )
-    .await;
+    let up = wait_up(http, &format!("http://{addr}/health"), limit, &mut child).await;
     assert!(up, "elelem serve did not start");
     let pid = child.id();
     (Killed(child), format!("http://{addr}/v1"), pid)
@@ -389,6 +414,10 @@ async fn main() {
             .and_then(|i| args.get(i + 1).cloned())
     };
     let secs: u64 = arg("--secs").and_then(|s| s.parse().ok()).unwrap_or(3);
+    let rounds: usize = arg("--rounds")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5)
+        .max(1);
     let rates: Vec<u32> = arg("--rates")
         .map(|r| r.split(',').filter_map(|x| x.parse().ok()).collect())
         .unwrap_or_else(|| vec![100, 1_000, 5_000]);
@@ -404,6 +433,18 @@ async fn main() {
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap();
+    if let Some(count) = arg("--instructions") {
+        // Instructions per request under callgrind instead of latencies.
+        let count: u32 = count
+            .parse()
+            .expect("--instructions N: the number of requests counted");
+        let keep = arg("--callgrind-out");
+        for &stream in &modes {
+            instructions::per_request(&server, dir.path(), &http, stream, count, keep.as_deref())
+                .await;
+        }
+        return;
+    }
     let (_gateway, gateway_url, gateway_pid) = start_gateway(&server, dir.path(), &http).await;
     let direct = Elelem::builder()
         .without_env_keys()
@@ -441,7 +482,7 @@ async fn main() {
     let mut table = String::new();
     let _ = writeln!(
         table,
-        "# Gateway bench: {secs} s per rate, open loop, instant testkit server\n"
+        "# Gateway bench: open loop, instant testkit server; direct and elelem serve in {rounds} interleaved rounds of {secs} s per row (p50/p99: median of the rounds; added: median of the per-round differences, spread min..max), other paths one round\n"
     );
     let _ = writeln!(table, "| mode | rate/s | path | p50 ms | p99 ms | added p50 ms | added p99 ms | errors | peak RSS MB |");
     let _ = writeln!(table, "|---|---|---|---|---|---|---|---|---|");
@@ -464,43 +505,46 @@ async fn main() {
         set_answer(&server, stream);
         let mode = if stream { "stream" } else { "plain" };
         for &rate in &rates {
-            let mut base = None;
-            for target in &targets {
-                // A row starts only once the earlier rows' backlog is gone (a
+            // Direct and the gateway alternate, round after round; the
+            // others (LiteLLM) run once, after them, so their backlog cannot
+            // load the machine during the rounds.
+            let order = (0..rounds)
+                .flat_map(|_| 0..targets.len().min(2))
+                .chain(2..targets.len());
+            let mut measured: Vec<Rounds> = targets.iter().map(|_| Rounds::default()).collect();
+            for i in order {
+                let target = &targets[i];
+                // A run starts only once the earlier runs' backlog is gone (a
                 // saturated proxy may work for minutes on requests its clients
                 // gave up on, failing every request of the next rows).
                 if let Some(note) = drain(target, &http, stream).await {
                     notes.push(format!("{mode} {rate}/s {}: {note}", target.name()));
                 }
-                let run = target.run(&http, stream, rate, secs).await;
-                let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-                let (p50, p99) = (
-                    ms(percentile(&run.latencies, 0.5)),
-                    ms(percentile(&run.latencies, 0.99)),
-                );
-                let (added50, added99) = match base {
-                    None => {
-                        base = Some((p50, p99));
-                        ("-".to_owned(), "-".to_owned())
-                    }
-                    Some((b50, b99)) => (format!("{:.3}", p50 - b50), format!("{:.3}", p99 - b99)),
+                measured[i].add(target.run(&http, stream, rate, secs).await);
+                server.clear_requests();
+            }
+            for (i, (target, rows)) in targets.iter().zip(&measured).enumerate() {
+                let (added50, added99) = if i == 0 {
+                    ("-".to_owned(), "-".to_owned())
+                } else {
+                    rows.added(&measured[0])
                 };
+                let Percentiles { p50, p99 } = rows.median();
                 let line = format!(
                     "| {mode} | {rate} | {} | {p50:.3} | {p99:.3} | {added50} | {added99} | {}/{} | {} |\n",
                     target.name(),
-                    run.errors,
-                    run.errors + run.latencies.len(),
+                    rows.errors,
+                    rows.sent,
                     target.rss()
                 );
                 print!("{line}");
                 table.push_str(&line);
-                if let Some(why) = run.first_error {
+                if let Some(why) = &rows.first_error {
                     notes.push(format!(
                         "{mode} {rate}/s {}: first error: {why}",
                         target.name()
                     ));
                 }
-                server.clear_requests();
             }
         }
     }

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use elelem::cost::{AttemptOutcome, CostSink, RetryCause, UsageRecord};
 use elelem::Usd;
-use metrics::{Counter, Gauge};
+use metrics::{Counter, Gauge, Histogram};
 use serde::Serialize;
 
 /// The most distinct values kept for one label (tags, models); later ones are
@@ -42,6 +42,8 @@ struct Aggregates {
     labels: BTreeMap<&'static str, BTreeSet<String>>,
     /// The series of each (provider, model), registered once.
     series: HashMap<(String, String), ModelSeries>,
+    /// `elelem_ttft_seconds` by model label.
+    ttft: HashMap<String, Histogram>,
     /// Exact spend per (provider, model, tag), behind the cost gauge, with
     /// that tag's series.
     cost: HashMap<(String, String, String), TagSeries>,
@@ -178,6 +180,27 @@ impl Telemetry {
             a.latencies.pop_front();
         }
         a.latencies.push_back((model, latency.as_secs_f64()));
+    }
+
+    /// Notes a stream's time to its first chunk in `elelem_ttft_seconds` by
+    /// model (the model label capped like the others; its series kept).
+    ///
+    /// ```
+    /// let telemetry = elelem_cli::telemetry::Telemetry::new();
+    /// telemetry.observe_ttft("openai:gpt-4.1-mini", std::time::Duration::from_millis(80));
+    /// ```
+    pub fn observe_ttft(&self, model: &str, ttft: Duration) {
+        let mut a = self.lock();
+        let histogram = match a.ttft.get(model) {
+            Some(histogram) => histogram,
+            None => {
+                let label = a.label("model", model);
+                a.ttft.entry(label).or_insert_with_key(
+                    |label| metrics::histogram!("elelem_ttft_seconds", "model" => label.clone()),
+                )
+            }
+        };
+        histogram.record(ttft.as_secs_f64());
     }
 
     /// Notes a client that went away before its answer.
@@ -383,6 +406,18 @@ mod tests {
         let snapshot = telemetry.snapshot();
         assert_eq!(snapshot.latency.len(), MAX_LABEL_VALUES + 1);
         assert_eq!(snapshot.latency["other"].count, 50);
+    }
+
+    #[test]
+    fn ttft_series_are_kept_per_model_label_and_capped() {
+        let telemetry = Telemetry::new();
+        for i in 0..(MAX_LABEL_VALUES + 50) {
+            telemetry.observe_ttft(&format!("m{i}"), Duration::from_millis(1));
+            telemetry.observe_ttft(&format!("m{i}"), Duration::from_millis(2));
+        }
+        let a = telemetry.lock();
+        assert_eq!(a.ttft.len(), MAX_LABEL_VALUES + 1);
+        assert!(a.ttft.contains_key("other"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Overload: past `[gateway] max_in_flight` the gateway refuses at once (503 in
 //! OpenAI's shape, `retry-after`, counted in /metrics) instead of queueing, and
-//! the requests in flight never exceed the bound. Its own test binary: the
+//! the requests in flight never exceed the bound; a client still sending its
+//! body holds no place. Its own test binary: the
 //! Prometheus recorder is process-wide, so the shed count is this test's alone.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -135,6 +136,35 @@ async fn a_flood_past_max_in_flight_is_refused_at_once_and_in_flight_stays_bound
         .find(|l| l.starts_with("elelem_requests_shed_total{route=\"chat\"}"))
         .unwrap_or_else(|| panic!("no shed count in /metrics:\n{metrics}"));
     assert!(shed.ends_with(&format!(" {FLOOD}")), "{shed}");
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_still_sending_their_bodies_hold_no_place() {
+    use tokio::io::AsyncWriteExt;
+    let setup = Setup::new().await;
+    setup
+        .server
+        .set_fallback(wire::completion("gpt-4.1-mini", "served"));
+    let running = start_bounded(&setup).await;
+    // As many clients as places send their headers and half a body, then stall.
+    let mut stalled = Vec::new();
+    for _ in 0..BOUND {
+        let mut tcp = tokio::net::TcpStream::connect(running.addr).await.unwrap();
+        let head = format!(
+            "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {OPEN_KEY}\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{{\"model\": "
+        );
+        tcp.write_all(head.as_bytes()).await.unwrap();
+        stalled.push(tcp);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(running.gateway.in_flight(), 0);
+    // A request that arrives whole is served, not shed.
+    let response = post_chat(&running, Some(OPEN_KEY), MINI).await;
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["choices"][0]["message"]["content"], "served");
+    drop(stalled);
     running.shutdown().await;
 }
 

@@ -3,14 +3,16 @@
 //! authentication, the key's rate limit, the body read and parsed, the key's
 //! allowed models and forced tags; then the answer counted by route and status.
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use metrics::{Counter, Histogram};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -42,9 +44,13 @@ pub(crate) struct Admitted<R> {
     pub(crate) call: Call,
 }
 
-/// Admits one POST to `route`: a place in flight, the key, its rate limit, the
-/// body (parsed by `parse`), the key's models and tags. `Err` is the answer
-/// already counted (shed, 401, 403, 413, 429, 400 ...).
+/// Admits one POST to `route`: the key, its rate limit, the body (parsed by
+/// `parse`), the key's models and tags, then a place in flight. `Err` is the
+/// answer already counted (shed, 401, 403, 413, 429, 400 ...).
+///
+/// A full gateway refuses at once, before the body is read; otherwise the
+/// place is taken only once the body is in, so a client slow to send its body
+/// holds no place (only its connection, for at most `client_timeout_secs`).
 pub(crate) async fn admit<R: Routed>(
     route: &'static str,
     gateway: &Arc<Gateway>,
@@ -53,24 +59,31 @@ pub(crate) async fn admit<R: Routed>(
 ) -> Result<Admitted<R>, Response> {
     let started = Instant::now();
     let loaded = gateway.loaded();
-    let Some(guard) = InFlight::try_start(gateway, loaded.config.gateway.max_in_flight) else {
-        return Err(shed(route, started, loaded.config.gateway.max_in_flight));
-    };
-    let mut call = Call {
-        route,
-        started,
-        guard,
-    };
+    let max = loaded.config.gateway.max_in_flight;
+    if gateway.in_flight() >= i64::try_from(max).unwrap_or(i64::MAX) {
+        return Err(shed(route, started, max));
+    }
     // The headers are taken from the request, not cloned by an extractor.
     let (parts, body) = request.into_parts();
-    match checked(gateway, &loaded, &parts.headers, body, parse).await {
-        Ok(request) => Ok(Admitted {
-            loaded,
-            request,
-            call,
-        }),
-        Err(error) => Err(call.fail(error)),
-    }
+    let request = match checked(gateway, &loaded, &parts.headers, body, parse).await {
+        Ok(request) => request,
+        Err(error) => {
+            count(route, error.status, started);
+            return Err(error.into_response());
+        }
+    };
+    let Some(guard) = InFlight::try_start(gateway, max) else {
+        return Err(shed(route, started, max));
+    };
+    Ok(Admitted {
+        loaded,
+        request,
+        call: Call {
+            route,
+            started,
+            guard,
+        },
+    })
 }
 
 async fn checked<R: Routed>(
@@ -171,7 +184,8 @@ fn with_elelem<T: Serialize, M: Serialize>(
     body: &T,
     elelem: &M,
 ) -> Result<Vec<u8>, serde_json::Error> {
-    let mut bytes = Vec::with_capacity(512);
+    // A chat completion is usually 0.5-1 KB.
+    let mut bytes = Vec::with_capacity(1024);
     serde_json::to_writer(&mut bytes, body)?;
     if bytes.last() != Some(&b'}') {
         // Not an object: nothing to add to.
@@ -189,10 +203,28 @@ fn with_elelem<T: Serialize, M: Serialize>(
 
 /// Counts a finished request by route and status, with its latency.
 pub(crate) fn count(route: &'static str, status: StatusCode, started: Instant) {
-    metrics::counter!("elelem_requests_total", "route" => route, "status" => status_label(status))
-        .increment(1);
-    metrics::histogram!("elelem_request_duration_seconds", "route" => route)
-        .record(started.elapsed().as_secs_f64());
+    let (requests, duration) = series(route, status);
+    requests.increment(1);
+    duration.record(started.elapsed().as_secs_f64());
+}
+
+/// The series of one (route, status): `elelem_requests_total` and the route's
+/// `elelem_request_duration_seconds`, looked up in the recorder's registry
+/// once (a lookup builds and hashes the key with its labels) and kept. Routes
+/// are fixed and statuses are at most 1,000, so the map stays small.
+fn series(route: &'static str, status: StatusCode) -> (Counter, Histogram) {
+    type Series = HashMap<(&'static str, u16), (Counter, Histogram)>;
+    static SERIES: LazyLock<Mutex<Series>> = LazyLock::new(Mutex::default);
+    let mut series = SERIES.lock().unwrap_or_else(|e| e.into_inner());
+    series
+        .entry((route, status.as_u16()))
+        .or_insert_with(|| {
+            (
+                metrics::counter!("elelem_requests_total", "route" => route, "status" => status_label(status)),
+                metrics::histogram!("elelem_request_duration_seconds", "route" => route),
+            )
+        })
+        .clone()
 }
 
 /// The status as a label, without an allocation for the common ones.

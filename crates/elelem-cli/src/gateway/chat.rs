@@ -7,7 +7,9 @@ use axum::extract::{Request, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use elelem::{ChatCompletion, CompletionRequest, ElelemError, ElelemMeta, TextCompletion, Usd};
+use elelem::{
+    ChatCompletion, CompletionRequest, ElelemError, ElelemMeta, StreamSummary, TextCompletion, Usd,
+};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -46,6 +48,17 @@ impl MetaView<'_> {
             requested_model: &meta.requested_model,
             answered_by: &meta.answered_by,
             cache_hit: meta.cache_hit,
+        }
+    }
+
+    /// The `elelem` object of a finished stream.
+    pub(crate) fn of_stream(summary: &StreamSummary) -> MetaView<'_> {
+        MetaView {
+            cost_usd: summary.cost,
+            attempts: summary.attempts,
+            requested_model: &summary.requested_model,
+            answered_by: &summary.answered_by,
+            cache_hit: false,
         }
     }
 }
@@ -91,13 +104,15 @@ pub(crate) async fn chat_completions(
     };
     let request = parsed.request;
     let model = request.model.clone();
+    // The call's future (several KB) is boxed: unboxed, it would make this
+    // handler's future as large, and axum moves that one by value per request.
     if parsed.stream {
-        return match loaded.elelem.stream_chat_completion(request).await {
+        return match Box::pin(loaded.elelem.stream_chat_completion(request)).await {
             Ok(stream) => super::sse::response(&gateway, stream, call, model),
             Err(error) => call.fail(ApiError::from_elelem(&error)),
         };
     }
-    let result = loaded.elelem.create_chat_completion(request).await;
+    let result = Box::pin(loaded.elelem.create_chat_completion(request)).await;
     reply(&mut call, &gateway, &model, result)
 }
 
@@ -116,7 +131,7 @@ pub(crate) async fn completions(State(gateway): State<Arc<Gateway>>, request: Re
         Err(response) => return response,
     };
     let model = request.model.clone();
-    let result = loaded.elelem.create_completion(request).await;
+    let result = Box::pin(loaded.elelem.create_completion(request)).await;
     reply(&mut call, &gateway, &model, result)
 }
 

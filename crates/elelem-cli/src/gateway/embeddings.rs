@@ -84,7 +84,8 @@ pub(crate) async fn embeddings(State(gateway): State<Arc<Gateway>>, request: Req
     };
     let model = request.model.clone();
     let format = request.encoding_format;
-    match loaded.elelem.create_embeddings(request).await {
+    // Boxed, so this handler's future stays small (see chat.rs).
+    match Box::pin(loaded.elelem.create_embeddings(request)).await {
         Ok(response) => {
             let (body, meta) = body_of(&response, format);
             call.answer(&gateway, &model, &body, &meta)

@@ -6,19 +6,19 @@
 //! event ends the stream with an `error` event.
 
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use bytes::Bytes;
 use elelem::{ElelemError, ElelemMeta, ResponseInput, ResponseRequest, ResponseStream, TextFormat};
 use futures_util::StreamExt;
 use serde_json::{Map, Value};
 
 use super::admission::{admit, Admitted, Call, Routed};
 use super::chat::meta_json;
-use super::sse::{event_stream, shutdown_deadline, Deadline};
+use super::sse::{event_stream, shutting_down, EventBody, Events, Next};
 use super::{ApiError, Gateway};
 
 const ROUTE: &str = "responses";
@@ -171,12 +171,13 @@ pub(crate) async fn create(State(gateway): State<Arc<Gateway>>, request: Request
     };
     let model = request.model.clone();
     if stream {
-        return match loaded.elelem.stream_response(request).await {
+        // Boxed, so this handler's future stays small (see chat.rs).
+        return match Box::pin(loaded.elelem.stream_response(request)).await {
             Ok(stream) => forward(&gateway, stream, call),
             Err(error) => call.fail(api_error(&error)),
         };
     }
-    match loaded.elelem.create_response(request).await {
+    match Box::pin(loaded.elelem.create_response(request)).await {
         Ok(mut response) => {
             // Ours is the one `elelem` object (an upstream gateway may send its own).
             response.extra.remove("elelem");
@@ -187,80 +188,63 @@ pub(crate) async fn create(State(gateway): State<Arc<Gateway>>, request: Request
     }
 }
 
-/// One server-sent event with its `event:` name.
-fn sse(name: &str, data: &Value) -> Bytes {
-    Bytes::from(format!("event: {name}\ndata: {data}\n\n"))
+/// Appends one server-sent event with its `event:` name to `out`.
+fn sse(out: &mut Vec<u8>, name: &str, data: &Value) {
+    use std::io::Write as _;
+    // Writing into a Vec cannot fail.
+    let _ = write!(out, "event: {name}\ndata: {data}\n\n");
 }
 
-/// Where a forwarded stream stands.
+/// A Responses stream being forwarded.
 struct Forward {
     stream: ResponseStream,
     call: Call,
-    deadline: Deadline,
-    over: bool,
 }
 
 /// The streamed answer: every event as it comes.
 fn forward(gateway: &Arc<Gateway>, stream: ResponseStream, call: Call) -> Response {
-    let state = Forward {
-        stream,
-        call,
-        deadline: shutdown_deadline(gateway),
-        over: false,
-    };
-    let body = futures_util::stream::unfold(state, |mut s| async move {
-        let bytes = next(&mut s).await?;
-        Some((Ok::<Bytes, std::convert::Infallible>(bytes), s))
-    });
-    event_stream(Body::from_stream(body))
+    event_stream(Body::new(EventBody::new(gateway, Forward { stream, call })))
 }
 
-async fn next(s: &mut Forward) -> Option<Bytes> {
-    if s.over {
-        return None;
+impl Events for Forward {
+    fn poll_event(&mut self, cx: &mut Context<'_>, out: &mut Vec<u8>) -> Next {
+        match self.stream.poll_next_unpin(cx) {
+            Poll::Pending => Next::Pending,
+            Poll::Ready(Some(Ok(event))) => {
+                let mut data = serde_json::to_value(&event).unwrap_or(Value::Null);
+                if let Some(response) = event.final_response() {
+                    let summary = self.stream.summary();
+                    let mut response = response.clone();
+                    response
+                        .elelem
+                        .requested_model
+                        .clone_from(&summary.requested_model);
+                    response.elelem.answered_by.clone_from(&summary.answered_by);
+                    response.elelem.attempts = summary.attempts;
+                    response.elelem.cost = summary.cost;
+                    data["response"]["elelem"] = meta(&response);
+                }
+                sse(out, event.kind(), &data);
+                if event.is_terminal() {
+                    self.call.end(StatusCode::OK);
+                    return Next::Last;
+                }
+                Next::Event
+            }
+            Poll::Ready(Some(Err(error))) => {
+                self.call.end(StatusCode::BAD_GATEWAY);
+                sse(out, "error", &api_error(&error).body());
+                Next::Last
+            }
+            Poll::Ready(None) => {
+                self.call.guard.done();
+                Next::Last
+            }
+        }
     }
-    let item = tokio::select! {
-        item = s.stream.next() => item,
-        () = &mut s.deadline => {
-            s.over = true;
-            s.call.end(StatusCode::SERVICE_UNAVAILABLE);
-            let error = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "server_error",
-                "the gateway is shutting down and the stream passed its grace period; retry the request")
-                .code("shutting_down");
-            return Some(sse("error", &error.body()));
-        }
-    };
-    match item {
-        Some(Ok(event)) => {
-            let name = event.kind().to_owned();
-            let mut data = serde_json::to_value(&event).unwrap_or(Value::Null);
-            if let Some(response) = event.final_response() {
-                let summary = s.stream.summary();
-                let mut response = response.clone();
-                response
-                    .elelem
-                    .requested_model
-                    .clone_from(&summary.requested_model);
-                response.elelem.answered_by.clone_from(&summary.answered_by);
-                response.elelem.attempts = summary.attempts;
-                response.elelem.cost = summary.cost;
-                data["response"]["elelem"] = meta(&response);
-            }
-            if event.is_terminal() {
-                s.over = true;
-                s.call.end(StatusCode::OK);
-            }
-            Some(sse(&name, &data))
-        }
-        Some(Err(error)) => {
-            s.over = true;
-            s.call.end(StatusCode::BAD_GATEWAY);
-            Some(sse("error", &api_error(&error).body()))
-        }
-        None => {
-            s.over = true;
-            s.call.guard.done();
-            None
-        }
+
+    fn shut_down(&mut self, out: &mut Vec<u8>) {
+        self.call.end(StatusCode::SERVICE_UNAVAILABLE);
+        sse(out, "error", &shutting_down().body());
     }
 }

@@ -173,7 +173,7 @@ impl ChatStream {
                 .filters
                 .entry(choice.index)
                 .or_insert_with(|| ThinkFilter::new(anywhere, &chunk.model));
-            let piece = filter.push(&content);
+            let piece = filter.push(content);
             if !piece.reasoning.is_empty() {
                 let reasoning = choice
                     .delta

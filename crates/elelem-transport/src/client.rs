@@ -323,17 +323,7 @@ impl HttpClient {
             .map_err(|e| self.connection_error(&e))?;
         let status = response.status();
         if !status.is_success() {
-            let headers = response.headers().clone();
-            let body = self.read_body(response).await?;
-            let error = http_error(
-                self.name(),
-                status.as_u16(),
-                &headers,
-                &body,
-                self.settings.api_key.as_ref(),
-                self.hook.as_ref(),
-            );
-            return Err(ProviderError::Http(Box::new(error)));
+            return Err(self.failure(response).await);
         }
         tracing::debug!(
             provider = self.name(),
@@ -447,21 +437,9 @@ impl HttpClient {
             .map_err(|e| self.connection_error(&e))?;
         let status = response.status();
         if !status.is_success() {
-            // An error needs every header (`retry-after`, the hook's); a success
-            // keeps only those worth keeping, without copying the rest.
-            let headers = response.headers().clone();
-            let body = self.read_body(response).await?;
-            self.received(status, &body);
-            let error = http_error(
-                self.name(),
-                status.as_u16(),
-                &headers,
-                &body,
-                self.settings.api_key.as_ref(),
-                self.hook.as_ref(),
-            );
-            return Err(ProviderError::Http(Box::new(error)));
+            return Err(self.failure(response).await);
         }
+        // A success keeps only the headers worth keeping, without copying the rest.
         let headers = kept_headers(response.headers());
         let body = self
             .read_body(response)
@@ -475,6 +453,26 @@ impl HttpClient {
             })?;
         self.received(status, &body);
         Ok(HttpReply { headers, body })
+    }
+
+    /// The classified error of a non-success answer (read with every header:
+    /// `retry-after` and the provider's hook may need any of them).
+    async fn failure(&self, response: reqwest::Response) -> ProviderError {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = match self.read_body(response).await {
+            Ok(body) => body,
+            Err(error) => return error,
+        };
+        self.received(status, &body);
+        ProviderError::Http(Box::new(http_error(
+            self.name(),
+            status.as_u16(),
+            &headers,
+            &body,
+            self.settings.api_key.as_ref(),
+            self.hook.as_ref(),
+        )))
     }
 
     fn received(&self, status: reqwest::StatusCode, body: &[u8]) {

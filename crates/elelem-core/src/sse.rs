@@ -211,9 +211,7 @@ impl SseDecoder {
         }
         let line_start = self.start;
         let from = self.scanned.max(line_start);
-        let offset = self.buffer[from..]
-            .iter()
-            .position(|&b| b == b'\n' || b == b'\r');
+        let offset = memchr::memchr2(b'\n', b'\r', &self.buffer[from..]);
         match offset {
             Some(offset) => {
                 self.scanned = from + offset;
@@ -246,7 +244,7 @@ impl SseDecoder {
         if line[0] == b':' {
             return None;
         }
-        let (field, value) = match line.iter().position(|&b| b == b':') {
+        let (field, value) = match memchr::memchr(b':', line) {
             Some(colon) => {
                 let value = &line[colon + 1..];
                 (&line[..colon], value.strip_prefix(b" ").unwrap_or(value))

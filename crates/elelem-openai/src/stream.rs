@@ -64,11 +64,23 @@ impl Chunks {
 
 impl RecordMapper for Chunks {
     fn record(&mut self, data: &str) -> Result<Vec<ChatCompletionChunk>, ProviderError> {
-        if let Some(error) = self.error_in_stream(data) {
-            return Err(error);
+        // An error object is looked for only where there can be one: a payload
+        // that is no chunk, or a chunk with a top-level `error` key (kept in
+        // `extra`). Every payload whose `error` `error_in_stream` reads is one
+        // of these, so no chunk is searched for it.
+        let mut chunk: ChatCompletionChunk = match serde_json::from_str(data) {
+            Ok(chunk) => chunk,
+            Err(e) => {
+                return Err(self
+                    .error_in_stream(data)
+                    .unwrap_or_else(|| self.client.invalid_piece(e.to_string(), data)))
+            }
+        };
+        if chunk.extra.contains_key("error") {
+            if let Some(error) = self.error_in_stream(data) {
+                return Err(error);
+            }
         }
-        let mut chunk: ChatCompletionChunk = serde_json::from_str(data)
-            .map_err(|e| self.client.invalid_piece(e.to_string(), data))?;
         self.quirks.adapt_chunk(&mut chunk);
         if let Some(usage) = chunk.usage.as_mut() {
             self.quirks.adapt_usage(usage);
@@ -140,6 +152,31 @@ mod tests {
             .record(r#"{"error":{"message":"overloaded"}}"#)
             .unwrap_err();
         assert!(error.to_string().contains("overloaded"), "{error}");
+    }
+
+    #[test]
+    fn an_error_is_found_whether_or_not_its_payload_decodes_as_a_chunk() {
+        let mut mapper = chunks(None);
+        // Not a chunk (`choices` is no list): still the provider's error.
+        let error = mapper
+            .record(r#"{"choices":7,"error":{"message":"overloaded"}}"#)
+            .unwrap_err();
+        assert!(error.to_string().contains("overloaded"), "{error}");
+        let error = mapper.record(r#"{"error":"rate limited"}"#).unwrap_err();
+        assert!(error.to_string().contains("rate limited"), "{error}");
+        // "error" as text, or nested below the top level, is no error.
+        for data in [
+            r#"{"choices":[{"index":0,"delta":{"content":"error"}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"a","error":{"message":"x"}}}]}"#,
+        ] {
+            assert_eq!(mapper.record(data).unwrap().len(), 1, "{data}");
+        }
+        // A payload that is neither a chunk nor an error is an invalid piece.
+        let error = mapper.record(r#"{"choices":7}"#).unwrap_err();
+        assert!(
+            matches!(error, ProviderError::InvalidBody { .. }),
+            "{error}"
+        );
     }
 
     #[test]

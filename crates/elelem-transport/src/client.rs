@@ -323,17 +323,7 @@ impl HttpClient {
             .map_err(|e| self.connection_error(&e))?;
         let status = response.status();
         if !status.is_success() {
-            let headers = response.headers().clone();
-            let body = self.read_body(response).await?;
-            let error = http_error(
-                self.name(),
-                status.as_u16(),
-                &headers,
-                &body,
-                self.settings.api_key.as_ref(),
-                self.hook.as_ref(),
-            );
-            return Err(ProviderError::Http(Box::new(error)));
+            return Err(self.failure(response).await);
         }
         tracing::debug!(
             provider = self.name(),
@@ -428,7 +418,7 @@ impl HttpClient {
     /// Decodes a reply's JSON body, or explains why it is not the expected shape
     /// (with the key redacted from the body snippet).
     pub fn decode<T: DeserializeOwned>(&self, reply: &HttpReply) -> Result<T, ProviderError> {
-        serde_json::from_slice(&reply.body).map_err(|e| {
+        decode_json(&reply.body).map_err(|e| {
             ProviderError::invalid_body(
                 self.name(),
                 e.to_string(),
@@ -446,38 +436,52 @@ impl HttpClient {
             .await
             .map_err(|e| self.connection_error(&e))?;
         let status = response.status();
-        let headers = response.headers().clone();
+        if !status.is_success() {
+            return Err(self.failure(response).await);
+        }
+        // A success keeps only the headers worth keeping, without copying the rest.
+        let headers = kept_headers(response.headers());
         let body = self
             .read_body(response)
             .await
             .map_err(|error| match error {
                 // A success cut mid-way: the provider took the request.
-                ProviderError::Connection { provider, message } if status.is_success() => {
+                ProviderError::Connection { provider, message } => {
                     ProviderError::BodyCut { provider, message }
                 }
                 other => other,
             })?;
+        self.received(status, &body);
+        Ok(HttpReply { headers, body })
+    }
+
+    /// The classified error of a non-success answer (read with every header:
+    /// `retry-after` and the provider's hook may need any of them).
+    async fn failure(&self, response: reqwest::Response) -> ProviderError {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = match self.read_body(response).await {
+            Ok(body) => body,
+            Err(error) => return error,
+        };
+        self.received(status, &body);
+        ProviderError::Http(Box::new(http_error(
+            self.name(),
+            status.as_u16(),
+            &headers,
+            &body,
+            self.settings.api_key.as_ref(),
+            self.hook.as_ref(),
+        )))
+    }
+
+    fn received(&self, status: reqwest::StatusCode, body: &[u8]) {
         tracing::debug!(
             provider = self.name(),
             status = status.as_u16(),
             bytes = body.len(),
             "response received"
         );
-        if !status.is_success() {
-            let error = http_error(
-                self.name(),
-                status.as_u16(),
-                &headers,
-                &body,
-                self.settings.api_key.as_ref(),
-                self.hook.as_ref(),
-            );
-            return Err(ProviderError::Http(Box::new(error)));
-        }
-        Ok(HttpReply {
-            headers: kept_headers(&headers),
-            body: body.freeze(),
-        })
     }
 
     fn connection_error(&self, error: &reqwest::Error) -> ProviderError {
@@ -506,8 +510,9 @@ impl HttpClient {
         }
     }
 
-    /// Reads the body, refusing more than the configured limit.
-    async fn read_body(&self, mut response: reqwest::Response) -> Result<BytesMut, ProviderError> {
+    /// Reads the body, refusing more than the configured limit. A body that
+    /// arrives in one piece (the usual answer) is kept as received, not copied.
+    async fn read_body(&self, mut response: reqwest::Response) -> Result<Bytes, ProviderError> {
         let limit = self.settings.max_response_bytes;
         let too_large = || ProviderError::BodyTooLarge {
             provider: self.name().to_owned(),
@@ -517,7 +522,7 @@ impl HttpClient {
         if expected > limit as u64 {
             return Err(too_large());
         }
-        let mut body = BytesMut::with_capacity(expected as usize);
+        let mut body = BodyPieces::default();
         while let Some(chunk) = response
             .chunk()
             .await
@@ -526,9 +531,57 @@ impl HttpClient {
             if body.len() + chunk.len() > limit {
                 return Err(too_large());
             }
-            body.extend_from_slice(&chunk);
+            body.push(chunk, expected as usize);
         }
-        Ok(body)
+        Ok(body.into_bytes())
+    }
+}
+
+/// A body read piece by piece: the first piece as received, joined into one
+/// buffer only when a second one comes.
+#[derive(Default)]
+struct BodyPieces {
+    first: Bytes,
+    joined: Option<BytesMut>,
+}
+
+impl BodyPieces {
+    fn len(&self) -> usize {
+        self.joined.as_ref().map_or(self.first.len(), BytesMut::len)
+    }
+
+    /// Adds `piece`; `expected` is the announced length (0 when unknown).
+    fn push(&mut self, piece: Bytes, expected: usize) {
+        match &mut self.joined {
+            Some(joined) => joined.extend_from_slice(&piece),
+            None if self.first.is_empty() => self.first = piece,
+            None => {
+                let len = self.first.len() + piece.len();
+                let mut joined = BytesMut::with_capacity(expected.max(len));
+                joined.extend_from_slice(&self.first);
+                joined.extend_from_slice(&piece);
+                self.first = Bytes::new();
+                self.joined = Some(joined);
+            }
+        }
+    }
+
+    fn into_bytes(self) -> Bytes {
+        match self.joined {
+            Some(joined) => joined.freeze(),
+            None => self.first,
+        }
+    }
+}
+
+/// Decodes JSON `bytes`. A body that is valid UTF-8 (every real answer) is
+/// checked once as a whole and read as text, rather than having serde_json
+/// check every string again; any other body is read as bytes, so its error is
+/// serde_json's usual one.
+pub(crate) fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, serde_json::Error> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(bytes),
     }
 }
 
@@ -594,4 +647,56 @@ pub fn endpoint_url(provider: &str, url: String) -> Result<Url, ElelemError> {
             "the base URL of {provider} gives the endpoint {url:?}, which is not a URL ({e}); fix base_url"
         ),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn joined(pieces: &[&[u8]], expected: usize) -> Bytes {
+        let mut body = BodyPieces::default();
+        let mut len = 0;
+        for piece in pieces {
+            body.push(Bytes::copy_from_slice(piece), expected);
+            len += piece.len();
+            assert_eq!(body.len(), len);
+        }
+        body.into_bytes()
+    }
+
+    #[test]
+    fn a_body_in_pieces_is_joined_in_order_and_one_piece_is_kept_as_is() {
+        let one = Bytes::from_static(b"{\"a\":1}");
+        let mut body = BodyPieces::default();
+        body.push(one.clone(), 7);
+        let kept = body.into_bytes();
+        assert_eq!(kept, one);
+        assert_eq!(kept.as_ptr(), one.as_ptr(), "one piece is not copied");
+        assert_eq!(joined(&[b"{\"a\"", b":", b"1}"], 0), &b"{\"a\":1}"[..]);
+        assert_eq!(joined(&[b"", b"ab", b"", b"c"], 3), &b"abc"[..]);
+        assert_eq!(joined(&[], 0), &b""[..]);
+    }
+
+    #[test]
+    fn json_decodes_as_from_slice_did_including_its_errors() {
+        let bodies: [&[u8]; 6] = [
+            br#"{"a":"Gr\u00fc\u00dfe \ud83c\udf89","b":[1,2.5,null]}"#,
+            "{\"a\":\"Grüße 世界\"}".as_bytes(),
+            b"{\"a\":\"\xff\"}",
+            b"\xEF\xBB\xBF{}",
+            br#"{"a":"\ud800"}"#,
+            b"{\"a\":1,}",
+        ];
+        for body in bodies {
+            let new = decode_json::<serde_json::Value>(body);
+            let old = serde_json::from_slice::<serde_json::Value>(body);
+            assert_eq!(
+                new.as_ref().map_err(ToString::to_string),
+                old.as_ref().map_err(ToString::to_string),
+                "{body:?}"
+            );
+        }
+    }
 }

@@ -138,7 +138,7 @@ impl NdjsonFraming {
         }
         loop {
             let from = self.scanned.max(self.start);
-            let mut line = match self.buffer[from..].iter().position(|&b| b == b'\n') {
+            let mut line = match memchr::memchr(b'\n', &self.buffer[from..]) {
                 Some(offset) => {
                     let end = from + offset;
                     let line = self.buffer[self.start..end].to_vec();

@@ -151,9 +151,15 @@ impl<F: Framing, M: Records> Decoding<F, M> {
             }
             match self.framing.next_record() {
                 Some(Ok(Record::Data(record))) => {
-                    match self.mapper.record(&record) {
-                        Ok(chunks) => self.out.extend(chunks),
+                    // `out` is empty here: the first item goes out directly,
+                    // without a trip through the queue.
+                    let mut items = match self.mapper.record(&record) {
+                        Ok(items) => items.into_iter(),
                         Err(error) => return self.fail(error),
+                    };
+                    if let Some(first) = items.next() {
+                        self.out.extend(items);
+                        return Some(Ok(first));
                     }
                     continue;
                 }
@@ -250,7 +256,9 @@ pub fn decode_records<F: Framing, R: Records>(
         ended: false,
         done: false,
     };
-    let items = futures_util::stream::unfold(decoding, |mut decoding| async move {
+    // Boxed: `unfold` moves its state in and out of each item's future, and
+    // the state (the response, the framing's buffers, the mapper) is large.
+    let items = futures_util::stream::unfold(Box::new(decoding), |mut decoding| async move {
         let item = decoding.next().await?;
         Some((item, decoding))
     });

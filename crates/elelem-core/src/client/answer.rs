@@ -89,10 +89,20 @@ pub(crate) fn process(
         .first()
         .and_then(|c| c.message.content.as_deref());
     // An answer that is JSON as it stands is taken as it stands, even if a string
-    // in it mentions think tags.
+    // in it mentions think tags. In JSON mode an object or array found so is the
+    // parsed answer too: the text is parsed once.
+    let mut whole_value = None;
     let already_json = json_mode
-        && raw
-            .is_some_and(|text| serde_json::from_str::<serde::de::IgnoredAny>(text.trim()).is_ok());
+        && raw.is_some_and(|text| {
+            let text = text.trim();
+            if mode == AnswerMode::Json {
+                if let Ok(value) = serde_json::from_str::<Value>(text) {
+                    whole_value = (value.is_object() || value.is_array()).then_some(value);
+                    return true;
+                }
+            }
+            serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
+        });
     let split = raw.map(|text| {
         if !already_json {
             split_think_with(
@@ -140,8 +150,14 @@ pub(crate) fn process(
     if completion.choices.is_empty() {
         return Err((text, Rejection::Parse("the response had no choices".into())));
     }
-    let parsed = match mode {
-        AnswerMode::Yaml => crate::json::parse_yaml_answer(&text).map_err(|e| e.to_string()),
+    // The whole answer already parsed is what `parse_json_answer` would find
+    // (its first candidate is the trimmed text) and `extract_json` would cut.
+    let whole = whole_value.is_some();
+    let parsed = match (mode, whole_value) {
+        (_, Some(value)) => Ok(value),
+        (AnswerMode::Yaml, None) => {
+            crate::json::parse_yaml_answer(&text).map_err(|e| e.to_string())
+        }
         _ => parse_json_answer(&text).map_err(|e| e.to_string()),
     };
     let (value, repaired) = match parsed {
@@ -160,6 +176,7 @@ pub(crate) fn process(
     let json_text = match (repaired, mode) {
         (true, _) => value.to_string(),
         (false, AnswerMode::Yaml) => text,
+        (false, _) if whole => text,
         (false, _) => crate::json::extract_json(&text)
             .map(str::to_owned)
             .unwrap_or(text),
@@ -207,6 +224,43 @@ mod tests {
         assert_eq!(answer.content.as_deref(), Some("{\"a\": 1}"));
         assert_eq!(answer.reasoning.as_deref(), Some("hmm"));
         assert_eq!(answer.json, Some(json!({"a": 1})));
+    }
+
+    #[test]
+    fn an_answer_that_is_json_as_it_stands_is_read_as_parse_and_extract_read_it() {
+        // Parsed once now; the outcome is what parsing and extracting the trimmed
+        // text (no think split: it is JSON as it stands) gave.
+        let texts = [
+            " {\"a\": 1} \n",
+            "[1, {\"b\": \"<think>x</think>\"}]",
+            "{\"a\": 1, \"a\": 2}",
+            "\"<think>a</think>{\\\"a\\\": 1}\"",
+            "42",
+            "{\"big\": 1e999}",
+            "{\"s\": \"\\ud800\"}",
+        ];
+        for text in texts {
+            let trimmed = text.trim();
+            assert!(serde_json::from_str::<serde::de::IgnoredAny>(trimmed).is_ok());
+            let got = process(&completion(text), true, true, None);
+            match crate::json::parse_json_answer(trimmed) {
+                Ok(value) => {
+                    let answer = got.unwrap();
+                    let cut = crate::json::extract_json(trimmed).unwrap_or(trimmed);
+                    assert_eq!(answer.content.as_deref(), Some(cut), "{text}");
+                    assert_eq!(answer.json, Some(value), "{text}");
+                    assert_eq!(answer.reasoning, None, "{text}");
+                }
+                Err(error) => match crate::json::repair_json(trimmed) {
+                    Some(value) => assert_eq!(got.unwrap().json, Some(value), "{text}"),
+                    None => assert_eq!(
+                        got.unwrap_err(),
+                        (trimmed.to_owned(), Rejection::Parse(error.to_string())),
+                        "{text}"
+                    ),
+                },
+            }
+        }
     }
 
     #[test]

@@ -154,7 +154,16 @@ impl ChatStream {
         if chunk.service_tier.is_some() {
             self.service_tier.clone_from(&chunk.service_tier);
         }
-        self.last = Some((chunk.id.clone(), chunk.created, chunk.model.clone()));
+        // Copied into the strings kept from the last chunk (the same id and
+        // model in every chunk): no allocation per chunk.
+        match &mut self.last {
+            Some((id, created, model)) => {
+                id.clone_from(&chunk.id);
+                *created = chunk.created;
+                model.clone_from(&chunk.model);
+            }
+            None => self.last = Some((chunk.id.clone(), chunk.created, chunk.model.clone())),
+        }
         for choice in &mut chunk.choices {
             let Some(content) = choice.delta.content.take() else {
                 continue;
@@ -164,7 +173,7 @@ impl ChatStream {
                 .filters
                 .entry(choice.index)
                 .or_insert_with(|| ThinkFilter::new(anywhere, &chunk.model));
-            let piece = filter.push(&content);
+            let piece = filter.push(content);
             if !piece.reasoning.is_empty() {
                 let reasoning = choice
                     .delta

@@ -21,9 +21,9 @@ impl ThinkFilter {
         )))
     }
 
-    /// Takes the next piece of text.
-    pub fn push(&mut self, text: &str) -> ThinkPiece {
-        self.0.push(text)
+    /// Takes the next piece of text (its buffer is reused for the answer).
+    pub fn push(&mut self, text: String) -> ThinkPiece {
+        self.0.push_owned(text)
     }
 
     /// Ends the stream: whatever was held back is emitted as what it is.

@@ -19,9 +19,22 @@ struct Windows {
 }
 
 impl Windows {
-    fn window(&mut self, model: &str) -> &mut ModelWindow {
+    /// Updates the window of `model`, made (and the least recently measured one
+    /// forgotten past [`MAX_MODELS`]) when missing. A model already measured
+    /// costs one lookup and no copy of its id.
+    fn update(&mut self, model: &str, update: impl FnOnce(&mut ModelWindow)) {
         self.updates += 1;
-        if !self.by_model.contains_key(model) && self.by_model.len() >= MAX_MODELS {
+        if let Some(window) = self.by_model.get_mut(model) {
+            window.touched = self.updates;
+            update(window);
+            return;
+        }
+        update(self.new_window(model));
+    }
+
+    /// A window for `model`, which has none yet.
+    fn new_window(&mut self, model: &str) -> &mut ModelWindow {
+        if self.by_model.len() >= MAX_MODELS {
             let oldest = self
                 .by_model
                 .iter()
@@ -96,8 +109,7 @@ impl Performance {
     /// ```
     pub fn first_token(&self, model: &str, after: Duration) {
         self.windows()
-            .window(model)
-            .add_first_token(after.as_secs_f64());
+            .update(model, |window| window.add_first_token(after.as_secs_f64()));
     }
 
     /// Learns from a record measured before (read back from a ledger, or by
@@ -126,12 +138,12 @@ impl Performance {
         let Some(sample) = sample_of(record) else {
             return;
         };
-        let mut windows = self.windows();
-        let window = windows.window(&record.model);
-        window.add(sample);
-        if let Some(first) = record.time_to_first_token {
-            window.add_first_token(first.as_secs_f64());
-        }
+        self.windows().update(&record.model, |window| {
+            window.add(sample);
+            if let Some(first) = record.time_to_first_token {
+                window.add_first_token(first.as_secs_f64());
+            }
+        });
     }
 
     /// What was measured of `model` (empty when nothing was).
@@ -184,7 +196,8 @@ fn sample_of(record: &UsageRecord) -> Option<Sample> {
 impl CostSink for Performance {
     fn record(&self, record: &UsageRecord) {
         if let Some(sample) = sample_of(record) {
-            self.windows().window(&record.model).add(sample);
+            self.windows()
+                .update(&record.model, |window| window.add(sample));
         }
     }
 }

@@ -5,6 +5,9 @@
 //! stays decodable. Failing the whole answer would retry (and bill) a call that
 //! succeeded, or break a stream.
 
+use std::fmt;
+
+use serde::de::{MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
@@ -15,15 +18,66 @@ pub(crate) struct TokenCount(Option<u64>);
 
 impl<'de> Deserialize<'de> for TokenCount {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let count = match Value::deserialize(deserializer)? {
-            Value::Null => None,
-            Value::Number(number) => number.as_u64(),
-            _ => None,
-        };
+        // What `Value::deserialize` then `as_u64` gave, without building the value.
+        let count = deserializer.deserialize_any(CountVisitor)?;
         if count.is_none() {
             tracing::debug!("a token count that is not a non-negative integer is unknown");
         }
         Ok(TokenCount(count))
+    }
+}
+
+/// Reads any JSON value: a non-negative integer that fits a `u64` is the count,
+/// anything else (read in full, as a `Value` would be) is none.
+struct CountVisitor;
+
+impl<'de> Visitor<'de> for CountVisitor {
+    type Value = Option<u64>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("any valid JSON value")
+    }
+
+    fn visit_u64<E>(self, value: u64) -> Result<Option<u64>, E> {
+        Ok(Some(value))
+    }
+
+    fn visit_i64<E>(self, value: i64) -> Result<Option<u64>, E> {
+        Ok(u64::try_from(value).ok())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Option<u64>, E> {
+        Ok(None)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Option<u64>, E> {
+        Ok(None)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Option<u64>, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E>(self) -> Result<Option<u64>, E> {
+        Ok(None)
+    }
+
+    fn visit_none<E>(self) -> Result<Option<u64>, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<u64>, D::Error> {
+        deserializer.deserialize_any(CountVisitor)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<u64>, A::Error> {
+        while seq.next_element::<Value>()?.is_some() {}
+        Ok(None)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<u64>, A::Error> {
+        while map.next_entry::<String, Value>()?.is_some() {}
+        Ok(None)
     }
 }
 
@@ -64,6 +118,47 @@ mod tests {
         assert_eq!(u.prompt_tokens, Some(u64::MAX));
         assert_eq!(u.completion_tokens, Some(0));
         assert_eq!(u.total_tokens, None);
+    }
+
+    #[test]
+    fn counts_decode_as_a_value_read_with_as_u64_did() {
+        use serde_json::Value;
+        let values = [
+            "0",
+            "7",
+            "18446744073709551615",
+            "18446744073709551616",
+            "-1",
+            "-0",
+            "1.0",
+            "1e3",
+            "1e999",
+            "null",
+            "true",
+            "\"12\"",
+            "[]",
+            "[1,{\"a\":[2]}]",
+            "{}",
+            "{\"a\":1,\"a\":2}",
+            "[1e999]",
+            "{\"a\":1e999}",
+            "\"\\ud800\"",
+            "[1,]",
+            "{\"a\"}",
+        ];
+        for value in values {
+            for body in [value.to_owned(), format!("[{value}]")] {
+                let new = serde_json::from_str::<Vec<super::TokenCount>>(&format!("[{body}]"))
+                    .map(|v| v.into_iter().map(Option::<u64>::from).collect::<Vec<_>>());
+                let old = serde_json::from_str::<Vec<Value>>(&format!("[{body}]"))
+                    .map(|v| v.iter().map(Value::as_u64).collect::<Vec<_>>());
+                assert_eq!(
+                    new.map_err(|e| e.to_string()),
+                    old.map_err(|e| e.to_string()),
+                    "{body}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -41,7 +41,11 @@ fn streamed(text: &str, cuts: &[usize], policy: ThinkPolicy) -> (String, String)
     let mut splitter = ThinkSplitter::new(policy);
     let (mut answer, mut reasoning) = (String::new(), String::new());
     for pair in bounds.windows(2) {
-        let delta = splitter.push(text.get(pair[0]..pair[1]).unwrap_or(""));
+        let piece = text.get(pair[0]..pair[1]).unwrap_or("");
+        // An owned piece (its buffer reused) gives what a borrowed one gives.
+        let borrowed = splitter.clone().push(piece);
+        let delta = splitter.push_owned(piece.to_owned());
+        assert_eq!(delta, borrowed);
         answer.push_str(&delta.answer);
         reasoning.push_str(&delta.reasoning);
     }

@@ -111,6 +111,27 @@ impl ThinkSplitter {
         delta
     }
 
+    /// [`push`](Self::push) of an owned piece, whose buffer is reused for the
+    /// answer it gives (a streamed chunk's content: no allocation per chunk).
+    ///
+    /// ```
+    /// use elelem_core::json::{ThinkPolicy, ThinkSplitter};
+    ///
+    /// let mut splitter = ThinkSplitter::new(ThinkPolicy::Reasoning);
+    /// assert_eq!(splitter.push_owned("<think>hm</thi".to_owned()).reasoning, "hm");
+    /// assert_eq!(splitter.push_owned("nk> Paris".to_owned()).answer, "Paris");
+    /// ```
+    pub fn push_owned(&mut self, mut text: String) -> ThinkDelta {
+        self.buf.push_str(&text);
+        text.clear();
+        let mut delta = ThinkDelta {
+            answer: text,
+            reasoning: String::new(),
+        };
+        self.run(false, &mut delta);
+        delta
+    }
+
     /// Ends the text: whatever was held back is given as what it turned out to be.
     ///
     /// ```

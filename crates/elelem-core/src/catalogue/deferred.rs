@@ -1,0 +1,222 @@
+//! A provider plugin's models, read when something first needs them.
+//!
+//! Building a client reads every linked plugin's catalogue: about 150 KB of TOML
+//! for all the plugins, most of them models of providers a program never calls.
+//! So the builder reads only the head of a plugin's catalogue (its `[provider]`
+//! table) and keeps the text of its `[[models]]` until a lookup names the
+//! provider (a model id, a listing, a price). A user file touching the provider
+//! (its table or one of its models) has it read at once, so such files merge
+//! and fail exactly as before. Every built-in catalogue is tested to resolve
+//! (`tests/catalogue_deferred.rs`), so deferring hides no error of ours; a
+//! plugin whose models fail to read anyway has none, and says why wherever the
+//! known models are listed ([`Catalogue::model_ids_of`](super::Catalogue::model_ids_of)).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
+
+use super::entry::ModelEntry;
+use super::file::RawCatalogue;
+use super::{lookup, resolve_model, ProviderDefaults};
+use crate::error::ElelemError;
+
+/// Splits a plugin catalogue into its head and its models: the text before the
+/// first `[[models]]` line and the text from it on. `None` when the models are
+/// not the whole rest of the text (another table header follows them, or a line
+/// the split cannot vouch for starts with `[`): the text is then read at once.
+///
+/// ```text
+/// [provider]            <- head
+/// name = "p"
+/// [[models]]            <- models, to the end
+/// id = "p:m"
+/// [models.price]
+/// ```
+pub(super) fn split(text: &str) -> Option<(&str, &str)> {
+    let mut start = None;
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let header = line.trim();
+        if header.starts_with('[') {
+            match start {
+                None if header == "[[models]]" => start = Some(offset),
+                None => {}
+                Some(_) if header == "[[models]]" || is_models_subtable(header) => {}
+                Some(_) => return None,
+            }
+        }
+        offset += line.len();
+    }
+    start.map(|at| text.split_at(at))
+}
+
+/// `[models.price]` and the like: a table of the last `[[models]]` entry.
+fn is_models_subtable(header: &str) -> bool {
+    header.strip_prefix("[models.").is_some_and(|rest| {
+        rest.strip_suffix(']').is_some_and(|key| {
+            !key.is_empty()
+                && key
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+        })
+    })
+}
+
+/// One provider's models and their aliases, resolved.
+#[derive(Debug, Clone, Default)]
+pub(super) struct ProviderModels {
+    /// By `provider:model` id; shared, so a call holds its model without copying it.
+    pub models: BTreeMap<String, Arc<ModelEntry>>,
+    /// Entries under their aliases' ids (`openai:gpt-4o-2024-08-06`).
+    pub aliases: BTreeMap<String, Arc<ModelEntry>>,
+    /// Why a deferred catalogue could not be read (its models are then none).
+    pub problem: Option<String>,
+}
+
+impl ProviderModels {
+    /// The models of one provider, aliases added.
+    pub fn new(models: BTreeMap<String, Arc<ModelEntry>>) -> Result<Self, ElelemError> {
+        let aliases = lookup::alias_entries(&models)?;
+        Ok(ProviderModels {
+            models,
+            aliases,
+            problem: None,
+        })
+    }
+
+    /// A model by id or alias id.
+    pub fn get(&self, id: &str) -> Option<&Arc<ModelEntry>> {
+        self.models.get(id).or_else(|| self.aliases.get(id))
+    }
+}
+
+/// The text of a plugin's `[[models]]` and what resolving it needs.
+#[derive(Debug, Clone)]
+struct Pending {
+    source_name: String,
+    provider: String,
+    text: &'static str,
+    defaults: ProviderDefaults,
+    /// Micro-dollars per unit of each currency.
+    rates: Arc<BTreeMap<String, i64>>,
+}
+
+impl Pending {
+    fn resolve(&self) -> Result<ProviderModels, ElelemError> {
+        let mut raw = RawCatalogue::default();
+        raw.merge_text(&self.source_name, self.text)?;
+        let mut models = BTreeMap::new();
+        for (id, table) in raw.models {
+            let entry = resolve_model(&id, table, &self.source_name, &self.rates, |p| {
+                (p == self.provider).then_some(&self.defaults)
+            })?;
+            models.insert(id, Arc::new(entry));
+        }
+        ProviderModels::new(models)
+    }
+}
+
+/// A provider's models: resolved already, or resolved once on first use.
+#[derive(Debug, Clone, Default)]
+pub(super) struct ModelsCell {
+    pending: Option<Pending>,
+    models: OnceLock<ProviderModels>,
+}
+
+impl ModelsCell {
+    /// Models resolved already.
+    pub fn ready(models: ProviderModels) -> Self {
+        ModelsCell {
+            pending: None,
+            models: OnceLock::from(models),
+        }
+    }
+
+    /// Models of `provider` to resolve from `text` when first needed.
+    pub fn deferred(
+        source_name: String,
+        provider: String,
+        text: &'static str,
+        defaults: ProviderDefaults,
+        rates: Arc<BTreeMap<String, i64>>,
+    ) -> Self {
+        ModelsCell {
+            pending: Some(Pending {
+                source_name,
+                provider,
+                text,
+                defaults,
+                rates,
+            }),
+            models: OnceLock::new(),
+        }
+    }
+
+    /// Whether the models wait to be read.
+    pub fn is_deferred(&self) -> bool {
+        self.pending.is_some() && self.models.get().is_none()
+    }
+
+    /// The models, resolving them on the first call.
+    pub fn get(&self) -> &ProviderModels {
+        self.models.get_or_init(|| {
+            let Some(pending) = &self.pending else {
+                return ProviderModels::default();
+            };
+            pending.resolve().unwrap_or_else(|error| {
+                tracing::error!(provider = %pending.provider, %error, "a provider plugin's catalogue does not resolve; it has no models");
+                ProviderModels {
+                    problem: Some(error.to_string()),
+                    ..ProviderModels::default()
+                }
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_models_are_split_off_where_nothing_else_follows_them() {
+        let text = "# p\n[provider]\nname = 'p'\n\n[[models]]\nid = 'p:a'\n[models.price]\ninput = '1'\n  [[models]]\nid = 'p:b'\n";
+        let (head, models) = split(text).unwrap();
+        assert_eq!(head, "# p\n[provider]\nname = 'p'\n\n");
+        assert!(models.starts_with("[[models]]\nid = 'p:a'"));
+        assert!(models.ends_with("id = 'p:b'\n"));
+        for unsafe_text in [
+            "[provider]\nname='p'\n[[models]]\nid='p:a'\n[[virtual_models]]\nid='virtual:v'\n",
+            "[provider]\nname='p'\n[[models]]\nid='p:a'\n[currencies]\nEUR='1'\n",
+            "[provider]\nname='p'\n[[models]]\nid='p:a'\n[models . price]\ninput='1'\n",
+            "[provider]\nname='p'\n[[models]]\nid='p:a'\nx = [\n[1],\n]\n",
+            "[provider]\nname='p'\n",
+        ] {
+            assert_eq!(split(unsafe_text), None, "{unsafe_text}");
+        }
+    }
+
+    #[test]
+    fn a_deferred_catalogue_that_does_not_resolve_has_no_models_and_says_why() {
+        let defaults = ProviderDefaults {
+            currency: "USD".into(),
+            ..ProviderDefaults::default()
+        };
+        let cell = ModelsCell::deferred(
+            "plugin p".into(),
+            "p".into(),
+            "[[models]]\nid = 'p:a'\nprice = { input = '1' }\n",
+            defaults,
+            Arc::new(BTreeMap::from([("USD".to_owned(), 1_000_000)])),
+        );
+        assert!(cell.is_deferred());
+        let models = cell.get();
+        assert!(models.models.is_empty());
+        assert!(models
+            .problem
+            .as_deref()
+            .unwrap()
+            .contains("needs `output`"));
+        assert!(!cell.is_deferred());
+    }
+}

@@ -19,12 +19,15 @@ use super::file::RawCatalogue;
 use super::{lookup, resolve_model, ProviderDefaults};
 use crate::error::ElelemError;
 
-/// Splits a plugin catalogue into its head and its models: the text before the
-/// first `[[models]]` line and the text from it on. `None` when the models are
-/// not the whole rest of the text (another table header follows them, or a line
-/// the split cannot vouch for starts with `[`): the text is then read at once.
+/// Splits a plugin catalogue into its head and its models: the text from its
+/// first table header to the first `[[models]]` line (the comment lines before
+/// that header are left out: they need no reading) and the text from that line
+/// on. `None` when the models are not the whole rest of the text (another table
+/// header follows them, or a line the split cannot vouch for starts with `[`):
+/// the text is then read at once.
 ///
 /// ```text
+/// # Comments            <- left out
 /// [provider]            <- head
 /// name = "p"
 /// [[models]]            <- models, to the end
@@ -32,21 +35,37 @@ use crate::error::ElelemError;
 /// [models.price]
 /// ```
 pub(super) fn split(text: &str) -> Option<(&str, &str)> {
-    let mut start = None;
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        let header = line.trim();
-        if header.starts_with('[') {
-            match start {
-                None if header == "[[models]]" => start = Some(offset),
-                None => {}
-                Some(_) if header == "[[models]]" || is_models_subtable(header) => {}
-                Some(_) => return None,
-            }
+    let mut first_header = None;
+    let mut models = None;
+    // Only lines starting with `[` matter: find them through the `[`s.
+    for (at, _) in text.match_indices('[') {
+        let line_start = text[..at].rfind('\n').map_or(0, |n| n + 1);
+        if !text[line_start..at]
+            .bytes()
+            .all(|b| b == b' ' || b == b'\t')
+        {
+            continue;
         }
-        offset += line.len();
+        let line_end = text[at..].find('\n').map_or(text.len(), |n| at + n);
+        let header = text[line_start..line_end].trim();
+        first_header.get_or_insert(line_start);
+        match models {
+            None if header == "[[models]]" => models = Some(line_start),
+            None => {}
+            Some(_) if header == "[[models]]" || is_models_subtable(header) => {}
+            Some(_) => return None,
+        }
     }
-    start.map(|at| text.split_at(at))
+    let models = models?;
+    let head_start = first_header
+        .filter(|&start| {
+            text[..start].lines().all(|line| {
+                let line = line.trim_start();
+                line.is_empty() || line.starts_with('#')
+            })
+        })
+        .unwrap_or(0);
+    Some((&text[head_start..models], &text[models..]))
 }
 
 /// `[models.price]` and the like: a table of the last `[[models]]` entry.
@@ -182,7 +201,7 @@ mod tests {
     fn the_models_are_split_off_where_nothing_else_follows_them() {
         let text = "# p\n[provider]\nname = 'p'\n\n[[models]]\nid = 'p:a'\n[models.price]\ninput = '1'\n  [[models]]\nid = 'p:b'\n";
         let (head, models) = split(text).unwrap();
-        assert_eq!(head, "# p\n[provider]\nname = 'p'\n\n");
+        assert_eq!(head, "[provider]\nname = 'p'\n\n");
         assert!(models.starts_with("[[models]]\nid = 'p:a'"));
         assert!(models.ends_with("id = 'p:b'\n"));
         for unsafe_text in [
@@ -194,6 +213,15 @@ mod tests {
         ] {
             assert_eq!(split(unsafe_text), None, "{unsafe_text}");
         }
+        // Top-level keys before the first table stay in the head.
+        let (head, _) = split("x = 1\n[provider]\nname='p'\n[[models]]\nid='p:a'\n").unwrap();
+        assert_eq!(head, "x = 1\n[provider]\nname='p'\n");
+        // A `[` inside a line is no header.
+        let text =
+            "# see [docs]\n[provider]\nname = 'p' # [x]\n[[models]]\nid='p:a'\naliases = ['b']\n";
+        assert_eq!(split(text).unwrap().0, "[provider]\nname = 'p' # [x]\n");
+        let indented = "[provider]\nname='p'\n[[models]]\nid='p:a'\n\t[provider]\n";
+        assert_eq!(split(indented), None);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use std::sync::{Arc, OnceLock};
 
 use super::entry::ModelEntry;
 use super::file::RawCatalogue;
+use super::one_entry::Entries;
 use super::{lookup, resolve_model, ProviderDefaults};
 use crate::error::ElelemError;
 
@@ -117,6 +118,8 @@ struct Pending {
     defaults: ProviderDefaults,
     /// Micro-dollars per unit of each currency.
     rates: Arc<BTreeMap<String, i64>>,
+    /// Entries read alone, before (or instead of) the whole text.
+    entries: Entries,
 }
 
 impl Pending {
@@ -125,12 +128,16 @@ impl Pending {
         raw.merge_text(&self.source_name, self.text)?;
         let mut models = BTreeMap::new();
         for (id, table) in raw.models {
-            let entry = resolve_model(&id, table, &self.source_name, &self.rates, |p| {
-                (p == self.provider).then_some(&self.defaults)
-            })?;
+            let entry = self.resolve_entry(&id, table)?;
             models.insert(id, Arc::new(entry));
         }
         ProviderModels::new(models)
+    }
+
+    fn resolve_entry(&self, id: &str, table: toml::Table) -> Result<ModelEntry, ElelemError> {
+        resolve_model(id, table, &self.source_name, &self.rates, |p| {
+            (p == self.provider).then_some(&self.defaults)
+        })
     }
 }
 
@@ -165,6 +172,7 @@ impl ModelsCell {
                 text,
                 defaults,
                 rates,
+                entries: Entries::default(),
             }),
             models: OnceLock::new(),
         }
@@ -173,6 +181,23 @@ impl ModelsCell {
     /// Whether the models wait to be read.
     pub fn is_deferred(&self) -> bool {
         self.pending.is_some() && self.models.get().is_none()
+    }
+
+    /// A model by id or alias id: read alone while the rest waits, when it can
+    /// be (see `one_entry.rs`), else from all the models.
+    pub fn entry(&self, id: &str) -> Option<&Arc<ModelEntry>> {
+        if let (Some(pending), None) = (&self.pending, self.models.get()) {
+            let alone =
+                pending
+                    .entries
+                    .find(pending.text, &pending.source_name, id, |id, table| {
+                        pending.resolve_entry(id, table).ok()
+                    });
+            if alone.is_some() {
+                return alone;
+            }
+        }
+        self.get().get(id)
     }
 
     /// The models, resolving them on the first call.
@@ -224,6 +249,53 @@ mod tests {
         assert_eq!(split(indented), None);
     }
 
+    /// Every built-in catalogue file (`models/*.toml`), as a plugin holds it.
+    fn built_in_catalogues() -> Vec<(String, &'static str)> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models");
+        let mut files: Vec<(String, &'static str)> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.extension().is_some_and(|e| e == "toml"))
+            .filter(|path| !path.ends_with("currencies.toml"))
+            .map(|path| {
+                let text = std::fs::read_to_string(&path).unwrap();
+                (
+                    path.display().to_string(),
+                    &*Box::leak(text.into_boxed_str()),
+                )
+            })
+            .collect();
+        files.sort();
+        files
+    }
+
+    #[test]
+    fn every_built_in_model_is_read_alone_as_the_whole_file_reads_it() {
+        let files = built_in_catalogues();
+        assert!(files.len() >= 20, "{}", files.len());
+        let mut sources = super::super::CatalogueSources::new().unwrap();
+        for (name, text) in &files {
+            sources.add_plugin(name, text).unwrap();
+        }
+        let deferred = sources.resolve().unwrap();
+        let eager =
+            super::super::Catalogue::from_sources(files.iter().map(|(n, t)| (n.as_str(), *t)))
+                .unwrap();
+        let mut count = 0;
+        for model in eager.models() {
+            count += 1;
+            assert_eq!(deferred.model(&model.id), Some(model), "{}", model.id);
+            let cell = &deferred.models[&model.provider];
+            assert!(cell.is_deferred(), "{} was not read alone", model.id);
+        }
+        assert!(count > 250, "{count}");
+        // An alias needs the whole file, and finds the same entry.
+        let alias = eager.models().find(|m| !m.aliases.is_empty()).unwrap();
+        let id = format!("{}:{}", alias.provider, alias.aliases[0]);
+        assert_eq!(deferred.model(&id), eager.model(&id));
+        assert!(!deferred.models[&alias.provider].is_deferred());
+    }
+
     #[test]
     fn a_deferred_catalogue_that_does_not_resolve_has_no_models_and_says_why() {
         let defaults = ProviderDefaults {
@@ -238,6 +310,7 @@ mod tests {
             Arc::new(BTreeMap::from([("USD".to_owned(), 1_000_000)])),
         );
         assert!(cell.is_deferred());
+        assert!(cell.entry("p:a").is_none());
         let models = cell.get();
         assert!(models.models.is_empty());
         assert!(models

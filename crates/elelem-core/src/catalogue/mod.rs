@@ -5,6 +5,7 @@ mod deferred;
 mod entry;
 mod file;
 mod lookup;
+mod one_entry;
 mod prices;
 mod query;
 mod variant;
@@ -529,7 +530,7 @@ impl Catalogue {
     /// A model the catalogue lists, by id or alias id.
     fn listed(&self, id: &str) -> Option<&Arc<ModelEntry>> {
         let (provider, _) = id.split_once(':')?;
-        self.models_of(provider)?.get(id)
+        self.models.get(provider)?.entry(id)
     }
 
     /// The entry to call a `provider:model` id with: the catalogue's, or, for a

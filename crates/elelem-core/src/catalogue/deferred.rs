@@ -36,19 +36,20 @@ use crate::error::ElelemError;
 /// [models.price]
 /// ```
 pub(super) fn split(text: &str) -> Option<(&str, &str)> {
+    let bytes = text.as_bytes();
     let mut first_header = None;
     let mut models = None;
     // Only lines starting with `[` matter: find them through the `[`s.
-    for (at, _) in text.match_indices('[') {
-        let line_start = text[..at].rfind('\n').map_or(0, |n| n + 1);
-        if !text[line_start..at]
-            .bytes()
-            .all(|b| b == b' ' || b == b'\t')
+    for at in memchr::memchr_iter(b'[', bytes) {
+        let line_start = memchr::memrchr(b'\n', &bytes[..at]).map_or(0, |n| n + 1);
+        if !bytes[line_start..at]
+            .iter()
+            .all(|&b| b == b' ' || b == b'\t')
         {
             continue;
         }
-        let line_end = text[at..].find('\n').map_or(text.len(), |n| at + n);
-        let header = text[line_start..line_end].trim();
+        let line_end = memchr::memchr(b'\n', &bytes[at..]).map_or(text.len(), |n| at + n);
+        let header = text.get(line_start..line_end)?.trim();
         first_header.get_or_insert(line_start);
         match models {
             None if header == "[[models]]" => models = Some(line_start),
@@ -60,13 +61,15 @@ pub(super) fn split(text: &str) -> Option<(&str, &str)> {
     let models = models?;
     let head_start = first_header
         .filter(|&start| {
-            text[..start].lines().all(|line| {
-                let line = line.trim_start();
-                line.is_empty() || line.starts_with('#')
+            let mut line_start = 0;
+            memchr::memchr_iter(b'\n', &bytes[..start]).all(|end| {
+                let line = bytes[line_start..end].trim_ascii_start();
+                line_start = end + 1;
+                line.is_empty() || line[0] == b'#'
             })
         })
         .unwrap_or(0);
-    Some((&text[head_start..models], &text[models..]))
+    Some((text.get(head_start..models)?, text.get(models..)?))
 }
 
 /// `[models.price]` and the like: a table of the last `[[models]]` entry.

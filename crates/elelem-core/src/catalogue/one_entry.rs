@@ -29,17 +29,16 @@ pub(super) struct Entries {
 
 /// Whether `text[at..]` starts a line holding only `token` (and blanks).
 fn alone_on_its_line(text: &str, at: usize, token: &str) -> bool {
-    let line_start = text[..at].rfind('\n').map_or(0, |n| n + 1);
-    let line_end = text[at..].find('\n').map_or(text.len(), |n| at + n);
-    text[line_start..line_end].trim() == token
+    let bytes = text.as_bytes();
+    let line_start = memchr::memrchr(b'\n', &bytes[..at]).map_or(0, |n| n + 1);
+    let line_end = memchr::memchr(b'\n', &bytes[at..]).map_or(text.len(), |n| at + n);
+    bytes[line_start..line_end].trim_ascii() == token.as_bytes()
 }
 
 impl Entries {
     fn chunks(&self, text: &str) -> &[Chunk] {
         self.chunks.get_or_init(|| {
-            let starts: Vec<usize> = text
-                .match_indices("[[models]]")
-                .map(|(at, _)| at)
+            let starts: Vec<usize> = memchr::memmem::find_iter(text.as_bytes(), "[[models]]")
                 .filter(|&at| alone_on_its_line(text, at, "[[models]]"))
                 .collect();
             let ends = starts.iter().skip(1).copied().chain([text.len()]);
@@ -68,9 +67,7 @@ impl Entries {
             return None;
         }
         let needle = format!("id = \"{id}\"");
-        let mut lines = text
-            .match_indices(&needle)
-            .map(|(at, _)| at)
+        let mut lines = memchr::memmem::find_iter(text.as_bytes(), &needle)
             .filter(|&at| alone_on_its_line(text, at, &needle));
         let (Some(at), None) = (lines.next(), lines.next()) else {
             return None;

@@ -1,12 +1,14 @@
 //! One model's entry read out of a deferred plugin catalogue, without the rest.
 //!
 //! A call names one model: reading that model's `[[models]]` entry alone costs a
-//! thirtieth of reading its provider's whole catalogue. The entry is found by its
-//! `id = "provider:model"` line, which must occur once; anything else (an alias,
+//! thirtieth of reading its provider's whole catalogue. Entries are indexed once
+//! by their `id = "provider:model"` line (an id on two entries is left out), so
+//! every later call finds its entry with one map lookup; anything else (an alias,
 //! an id written another way, an entry that does not read alone) leaves the
 //! lookup to the whole catalogue, which gives the same entry (tested for every
-//! built-in model in `tests/catalogue_deferred.rs`).
+//! built-in model in `deferred.rs`).
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
 use super::entry::ModelEntry;
@@ -21,39 +23,72 @@ struct Chunk {
     entry: OnceLock<Option<Arc<ModelEntry>>>,
 }
 
+/// The entries of a deferred text and the index of their id lines.
+#[derive(Debug, Clone, Default)]
+struct Index {
+    chunks: Vec<Chunk>,
+    /// The chunk of each id written `id = "..."` on a line of its own in exactly
+    /// one chunk.
+    by_id: BTreeMap<String, usize>,
+}
+
 /// The entries of a deferred `[[models]]` text, each read on its own on demand.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Entries {
-    chunks: OnceLock<Vec<Chunk>>,
+    index: OnceLock<Index>,
 }
 
-/// Whether `text[at..]` starts a line holding only `token` (and blanks).
-fn alone_on_its_line(text: &str, at: usize, token: &str) -> bool {
+/// The line around `text[at]`, trimmed.
+fn line_at(text: &str, at: usize) -> &[u8] {
     let bytes = text.as_bytes();
     let line_start = memchr::memrchr(b'\n', &bytes[..at]).map_or(0, |n| n + 1);
     let line_end = memchr::memchr(b'\n', &bytes[at..]).map_or(text.len(), |n| at + n);
-    bytes[line_start..line_end].trim_ascii() == token.as_bytes()
+    bytes[line_start..line_end].trim_ascii()
+}
+
+/// The id of an `id = "provider:model"` line, when it is one (no escapes).
+fn id_of_line(line: &[u8]) -> Option<&str> {
+    let id = line.strip_prefix(b"id = \"")?.strip_suffix(b"\"")?;
+    let id = std::str::from_utf8(id).ok()?;
+    (!id.contains(['"', '\\'])).then_some(id)
+}
+
+impl Index {
+    fn new(text: &str) -> Index {
+        let starts: Vec<usize> = memchr::memmem::find_iter(text.as_bytes(), "[[models]]")
+            .filter(|&at| line_at(text, at) == b"[[models]]")
+            .collect();
+        let ends = starts.iter().skip(1).copied().chain([text.len()]);
+        let chunks: Vec<Chunk> = starts
+            .iter()
+            .zip(ends)
+            .map(|(&start, end)| Chunk {
+                start,
+                end,
+                entry: OnceLock::new(),
+            })
+            .collect();
+        let mut by_id = BTreeMap::new();
+        let mut twice = Vec::new();
+        for at in memchr::memmem::find_iter(text.as_bytes(), "id = \"") {
+            let Some(id) = id_of_line(line_at(text, at)) else {
+                continue;
+            };
+            let Some(chunk) = chunks.partition_point(|c| c.start <= at).checked_sub(1) else {
+                continue;
+            };
+            if by_id.insert(id.to_owned(), chunk).is_some() {
+                twice.push(id);
+            }
+        }
+        for id in twice {
+            by_id.remove(id);
+        }
+        Index { chunks, by_id }
+    }
 }
 
 impl Entries {
-    fn chunks(&self, text: &str) -> &[Chunk] {
-        self.chunks.get_or_init(|| {
-            let starts: Vec<usize> = memchr::memmem::find_iter(text.as_bytes(), "[[models]]")
-                .filter(|&at| alone_on_its_line(text, at, "[[models]]"))
-                .collect();
-            let ends = starts.iter().skip(1).copied().chain([text.len()]);
-            starts
-                .iter()
-                .zip(ends)
-                .map(|(&start, end)| Chunk {
-                    start,
-                    end,
-                    entry: OnceLock::new(),
-                })
-                .collect()
-        })
-    }
-
     /// The entry of `id` read alone from `text`, with `resolve` turning its
     /// merged table into an entry; `None` when it cannot be read alone.
     pub fn find(
@@ -63,21 +98,11 @@ impl Entries {
         id: &str,
         resolve: impl FnOnce(&str, toml::Table) -> Option<ModelEntry>,
     ) -> Option<&Arc<ModelEntry>> {
-        if id.contains(['"', '\\', '\n']) {
-            return None;
-        }
-        let needle = format!("id = \"{id}\"");
-        let mut lines = memchr::memmem::find_iter(text.as_bytes(), &needle)
-            .filter(|&at| alone_on_its_line(text, at, &needle));
-        let (Some(at), None) = (lines.next(), lines.next()) else {
-            return None;
-        };
-        let chunks = self.chunks(text);
-        let index = chunks.partition_point(|c| c.start <= at).checked_sub(1)?;
-        let chunk = &chunks[index];
+        let index = self.index.get_or_init(|| Index::new(text));
+        let chunk = index.chunks.get(*index.by_id.get(id)?)?;
         let entry = chunk.entry.get_or_init(|| {
             let mut raw = RawCatalogue::default();
-            raw.merge_text(source_name, &text[chunk.start..chunk.end])
+            raw.merge_text(source_name, text.get(chunk.start..chunk.end)?)
                 .ok()?;
             let table = raw.models.remove(id)?;
             let alone = raw.models.is_empty()
@@ -114,10 +139,13 @@ mod tests {
         let entries = Entries::default();
         let b = find(&entries, "p:b").unwrap();
         assert_eq!(b.id, "p:b");
-        assert_eq!(entries.chunks(TEXT).len(), 4);
+        let index = entries.index.get().unwrap();
+        assert_eq!(index.chunks.len(), 4);
+        // p:c is on two entries: not indexed.
+        assert_eq!(index.by_id.keys().collect::<Vec<_>>(), ["p:a", "p:b"]);
         // Only b's chunk was read.
-        let read: Vec<bool> = entries
-            .chunks(TEXT)
+        let read: Vec<bool> = index
+            .chunks
             .iter()
             .map(|c| c.entry.get().is_some())
             .collect();

@@ -529,7 +529,7 @@ impl Catalogue {
 
     /// A model the catalogue lists, by id or alias id.
     fn listed(&self, id: &str) -> Option<&Arc<ModelEntry>> {
-        let (provider, _) = id.split_once(':')?;
+        let provider = id.get(..memchr::memchr(b':', id.as_bytes())?)?;
         self.models.get(provider)?.entry(id)
     }
 

@@ -9,6 +9,7 @@
 //! built-in model in `deferred.rs`).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use super::entry::ModelEntry;
@@ -33,9 +34,21 @@ struct Index {
 }
 
 /// The entries of a deferred `[[models]]` text, each read on its own on demand.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub(super) struct Entries {
     index: OnceLock<Index>,
+    /// The chunk the last lookup found: a program calls the same model again
+    /// and again, and this spares the id's map lookup on every call.
+    last: AtomicUsize,
+}
+
+impl Clone for Entries {
+    fn clone(&self) -> Self {
+        Entries {
+            index: self.index.clone(),
+            last: AtomicUsize::new(self.last.load(Ordering::Relaxed)),
+        }
+    }
 }
 
 /// The line around `text[at]`, trimmed.
@@ -99,7 +112,15 @@ impl Entries {
         resolve: impl FnOnce(&str, toml::Table) -> Option<ModelEntry>,
     ) -> Option<&Arc<ModelEntry>> {
         let index = self.index.get_or_init(|| Index::new(text));
-        let chunk = index.chunks.get(*index.by_id.get(id)?)?;
+        let last = index.chunks.get(self.last.load(Ordering::Relaxed));
+        if let Some(Some(entry)) = last.and_then(|c| c.entry.get()) {
+            if entry.id == id {
+                return Some(entry);
+            }
+        }
+        let at = *index.by_id.get(id)?;
+        self.last.store(at, Ordering::Relaxed);
+        let chunk = index.chunks.get(at)?;
         let entry = chunk.entry.get_or_init(|| {
             let mut raw = RawCatalogue::default();
             raw.merge_text(source_name, text.get(chunk.start..chunk.end)?)
@@ -150,6 +171,12 @@ mod tests {
             .map(|c| c.entry.get().is_some())
             .collect();
         assert_eq!(read, [false, true, false, false]);
+        // The last entry found is tried first; another id still finds its own.
+        assert_eq!(find(&entries, "p:a").unwrap().id, "p:a");
+        assert_eq!(find(&entries, "p:b").unwrap().id, "p:b");
+        assert_eq!(find(&entries, "p:b").unwrap().id, "p:b");
+        assert!(find(&entries, "p:c").is_none());
+        assert_eq!(find(&entries, "p:a").unwrap().id, "p:a");
     }
 
     #[test]

@@ -52,12 +52,60 @@ fn take_string(table: &Table, key: &str, source_name: &str) -> Result<String, El
     }
 }
 
+/// Parses one catalogue document (a TOML table), naming `source_name` in errors.
+pub(crate) fn parse_document(source_name: &str, text: &str) -> Result<Table, ElelemError> {
+    text.parse()
+        .map_err(|e: toml::de::Error| catalogue_error(source_name, e.to_string()))
+}
+
+/// The providers a catalogue document adds to or changes: the names of its
+/// provider tables and the provider part of its model ids. (Entries whose name or
+/// id is malformed are left out: merging the document reports them.)
+pub(crate) fn touched_providers(document: &Table) -> Vec<String> {
+    let tables = |key: &str| -> Vec<&Table> {
+        match document.get(key) {
+            Some(Value::Table(table)) => vec![table],
+            Some(Value::Array(items)) => items.iter().filter_map(Value::as_table).collect(),
+            _ => Vec::new(),
+        }
+    };
+    let mut names: Vec<String> = tables("provider")
+        .into_iter()
+        .chain(tables("providers"))
+        .filter_map(|t| t.get("name").and_then(Value::as_str))
+        .map(str::to_owned)
+        .collect();
+    names.extend(
+        tables("models")
+            .into_iter()
+            .filter_map(|t| t.get("id").and_then(Value::as_str))
+            .filter_map(|id| id.split_once(':'))
+            .map(|(provider, _)| provider.to_owned()),
+    );
+    names
+}
+
 impl RawCatalogue {
+    /// Whether anything merged so far names `provider`: its table or one of its models.
+    pub fn mentions(&self, provider: &str) -> bool {
+        self.providers.contains_key(provider)
+            || self
+                .models
+                .keys()
+                .any(|id| id.split_once(':').is_some_and(|(p, _)| p == provider))
+    }
+
     /// Merges one TOML document into the catalogue.
     pub fn merge_text(&mut self, source_name: &str, text: &str) -> Result<(), ElelemError> {
-        let document: Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| catalogue_error(source_name, e.to_string()))?;
+        self.merge_document(source_name, parse_document(source_name, text)?)
+    }
+
+    /// Merges one parsed TOML document into the catalogue.
+    pub fn merge_document(
+        &mut self,
+        source_name: &str,
+        document: Table,
+    ) -> Result<(), ElelemError> {
         for (key, value) in document {
             match (key.as_str(), value) {
                 ("provider", Value::Table(table)) => self.merge_provider(source_name, table)?,

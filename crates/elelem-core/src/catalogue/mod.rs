@@ -1,9 +1,11 @@
 //! The model catalogue: providers, models, prices and capabilities, compiled in by
 //! the provider crates and extended by user files.
 
+mod deferred;
 mod entry;
 mod file;
 mod lookup;
+mod one_entry;
 mod prices;
 mod query;
 mod variant;
@@ -27,7 +29,8 @@ use toml::{Table, Value};
 
 use crate::error::ElelemError;
 use crate::money::parse_scaled_decimal;
-use file::RawCatalogue;
+use deferred::{ModelsCell, ProviderModels};
+use file::{parse_document, touched_providers, RawCatalogue};
 use prices::parse_prices;
 
 /// The built-in currency table: the one place rates live.
@@ -70,10 +73,9 @@ pub fn split_model_id(id: &str) -> Result<(&str, &str), ElelemError> {
 #[derive(Debug, Clone, Default)]
 pub struct Catalogue {
     providers: BTreeMap<String, ProviderEntry>,
-    /// Shared, so a call holds its model without copying it.
-    models: BTreeMap<String, Arc<ModelEntry>>,
-    /// Entries under their aliases' ids (`openai:gpt-4o-2024-08-06`).
-    aliases: BTreeMap<String, Arc<ModelEntry>>,
+    /// Each provider's models and aliases, by provider name; a plugin's are read
+    /// when first needed (see `deferred.rs`).
+    models: BTreeMap<String, ModelsCell>,
     virtual_models: BTreeMap<String, VirtualModel>,
 }
 
@@ -81,6 +83,9 @@ pub struct Catalogue {
 #[derive(Debug, Clone, Default)]
 pub struct CatalogueSources {
     raw: RawCatalogue,
+    /// Plugin catalogues' `[[models]]` text not read yet, by provider: (source
+    /// name, text).
+    deferred: BTreeMap<String, (String, &'static str)>,
 }
 
 impl CatalogueSources {
@@ -88,18 +93,98 @@ impl CatalogueSources {
     pub fn new() -> Result<Self, ElelemError> {
         let mut raw = RawCatalogue::default();
         raw.merge_text("models/currencies.toml", CURRENCIES_TOML)?;
-        Ok(CatalogueSources { raw })
+        Ok(CatalogueSources {
+            raw,
+            deferred: BTreeMap::new(),
+        })
     }
 
-    /// Merges a TOML document (a provider's catalogue or a user file).
+    /// Merges a TOML document (a provider's catalogue or a user file), checking
+    /// it now.
     pub fn add(&mut self, source_name: &str, text: &str) -> Result<(), ElelemError> {
-        self.raw.merge_text(source_name, text)
+        let document = parse_document(source_name, text)?;
+        // What it changes merges over the deferred models it names, in order.
+        for provider in touched_providers(&document) {
+            if let Some((source, models)) = self.deferred.remove(&provider) {
+                self.raw.merge_text(&source, models)?;
+            }
+        }
+        self.raw.merge_document(source_name, document)
     }
 
-    /// Resolves prices, currencies and defaults, checking every entry.
-    pub fn resolve(self) -> Result<Catalogue, ElelemError> {
-        Catalogue::resolve(self.raw)
+    /// Merges a provider plugin's compiled-in catalogue: its head (the
+    /// `[provider]` table) now, its `[[models]]` when something first needs that
+    /// provider's models, or now when another source names the provider. The
+    /// resolved catalogue is the same as with [`CatalogueSources::add`]; only
+    /// errors in the models show later (a plugin tests its catalogue resolves).
+    ///
+    /// ```
+    /// use elelem_core::catalogue::CatalogueSources;
+    /// let mut sources = CatalogueSources::new().unwrap();
+    /// sources.add_plugin("plugin p", "[provider]\nname = 'p'\nbase_url = 'http://x'\n\n[[models]]\nid = 'p:m'\n").unwrap();
+    /// let catalogue = sources.resolve().unwrap();
+    /// assert_eq!(catalogue.model("p:m").unwrap().upstream, "m");
+    /// ```
+    pub fn add_plugin(&mut self, source_name: &str, text: &'static str) -> Result<(), ElelemError> {
+        match self.deferrable(source_name, text) {
+            Some((provider, head, models)) => {
+                self.raw.merge_document(source_name, head)?;
+                self.deferred
+                    .insert(provider, (source_name.to_owned(), models));
+                Ok(())
+            }
+            None => self.add(source_name, text),
+        }
     }
+
+    /// The provider whose models `text` may defer, its parsed head and its models'
+    /// text: the head parses, names one provider that nothing merged so far
+    /// names, and holds no models.
+    fn deferrable(
+        &self,
+        source_name: &str,
+        text: &'static str,
+    ) -> Option<(String, Table, &'static str)> {
+        let (head, models) = deferred::split(text)?;
+        let document = parse_document(source_name, head).ok()?;
+        let [provider] = <[String; 1]>::try_from(touched_providers(&document)).ok()?;
+        let lone = !document.contains_key("models")
+            && !self.raw.mentions(&provider)
+            && !self.deferred.contains_key(&provider);
+        lone.then_some((provider, document, models))
+    }
+
+    /// The providers whose models wait to be read (see
+    /// [`CatalogueSources::add_plugin`]), sorted.
+    ///
+    /// ```
+    /// use elelem_core::catalogue::CatalogueSources;
+    /// let mut sources = CatalogueSources::new().unwrap();
+    /// sources.add_plugin("plugin p", "[provider]\nname = 'p'\nbase_url = 'http://x'\n[[models]]\nid = 'p:m'\n").unwrap();
+    /// assert_eq!(sources.deferred_providers().collect::<Vec<_>>(), ["p"]);
+    /// // A user file naming the provider has its models read first.
+    /// sources.add("user", "[[models]]\nid = 'p:m'\nnotes = 'mine'").unwrap();
+    /// assert_eq!(sources.deferred_providers().count(), 0);
+    /// ```
+    pub fn deferred_providers(&self) -> impl Iterator<Item = &str> {
+        self.deferred.keys().map(String::as_str)
+    }
+
+    /// Resolves prices, currencies and defaults, checking every entry (a
+    /// plugin's deferred models when first needed).
+    pub fn resolve(self) -> Result<Catalogue, ElelemError> {
+        Catalogue::resolve(self.raw, self.deferred)
+    }
+}
+
+/// What a provider's models inherit from its table.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ProviderDefaults {
+    /// The currency of prices that name none.
+    pub currency: String,
+    pub price_source: Option<String>,
+    pub price_date: Option<String>,
+    pub price_verified: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -191,6 +276,94 @@ fn error(source_name: &str, reason: impl Into<String>) -> ElelemError {
     }
 }
 
+/// Resolves one model's merged table from `source`: its provider's defaults
+/// (`defaults_of`), its prices in US dollars at `rates`, its dates and aliases
+/// checked.
+fn resolve_model<'d>(
+    id: &str,
+    table: Table,
+    source: &str,
+    rates: &BTreeMap<String, i64>,
+    defaults_of: impl Fn(&str) -> Option<&'d ProviderDefaults>,
+) -> Result<ModelEntry, ElelemError> {
+    let fields: ModelFields = Value::Table(table)
+        .try_into()
+        .map_err(|e: toml::de::Error| error(source, format!("{id}: {}", e.message())))?;
+    let (provider, model_name) =
+        split_model_id(&fields.id).map_err(|e| error(source, e.to_string()))?;
+    let Some(defaults) = defaults_of(provider) else {
+        return Err(error(
+            source,
+            format!("{id}: provider {provider:?} has no [provider] entry"),
+        ));
+    };
+    let currency = fields.currency.unwrap_or_else(|| defaults.currency.clone());
+    let Some(&rate) = rates.get(&currency) else {
+        return Err(error(
+            source,
+            format!("{id}: unknown currency {currency:?}; add it to [currencies]"),
+        ));
+    };
+    let prices = match fields.price {
+        None => None,
+        Some(price) => Some(parse_prices(source, id, &price, rate)?),
+    };
+    let price_source = fields
+        .price_source
+        .or_else(|| defaults.price_source.clone());
+    let price_date = fields.price_date.or_else(|| defaults.price_date.clone());
+    let price_verified = fields.price_verified.or(defaults.price_verified);
+    for (field, date) in [
+        ("release_date", &fields.release_date),
+        ("price_date", &price_date),
+        ("deprecation_date", &fields.deprecation_date),
+    ] {
+        if let Some(date) = date {
+            if !is_iso_date(date) {
+                return Err(error(
+                    source,
+                    format!("{id}: {field} {date:?} must be a date written YYYY-MM-DD"),
+                ));
+            }
+        }
+    }
+    if let Some(alias) = fields
+        .aliases
+        .iter()
+        .find(|a| a.trim().is_empty() || a.contains(':'))
+    {
+        return Err(error(
+            source,
+            format!("{id}: alias {alias:?} must be a model name without the provider (no `:`)"),
+        ));
+    }
+    let max_tokens_field = fields
+        .max_tokens_field
+        .unwrap_or_else(|| "max_tokens".to_owned());
+    Ok(ModelEntry {
+        provider: provider.to_owned(),
+        upstream: fields.upstream.unwrap_or_else(|| model_name.to_owned()),
+        id: fields.id.clone(),
+        prices,
+        currency,
+        context_window: fields.context_window,
+        max_output: fields.max_output,
+        capabilities: fields.capabilities,
+        max_tokens_field,
+        default_params: fields.default_params,
+        notes: fields.notes,
+        deprecated: fields.deprecated,
+        tier: fields.tier,
+        release_date: fields.release_date,
+        aliases: fields.aliases,
+        price_source,
+        price_date,
+        price_verified,
+        deprecation_date: fields.deprecation_date,
+        embeddings: fields.embeddings,
+    })
+}
+
 impl Catalogue {
     /// A catalogue from TOML documents, merged in order, with the built-in currencies.
     pub fn from_sources<'a>(
@@ -203,7 +376,10 @@ impl Catalogue {
         builder.resolve()
     }
 
-    fn resolve(raw: RawCatalogue) -> Result<Catalogue, ElelemError> {
+    fn resolve(
+        raw: RawCatalogue,
+        deferred: BTreeMap<String, (String, &'static str)>,
+    ) -> Result<Catalogue, ElelemError> {
         let mut rates = BTreeMap::new();
         for (code, rate) in &raw.currencies {
             let micros = parse_scaled_decimal(rate, 6)
@@ -215,23 +391,23 @@ impl Catalogue {
                 })?;
             rates.insert(code.clone(), micros);
         }
+        let rates = Arc::new(rates);
 
         let mut providers = BTreeMap::new();
-        let mut provider_currency = BTreeMap::new();
-        let mut provider_price_origin = BTreeMap::new();
+        let mut defaults = BTreeMap::new();
         for (name, table) in raw.providers {
             let source = format!("provider {name}");
             let fields: ProviderFields = Value::Table(table)
                 .try_into()
                 .map_err(|e: toml::de::Error| error(&source, e.message().to_owned()))?;
-            provider_currency.insert(name.clone(), fields.currency);
-            provider_price_origin.insert(
+            defaults.insert(
                 name.clone(),
-                (
-                    fields.price_source,
-                    fields.price_date,
-                    fields.price_verified,
-                ),
+                ProviderDefaults {
+                    currency: fields.currency,
+                    price_source: fields.price_source,
+                    price_date: fields.price_date,
+                    price_verified: fields.price_verified,
+                },
             );
             providers.insert(
                 name,
@@ -247,103 +423,43 @@ impl Catalogue {
             );
         }
 
-        let mut models = BTreeMap::new();
+        let mut by_provider: BTreeMap<String, BTreeMap<String, Arc<ModelEntry>>> = BTreeMap::new();
         for (id, table) in raw.models {
             let source = raw
                 .model_sources
                 .get(&id)
                 .cloned()
                 .unwrap_or_else(|| id.clone());
-            let fields: ModelFields = Value::Table(table)
-                .try_into()
-                .map_err(|e: toml::de::Error| error(&source, format!("{id}: {}", e.message())))?;
-            let (provider, model_name) =
-                split_model_id(&fields.id).map_err(|e| error(&source, e.to_string()))?;
-            let Some(default_currency) = provider_currency.get(provider) else {
+            let entry = resolve_model(&id, table, &source, &rates, |p| defaults.get(p))?;
+            by_provider
+                .entry(entry.provider.clone())
+                .or_default()
+                .insert(id, Arc::new(entry));
+        }
+        let mut models = BTreeMap::new();
+        for (provider, entries) in by_provider {
+            models.insert(provider, ModelsCell::ready(ProviderModels::new(entries)?));
+        }
+        for (provider, (source, text)) in deferred {
+            let Some(provider_defaults) = defaults.get(&provider) else {
                 return Err(error(
                     &source,
-                    format!("{id}: provider {provider:?} has no [provider] entry"),
+                    format!("provider {provider:?} has no [provider] entry"),
                 ));
             };
-            let currency = fields.currency.unwrap_or_else(|| default_currency.clone());
-            let Some(&rate) = rates.get(&currency) else {
-                return Err(error(
-                    &source,
-                    format!("{id}: unknown currency {currency:?}; add it to [currencies]"),
-                ));
-            };
-            let prices = match fields.price {
-                None => None,
-                Some(price) => Some(parse_prices(&source, &id, &price, rate)?),
-            };
-            let (default_source, default_date, default_verified) = provider_price_origin
-                .get(provider)
-                .cloned()
-                .unwrap_or_default();
-            let price_source = fields.price_source.or(default_source);
-            let price_date = fields.price_date.or(default_date);
-            let price_verified = fields.price_verified.or(default_verified);
-            for (field, date) in [
-                ("release_date", &fields.release_date),
-                ("price_date", &price_date),
-                ("deprecation_date", &fields.deprecation_date),
-            ] {
-                if let Some(date) = date {
-                    if !is_iso_date(date) {
-                        return Err(error(
-                            &source,
-                            format!("{id}: {field} {date:?} must be a date written YYYY-MM-DD"),
-                        ));
-                    }
-                }
-            }
-            if let Some(alias) = fields
-                .aliases
-                .iter()
-                .find(|a| a.trim().is_empty() || a.contains(':'))
-            {
-                return Err(error(
-                    &source,
-                    format!(
-                        "{id}: alias {alias:?} must be a model name without the provider (no `:`)"
-                    ),
-                ));
-            }
-            let max_tokens_field = fields
-                .max_tokens_field
-                .unwrap_or_else(|| "max_tokens".to_owned());
-            models.insert(
-                id.clone(),
-                Arc::new(ModelEntry {
-                    provider: provider.to_owned(),
-                    upstream: fields.upstream.unwrap_or_else(|| model_name.to_owned()),
-                    id: fields.id.clone(),
-                    prices,
-                    currency,
-                    context_window: fields.context_window,
-                    max_output: fields.max_output,
-                    capabilities: fields.capabilities,
-                    max_tokens_field,
-                    default_params: fields.default_params,
-                    notes: fields.notes,
-                    deprecated: fields.deprecated,
-                    tier: fields.tier,
-                    release_date: fields.release_date,
-                    aliases: fields.aliases,
-                    price_source,
-                    price_date,
-                    price_verified,
-                    deprecation_date: fields.deprecation_date,
-                    embeddings: fields.embeddings,
-                }),
+            let cell = ModelsCell::deferred(
+                source,
+                provider.clone(),
+                text,
+                provider_defaults.clone(),
+                Arc::clone(&rates),
             );
+            models.insert(provider, cell);
         }
 
-        let aliases = lookup::alias_entries(&models)?;
         let mut catalogue = Catalogue {
             providers,
             models,
-            aliases,
             virtual_models: BTreeMap::new(),
         };
         catalogue.check_fallbacks()?;
@@ -358,10 +474,23 @@ impl Catalogue {
         Ok(catalogue)
     }
 
+    /// Every fallback model of a provider whose models are read names a model of
+    /// the catalogue. (A plugin whose models wait to be read is tested to.)
     fn check_fallbacks(&self) -> Result<(), ElelemError> {
         for provider in self.providers.values() {
+            if self
+                .models
+                .get(&provider.name)
+                .is_some_and(ModelsCell::is_deferred)
+            {
+                continue;
+            }
             if let Some(fallback) = &provider.fallback_model {
-                if !self.models.contains_key(fallback) {
+                let listed = split_model_id(fallback)
+                    .ok()
+                    .and_then(|(p, _)| self.models_of(p))
+                    .is_some_and(|m| m.models.contains_key(fallback));
+                if !listed {
                     return Err(error(
                         &format!("provider {}", provider.name),
                         format!("fallback model {fallback:?} is not in the catalogue"),
@@ -370,6 +499,11 @@ impl Catalogue {
             }
         }
         Ok(())
+    }
+
+    /// A provider's models, read on first use.
+    fn models_of(&self, provider: &str) -> Option<&ProviderModels> {
+        self.models.get(provider).map(ModelsCell::get)
     }
 
     /// A model by its `provider:model` id, or by one of its aliases (the entry
@@ -390,10 +524,13 @@ impl Catalogue {
     /// assert_eq!(catalogue.models().count(), 1);
     /// ```
     pub fn model(&self, id: &str) -> Option<&ModelEntry> {
-        self.models
-            .get(id)
-            .or_else(|| self.aliases.get(id))
-            .map(|m| &**m)
+        self.listed(id).map(|m| &**m)
+    }
+
+    /// A model the catalogue lists, by id or alias id.
+    fn listed(&self, id: &str) -> Option<&Arc<ModelEntry>> {
+        let provider = id.get(..memchr::memchr(b':', id.as_bytes())?)?;
+        self.models.get(provider)?.entry(id)
     }
 
     /// The entry to call a `provider:model` id with: the catalogue's, or, for a
@@ -417,7 +554,7 @@ impl Catalogue {
 
     /// [`callable_model`](Self::callable_model), shared rather than copied.
     pub(crate) fn callable(&self, id: &str) -> Option<Arc<ModelEntry>> {
-        if let Some(model) = self.models.get(id).or_else(|| self.aliases.get(id)) {
+        if let Some(model) = self.listed(id) {
             return Some(Arc::clone(model));
         }
         if id.contains('?') {
@@ -450,9 +587,15 @@ impl Catalogue {
         self.providers.get(name)
     }
 
-    /// Every model, sorted by id.
+    /// Every model, sorted by id (every plugin's models read).
     pub fn models(&self) -> impl Iterator<Item = &ModelEntry> {
-        self.models.values().map(|m| &**m)
+        let mut all: Vec<&ModelEntry> = self
+            .models
+            .values()
+            .flat_map(|cell| cell.get().models.values().map(|m| &**m))
+            .collect();
+        all.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        all.into_iter()
     }
 
     /// Every provider, sorted by name.
@@ -463,11 +606,16 @@ impl Catalogue {
     /// The ids of a provider's models and their aliases, sorted and
     /// comma-separated (for error messages).
     pub fn model_ids_of(&self, provider: &str) -> String {
-        let mut ids: Vec<&str> = self
+        let Some(models) = self.models_of(provider) else {
+            return "none".to_owned();
+        };
+        if let Some(problem) = &models.problem {
+            return format!("none (its catalogue does not resolve: {problem})");
+        }
+        let mut ids: Vec<&str> = models
             .models
             .values()
-            .chain(self.aliases.values())
-            .filter(|m| m.provider == provider)
+            .chain(models.aliases.values())
             .map(|m| m.id.as_str())
             .collect();
         ids.sort_unstable();

@@ -330,7 +330,7 @@ impl ElelemBuilder {
         let mut sources = CatalogueSources::new()?;
         let plugins: Vec<&'static ProviderPlugin> = ProviderPlugin::all().collect();
         for plugin in &plugins {
-            sources.add(
+            sources.add_plugin(
                 &format!("provider plugin {}", plugin.name),
                 plugin.catalogue,
             )?;

@@ -29,6 +29,8 @@ type Error = Box<dyn std::error::Error + Send + Sync>;
 const SYSTEM: &str = "You extract facts. Answer with a JSON object.";
 const USER: &str = "Ada Lovelace died in 1852 at 36. Give her name and age.";
 const MODEL: &str = "gpt-4.1-mini";
+/// `MODEL` as Elelem names it.
+const ELELEM_MODEL: &str = "openai:gpt-4.1-mini";
 const KEY: &str = "sk-bench-not-a-key";
 
 fn schema() -> serde_json::Value {
@@ -203,7 +205,7 @@ fn build(name: &str, base: &str) -> Result<Client, Error> {
 
 fn elelem_request(json_mode: bool) -> elelem::ChatRequest {
     let request = elelem::ChatRequest::new(
-        format!("openai:{MODEL}"),
+        ELELEM_MODEL,
         vec![elelem::Message::system(SYSTEM), elelem::Message::user(USER)],
     )
     .temperature(0.2);

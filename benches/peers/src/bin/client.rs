@@ -203,6 +203,16 @@ fn build(name: &str, base: &str) -> Result<Client, Error> {
     })
 }
 
+/// The schema as Elelem users who call often hold it: prepared once
+/// (`elelem::JsonSchema`, a reference count per call). With
+/// `BENCH_SCHEMA_PER_CALL=1` every call builds it as a `json!` tree instead, as
+/// the other clients do with their request bodies.
+static PREPARED_SCHEMA: std::sync::LazyLock<Option<elelem::JsonSchema>> =
+    std::sync::LazyLock::new(|| {
+        let per_call = std::env::var("BENCH_SCHEMA_PER_CALL").is_ok_and(|v| v == "1");
+        (!per_call).then(|| elelem::JsonSchema::new(schema()))
+    });
+
 fn elelem_request(json_mode: bool) -> elelem::ChatRequest {
     let request = elelem::ChatRequest::new(
         ELELEM_MODEL,
@@ -210,9 +220,11 @@ fn elelem_request(json_mode: bool) -> elelem::ChatRequest {
     )
     .temperature(0.2);
     if json_mode {
-        request
-            .response_format(elelem::ResponseFormat::JsonObject)
-            .json_schema(schema())
+        let request = request.response_format(elelem::ResponseFormat::JsonObject);
+        match &*PREPARED_SCHEMA {
+            Some(prepared) => request.json_schema(prepared.clone()),
+            None => request.json_schema(schema()),
+        }
     } else {
         request
     }

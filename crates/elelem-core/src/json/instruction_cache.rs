@@ -45,6 +45,15 @@ impl InstructionCache {
     /// its JSON escape is written with it, once.
     pub fn instruction(&self, request: &ChatRequest) -> Arc<EscapedText> {
         let yaml = request.is_yaml_mode();
+        // A prepared schema keeps its own (the request's schema is this one).
+        match &request.json_schema {
+            Some(prepared) => prepared.instruction(yaml, || self.written(request, yaml)),
+            None => self.written(request, yaml),
+        }
+    }
+
+    /// The instruction kept here for `request`, else written now and kept.
+    fn written(&self, request: &ChatRequest, yaml: bool) -> Arc<EscapedText> {
         let schema = request.validation_schema();
         let read = self.kept.read().unwrap_or_else(PoisonError::into_inner);
         if let Some(kept) = read.iter().find(|kept| kept.is_for(yaml, schema)) {

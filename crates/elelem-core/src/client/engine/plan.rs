@@ -376,16 +376,18 @@ fn validator_of(
     inner: &Inner,
     request: &ChatRequest,
 ) -> Result<Option<Arc<Validator>>, ElelemError> {
-    request
-        .validation_schema()
-        .map(|schema| {
-            inner
-                .policy
-                .schemas
-                .validator(schema)
-                .map_err(|e| ElelemError::InvalidSchema { reason: e.reason })
-        })
-        .transpose()
+    let compile = |schema: &serde_json::Value| {
+        inner
+            .policy
+            .schemas
+            .validator(schema)
+            .map_err(|e| ElelemError::InvalidSchema { reason: e.reason })
+    };
+    // A prepared schema keeps its own (the request's schema is this one).
+    match &request.json_schema {
+        Some(prepared) => prepared.validator(compile).map(Some),
+        None => request.validation_schema().map(compile).transpose(),
+    }
 }
 
 /// The catalogue's virtual model `id`, or an error listing the known ones.

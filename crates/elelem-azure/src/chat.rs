@@ -9,7 +9,9 @@ use elelem_core::provider::{
     ProviderError, ProviderErrorKind, ProviderResponse, ProviderSettings, WireRequest,
 };
 use elelem_core::{ChatCompletion, ChatCompletionChunk, ElelemError};
-use elelem_transport::{HttpClient, HttpReply, HttpRequest, Mapping, RecordMapper, SseFraming};
+use elelem_transport::{
+    HttpClient, HttpReply, HttpRequest, Mapping, ModelUrls, RecordMapper, SseFraming,
+};
 
 use crate::config::Route;
 
@@ -35,6 +37,8 @@ pub struct AzureChat {
     http: HttpClient,
     endpoint: reqwest::Url,
     route: Route,
+    /// The chat URL of each deployment, parsed once.
+    chat_urls: ModelUrls,
 }
 
 impl AzureChat {
@@ -60,6 +64,7 @@ impl AzureChat {
             http,
             endpoint,
             route,
+            chat_urls: ModelUrls::default(),
         })
     }
 
@@ -109,7 +114,11 @@ impl Mapping for AzureChat {
             body.stream = None;
             body.stream_options = None;
         }
-        HttpRequest::json(self.chat_url(&request.model), &body).map_err(|e| {
+        let deployment = &request.model;
+        let http = self
+            .chat_urls
+            .json_request(deployment, || self.chat_url(deployment), &body);
+        http.map_err(|e| {
             self.http
                 .invalid_piece(format!("cannot encode the request: {e}"), "")
         })

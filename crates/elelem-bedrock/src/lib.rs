@@ -58,7 +58,7 @@ use elelem_core::provider::{
 };
 use elelem_core::ElelemError;
 use elelem_openai::native::provider_response;
-use elelem_transport::{HttpClient, HttpReply, HttpRequest, Mapped, Mapping};
+use elelem_transport::{HttpClient, HttpReply, HttpRequest, Mapped, Mapping, ModelUrls};
 
 pub use credentials::{AwsConfig, Credentials, CredentialsError};
 pub use errors::error_kind;
@@ -101,6 +101,9 @@ const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 pub struct Bedrock {
     http: HttpClient,
     config: Result<AwsConfig, CredentialsError>,
+    /// The Converse and ConverseStream URLs, parsed once per model.
+    converse_urls: ModelUrls,
+    stream_urls: ModelUrls,
 }
 
 impl Bedrock {
@@ -122,6 +125,8 @@ impl Bedrock {
         Ok(Bedrock {
             http: HttpClient::new(settings)?,
             config,
+            converse_urls: ModelUrls::default(),
+            stream_urls: ModelUrls::default(),
         })
     }
 
@@ -175,7 +180,12 @@ impl Mapping for Bedrock {
             .and_then(Value::as_str)
             .unwrap_or_default();
         let converse = convert::converse_request(&body);
-        HttpRequest::json(self.converse_url(model, stream), &converse).map_err(|e| {
+        let urls = match stream {
+            true => &self.stream_urls,
+            false => &self.converse_urls,
+        };
+        let http = urls.json_request(model, || self.converse_url(model, stream), &converse);
+        http.map_err(|e| {
             self.http
                 .invalid_piece(format!("cannot encode the request: {e}"), "")
         })

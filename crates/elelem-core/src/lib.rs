@@ -40,6 +40,7 @@ pub use client::{ChatStream, Elelem, ElelemBuilder, StreamSummary, DEFAULT_STREA
 pub use client::{TextPiece, TextStream};
 pub use cost::{CostSink, Stats};
 pub use error::{AttemptError, AttemptProblem, ElelemError};
+pub use json::JsonSchema;
 pub use keys::default_key_dir;
 pub use later::LONGEST_WAIT;
 pub use money::{DecimalError, PricePerMillion, Usd};

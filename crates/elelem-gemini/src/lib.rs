@@ -55,7 +55,9 @@ use elelem_core::provider::{
 };
 use elelem_core::ElelemError;
 use elelem_openai::native::provider_response;
-use elelem_transport::{HttpClient, HttpReply, HttpRequest, Mapped, Mapping, SseFraming};
+use elelem_transport::{
+    HttpClient, HttpReply, HttpRequest, Mapped, Mapping, ModelUrls, SseFraming,
+};
 
 /// The Gemini catalogue.
 pub const CATALOGUE: &str = include_str!("../../../models/gemini.toml");
@@ -79,13 +81,20 @@ pub const CATALOGUE: &str = include_str!("../../../models/gemini.toml");
 #[derive(Debug, Clone)]
 pub struct Gemini {
     http: HttpClient,
+    /// `generateContent` and streaming URLs, parsed once per model.
+    generate_urls: ModelUrls,
+    stream_urls: ModelUrls,
 }
 
 impl Gemini {
     /// A provider for these settings.
     pub fn new(settings: ProviderSettings) -> Result<Self, ElelemError> {
         let http = HttpClient::new(settings)?.with_key_header("x-goog-api-key", "")?;
-        Ok(Gemini { http })
+        Ok(Gemini {
+            http,
+            generate_urls: ModelUrls::default(),
+            stream_urls: ModelUrls::default(),
+        })
     }
 
     /// The `generateContent` URL of a model (a `models/` prefix is accepted).
@@ -117,11 +126,6 @@ impl Gemini {
     }
 }
 
-/// The upstream model a request names (Gemini puts it in the URL).
-fn model_of(request: &WireRequest) -> String {
-    request.model.clone()
-}
-
 /// Gemini as a pure translation; [`Mapped`] does the I/O. Streaming is chosen by
 /// the URL, never by a body field (Gemini refuses unknown fields such as `stream`).
 impl Mapping for Gemini {
@@ -137,14 +141,16 @@ impl Mapping for Gemini {
         request: &WireRequest,
         stream: bool,
     ) -> Result<HttpRequest, ProviderError> {
-        let model = model_of(request);
-        let url = if stream {
-            self.stream_url(&model)
-        } else {
-            self.generate_url(&model)
-        };
+        let model = &request.model;
         let body = convert::generate_request(request);
-        HttpRequest::json(url, &body).map_err(|e| {
+        let request = if stream {
+            self.stream_urls
+                .json_request(model, || self.stream_url(model), &body)
+        } else {
+            self.generate_urls
+                .json_request(model, || self.generate_url(model), &body)
+        };
+        request.map_err(|e| {
             self.http
                 .invalid_piece(format!("cannot encode the request: {e}"), "")
         })

@@ -176,7 +176,10 @@ impl Mapping for OpenAiCompatible {
                 body.stream_options = Some(serde_json::json!({"include_usage": true}));
             }
         }
-        HttpRequest::json_to(&self.chat_url, &body).map_err(|e| self.unencodable(e))
+        // Written by hand (the same bytes as serde_json's): faster, see
+        // `WireRequest::to_bytes`.
+        let bytes = body.to_bytes().map_err(|e| self.unencodable(e))?;
+        Ok(HttpRequest::bytes_to(&self.chat_url, bytes))
     }
 
     /// The completion as decoded, with the quirks' usage corrections; the body

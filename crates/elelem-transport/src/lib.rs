@@ -31,6 +31,7 @@ mod client;
 mod error;
 mod framing;
 mod mapping;
+mod model_urls;
 mod redirect;
 mod responses;
 mod stream;
@@ -43,6 +44,7 @@ pub use client::{endpoint_url, HttpClient, HttpReply, HttpStream};
 pub use error::ErrorHook;
 pub use framing::{Framing, NdjsonFraming, Record, SseFraming};
 pub use mapping::{HttpRequest, Mapped, Mapping};
+pub use model_urls::ModelUrls;
 /// The parsed URL type of [`HttpRequest::json_to`] and [`HttpClient::endpoint`].
 pub use reqwest::Url;
 pub use responses::{open_response_stream, send_response, UsageAdapter};

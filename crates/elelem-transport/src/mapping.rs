@@ -76,6 +76,22 @@ impl HttpRequest {
         })
     }
 
+    /// A request posting `body`, JSON already written (by
+    /// [`WireRequest::to_bytes`], say), to a URL the mapping parsed once.
+    ///
+    /// ```
+    /// let url = reqwest::Url::parse("http://127.0.0.1:9/x").unwrap();
+    /// let request = elelem_transport::HttpRequest::bytes_to(&url, br#"{"a":1}"#.to_vec());
+    /// assert_eq!(request, elelem_transport::HttpRequest::json_to(&url, &serde_json::json!({"a": 1})).unwrap());
+    /// ```
+    pub fn bytes_to(url: &reqwest::Url, body: Vec<u8>) -> HttpRequest {
+        HttpRequest {
+            url: url.as_str().to_owned(),
+            body,
+            parsed: Some(url.clone()),
+        }
+    }
+
     /// The body, and the parsed URL when it still says `url` (a mapping may have
     /// changed `url` after building the request).
     fn into_parts(self) -> (String, Vec<u8>, Option<reqwest::Url>) {

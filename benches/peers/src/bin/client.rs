@@ -29,6 +29,8 @@ type Error = Box<dyn std::error::Error + Send + Sync>;
 const SYSTEM: &str = "You extract facts. Answer with a JSON object.";
 const USER: &str = "Ada Lovelace died in 1852 at 36. Give her name and age.";
 const MODEL: &str = "gpt-4.1-mini";
+/// `MODEL` as Elelem names it.
+const ELELEM_MODEL: &str = "openai:gpt-4.1-mini";
 const KEY: &str = "sk-bench-not-a-key";
 
 fn schema() -> serde_json::Value {
@@ -201,16 +203,28 @@ fn build(name: &str, base: &str) -> Result<Client, Error> {
     })
 }
 
+/// The schema as Elelem users who call often hold it: prepared once
+/// (`elelem::JsonSchema`, a reference count per call). With
+/// `BENCH_SCHEMA_PER_CALL=1` every call builds it as a `json!` tree instead, as
+/// the other clients do with their request bodies.
+static PREPARED_SCHEMA: std::sync::LazyLock<Option<elelem::JsonSchema>> =
+    std::sync::LazyLock::new(|| {
+        let per_call = std::env::var("BENCH_SCHEMA_PER_CALL").is_ok_and(|v| v == "1");
+        (!per_call).then(|| elelem::JsonSchema::new(schema()))
+    });
+
 fn elelem_request(json_mode: bool) -> elelem::ChatRequest {
     let request = elelem::ChatRequest::new(
-        format!("openai:{MODEL}"),
+        ELELEM_MODEL,
         vec![elelem::Message::system(SYSTEM), elelem::Message::user(USER)],
     )
     .temperature(0.2);
     if json_mode {
-        request
-            .response_format(elelem::ResponseFormat::JsonObject)
-            .json_schema(schema())
+        let request = request.response_format(elelem::ResponseFormat::JsonObject);
+        match &*PREPARED_SCHEMA {
+            Some(prepared) => request.json_schema(prepared.clone()),
+            None => request.json_schema(schema()),
+        }
     } else {
         request
     }

@@ -56,7 +56,7 @@ impl ChatArgs {
                     path.display()
                 )
             })?;
-            let schema = serde_json::from_str(&text).map_err(|e| {
+            let schema: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
                 format!(
                     "the schema file {} is not JSON: {e}; give a JSON schema document",
                     path.display()

@@ -10,7 +10,7 @@ use super::elelem::Inner;
 use super::engine::{self, CallPlan, Entry, Finished, Fixed, Operation, Refused, Target};
 use super::json_fixer::fix_json;
 use super::parts::LastResponse;
-use super::prepare::{wire_body, AttemptParams};
+use super::prepare::AttemptParams;
 use crate::cost::Adjustments;
 use crate::error::{AttemptProblem, ElelemError};
 use crate::provider::{ProviderError, ProviderResponse, WireRequest};
@@ -77,13 +77,7 @@ impl Operation for Chat<'_> {
     }
 
     fn body(&self, plan: &CallPlan, target: &Target, params: &AttemptParams) -> WireRequest {
-        wire_body(
-            &plan.request,
-            plan.instruction.as_deref(),
-            self.inner.catalogue.provider(&target.model.provider),
-            &target.model,
-            params,
-        )
+        plan.chat_body(self.inner, target, params)
     }
 
     async fn send(

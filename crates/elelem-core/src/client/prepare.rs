@@ -35,31 +35,53 @@ fn wire_response_format(request: &ChatRequest, model: &ModelEntry) -> Option<Val
 
 /// The messages with the JSON instruction added: appended to the first system
 /// message, or a new system message first, or (when the model has no system role)
-/// folded into the first user message.
+/// folded into the first user message. Each message is copied once, with room
+/// for `more` messages after it.
 fn messages_with_instruction(
     messages: &[Message],
     instruction: Option<&str>,
     model: &ModelEntry,
+    more: usize,
 ) -> Vec<Message> {
-    let mut out = messages.to_vec();
-    if let Some(instruction) = instruction {
-        match out.iter_mut().find(|m| m.role == Role::System) {
-            Some(system) => {
-                let mut joined = system.text();
-                if !joined.is_empty() {
-                    joined.reserve(2 + instruction.len());
-                    joined.push_str("\n\n");
-                }
-                joined.push_str(instruction);
-                system.content = Some(Content::Text(joined));
-            }
-            None => out.insert(0, Message::system(instruction)),
+    let mut out = Vec::with_capacity(messages.len() + 1 + more);
+    let joined_into = instruction.and_then(|instruction| {
+        let system = messages.iter().position(|m| m.role == Role::System);
+        if system.is_none() {
+            out.push(Message::system(instruction));
+        }
+        system.map(|i| (i, instruction))
+    });
+    for (i, message) in messages.iter().enumerate() {
+        match joined_into {
+            Some((at, instruction)) if at == i => out.push(Message {
+                role: message.role.clone(),
+                content: Some(Content::Text(joined(message, instruction))),
+                extra: message.extra.clone(),
+            }),
+            _ => out.push(message.clone()),
         }
     }
     if !model.capabilities.system_role {
         fold_system_into_user(&mut out);
     }
     out
+}
+
+/// The message's text followed by the instruction, a blank line between them.
+fn joined(message: &Message, instruction: &str) -> String {
+    let mut text = match &message.content {
+        Some(Content::Text(text)) => {
+            let mut joined = String::with_capacity(text.len() + 2 + instruction.len());
+            joined.push_str(text);
+            joined
+        }
+        _ => message.text(),
+    };
+    if !text.is_empty() {
+        text.push_str("\n\n");
+    }
+    text.push_str(instruction);
+    text
 }
 
 /// Turns system messages into text before the first user message.
@@ -96,7 +118,8 @@ fn wire_messages(
     feedback: Option<&(String, String)>,
     model: &ModelEntry,
 ) -> Vec<Message> {
-    let mut out = messages_with_instruction(messages, instruction, model);
+    let more = if feedback.is_some() { 2 } else { 0 };
+    let mut out = messages_with_instruction(messages, instruction, model, more);
     if let Some((answer, problem)) = feedback {
         out.push(Message::assistant(answer.clone()));
         out.push(Message::user(problem.clone()));
@@ -300,6 +323,32 @@ mod tests {
         let messages = body["messages"].as_array().unwrap();
         assert_eq!(messages[2], json!({"role": "assistant", "content": "{bad"}));
         assert_eq!(messages[3], json!({"role": "user", "content": "fix it"}));
+    }
+
+    #[test]
+    fn the_instruction_joins_the_first_system_message_whatever_its_content() {
+        let c = catalogue();
+        let model = c.model("p:full").unwrap();
+        let mut parts = Message::user_with_images("Look.", &["https://x/y.png"]);
+        parts.role = Role::System;
+        let mut empty = Message::system("");
+        empty.content = None;
+        for (system, joined) in [
+            (parts, "Look.\n\nJSON!"),
+            (empty, "JSON!"),
+            (Message::system("Be brief."), "Be brief.\n\nJSON!"),
+        ] {
+            let mut system = system;
+            system.extra.insert("name".into(), json!("s"));
+            let messages = vec![Message::user("Hi"), system, Message::system("Second.")];
+            let out = messages_with_instruction(&messages, Some("JSON!"), model, 0);
+            assert_eq!(out.len(), 3);
+            assert_eq!(out[0], messages[0]);
+            assert_eq!(out[1].role, Role::System);
+            assert_eq!(out[1].text(), joined);
+            assert_eq!(out[1].extra["name"], "s");
+            assert_eq!(out[2], messages[2]);
+        }
     }
 
     #[test]

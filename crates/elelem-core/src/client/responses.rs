@@ -99,10 +99,10 @@ pub(super) fn body(
     match (&request.text_format, params.response_format_removed) {
         (Some(format), false) => body.response_format = Some(format.to_wire()),
         (Some(_), true) => {
-            if let Some(json) = &plan.instruction {
+            if let Some(json) = plan.instruction_text() {
                 instructions = Some(match instructions {
                     Some(own) => format!("{own}\n\n{json}"),
-                    None => json.to_string(),
+                    None => json.to_owned(),
                 });
             }
         }

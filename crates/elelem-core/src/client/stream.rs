@@ -14,7 +14,7 @@ use super::elelem::Inner;
 use super::engine::{self, CallPlan, Entry, Finished, Operation, Refused, Settlement, Target};
 use super::gate::WithHeaders;
 use super::idle::IdleTimer;
-use super::prepare::{wire_body, AttemptParams};
+use super::prepare::AttemptParams;
 use super::spans::{self, SpanOutcome};
 use super::stream_think::ThinkFilter;
 use crate::cache::CachedResponse;
@@ -461,13 +461,7 @@ impl Operation for Streamed<'_> {
     }
 
     fn body(&self, plan: &CallPlan, target: &Target, params: &AttemptParams) -> WireRequest {
-        let mut body = wire_body(
-            &plan.request,
-            plan.instruction.as_deref(),
-            self.inner.catalogue.provider(&target.model.provider),
-            &target.model,
-            params,
-        );
+        let mut body = plan.chat_body(self.inner, target, params);
         body.stream = Some(true);
         body
     }

@@ -7,6 +7,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use serde_json::Value;
 
 use super::validator::same_in_order;
+use crate::provider::EscapedText;
 use crate::types::ChatRequest;
 
 /// How many instructions are kept (the most recently written ones).
@@ -23,7 +24,7 @@ pub(crate) struct InstructionCache {
 struct Kept {
     yaml: bool,
     schema: Option<Value>,
-    instruction: Arc<str>,
+    instruction: Arc<EscapedText>,
 }
 
 impl Kept {
@@ -40,16 +41,26 @@ impl Kept {
 impl InstructionCache {
     /// The instruction of `request` ([`structured_instruction`](super::structured_instruction)),
     /// taken from the cache when it was written for the same mode and the same
-    /// schema, key for key in the same order (the order shows in the prompt).
-    pub fn instruction(&self, request: &ChatRequest) -> Arc<str> {
+    /// schema, key for key in the same order (the order shows in the prompt);
+    /// its JSON escape is written with it, once.
+    pub fn instruction(&self, request: &ChatRequest) -> Arc<EscapedText> {
         let yaml = request.is_yaml_mode();
+        // A prepared schema keeps its own (the request's schema is this one).
+        match &request.json_schema {
+            Some(prepared) => prepared.instruction(yaml, || self.written(request, yaml)),
+            None => self.written(request, yaml),
+        }
+    }
+
+    /// The instruction kept here for `request`, else written now and kept.
+    fn written(&self, request: &ChatRequest, yaml: bool) -> Arc<EscapedText> {
         let schema = request.validation_schema();
         let read = self.kept.read().unwrap_or_else(PoisonError::into_inner);
         if let Some(kept) = read.iter().find(|kept| kept.is_for(yaml, schema)) {
             return Arc::clone(&kept.instruction);
         }
         drop(read);
-        let instruction: Arc<str> = super::structured_instruction(request).into();
+        let instruction = Arc::new(EscapedText::new(super::structured_instruction(request)));
         let mut kept = self.kept.write().unwrap_or_else(PoisonError::into_inner);
         if kept.len() >= KEPT {
             kept.pop_front();
@@ -90,13 +101,13 @@ mod tests {
         ] {
             let request = request(schema, format);
             let written = crate::json::structured_instruction(&request);
-            assert_eq!(&*cache.instruction(&request), written);
+            assert_eq!(cache.instruction(&request).text(), written);
         }
         assert_eq!(cache.kept.read().unwrap().len(), 4);
         let plain = ChatRequest::new("p:m", vec![Message::user("hi")])
             .response_format(ResponseFormat::JsonObject);
         assert_eq!(
-            &*cache.instruction(&plain),
+            cache.instruction(&plain).text(),
             crate::json::structured_instruction(&plain)
         );
     }
@@ -106,7 +117,7 @@ mod tests {
         let cache = InstructionCache::default();
         for i in 0..3 * KEPT {
             let request = request(json!({"maxLength": i}), ResponseFormat::JsonObject);
-            assert!(cache.instruction(&request).contains(&format!("{i}")));
+            assert!(cache.instruction(&request).text().contains(&format!("{i}")));
         }
         assert_eq!(cache.kept.read().unwrap().len(), KEPT);
     }

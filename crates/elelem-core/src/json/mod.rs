@@ -5,6 +5,7 @@ mod extract;
 mod instruction_cache;
 mod instructions;
 mod repair;
+mod schema;
 mod think;
 mod typed;
 mod validator;
@@ -14,6 +15,7 @@ pub use extract::{extract_json, parse_json_answer, JsonAnswerError};
 pub(crate) use instruction_cache::InstructionCache;
 pub use instructions::{json_instruction, retry_feedback};
 pub use repair::repair_json;
+pub use schema::JsonSchema;
 pub use think::{
     remove_think_tags, split_think, split_think_with, ThinkDelta, ThinkPolicy, ThinkSplit,
     ThinkSplitter,

@@ -1,6 +1,7 @@
 //! The provider plugin contract: the [`Provider`] trait, what it is given and what it
 //! returns, and how a provider crate registers itself.
 
+mod body_writer;
 mod credentials;
 mod embedding;
 mod error;
@@ -10,6 +11,7 @@ mod request;
 mod responses;
 mod wire;
 
+pub(crate) use body_writer::EscapedText;
 pub use credentials::{Configured, CredentialedPlugin, EnvAccess};
 pub use embedding::{EmbeddingReply, EmbeddingWireRequest};
 pub use error::{HttpError, ProviderError, ProviderErrorKind, MAX_ERROR_BODY_CHARS};

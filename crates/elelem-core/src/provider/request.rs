@@ -1,9 +1,12 @@
 //! The typed wire request: OpenAI's chat completion body, with a typed field for
 //! everything Elelem or its providers read, and `extra` for anything else.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::body_writer::{messages_size, EscapedText, KnownSuffix, ObjectWriter};
 use crate::types::Message;
 
 /// Declares the optional typed fields once: the struct, and the routing of a key
@@ -56,9 +59,23 @@ macro_rules! wire_request {
             /// Every other field, sent as given.
             #[serde(flatten)]
             pub extra: Map<String, Value>,
+            /// The JSON instruction the pipeline joined into a message, escaped
+            /// once, for [`to_bytes`](WireRequest::to_bytes).
+            #[serde(skip)]
+            known_suffix: KnownSuffix,
         }
 
         impl WireRequest {
+            /// Writes the typed optional fields that are set, in declaration order.
+            fn write_typed(&self, writer: &mut ObjectWriter) -> Result<(), serde_json::Error> {
+                $(
+                    if let Some(value) = &self.$name {
+                        writer.field(stringify!($name), value)?;
+                    }
+                )*
+                Ok(())
+            }
+
             /// Sets `key` to `value`: a known field when the value has its type,
             /// else `extra`; the key is removed from wherever else it was.
             ///
@@ -251,14 +268,34 @@ impl WireRequest {
         }
     }
 
-    /// The body as JSON bytes, serialized straight from the typed fields.
+    /// The body as JSON bytes, serialized straight from the typed fields: the
+    /// same bytes as `serde_json::to_vec(&request)`, written faster (the JSON
+    /// instruction the pipeline added to a message is escaped once per
+    /// instruction, not on every call).
     ///
     /// ```
-    /// let request = elelem_core::provider::WireRequest::chat("m", vec![]);
-    /// assert_eq!(request.to_bytes().unwrap(), br#"{"model":"m"}"#);
+    /// let request = elelem_core::provider::WireRequest::chat("m", vec![elelem_core::Message::user("Hi")]);
+    /// assert_eq!(request.to_bytes().unwrap(), br#"{"model":"m","messages":[{"role":"user","content":"Hi"}]}"#);
+    /// assert_eq!(request.to_bytes().unwrap(), serde_json::to_vec(&request).unwrap());
     /// ```
     pub fn to_bytes(&self) -> Result<Vec<u8>, serde_json::Error> {
-        serde_json::to_vec(self)
+        let size = 256 + self.model.len() + messages_size(&self.messages) + 64 * self.extra.len();
+        let mut writer = ObjectWriter::with_capacity(size);
+        if !self.model.is_empty() {
+            writer.field("model", &self.model)?;
+        }
+        if !self.messages.is_empty() {
+            writer.messages(&self.messages, self.known_suffix.0.as_deref())?;
+        }
+        self.write_typed(&mut writer)?;
+        writer.entries(&self.extra)?;
+        Ok(writer.finish())
+    }
+
+    /// Tells [`to_bytes`](WireRequest::to_bytes) that a message's text may end
+    /// with `suffix`, already escaped.
+    pub(crate) fn set_known_suffix(&mut self, suffix: Arc<EscapedText>) {
+        self.known_suffix = KnownSuffix(Some(suffix));
     }
 
     /// Whether the request asks the provider for a `response_format` (JSON mode or

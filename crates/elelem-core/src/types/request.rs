@@ -5,6 +5,7 @@ use serde_json::{json, Map, Value};
 
 use super::{AnswerCheck, Message};
 use crate::cache::CacheMode;
+use crate::json::JsonSchema;
 
 /// The output format to ask for.
 ///
@@ -108,8 +109,10 @@ pub struct ChatRequest {
     pub messages: Vec<Message>,
     /// The output format asked for.
     pub response_format: Option<ResponseFormat>,
-    /// A JSON schema the answer must satisfy (validated locally; implies JSON mode).
-    pub json_schema: Option<Value>,
+    /// A JSON schema the answer must satisfy (validated locally; implies JSON
+    /// mode). A [`JsonSchema`] built once and cloned into each request saves the
+    /// per-call work on the schema.
+    pub json_schema: Option<JsonSchema>,
     /// Sampling temperature.
     pub temperature: Option<f64>,
     /// Output token limit.
@@ -244,8 +247,20 @@ impl ChatRequest {
     }
 
     /// Sets a JSON schema (draft-07) the answer must satisfy. Turns JSON mode on.
-    pub fn json_schema(mut self, schema: Value) -> Self {
-        self.json_schema = Some(schema);
+    /// Takes a `serde_json::Value`, or a [`JsonSchema`] prepared once (its
+    /// validator and instructions are then worked out once, not per call).
+    ///
+    /// ```
+    /// use elelem_core::{ChatRequest, JsonSchema};
+    /// use serde_json::json;
+    /// let plain = ChatRequest::new("p:m", vec![]).json_schema(json!({"type": "object"}));
+    /// let prepared = JsonSchema::new(json!({"type": "object"}));
+    /// let reused = ChatRequest::new("p:m", vec![]).json_schema(prepared.clone());
+    /// assert_eq!(plain.json_schema, reused.json_schema);
+    /// assert!(reused.is_json_mode());
+    /// ```
+    pub fn json_schema(mut self, schema: impl Into<JsonSchema>) -> Self {
+        self.json_schema = Some(schema.into());
         self
     }
 
@@ -294,7 +309,7 @@ impl ChatRequest {
 
     /// The schema to validate against: the explicit one, else the response format's.
     pub fn validation_schema(&self) -> Option<&Value> {
-        self.json_schema.as_ref().or(match &self.response_format {
+        self.json_schema.as_deref().or(match &self.response_format {
             Some(ResponseFormat::JsonSchema { schema, .. }) => Some(schema),
             _ => None,
         })

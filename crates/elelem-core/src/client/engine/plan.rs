@@ -14,10 +14,10 @@ use crate::catalogue::{is_virtual, split_model_id, ModelEntry, VirtualModel};
 use crate::client::cached::CacheSlot;
 use crate::client::candidates::Candidates;
 use crate::client::elelem::{Inner, ProviderSlot};
-use crate::client::prepare::AttemptParams;
+use crate::client::prepare::{wire_body, AttemptParams};
 use crate::client::spans;
 use crate::error::ElelemError;
-use crate::provider::Provider;
+use crate::provider::{EscapedText, Provider, WireRequest};
 use crate::tokens::{check_context_window, estimate_tokens};
 use crate::types::{ChatCompletion, ChatRequest, Message};
 
@@ -49,8 +49,9 @@ pub(crate) enum Entry {
 /// A call, planned: see the module documentation.
 pub(crate) struct CallPlan {
     pub request: ChatRequest,
-    /// The JSON instruction added to the prompt, in JSON mode.
-    pub instruction: Option<Arc<str>>,
+    /// The JSON instruction added to the prompt, in JSON mode, with its JSON
+    /// escape (written once per instruction, copied into every body).
+    pub instruction: Option<Arc<EscapedText>>,
     pub validator: Option<Arc<Validator>>,
     /// The call id, tags and sink every record of the call goes to.
     pub ledger: Ledger,
@@ -85,12 +86,12 @@ impl CallPlan {
         let instruction = request
             .is_json_mode()
             .then(|| inner.policy.instructions.instruction(&request));
+        let text = instruction.as_deref().map(EscapedText::text);
         let estimate = PromptEstimate::default();
         let (first, fallbacks, candidates) =
             if is_virtual(&request.model) && matches!(entry, Entry::Chat | Entry::Stream) {
                 let virtual_model = virtual_model(inner, &request.model)?;
-                let (candidates, first) =
-                    Candidates::start(inner, &request, instruction.as_deref(), virtual_model)?;
+                let (candidates, first) = Candidates::start(inner, &request, text, virtual_model)?;
                 (first, VecDeque::new(), Some(candidates))
             } else {
                 let first = target(inner, &request.model)?;
@@ -99,9 +100,9 @@ impl CallPlan {
                     check_context_window(
                         &first.model,
                         &request.messages,
-                        instruction.as_deref(),
+                        text,
                         request.max_tokens,
-                        || estimate.tokens(&first.model, &request.messages, instruction.as_deref()),
+                        || estimate.tokens(&first.model, &request.messages, text),
                     )?;
                 }
                 let fallbacks = match entry {
@@ -126,9 +127,7 @@ impl CallPlan {
         spans::record_request(&span, request.temperature, request.max_tokens);
         let cache = match entry {
             Entry::Completion | Entry::Response | Entry::Embedding => None,
-            Entry::Chat | Entry::Stream => {
-                CacheSlot::new(inner, &request, &first.model, instruction.as_deref())
-            }
+            Entry::Chat | Entry::Stream => CacheSlot::new(inner, &request, &first.model, text),
         };
         let ledger = Ledger {
             sink: inner.accounting.sink.clone(),
@@ -164,6 +163,27 @@ impl CallPlan {
         lookup.instrument(self.span.clone()).await
     }
 
+    /// The chat body of one attempt to `target` with `params` (see
+    /// [`wire_body`]), knowing the escape of the instruction it holds.
+    pub fn chat_body(&self, inner: &Inner, target: &Target, params: &AttemptParams) -> WireRequest {
+        let mut body = wire_body(
+            &self.request,
+            self.instruction_text(),
+            inner.catalogue.provider(&target.model.provider),
+            &target.model,
+            params,
+        );
+        if let Some(instruction) = &self.instruction {
+            body.set_known_suffix(Arc::clone(instruction));
+        }
+        body
+    }
+
+    /// The JSON instruction's text, in JSON mode.
+    pub fn instruction_text(&self) -> Option<&str> {
+        self.instruction.as_deref().map(EscapedText::text)
+    }
+
     /// The temperature a model is first sent (none when it takes none).
     pub fn initial_temperature(&self, model: &ModelEntry) -> Option<f64> {
         self.request
@@ -174,7 +194,7 @@ impl CallPlan {
     /// The estimated prompt tokens of an attempt to `target` with `params`: the
     /// plan's shared estimate, or (with JSON feedback) the prompt with it.
     pub fn prompt_tokens(&self, target: &Target, params: &AttemptParams) -> u64 {
-        let instruction = self.instruction.as_deref();
+        let instruction = self.instruction_text();
         match self.with_feedback(params) {
             None => self
                 .estimate
@@ -188,7 +208,7 @@ impl CallPlan {
     pub fn prompt_bound(&self, target: &Target, params: &AttemptParams) -> u64 {
         let messages = self.with_feedback(params);
         let messages = messages.as_deref().unwrap_or(&self.request.messages);
-        let instruction = self.instruction.as_deref();
+        let instruction = self.instruction_text();
         prompt_bound(&target.model, messages, instruction, &self.request.extra)
     }
 
@@ -356,16 +376,18 @@ fn validator_of(
     inner: &Inner,
     request: &ChatRequest,
 ) -> Result<Option<Arc<Validator>>, ElelemError> {
-    request
-        .validation_schema()
-        .map(|schema| {
-            inner
-                .policy
-                .schemas
-                .validator(schema)
-                .map_err(|e| ElelemError::InvalidSchema { reason: e.reason })
-        })
-        .transpose()
+    let compile = |schema: &serde_json::Value| {
+        inner
+            .policy
+            .schemas
+            .validator(schema)
+            .map_err(|e| ElelemError::InvalidSchema { reason: e.reason })
+    };
+    // A prepared schema keeps its own (the request's schema is this one).
+    match &request.json_schema {
+        Some(prepared) => prepared.validator(compile).map(Some),
+        None => request.validation_schema().map(compile).transpose(),
+    }
 }
 
 /// The catalogue's virtual model `id`, or an error listing the known ones.

@@ -19,6 +19,7 @@ use crate::cost::{Adjustments, AttemptOutcome};
 use crate::error::{AttemptError, AttemptProblem, ElelemError};
 use crate::json::retry_feedback;
 use crate::money::Usd;
+use crate::provider::EscapedText;
 use crate::provider::ProviderError;
 use crate::retry::{Failure, RetryState};
 use crate::types::Usage;
@@ -351,7 +352,7 @@ pub(crate) async fn run<O: Operation>(
         );
         let next_candidate = match (&step, plan.candidates.as_mut()) {
             (Step::NextCandidate { model_level }, Some(candidates)) => {
-                let json = plan.instruction.as_deref();
+                let json = plan.instruction.as_deref().map(EscapedText::text);
                 candidates.next(inner, &plan.request, json, *model_level)
             }
             _ => None,

@@ -143,10 +143,23 @@ async fn soak(calls: usize) -> Soak {
     let stats = elelem.get_stats();
     assert_eq!(stats.total_calls, calls as u64);
     assert_eq!(stats.retry_analytics.final_failures, failed);
-    assert_eq!(
-        stats.total_calls + stats.retry_analytics.total_retries,
-        requests,
-        "one attempt per request the server saw"
+    // One attempt per request the server saw, give or take requests lost in
+    // transit: a request written to a pooled connection the server is closing
+    // (after a scripted drop or cut body) fails on the client as a transient
+    // error the server never logs. That happened once in CI under full load (5
+    // of 5,522 requests); a systematic miscount (an attempt counted twice, a
+    // retry not counted) would be off by hundreds, since a tenth of the
+    // requests fail.
+    let attempts = stats.total_calls + stats.retry_analytics.total_retries;
+    let sent = elelem.request_counts().get("openai").copied().unwrap_or(0);
+    assert!(
+        attempts >= sent && sent >= requests,
+        "{attempts} attempts, {sent} sent, {requests} seen by the server"
+    );
+    assert!(
+        attempts - requests <= calls as u64 / 500,
+        "{attempts} attempts but {requests} requests seen by the server: {:?}",
+        stats.retry_analytics
     );
     assert_eq!(stats.total_input_tokens, served_answers * PROMPT_TOKENS);
     assert_eq!(stats.total_output_tokens, served_answers * ANSWER_TOKENS);

@@ -4,11 +4,13 @@
 //!
 //! [`Inner`]: super::elelem::Inner
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+
+use foldhash::HashMap;
 
 use crate::budget::Budgets;
 use crate::client::engine::Target;

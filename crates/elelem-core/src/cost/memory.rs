@@ -1,7 +1,9 @@
 //! The default sink: exact stats in memory, overall, by tag, by model and by
 //! provider, and optionally over a time range.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use foldhash::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::SystemTime;
 

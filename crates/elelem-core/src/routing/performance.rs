@@ -1,9 +1,11 @@
 //! [`Performance`]: the rolling record of what each model measured, fed by every
 //! attempt's usage record.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
+
+use foldhash::HashMap;
 
 use super::window::{ModelPerformance, ModelWindow, Sample};
 use crate::cost::{AttemptOutcome, CostSink, UsageRecord};

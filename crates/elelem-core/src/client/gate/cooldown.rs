@@ -1,6 +1,6 @@
 //! Provider cool-down: a simple circuit breaker per provider.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -123,7 +123,7 @@ impl Cooldowns {
     pub fn new(policy: Option<CooldownPolicy>) -> Cooldowns {
         Cooldowns {
             policy,
-            breakers: Mutex::new(HashMap::new()),
+            breakers: Mutex::new(HashMap::default()),
         }
     }
 

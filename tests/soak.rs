@@ -144,12 +144,13 @@ async fn soak(calls: usize) -> Soak {
     assert_eq!(stats.total_calls, calls as u64);
     assert_eq!(stats.retry_analytics.final_failures, failed);
     // One attempt per request the server saw, give or take requests lost in
-    // transit: a request written to a pooled connection the server is closing
-    // (after a scripted drop or cut body) fails on the client as a transient
-    // error the server never logs. That happened once in CI under full load (5
-    // of 5,522 requests); a systematic miscount (an attempt counted twice, a
-    // retry not counted) would be off by hundreds, since a tenth of the
-    // requests fail.
+    // transit: an attempt whose connection fails before the server reads the
+    // request (the scripted drops and cut bodies make the client open hundreds
+    // of new connections) is a transient failure the server never logs. CI
+    // under full load once saw 5 such attempts of 5,522 (not reproduced since,
+    // the mechanism not pinned down); a systematic miscount (an attempt counted
+    // twice, a retry not counted) would be off by hundreds, since a tenth of
+    // the requests fail.
     let attempts = stats.total_calls + stats.retry_analytics.total_retries;
     let sent = elelem.request_counts().get("openai").copied().unwrap_or(0);
     assert!(

@@ -63,18 +63,6 @@ pub struct HttpClient {
     hook: Option<ErrorHook>,
 }
 
-/// `headers` followed by `Content-Type: application/json`, with room for the
-/// headers reqwest adds (`Accept`, ...): a clone has none, and growing a
-/// `HeaderMap` costs more than filling a new one.
-fn json_headers(headers: &HeaderMap) -> HeaderMap {
-    let mut json = HeaderMap::with_capacity(headers.len() + 4);
-    for (name, value) in headers {
-        json.append(name, value.clone());
-    }
-    json.append(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    json
-}
-
 impl std::fmt::Debug for HttpClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpClient")
@@ -260,10 +248,7 @@ impl HttpClient {
         extra: &[(String, String)],
         timeout: Option<Duration>,
     ) -> Result<reqwest::RequestBuilder, ProviderError> {
-        let headers = match extra {
-            [] => json_headers(&self.headers),
-            extra => json_headers(&self.request_headers(extra)?),
-        };
+        let headers = self.json_headers(extra)?;
         let (client, built) = self.http.post(url).build_split();
         // A URL reqwest refuses fails as sending it would have.
         let mut request = built.map_err(|e| self.connection_error(&e))?;
@@ -273,9 +258,15 @@ impl HttpClient {
         Ok(reqwest::RequestBuilder::from_parts(client, request))
     }
 
-    /// The client's headers and `extra` (marked sensitive).
-    fn request_headers(&self, extra: &[(String, String)]) -> Result<HeaderMap, ProviderError> {
-        let mut headers = self.headers.clone();
+    /// The client's headers, `extra` (marked sensitive; each replaces a client
+    /// header of its name) and `Content-Type: application/json`, in one new map
+    /// with room for the headers reqwest adds (`Accept`, ...): a clone has no
+    /// spare room, and growing a `HeaderMap` costs more than filling a new one.
+    fn json_headers(&self, extra: &[(String, String)]) -> Result<HeaderMap, ProviderError> {
+        let mut headers = HeaderMap::with_capacity(self.headers.len() + extra.len() + 4);
+        for (name, value) in &self.headers {
+            headers.append(name, value.clone());
+        }
         for (name, value) in extra {
             let header = HeaderName::from_bytes(name.as_bytes());
             let value = HeaderValue::from_str(value);
@@ -289,6 +280,7 @@ impl HttpClient {
             value.set_sensitive(true);
             headers.insert(header, value);
         }
+        headers.append(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         Ok(headers)
     }
 

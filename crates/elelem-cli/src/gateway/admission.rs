@@ -14,9 +14,8 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use metrics::{Counter, Histogram};
 use serde::Serialize;
-use serde_json::Value;
 
-use super::body::{authorization, read_json};
+use super::body::{authorization, read_body};
 use super::{ApiError, Gateway, InFlight, Loaded};
 
 /// A request that names the models it may reach and carries tags: what a
@@ -44,8 +43,8 @@ pub(crate) struct Admitted<R> {
     pub(crate) call: Call,
 }
 
-/// Admits one POST to `route`: the key, its rate limit, the body (parsed by
-/// `parse`), the key's models and tags, then a place in flight. `Err` is the
+/// Admits one POST to `route`: the key, its rate limit, the body (its bytes
+/// parsed by `parse`), the key's models and tags, then a place in flight. `Err` is the
 /// answer already counted (shed, 401, 403, 413, 429, 400 ...).
 ///
 /// A full gateway refuses at once, before the body is read; otherwise the
@@ -55,7 +54,7 @@ pub(crate) async fn admit<R: Routed>(
     route: &'static str,
     gateway: &Arc<Gateway>,
     request: Request,
-    parse: impl FnOnce(&Loaded, Value) -> Result<R, ApiError>,
+    parse: impl FnOnce(&Loaded, &[u8]) -> Result<R, ApiError>,
 ) -> Result<Admitted<R>, Response> {
     let started = Instant::now();
     let loaded = gateway.loaded();
@@ -91,21 +90,21 @@ async fn checked<R: Routed>(
     loaded: &Loaded,
     headers: &HeaderMap,
     body: Body,
-    parse: impl FnOnce(&Loaded, Value) -> Result<R, ApiError>,
+    parse: impl FnOnce(&Loaded, &[u8]) -> Result<R, ApiError>,
 ) -> Result<R, ApiError> {
     let key = loaded.keys.authenticate(authorization(headers))?;
     if let Some(key) = &key {
         gateway.limiter.check(key)?;
     }
     let limits = &loaded.config.gateway;
-    let json = read_json(
+    let body = read_body(
         headers,
         body,
         limits.max_body_bytes,
         limits.client_timeout(),
     )
     .await?;
-    let mut request = parse(loaded, json)?;
+    let mut request = parse(loaded, &body)?;
     if let Some(key) = &key {
         key.check_models(request.models())?;
         request.tags_mut().extend(key.tags.iter().cloned());
@@ -260,7 +259,7 @@ impl InFlight {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     #[test]
     fn the_elelem_object_is_added_as_the_last_field() {

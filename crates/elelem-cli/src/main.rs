@@ -8,6 +8,11 @@ use elelem_cli::commands::{self, batch, chat, keys, models, stats};
 use elelem_cli::config::{BudgetSection, Config};
 use elelem_cli::gateway::{self, Gateway};
 
+/// The program's allocator (see the measurements in BENCHMARKS.md, "Session
+/// 7: serve").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "elelem",

@@ -3,7 +3,6 @@
 //! authentication, the key's rate limit, the body read and parsed, the key's
 //! allowed models and forced tags; then the answer counted by route and status.
 
-use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
@@ -159,14 +158,14 @@ impl Call {
             .observe_latency(model, self.started.elapsed());
         count(self.route, StatusCode::OK, self.started);
         match with_elelem(body, elelem) {
-            Ok(bytes) => (
-                [(
+            Ok(bytes) => {
+                let mut response = Response::new(Body::from(bytes));
+                response.headers_mut().insert(
                     header::CONTENT_TYPE,
                     HeaderValue::from_static("application/json"),
-                )],
-                bytes,
-            )
-                .into_response(),
+                );
+                response
+            }
             Err(error) => ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "server_error",
@@ -210,20 +209,23 @@ pub(crate) fn count(route: &'static str, status: StatusCode, started: Instant) {
 /// The series of one (route, status): `elelem_requests_total` and the route's
 /// `elelem_request_duration_seconds`, looked up in the recorder's registry
 /// once (a lookup builds and hashes the key with its labels) and kept. Routes
-/// are fixed and statuses are at most 1,000, so the map stays small.
+/// are fixed and the statuses a gateway answers with are a few dozen at most
+/// (200 usually among the first seen), so a list searched in order costs less
+/// than hashing the key.
 fn series(route: &'static str, status: StatusCode) -> (Counter, Histogram) {
-    type Series = HashMap<(&'static str, u16), (Counter, Histogram)>;
+    type Series = Vec<((&'static str, u16), (Counter, Histogram))>;
     static SERIES: LazyLock<Mutex<Series>> = LazyLock::new(Mutex::default);
+    let key = (route, status.as_u16());
     let mut series = SERIES.lock().unwrap_or_else(|e| e.into_inner());
-    series
-        .entry((route, status.as_u16()))
-        .or_insert_with(|| {
-            (
-                metrics::counter!("elelem_requests_total", "route" => route, "status" => status_label(status)),
-                metrics::histogram!("elelem_request_duration_seconds", "route" => route),
-            )
-        })
-        .clone()
+    if let Some((_, found)) = series.iter().find(|(k, _)| *k == key) {
+        return found.clone();
+    }
+    let made = (
+        metrics::counter!("elelem_requests_total", "route" => route, "status" => status_label(status)),
+        metrics::histogram!("elelem_request_duration_seconds", "route" => route),
+    );
+    series.push((key, made.clone()));
+    made
 }
 
 /// The status as a label, without an allocation for the common ones.

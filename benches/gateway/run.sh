@@ -4,7 +4,8 @@
 # (instant testkit server), then the official `openai` Python SDK against the
 # gateway. Writes target/gateway-bench.md. Extra arguments go to the bench
 # (e.g. --secs 1 --rates 100 for a smoke run; --modes plain|stream;
-# --rounds N, default 5: interleaved direct/gateway rounds per row).
+# --rounds N, default 5: interleaved direct/gateway rounds per row;
+# --gateway-workers N: `elelem serve --workers N`, default one per core).
 # LiteLLM is installed from PyPI into target/bench-venv; if that fails the
 # script says so and runs the rest.
 set -euo pipefail

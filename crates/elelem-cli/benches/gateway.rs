@@ -17,6 +17,10 @@
 //! environment and installs LiteLLM's proxy), or
 //! `cargo bench -p elelem-cli --bench gateway -- --secs 3 --rates 100,1000 --rounds 5`.
 //!
+//! `--gateway-workers N` runs the gateway with N worker threads (`elelem serve
+//! --workers N`; default: one per core), to compare 1 with 2 on a 2-core
+//! machine shared with the load generator and the test server.
+//!
 //! `--instructions 300 [--modes stream] [--callgrind-out DIR]` counts instead
 //! the instructions one request costs the gateway under callgrind (see
 //! `gateway/instructions.rs`).
@@ -167,24 +171,28 @@ async fn wait_up(http: &reqwest::Client, url: &str, limit: Duration, child: &mut
     false
 }
 
-/// `elelem serve` on a free port, forwarding to `server`.
+/// `elelem serve` on a free port, forwarding to `server`, with `workers`
+/// worker threads (`None`: its default, one per core).
 async fn start_gateway(
     server: &TestServer,
     dir: &Path,
     http: &reqwest::Client,
+    workers: Option<&str>,
 ) -> (Killed, String, u32) {
     let command = Command::new(env!("CARGO_BIN_EXE_elelem"));
-    start_gateway_with(server, dir, http, command, Duration::from_secs(30)).await
+    start_gateway_with(server, dir, http, command, workers, Duration::from_secs(30)).await
 }
 
 /// `elelem serve` run by `command` (the binary itself, or a wrapper such as
 /// valgrind given the binary's path) on a free port, forwarding to `server`,
-/// once it answers (within `limit`).
+/// with `workers` worker threads (`--workers`), once it answers (within
+/// `limit`).
 async fn start_gateway_with(
     server: &TestServer,
     dir: &Path,
     http: &reqwest::Client,
     mut command: Command,
+    workers: Option<&str>,
     limit: Duration,
 ) -> (Killed, String, u32) {
     std::fs::write(dir.join("openai.key"), KEY).unwrap();
@@ -201,9 +209,11 @@ async fn start_gateway_with(
     if command.get_program() != env!("CARGO_BIN_EXE_elelem") {
         command.arg(env!("CARGO_BIN_EXE_elelem"));
     }
+    command.args(["serve", "--config"]).arg(&config);
+    if let Some(workers) = workers {
+        command.args(["--workers", workers]);
+    }
     let mut child = command
-        .args(["serve", "--config"])
-        .arg(&config)
         .args(["--listen", &addr])
         .env("ELELEM_LOG", "error")
         .stdout(Stdio::null())
@@ -426,6 +436,9 @@ async fn main() {
         Some("stream") => vec![true],
         _ => vec![false, true],
     };
+    // The gateway's worker threads (`elelem serve --workers N`); its default
+    // (one per core) when not given.
+    let workers = arg("--gateway-workers");
 
     let server = TestServer::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -440,12 +453,21 @@ async fn main() {
             .expect("--instructions N: the number of requests counted");
         let keep = arg("--callgrind-out");
         for &stream in &modes {
-            instructions::per_request(&server, dir.path(), &http, stream, count, keep.as_deref())
-                .await;
+            instructions::per_request(
+                &server,
+                dir.path(),
+                &http,
+                stream,
+                count,
+                workers.as_deref(),
+                keep.as_deref(),
+            )
+            .await;
         }
         return;
     }
-    let (_gateway, gateway_url, gateway_pid) = start_gateway(&server, dir.path(), &http).await;
+    let (_gateway, gateway_url, gateway_pid) =
+        start_gateway(&server, dir.path(), &http, workers.as_deref()).await;
     let direct = Elelem::builder()
         .without_env_keys()
         .api_key("openai", KEY)
@@ -480,9 +502,13 @@ async fn main() {
     }
 
     let mut table = String::new();
+    let threads = workers.as_deref().map_or_else(
+        || "one per core".to_owned(),
+        |n| format!("{n} (--gateway-workers)"),
+    );
     let _ = writeln!(
         table,
-        "# Gateway bench: open loop, instant testkit server; direct and elelem serve in {rounds} interleaved rounds of {secs} s per row (p50/p99: median of the rounds; added: median of the per-round differences, spread min..max), other paths one round\n"
+        "# Gateway bench: open loop, instant testkit server; direct and elelem serve in {rounds} interleaved rounds of {secs} s per row (p50/p99: median of the rounds; added: median of the per-round differences, spread min..max), other paths one round; elelem serve's worker threads: {threads}\n"
     );
     let _ = writeln!(table, "| mode | rate/s | path | p50 ms | p99 ms | added p50 ms | added p99 ms | errors | peak RSS MB |");
     let _ = writeln!(table, "|---|---|---|---|---|---|---|---|---|");

@@ -118,6 +118,9 @@ pub struct GatewaySection {
     /// With `database_keys`, how often the database is read again for added
     /// and revoked keys (SIGHUP reads it at once).
     pub keys_poll_secs: f64,
+    /// The threads answering requests (`elelem serve --workers` overrides
+    /// it); absent: one per core. Read at start.
+    pub workers: Option<usize>,
 }
 
 impl Default for GatewaySection {
@@ -132,8 +135,31 @@ impl Default for GatewaySection {
             upstream_timeout_secs: None,
             database_keys: false,
             keys_poll_secs: 5.0,
+            workers: None,
         }
     }
+}
+
+/// The most worker threads `[gateway] workers` / `--workers` may ask for.
+pub const MAX_WORKERS: usize = 1024;
+
+/// Checks a number of worker threads; `Err` says what to give instead (the
+/// caller names the setting).
+///
+/// ```
+/// assert!(elelem_cli::config::check_workers(2).is_ok());
+/// assert!(elelem_cli::config::check_workers(0).unwrap_err().contains("at least 1"));
+/// ```
+pub fn check_workers(workers: usize) -> Result<(), String> {
+    if workers == 0 {
+        return Err("must be at least 1: it is the number of threads answering requests (leave it out for one per core)".into());
+    }
+    if workers > MAX_WORKERS {
+        return Err(format!(
+            "must be at most {MAX_WORKERS}: it is the number of threads answering requests (about one per core is enough)"
+        ));
+    }
+    Ok(())
 }
 
 /// `[providers.NAME]`: where a provider's key comes from and where it lives.
@@ -323,6 +349,9 @@ impl Config {
         if let Some(secs) = self.gateway.upstream_timeout_secs {
             limit("upstream_timeout_secs", secs)?;
         }
+        if let Some(workers) = self.gateway.workers {
+            check_workers(workers).map_err(|e| invalid(format!("[gateway] workers {e}")))?;
+        }
         if self.gateway.max_in_flight == 0 {
             return Err(invalid(
                 "[gateway] max_in_flight must be at least 1 (the most requests answered at once)"
@@ -376,6 +405,34 @@ impl GatewaySection {
     /// How often database keys are read again.
     pub fn keys_poll(&self) -> Duration {
         Duration::from_secs_f64(self.keys_poll_secs)
+    }
+
+    /// The worker threads to run: `override_` (from `--workers`), else
+    /// `workers`, else one per core. `Err` when the one given is out of range.
+    ///
+    /// ```
+    /// let mut gateway = elelem_cli::config::GatewaySection::default();
+    /// gateway.workers = Some(2);
+    /// assert_eq!(gateway.worker_threads(None), Ok(2));
+    /// assert_eq!(gateway.worker_threads(Some(1)), Ok(1));
+    /// assert!(gateway.worker_threads(Some(0)).is_err());
+    /// gateway.workers = None;
+    /// assert!(gateway.worker_threads(None).unwrap() >= 1);
+    /// ```
+    pub fn worker_threads(&self, override_: Option<usize>) -> Result<usize, String> {
+        match override_.or(self.workers) {
+            Some(workers) => {
+                let setting = if override_.is_some() {
+                    "--workers"
+                } else {
+                    "[gateway] workers"
+                };
+                check_workers(workers)
+                    .map(|()| workers)
+                    .map_err(|e| format!("{setting} {e}"))
+            }
+            None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+        }
     }
 }
 
@@ -472,6 +529,27 @@ fn one_line(text: &str) -> String {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn workers_are_checked_and_default_to_one_per_core() {
+        let zero = Config::parse("[gateway]\nworkers = 0\n", "w.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            zero.contains("w.toml") && zero.contains("[gateway] workers must be at least 1"),
+            "{zero}"
+        );
+        let many = Config::parse("[gateway]\nworkers = 5000\n", "w.toml").unwrap_err();
+        assert!(many.to_string().contains("at most 1024"), "{many}");
+        let two = Config::parse("[gateway]\nworkers = 2\n", "w.toml").unwrap();
+        assert_eq!(two.gateway.worker_threads(None), Ok(2));
+        assert_eq!(two.gateway.worker_threads(Some(1)), Ok(1));
+        let flag = two.gateway.worker_threads(Some(0)).unwrap_err();
+        assert!(flag.starts_with("--workers must be at least 1"), "{flag}");
+        let cores = std::thread::available_parallelism().unwrap().get();
+        let default = Config::parse("", "w.toml").unwrap();
+        assert_eq!(default.gateway.worker_threads(None), Ok(cores));
+    }
 
     #[test]
     fn a_wrong_field_is_refused_with_its_line() {

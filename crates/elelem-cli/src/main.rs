@@ -8,6 +8,11 @@ use elelem_cli::commands::{self, batch, chat, keys, models, stats};
 use elelem_cli::config::{BudgetSection, Config};
 use elelem_cli::gateway::{self, Gateway};
 
+/// The program's allocator (see the measurements in BENCHMARKS.md, "Session
+/// 7: serve").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "elelem",
@@ -29,6 +34,10 @@ enum Command {
         /// The address to listen on (overrides `[gateway] listen`).
         #[arg(long)]
         listen: Option<String>,
+        /// The threads answering requests (overrides `[gateway] workers`;
+        /// default: one per core).
+        #[arg(long)]
+        workers: Option<usize>,
     },
     /// Ask a model once.
     Chat {
@@ -202,17 +211,50 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => return fail(format!("cannot start the async runtime: {error}")),
+    let result = match cli.command {
+        Command::Serve {
+            config,
+            listen,
+            workers,
+        } => serve(config, listen, workers),
+        command => runtime(None).and_then(|runtime| runtime.block_on(run(command))),
     };
-    match runtime.block_on(run(cli.command)) {
+    match result {
         Ok(code) => code,
         Err(message) => fail(message),
     }
+}
+
+/// The async runtime: `workers` worker threads, or one per core. Its threads
+/// are named `elelem-runtime`.
+fn runtime(workers: Option<usize>) -> Result<tokio::runtime::Runtime, String> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.thread_name("elelem-runtime");
+    if let Some(workers) = workers {
+        builder.worker_threads(workers);
+    }
+    builder
+        .enable_all()
+        .build()
+        .map_err(|error| format!("cannot start the async runtime: {error}"))
+}
+
+/// `elelem serve`: the configuration is read before the runtime starts, since
+/// it says how many worker threads the runtime has.
+fn serve(
+    config: PathBuf,
+    listen: Option<String>,
+    workers: Option<usize>,
+) -> Result<ExitCode, String> {
+    let loaded = Config::load(&config).map_err(|e| e.to_string())?;
+    let workers = loaded.gateway.worker_threads(workers)?;
+    let listen = listen.unwrap_or_else(|| loaded.gateway.listen.clone());
+    runtime(Some(workers))?.block_on(async move {
+        let gateway = Gateway::new(loaded, Some(config)).map_err(|e| e.to_string())?;
+        tracing::info!(workers, "gateway worker threads");
+        gateway::run(gateway, &listen).await?;
+        Ok(ExitCode::SUCCESS)
+    })
 }
 
 fn fail(message: String) -> ExitCode {
@@ -220,14 +262,11 @@ fn fail(message: String) -> ExitCode {
     ExitCode::FAILURE
 }
 
+/// Every command but `serve` (which builds its own runtime: see [`serve`]).
 async fn run(command: Command) -> Result<ExitCode, String> {
     match command {
-        Command::Serve { config, listen } => {
-            let loaded = Config::load(&config).map_err(|e| e.to_string())?;
-            let listen = listen.unwrap_or_else(|| loaded.gateway.listen.clone());
-            let gateway = Gateway::new(loaded, Some(config)).map_err(|e| e.to_string())?;
-            gateway::run(gateway, &listen).await?;
-            Ok(ExitCode::SUCCESS)
+        Command::Serve { .. } => {
+            Err("`elelem serve` cannot run inside another runtime; this is a bug".into())
         }
         Command::Chat {
             model,

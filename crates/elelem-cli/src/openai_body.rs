@@ -8,6 +8,10 @@ use serde_json::{Map, Value};
 
 use crate::gateway::ApiError;
 
+mod fields;
+
+use fields::ChatFields;
+
 /// A chat request read from a body, and whether it asks for a stream.
 #[derive(Debug, Clone)]
 pub struct ChatBody {
@@ -38,41 +42,126 @@ pub fn chat(elelem: &Elelem, body: Value) -> Result<ChatBody, ApiError> {
     let stream = optional::<bool>(&mut map, "stream")?.unwrap_or(false);
     // Elelem always asks providers for the usage chunk and forwards it.
     map.remove("stream_options");
-    let messages: Vec<Message> = required(&mut map, "messages")?;
+    let messages = non_empty(required(&mut map, "messages")?)?;
+    let request = start(elelem, model, messages)?;
+    let response_format = map
+        .remove("response_format")
+        .filter(|v| !v.is_null())
+        .map(response_format)
+        .transpose()?;
+    let rest = Rest {
+        response_format,
+        json_schema: map.remove("json_schema").filter(|v| !v.is_null()),
+        temperature: optional::<f64>(&mut map, "temperature")?,
+        max_completion_tokens: optional::<u32>(&mut map, "max_completion_tokens")?,
+        max_tokens: optional::<u32>(&mut map, "max_tokens")?,
+        tags: optional::<Vec<String>>(&mut map, "tags")?,
+        fallback_models: optional::<Vec<String>>(&mut map, "fallback_models")?,
+        extra: map,
+    };
+    Ok(ChatBody {
+        request: rest.finish(request),
+        stream,
+    })
+}
+
+/// Reads a `/v1/chat/completions` body from its bytes, as [`chat`] reads it
+/// from a `serde_json::Value`, but in one pass straight into the request (no
+/// `Value` of the whole body). A body it cannot read (not JSON, a wrong field,
+/// an unknown preset ...) is read again by [`chat`], so every error is [`chat`]'s,
+/// word for word.
+///
+/// ```
+/// let elelem = elelem::Elelem::builder().without_env_keys().build().unwrap();
+/// let body = br#"{"model": "groq:openai/gpt-oss-20b", "stream": true, "seed": 7,
+///     "messages": [{"role": "user", "content": "Hi"}], "tags": ["docs"]}"#;
+/// let chat = elelem_cli::openai_body::chat_bytes(&elelem, body).unwrap();
+/// assert!(chat.stream);
+/// assert_eq!(chat.request.tags, ["docs"]);
+/// assert_eq!(chat.request.extra["seed"], 7);
+/// let error = elelem_cli::openai_body::chat_bytes(&elelem, b"{\"messages\": 1}").unwrap_err();
+/// assert_eq!(error.param.as_deref(), Some("model"));
+/// ```
+pub fn chat_bytes(elelem: &Elelem, bytes: &[u8]) -> Result<ChatBody, ApiError> {
+    if let Ok(fields) = serde_json::from_slice::<ChatFields>(bytes) {
+        if let Ok(body) = fields.assemble(elelem) {
+            return Ok(body);
+        }
+    }
+    chat(elelem, json(bytes)?)
+}
+
+/// A request body as JSON; 400 when it is not JSON.
+///
+/// ```
+/// assert_eq!(elelem_cli::openai_body::json(b"{\"a\": 1}").unwrap()["a"], 1);
+/// assert_eq!(elelem_cli::openai_body::json(b"{").unwrap_err().status.as_u16(), 400);
+/// ```
+pub fn json(bytes: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::invalid("", format!("the request body is not valid JSON: {e}")))
+}
+
+/// `messages`, refused when empty.
+fn non_empty(messages: Vec<Message>) -> Result<Vec<Message>, ApiError> {
     if messages.is_empty() {
         return Err(ApiError::invalid(
             "messages",
             "`messages` is empty; send at least one message",
         ));
     }
-    let mut request = match model.strip_prefix("preset:") {
+    Ok(messages)
+}
+
+/// The request for `model`: a `preset:NAME` model starts from the preset (its
+/// system message first, then `messages`).
+fn start(elelem: &Elelem, model: String, messages: Vec<Message>) -> Result<ChatRequest, ApiError> {
+    Ok(match model.strip_prefix("preset:") {
         Some(name) => elelem
             .preset(name)
             .map_err(|e| ApiError::from_elelem(&e))?
             .messages(messages),
         None => ChatRequest::new(model, messages),
-    };
-    if let Some(format) = map.remove("response_format").filter(|v| !v.is_null()) {
-        request.response_format = Some(response_format(format)?);
+    })
+}
+
+/// The fields of a chat body after `model`, `stream` and `messages`, read.
+struct Rest {
+    response_format: Option<ResponseFormat>,
+    json_schema: Option<Value>,
+    temperature: Option<f64>,
+    max_completion_tokens: Option<u32>,
+    max_tokens: Option<u32>,
+    tags: Option<Vec<String>>,
+    fallback_models: Option<Vec<String>>,
+    /// Every other field, sent upstream as given.
+    extra: Map<String, Value>,
+}
+
+impl Rest {
+    /// `request` with these fields set.
+    fn finish(self, mut request: ChatRequest) -> ChatRequest {
+        if let Some(format) = self.response_format {
+            request.response_format = Some(format);
+        }
+        if let Some(schema) = self.json_schema {
+            request = request.json_schema(schema);
+        }
+        if let Some(t) = self.temperature {
+            request.temperature = Some(t);
+        }
+        if let Some(n) = self.max_tokens.or(self.max_completion_tokens) {
+            request.max_tokens = Some(n);
+        }
+        if let Some(tags) = self.tags {
+            request.tags.extend(tags);
+        }
+        if let Some(models) = self.fallback_models {
+            request.fallback_models = models;
+        }
+        request.extra.extend(self.extra);
+        request
     }
-    if let Some(schema) = map.remove("json_schema").filter(|v| !v.is_null()) {
-        request = request.json_schema(schema);
-    }
-    if let Some(t) = optional::<f64>(&mut map, "temperature")? {
-        request.temperature = Some(t);
-    }
-    let max_completion = optional::<u32>(&mut map, "max_completion_tokens")?;
-    if let Some(n) = optional::<u32>(&mut map, "max_tokens")?.or(max_completion) {
-        request.max_tokens = Some(n);
-    }
-    if let Some(tags) = optional::<Vec<String>>(&mut map, "tags")? {
-        request.tags.extend(tags);
-    }
-    if let Some(models) = optional::<Vec<String>>(&mut map, "fallback_models")? {
-        request.fallback_models = models;
-    }
-    request.extra.extend(map);
-    Ok(ChatBody { request, stream })
 }
 
 /// Reads a `/v1/completions` body (`prompt` a string or a one-string array).
@@ -216,6 +305,85 @@ mod tests {
         .unwrap_err();
         assert_eq!(format.param.as_deref(), Some("response_format"));
         assert!(chat(&client(), json!([1])).is_err());
+    }
+
+    /// `chat_bytes` reads every body as `chat` does: the same request, or the
+    /// same error (status, message and field).
+    #[test]
+    fn bytes_are_read_as_the_value_is() {
+        let mut preset = elelem::Preset::new("openai:gpt-4.1-mini");
+        preset.system = Some("Be brief.".into());
+        preset.tags = vec!["p".into()];
+        let elelem = Elelem::builder()
+            .without_env_keys()
+            .preset("brief", preset)
+            .build()
+            .unwrap();
+        let user = r#"[{"role": "user", "content": "Hi"}]"#;
+        let bodies = [
+            format!(r#"{{"model": "a:b", "messages": {user}}}"#),
+            format!(
+                r#"{{"seed": 7, "model": "virtual:x", "stream": true, "stream_options": {{"include_usage": true}},
+                "messages": {user}, "response_format": {{"type": "json_schema", "json_schema": {{"name": "p", "schema": {{"type": "object"}}, "strict": true}}}},
+                "json_schema": {{"type": "object", "required": ["a"]}}, "temperature": 1, "max_completion_tokens": 9,
+                "tags": ["t"], "fallback_models": ["openai:gpt-4.1"], "top_p": 0.5, "user": "u\u00e9"}}"#
+            ),
+            format!(
+                r#"{{"model": "preset:brief", "messages": {user}, "tags": ["t"], "max_tokens": 3, "max_completion_tokens": 9}}"#
+            ),
+            format!(
+                r#"{{"model": "a:b", "messages": {user}, "response_format": null, "json_schema": null, "stream": null}}"#
+            ),
+            // A repeated key keeps its last value.
+            format!(r#"{{"model": 1, "model": "a:b", "seed": 1, "messages": {user}, "seed": 2}}"#),
+            format!(r#"{{"model": "a:b", "model": null, "messages": {user}}}"#),
+            // Errors, several at once: the first in `chat`'s order wins.
+            r#"{"messages": "hi"}"#.to_owned(),
+            r#"{"model": "a:b", "messages": []}"#.to_owned(),
+            r#"{"model": "a:b"}"#.to_owned(),
+            format!(r#"{{"model": "preset:nope", "messages": {user}, "temperature": "hot"}}"#),
+            format!(
+                r#"{{"model": "a:b", "messages": {user}, "response_format": {{"type": "xml"}}, "max_tokens": -1}}"#
+            ),
+            format!(r#"{{"model": "a:b", "messages": {user}, "max_tokens": 2.5}}"#),
+            format!(r#"{{"model": "a:b", "messages": {user}, "tags": "t"}}"#),
+            format!(r#"{{"model": "a:b", "messages": {user}}} x"#),
+            "[1]".to_owned(),
+            "{".to_owned(),
+            String::new(),
+        ];
+        // The valid bodies are read in one pass (not by falling back to `chat`),
+        // but for a repeated key whose first value has the wrong type.
+        for (body, one_pass) in bodies.iter().zip([true, true, true, true, false]) {
+            let fast = serde_json::from_slice::<ChatFields>(body.as_bytes())
+                .is_ok_and(|fields| fields.assemble(&elelem).is_ok());
+            assert_eq!(fast, one_pass, "{body}");
+        }
+        for body in &bodies {
+            let bytes = chat_bytes(&elelem, body.as_bytes());
+            let value = json(body.as_bytes()).and_then(|v| chat(&elelem, v));
+            match (bytes, value) {
+                (Ok(b), Ok(v)) => {
+                    assert_eq!((b.request, b.stream), (v.request, v.stream), "{body}");
+                }
+                (Err(b), Err(v)) => {
+                    assert_eq!(
+                        (b.status, &b.message, &b.param),
+                        (v.status, &v.message, &v.param),
+                        "{body}"
+                    );
+                }
+                (b, v) => panic!("{body}: {b:?} against {v:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn fields_the_gateway_does_not_read_keep_the_bodys_order() {
+        let body = br#"{"z": 1, "model": "a:b", "a": 2, "messages": [{"role": "user", "content": "Hi"}], "m": 3}"#;
+        let request = chat_bytes(&client(), body).unwrap().request;
+        let keys: Vec<&str> = request.extra.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["z", "a", "m"]);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! retries by cause, call latencies), all bounded in memory.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use elelem::cost::{AttemptOutcome, CostSink, RetryCause, UsageRecord};
@@ -36,22 +36,23 @@ pub struct Telemetry {
     inner: Mutex<Aggregates>,
 }
 
+/// A label value accepted once and shared from then on: a record's labels are
+/// looked up by `&str` and cloned as a reference count, never copied.
+type Label = Arc<str>;
+
 #[derive(Debug, Default)]
 struct Aggregates {
     /// Accepted label values, by dimension.
-    labels: BTreeMap<&'static str, BTreeSet<String>>,
-    /// The series of each (provider, model), registered once.
-    series: HashMap<(String, String), ModelSeries>,
+    labels: BTreeMap<&'static str, BTreeSet<Label>>,
+    /// The series of each provider and model, registered once.
+    series: BTreeMap<Label, BTreeMap<Label, ModelSeries>>,
     /// `elelem_ttft_seconds` by model label.
     ttft: HashMap<String, Histogram>,
-    /// Exact spend per (provider, model, tag), behind the cost gauge, with
-    /// that tag's series.
-    cost: HashMap<(String, String, String), TagSeries>,
     /// Spend per minute (Unix minute) by tag and by model.
     minutes: BTreeMap<u64, Minute>,
-    retries: BTreeMap<String, u64>,
-    models: BTreeMap<String, CallCounts>,
-    latencies: VecDeque<(String, f64)>,
+    retries: BTreeMap<&'static str, u64>,
+    models: BTreeMap<Label, CallCounts>,
+    latencies: VecDeque<(Label, f64)>,
     calls: u64,
     errors: u64,
     disconnects: u64,
@@ -67,6 +68,8 @@ struct ModelSeries {
     /// `elelem_calls_total` by outcome: success, failed.
     calls: [Counter; 2],
     interrupted: Counter,
+    /// Exact spend per tag, behind the cost gauge, with that tag's series.
+    tags: BTreeMap<Label, TagSeries>,
 }
 
 impl ModelSeries {
@@ -78,6 +81,7 @@ impl ModelSeries {
             attempts: [attempts("success"), attempts("retried"), attempts("failed")],
             calls: [calls("success"), calls("failed")],
             interrupted: metrics::counter!("elelem_interrupted_streams_total", "provider" => p.clone(), "model" => m.clone()),
+            tags: BTreeMap::new(),
         }
     }
 }
@@ -106,10 +110,10 @@ impl TagSeries {
     }
 }
 
-#[derive(Debug, Default, Clone, Serialize)]
+#[derive(Debug, Default)]
 struct Minute {
-    by_tag: BTreeMap<String, Usd>,
-    by_model: BTreeMap<String, Usd>,
+    by_tag: BTreeMap<Label, Usd>,
+    by_model: BTreeMap<Label, Usd>,
 }
 
 /// Calls and failures of one model.
@@ -194,7 +198,7 @@ impl Telemetry {
         let histogram = match a.ttft.get(model) {
             Some(histogram) => histogram,
             None => {
-                let label = a.label("model", model);
+                let label = a.label("model", model).to_string();
                 a.ttft.entry(label).or_insert_with_key(
                     |label| metrics::histogram!("elelem_ttft_seconds", "model" => label.clone()),
                 )
@@ -214,7 +218,7 @@ impl Telemetry {
         let a = self.lock();
         let mut by_model: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
         for (model, secs) in &a.latencies {
-            by_model.entry(model).or_default().push(*secs);
+            by_model.entry(&**model).or_default().push(*secs);
         }
         let latency = by_model
             .into_iter()
@@ -227,15 +231,15 @@ impl Telemetry {
             calls: a.calls,
             errors: a.errors,
             disconnects: a.disconnects,
-            retries: a.retries.clone(),
-            models: a.models.clone(),
+            retries: owned_keys(&a.retries),
+            models: owned_keys(&a.models),
             spend: a
                 .minutes
                 .iter()
                 .map(|(minute, m)| SpendPoint {
                     minute: minute * 60,
-                    by_tag: m.by_tag.clone(),
-                    by_model: m.by_model.clone(),
+                    by_tag: owned_keys(&m.by_tag),
+                    by_model: owned_keys(&m.by_model),
                 })
                 .collect(),
             latency,
@@ -248,19 +252,42 @@ impl Telemetry {
     }
 }
 
+/// A map with its keys as owned strings (for a [`Snapshot`]).
+fn owned_keys<K: AsRef<str>, V: Clone>(map: &BTreeMap<K, V>) -> BTreeMap<String, V> {
+    map.iter()
+        .map(|(k, v)| (k.as_ref().to_owned(), v.clone()))
+        .collect()
+}
+
 impl Aggregates {
-    /// `value` if it is known or there is room for it, else `"other"`.
-    fn label(&mut self, dimension: &'static str, value: &str) -> String {
-        let known = self.labels.entry(dimension).or_default();
-        if known.contains(value) {
-            return value.to_owned();
-        }
-        if known.len() < MAX_LABEL_VALUES {
-            known.insert(value.to_owned());
-            return value.to_owned();
-        }
-        "other".to_owned()
+    /// See [`label`].
+    fn label(&mut self, dimension: &'static str, value: &str) -> Label {
+        label(&mut self.labels, dimension, value)
     }
+}
+
+/// `value` if it is known in `dimension` or there is room for it, else
+/// `"other"`; shared (a string is made only the first time a value is seen).
+fn label(
+    labels: &mut BTreeMap<&'static str, BTreeSet<Label>>,
+    dimension: &'static str,
+    value: &str,
+) -> Label {
+    let known = labels.entry(dimension).or_default();
+    if let Some(label) = known.get(value) {
+        return label.clone();
+    }
+    let accepted = if known.len() < MAX_LABEL_VALUES {
+        value
+    } else {
+        "other"
+    };
+    if let Some(label) = known.get(accepted) {
+        return label.clone();
+    }
+    let label = Label::from(accepted);
+    known.insert(label.clone());
+    label
 }
 
 fn percentiles(sorted: &[f64]) -> Percentiles {
@@ -289,14 +316,10 @@ pub fn cause_label(cause: RetryCause) -> &'static str {
 
 impl CostSink for Telemetry {
     fn record(&self, record: &UsageRecord) {
-        let mut a = self.lock();
+        let mut guard = self.lock();
+        let a = &mut *guard;
         let provider = a.label("provider", &record.provider);
         let model = a.label("model", &record.model);
-        let tags: Vec<String> = if record.tags.is_empty() {
-            vec![UNTAGGED.to_owned()]
-        } else {
-            record.tags.iter().map(|t| a.label("tag", t)).collect()
-        };
         let cost = record.total_cost();
         let outcome = match record.outcome {
             AttemptOutcome::Success => 0,
@@ -305,16 +328,22 @@ impl CostSink for Telemetry {
         };
         let series = a
             .series
-            .entry((provider.clone(), model.clone()))
+            .entry(provider.clone())
+            .or_default()
+            .entry(model.clone())
             .or_insert_with(|| ModelSeries::new(&provider, &model));
         series.attempts[outcome].increment(1);
         if record.stream_interrupted {
             series.interrupted.increment(1);
         }
+        if record.ends_call() {
+            let failed = record.outcome == AttemptOutcome::Failed;
+            series.calls[usize::from(failed)].increment(1);
+        }
         if let AttemptOutcome::Retried(cause) = record.outcome {
             let cause = cause_label(cause);
             metrics::counter!("elelem_retries_total", "cause" => cause).increment(1);
-            *a.retries.entry(cause.to_owned()).or_default() += 1;
+            *a.retries.entry(cause).or_default() += 1;
         }
         // In TOKEN_KINDS' order.
         let counts = [
@@ -323,21 +352,6 @@ impl CostSink for Telemetry {
             record.tokens.output,
             record.tokens.reasoning,
         ];
-        for tag in &tags {
-            let key = (provider.clone(), model.clone(), tag.clone());
-            let series = a
-                .cost
-                .entry(key)
-                .or_insert_with(|| TagSeries::new(&provider, &model, tag));
-            for (counter, count) in series.tokens.iter().zip(counts) {
-                if let Some(count) = count.filter(|c| *c > 0) {
-                    counter.increment(count);
-                }
-            }
-            series.spent = series.spent.saturating_add(cost);
-            series.cost.set(series.spent.as_f64());
-        }
-
         let minute = record
             .timestamp
             .duration_since(UNIX_EPOCH)
@@ -345,8 +359,21 @@ impl CostSink for Telemetry {
             .as_secs()
             / 60;
         let point = a.minutes.entry(minute).or_default();
-        for tag in &tags {
-            let spent = point.by_tag.entry(tag.clone()).or_insert(Usd::ZERO);
+        let untagged = record.tags.is_empty().then_some(UNTAGGED);
+        for tag in record.tags.iter().map(String::as_str).chain(untagged) {
+            let tag = label(&mut a.labels, "tag", tag);
+            let spend = series
+                .tags
+                .entry(tag.clone())
+                .or_insert_with(|| TagSeries::new(&provider, &model, &tag));
+            for (counter, count) in spend.tokens.iter().zip(counts) {
+                if let Some(count) = count.filter(|c| *c > 0) {
+                    counter.increment(count);
+                }
+            }
+            spend.spent = spend.spent.saturating_add(cost);
+            spend.cost.set(spend.spent.as_f64());
+            let spent = point.by_tag.entry(tag).or_insert(Usd::ZERO);
             *spent = spent.saturating_add(cost);
         }
         let spent = point.by_model.entry(model.clone()).or_insert(Usd::ZERO);
@@ -369,7 +396,7 @@ impl CostSink for Telemetry {
             a.minutes.pop_first();
         }
 
-        let counts = a.models.entry(model.clone()).or_default();
+        let counts = a.models.entry(model).or_default();
         counts.cost_usd = counts.cost_usd.saturating_add(cost);
         if record.ends_call() {
             let failed = record.outcome == AttemptOutcome::Failed;
@@ -377,9 +404,6 @@ impl CostSink for Telemetry {
             counts.errors += u64::from(failed);
             a.calls += 1;
             a.errors += u64::from(failed);
-            if let Some(series) = a.series.get(&(provider, model)) {
-                series.calls[usize::from(failed)].increment(1);
-            }
         }
     }
 }
@@ -418,6 +442,78 @@ mod tests {
         let a = telemetry.lock();
         assert_eq!(a.ttft.len(), MAX_LABEL_VALUES + 1);
         assert!(a.ttft.contains_key("other"));
+    }
+
+    fn attempt(model: &str, tags: &[&str], femtos: i128, outcome: AttemptOutcome) -> UsageRecord {
+        use elelem::catalogue::CostBreakdown;
+        use elelem::cost::{Adjustments, TokenCounts};
+        UsageRecord {
+            timestamp: SystemTime::now(),
+            call_id: 1,
+            attempt: 1,
+            model: model.into(),
+            provider: "p".into(),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            tokens: TokenCounts {
+                input: Some(10),
+                ..TokenCounts::default()
+            },
+            cost: CostBreakdown {
+                input: Usd::from_femtos(femtos),
+                ..CostBreakdown::default()
+            },
+            price_known: true,
+            duration: Duration::from_millis(1),
+            outcome,
+            adjustments: Adjustments::default(),
+            cache_hit: false,
+            saved_cost: Usd::ZERO,
+            stream_interrupted: false,
+            cost_unknown: false,
+            time_to_first_token: None,
+        }
+    }
+
+    #[test]
+    fn records_add_up_by_model_tag_and_minute_with_capped_labels() {
+        let telemetry = Telemetry::new();
+        let retried = AttemptOutcome::Retried(RetryCause::RateLimit);
+        telemetry.record(&attempt("p:a", &["x", "y"], 3, retried));
+        telemetry.record(&attempt("p:a", &["x"], 5, AttemptOutcome::Success));
+        telemetry.record(&attempt("p:b", &[], 7, AttemptOutcome::Failed));
+        for i in 0..(MAX_LABEL_VALUES + 5) {
+            telemetry.record(&attempt(
+                "p:a",
+                &[&format!("t{i}")],
+                1,
+                AttemptOutcome::Success,
+            ));
+        }
+        let snapshot = telemetry.snapshot();
+        let calls = MAX_LABEL_VALUES as u64 + 5 + 2;
+        assert_eq!((snapshot.calls, snapshot.errors), (calls, 1));
+        assert_eq!(snapshot.retries["rate_limit"], 1);
+        let a = &snapshot.models["p:a"];
+        let spent_a = 3 + 5 + MAX_LABEL_VALUES as i128 + 5;
+        assert_eq!(
+            (a.calls, a.errors, a.cost_usd),
+            (calls - 1, 0, Usd::from_femtos(spent_a))
+        );
+        let b = &snapshot.models["p:b"];
+        assert_eq!((b.calls, b.errors, b.cost_usd), (1, 1, Usd::from_femtos(7)));
+        let minute = snapshot.spend.last().unwrap();
+        assert_eq!(minute.by_tag["x"], Usd::from_femtos(8));
+        assert_eq!(minute.by_tag["y"], Usd::from_femtos(3));
+        assert_eq!(minute.by_tag[UNTAGGED], Usd::from_femtos(7));
+        // x, y, (none) and t0.. up to the cap; the rest are "other".
+        let others = MAX_LABEL_VALUES + 5 - (MAX_LABEL_VALUES - 3);
+        assert_eq!(minute.by_tag["other"], Usd::from_femtos(others as i128));
+        assert_eq!(minute.by_tag.len(), MAX_LABEL_VALUES + 1);
+        let total: Usd = minute
+            .by_model
+            .values()
+            .fold(Usd::ZERO, |t, u| t.saturating_add(*u));
+        assert_eq!(total, Usd::from_femtos(spent_a + 7));
     }
 
     #[test]

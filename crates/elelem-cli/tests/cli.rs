@@ -442,20 +442,20 @@ impl Drop for Killed {
     }
 }
 
-fn serve(config: &Path, dir: &Path) -> (Killed, String, std::sync::mpsc::Receiver<String>) {
-    let mut child = elelem(
-        &[
-            "serve",
-            "--config",
-            config.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ],
-        dir,
-    )
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
+fn serve(
+    config: &Path,
+    dir: &Path,
+    extra: &[&str],
+) -> (Killed, String, std::sync::mpsc::Receiver<String>) {
+    let mut args = vec![
+        "serve",
+        "--config",
+        config.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ];
+    args.extend(extra);
+    let mut child = elelem(&args, dir).stderr(Stdio::piped()).spawn().unwrap();
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -485,7 +485,7 @@ async fn serve_reloads_on_sighup_refuses_a_bad_file_and_stops_on_sigterm() {
     setup
         .server
         .push(wire::completion("gpt-4.1-mini", "served again"));
-    let (mut guard, addr, stderr) = serve(&config, setup.dir.path());
+    let (mut guard, addr, stderr) = serve(&config, setup.dir.path(), &[]);
     let pid = guard.0.as_ref().unwrap().id();
     let client = reqwest::Client::new();
     let chat = |key: &'static str| {
@@ -547,4 +547,59 @@ async fn serve_reloads_on_sighup_refuses_a_bad_file_and_stops_on_sigterm() {
     .await;
     let stats: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(stats["total_calls"], 2);
+}
+
+/// The threads of the async runtime (named `elelem-runtime`) in process `pid`.
+fn runtime_threads(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.unwrap().path().join("comm")).ok())
+        .filter(|name| name.trim() == "elelem-runtime")
+        .count()
+}
+
+#[tokio::test]
+async fn serve_runs_the_worker_threads_asked_for_and_refuses_zero() {
+    let setup = Setup::new().await;
+    let config = setup.path("elelem.toml");
+    let with_workers = |line: &str| {
+        let text =
+            setup
+                .config_text("")
+                .replacen("[gateway]\n", &format!("[gateway]\n{line}\n"), 1);
+        std::fs::write(&config, text).unwrap();
+    };
+    let client = reqwest::Client::new();
+    let answered = |addr: String| {
+        let request = client
+            .post(format!("http://{addr}/v1/chat/completions"))
+            .bearer_auth(OPEN_KEY)
+            .json(&chat_body(MINI));
+        async move { request.send().await.unwrap().status() }
+    };
+
+    // From the file; `--workers` overrides it. Nothing else in the runtime
+    // runs before the first request, so the count is exact.
+    with_workers("workers = 3");
+    for (flag, threads) in [(&[][..], 3), (&["--workers", "1"][..], 1)] {
+        setup
+            .server
+            .push(wire::completion("gpt-4.1-mini", "served"));
+        let (guard, addr, _stderr) = serve(&config, setup.dir.path(), flag);
+        let pid = guard.0.as_ref().unwrap().id();
+        assert_eq!(runtime_threads(pid), threads, "{flag:?}");
+        assert_eq!(answered(addr).await, 200, "{flag:?}");
+    }
+
+    // 0 is refused, from the flag and from the file, before anything starts.
+    let path = config.to_str().unwrap();
+    let flag = run(
+        &["serve", "--config", path, "--workers", "0"],
+        setup.dir.path(),
+    )
+    .await;
+    assert_one_line_failure(&flag, "--workers must be at least 1");
+    with_workers("workers = 0");
+    let file = run(&["serve", "--config", path], setup.dir.path()).await;
+    assert_one_line_failure(&file, "[gateway] workers must be at least 1");
 }

@@ -36,8 +36,15 @@ async fn a_plain_chat_answer_is_openais_shape_with_the_elelem_object() {
     body["seed"] = json!(7);
     let response = post(&running, "/v1/chat/completions", Some(OPEN_KEY), &body).await;
     assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let length: usize = response.headers()["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let headers = format!("{:?}", response.headers());
     let text = response.text().await.unwrap();
+    assert_eq!(length, text.len());
     let answer: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(answer["object"], "chat.completion");
     assert_eq!(answer["choices"][0]["message"]["content"], "Hi there");

@@ -19,15 +19,17 @@ use super::{set_answer, start_gateway_with, Target};
 /// allocations and caches).
 const WARM_UP: u32 = 50;
 
-/// Counts `n` requests in `mode`, prints and returns the instructions per
-/// request; `keep` names a directory for the profile of the counted requests
-/// (for `callgrind_annotate`).
+/// Counts `n` requests in `mode` with `workers` worker threads in the gateway
+/// (`None`: its default), prints and returns the instructions per request;
+/// `keep` names a directory for the profile of the counted requests (for
+/// `callgrind_annotate`).
 pub(super) async fn per_request(
     server: &TestServer,
     dir: &Path,
     http: &reqwest::Client,
     stream: bool,
     n: u32,
+    workers: Option<&str>,
     keep: Option<&str>,
 ) -> Option<u64> {
     set_answer(server, stream);
@@ -44,8 +46,15 @@ pub(super) async fn per_request(
             "--log-file={}",
             dir.join("callgrind.log").display()
         ));
-    let (child, url, pid) =
-        start_gateway_with(server, dir, http, valgrind, Duration::from_secs(120)).await;
+    let (child, url, pid) = start_gateway_with(
+        server,
+        dir,
+        http,
+        valgrind,
+        workers,
+        Duration::from_secs(120),
+    )
+    .await;
     let target = Target::Http {
         name: "elelem serve",
         url,

@@ -3,7 +3,6 @@
 //! authentication, the key's rate limit, the body read and parsed, the key's
 //! allowed models and forced tags; then the answer counted by route and status.
 
-use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
@@ -14,9 +13,8 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use metrics::{Counter, Histogram};
 use serde::Serialize;
-use serde_json::Value;
 
-use super::body::{authorization, read_json};
+use super::body::{authorization, read_body};
 use super::{ApiError, Gateway, InFlight, Loaded};
 
 /// A request that names the models it may reach and carries tags: what a
@@ -44,8 +42,8 @@ pub(crate) struct Admitted<R> {
     pub(crate) call: Call,
 }
 
-/// Admits one POST to `route`: the key, its rate limit, the body (parsed by
-/// `parse`), the key's models and tags, then a place in flight. `Err` is the
+/// Admits one POST to `route`: the key, its rate limit, the body (its bytes
+/// parsed by `parse`), the key's models and tags, then a place in flight. `Err` is the
 /// answer already counted (shed, 401, 403, 413, 429, 400 ...).
 ///
 /// A full gateway refuses at once, before the body is read; otherwise the
@@ -55,7 +53,7 @@ pub(crate) async fn admit<R: Routed>(
     route: &'static str,
     gateway: &Arc<Gateway>,
     request: Request,
-    parse: impl FnOnce(&Loaded, Value) -> Result<R, ApiError>,
+    parse: impl FnOnce(&Loaded, &[u8]) -> Result<R, ApiError>,
 ) -> Result<Admitted<R>, Response> {
     let started = Instant::now();
     let loaded = gateway.loaded();
@@ -91,21 +89,21 @@ async fn checked<R: Routed>(
     loaded: &Loaded,
     headers: &HeaderMap,
     body: Body,
-    parse: impl FnOnce(&Loaded, Value) -> Result<R, ApiError>,
+    parse: impl FnOnce(&Loaded, &[u8]) -> Result<R, ApiError>,
 ) -> Result<R, ApiError> {
     let key = loaded.keys.authenticate(authorization(headers))?;
     if let Some(key) = &key {
         gateway.limiter.check(key)?;
     }
     let limits = &loaded.config.gateway;
-    let json = read_json(
+    let body = read_body(
         headers,
         body,
         limits.max_body_bytes,
         limits.client_timeout(),
     )
     .await?;
-    let mut request = parse(loaded, json)?;
+    let mut request = parse(loaded, &body)?;
     if let Some(key) = &key {
         key.check_models(request.models())?;
         request.tags_mut().extend(key.tags.iter().cloned());
@@ -160,14 +158,14 @@ impl Call {
             .observe_latency(model, self.started.elapsed());
         count(self.route, StatusCode::OK, self.started);
         match with_elelem(body, elelem) {
-            Ok(bytes) => (
-                [(
+            Ok(bytes) => {
+                let mut response = Response::new(Body::from(bytes));
+                response.headers_mut().insert(
                     header::CONTENT_TYPE,
                     HeaderValue::from_static("application/json"),
-                )],
-                bytes,
-            )
-                .into_response(),
+                );
+                response
+            }
             Err(error) => ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "server_error",
@@ -211,20 +209,23 @@ pub(crate) fn count(route: &'static str, status: StatusCode, started: Instant) {
 /// The series of one (route, status): `elelem_requests_total` and the route's
 /// `elelem_request_duration_seconds`, looked up in the recorder's registry
 /// once (a lookup builds and hashes the key with its labels) and kept. Routes
-/// are fixed and statuses are at most 1,000, so the map stays small.
+/// are fixed and the statuses a gateway answers with are a few dozen at most
+/// (200 usually among the first seen), so a list searched in order costs less
+/// than hashing the key.
 fn series(route: &'static str, status: StatusCode) -> (Counter, Histogram) {
-    type Series = HashMap<(&'static str, u16), (Counter, Histogram)>;
+    type Series = Vec<((&'static str, u16), (Counter, Histogram))>;
     static SERIES: LazyLock<Mutex<Series>> = LazyLock::new(Mutex::default);
+    let key = (route, status.as_u16());
     let mut series = SERIES.lock().unwrap_or_else(|e| e.into_inner());
-    series
-        .entry((route, status.as_u16()))
-        .or_insert_with(|| {
-            (
-                metrics::counter!("elelem_requests_total", "route" => route, "status" => status_label(status)),
-                metrics::histogram!("elelem_request_duration_seconds", "route" => route),
-            )
-        })
-        .clone()
+    if let Some((_, found)) = series.iter().find(|(k, _)| *k == key) {
+        return found.clone();
+    }
+    let made = (
+        metrics::counter!("elelem_requests_total", "route" => route, "status" => status_label(status)),
+        metrics::histogram!("elelem_request_duration_seconds", "route" => route),
+    );
+    series.push((key, made.clone()));
+    made
 }
 
 /// The status as a label, without an allocation for the common ones.
@@ -260,7 +261,7 @@ impl InFlight {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     #[test]
     fn the_elelem_object_is_added_as_the_last_field() {

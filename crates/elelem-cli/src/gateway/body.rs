@@ -1,21 +1,21 @@
-//! Reading a request body: capped in size, bounded in time, parsed as JSON.
+//! Reading a request body: capped in size, bounded in time.
 
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, StatusCode};
-use serde_json::Value;
+use bytes::Bytes;
 
 use super::ApiError;
 
-/// The body as JSON: 413 past `limit` bytes, 408 when the client is slower than
-/// `timeout`, 400 when it is not JSON.
-pub(crate) async fn read_json(
+/// The body's bytes: 413 past `limit` bytes, 408 when the client is slower
+/// than `timeout`.
+pub(crate) async fn read_body(
     headers: &HeaderMap,
     body: Body,
     limit: usize,
     timeout: Duration,
-) -> Result<Value, ApiError> {
+) -> Result<Bytes, ApiError> {
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -31,29 +31,23 @@ pub(crate) async fn read_json(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
-    let bytes = match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
-        Err(_) => {
-            return Err(ApiError::new(
-                StatusCode::REQUEST_TIMEOUT,
-                "invalid_request_error",
-                format!(
-                    "the request body did not arrive within {:.0} s (gateway.client_timeout_secs)",
-                    timeout.as_secs_f64()
-                ),
-            )
-            .code("request_timeout"))
-        }
-        Ok(Err(error)) if is_length_limit(&error) => return Err(too_large()),
-        Ok(Err(error)) => {
-            return Err(ApiError::invalid(
-                "",
-                format!("the request body could not be read: {error}"),
-            ))
-        }
-        Ok(Ok(bytes)) => bytes,
-    };
-    serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::invalid("", format!("the request body is not valid JSON: {e}")))
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
+        Err(_) => Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "invalid_request_error",
+            format!(
+                "the request body did not arrive within {:.0} s (gateway.client_timeout_secs)",
+                timeout.as_secs_f64()
+            ),
+        )
+        .code("request_timeout")),
+        Ok(Err(error)) if is_length_limit(&error) => Err(too_large()),
+        Ok(Err(error)) => Err(ApiError::invalid(
+            "",
+            format!("the request body could not be read: {error}"),
+        )),
+        Ok(Ok(bytes)) => Ok(bytes),
+    }
 }
 
 fn is_length_limit(error: &axum::Error) -> bool {

@@ -90,8 +90,8 @@ pub(crate) async fn chat_completions(
     State(gateway): State<Arc<Gateway>>,
     request: Request,
 ) -> Response {
-    let admitted = admit("chat", &gateway, request, |loaded, json| {
-        openai_body::chat(&loaded.elelem, json)
+    let admitted = admit("chat", &gateway, request, |loaded, body| {
+        openai_body::chat_bytes(&loaded.elelem, body)
     })
     .await;
     let Admitted {
@@ -118,8 +118,8 @@ pub(crate) async fn chat_completions(
 
 /// `POST /v1/completions` (legacy).
 pub(crate) async fn completions(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
-    let admitted = admit("completions", &gateway, request, |_, json| {
-        openai_body::completion(json)
+    let admitted = admit("completions", &gateway, request, |_, body| {
+        openai_body::completion(openai_body::json(body)?)
     })
     .await;
     let Admitted {

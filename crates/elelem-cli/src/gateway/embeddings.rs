@@ -73,7 +73,10 @@ impl Routed for EmbeddingRequest {
 
 /// `POST /v1/embeddings`.
 pub(crate) async fn embeddings(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
-    let admitted = admit("embeddings", &gateway, request, |_, json| parse(json)).await;
+    let admitted = admit("embeddings", &gateway, request, |_, body| {
+        parse(crate::openai_body::json(body)?)
+    })
+    .await;
     let Admitted {
         loaded,
         request,

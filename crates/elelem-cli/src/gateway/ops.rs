@@ -77,18 +77,29 @@ fn refresh_gauges(gateway: &Gateway) {
 
 /// `GET /metrics`: Prometheus text.
 pub(crate) async fn metrics(State(gateway): State<Arc<Gateway>>) -> Response {
-    // Budgets in PostgreSQL are read over the network: off the async threads.
+    // Budgets in PostgreSQL are read over the network, and folding the
+    // histograms and writing every series take a while: off the async
+    // threads, so requests never wait behind a scrape.
     let refresher = gateway.clone();
-    if let Err(error) = tokio::task::spawn_blocking(move || refresh_gauges(&refresher)).await {
-        tracing::error!(%error, "refreshing the gauges failed");
+    let rendered = tokio::task::spawn_blocking(move || {
+        refresh_gauges(&refresher);
+        let handle = metrics_setup::prometheus();
+        handle.run_upkeep();
+        handle.render()
+    })
+    .await;
+    match rendered {
+        Ok(text) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "rendering the metrics failed");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                format!("the metrics could not be rendered: {error}"),
+            )
+            .into_response()
+        }
     }
-    let handle = metrics_setup::prometheus();
-    handle.run_upkeep();
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        handle.render(),
-    )
-        .into_response()
 }
 
 /// `GET /dashboard`.

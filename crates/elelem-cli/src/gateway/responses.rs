@@ -157,8 +157,8 @@ impl Routed for Parsed {
 
 /// `POST /v1/responses`.
 pub(crate) async fn create(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
-    let admitted = admit(ROUTE, &gateway, request, |_, json| {
-        parse(json).map(|(request, stream)| Parsed { request, stream })
+    let admitted = admit(ROUTE, &gateway, request, |_, body| {
+        parse(crate::openai_body::json(body)?).map(|(request, stream)| Parsed { request, stream })
     })
     .await;
     let Admitted {

@@ -77,9 +77,7 @@ async fn serve(
 ) {
     let router = gateway.router();
     let keys_poll = tokio::spawn(poll_keys(gateway.clone()));
-    let upkeep = tokio::spawn(crate::metrics_setup::upkeep(
-        crate::metrics_setup::UPKEEP_PERIOD,
-    ));
+    let upkeep = start_upkeep();
     let limits = gateway.loaded().config.gateway.clone();
     let grace = limits.shutdown_grace();
     let mut down = gateway.shutdown.subscribe();
@@ -102,12 +100,42 @@ async fn serve(
         }
     }
     keys_poll.abort();
-    upkeep.abort();
+    drop(upkeep);
     let shared = gateway.shared.clone();
     match tokio::task::spawn_blocking(move || shared.close()).await {
         Ok(Ok(())) => tracing::info!("ledger and budgets flushed"),
         Ok(Err(error)) => tracing::error!(%error, "the ledger or budgets could not be flushed"),
         Err(error) => tracing::error!(%error, "the ledger flush task failed"),
+    }
+}
+
+/// What runs the metrics' histogram upkeep while the gateway serves: its own
+/// thread, or a task of the runtime if no thread can be had (the samples must
+/// be folded either way, or the memory grows).
+enum UpkeepRunner {
+    /// Held until the gateway stops; dropping it ends the thread.
+    Thread {
+        _upkeep: crate::metrics_setup::Upkeep,
+    },
+    Task(tokio::task::JoinHandle<()>),
+}
+
+impl Drop for UpkeepRunner {
+    fn drop(&mut self) {
+        if let UpkeepRunner::Task(task) = self {
+            task.abort();
+        }
+    }
+}
+
+fn start_upkeep() -> UpkeepRunner {
+    use crate::metrics_setup::{upkeep, Upkeep, UPKEEP_PERIOD};
+    match Upkeep::start(UPKEEP_PERIOD) {
+        Ok(upkeep) => UpkeepRunner::Thread { _upkeep: upkeep },
+        Err(error) => {
+            tracing::warn!(%error, "no thread for the metrics upkeep; it runs on the async runtime");
+            UpkeepRunner::Task(tokio::spawn(upkeep(UPKEEP_PERIOD)))
+        }
     }
 }
 

@@ -132,7 +132,7 @@ impl CallPlan {
         let ledger = Ledger {
             sink: inner.accounting.sink.clone(),
             call_id,
-            tags: request.tags.clone().into(),
+            tags: shared_tags(&request.tags),
         };
         let plan = CallPlan {
             request,
@@ -256,6 +256,19 @@ impl FromIterator<Target> for Fallbacks {
             next: targets.next(),
             rest: targets.collect(),
         }
+    }
+}
+
+/// The call's tags as its records share them. Untagged calls (the usual case)
+/// share one empty list: `Arc::from` an empty `Vec` still allocates its counts,
+/// on every call. Tagged ones are copied once, straight into the `Arc`.
+fn shared_tags(tags: &[String]) -> Arc<[String]> {
+    static NONE: std::sync::LazyLock<Arc<[String]>> =
+        std::sync::LazyLock::new(|| Arc::from(Vec::new()));
+    if tags.is_empty() {
+        Arc::clone(&NONE)
+    } else {
+        Arc::from(tags)
     }
 }
 

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
+use super::one_first::OneFirst;
 use super::open_object::open_object;
 use super::{Role, Usage};
 use crate::money::Usd;
@@ -58,61 +59,13 @@ open_object! {
         object: String = chat_completion_object(),
         created: u64 = Default::default(),
         model: String = Default::default(),
-        choices: Vec<Choice> [via Choices] = Default::default(),
+        choices: Vec<Choice> [via OneFirst<Choice>] = Default::default(),
         usage: Option<Usage> = Default::default(),
         system_fingerprint: Option<String> = Default::default(),
         service_tier: Option<String> = Default::default(),
     }
     extra: extra,
     skip: [elelem],
-}
-
-/// The `choices` of a completion, decoded into a `Vec` sized for one choice
-/// first. serde's own `Vec` decoding starts at four (a `Choice` is about 280
-/// bytes: over 1 KiB, beyond the allocator's per-thread cache) when nearly every
-/// answer has one choice. Otherwise the same: same elements, same errors.
-struct Choices(Vec<Choice>);
-
-/// The most choices reserved for on a decoder's hint, so a hint cannot reserve
-/// without bound before the choices are read.
-const MAX_HINTED_CHOICES: usize = 16;
-
-impl From<Choices> for Vec<Choice> {
-    fn from(choices: Choices) -> Self {
-        choices.0
-    }
-}
-
-impl<'de> Deserialize<'de> for Choices {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ChoicesVisitor;
-
-        impl<'de> serde::de::Visitor<'de> for ChoicesVisitor {
-            type Value = Choices;
-
-            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                formatter.write_str("a sequence")
-            }
-
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<Choices, A::Error> {
-                let mut choices = Vec::new();
-                while let Some(choice) = seq.next_element::<Choice>()? {
-                    if choices.capacity() == 0 {
-                        // The hint (none from JSON text) counts those left.
-                        let more = seq.size_hint().unwrap_or(0).min(MAX_HINTED_CHOICES);
-                        choices.reserve_exact(1 + more);
-                    }
-                    choices.push(choice);
-                }
-                Ok(Choices(choices))
-            }
-        }
-
-        deserializer.deserialize_seq(ChoicesVisitor)
-    }
 }
 
 fn chat_completion_object() -> String {
@@ -397,7 +350,11 @@ mod tests {
         let none: ChatCompletion = serde_json::from_str(r#"{"choices":[]}"#).unwrap();
         assert!(none.choices.is_empty());
         // The same errors as serde's `Vec` decoding.
-        for bad in [r#"{"choices":{}}"#, r#"{"choices":"x"}"#, r#"{"choices":[1]}"#] {
+        for bad in [
+            r#"{"choices":{}}"#,
+            r#"{"choices":"x"}"#,
+            r#"{"choices":[1]}"#,
+        ] {
             let ours = serde_json::from_str::<ChatCompletion>(bad).unwrap_err();
             let plain = serde_json::from_str::<Value>(bad).unwrap()["choices"].to_string();
             let vec = serde_json::from_str::<Vec<Choice>>(&plain).unwrap_err();

@@ -239,7 +239,10 @@ mod tests {
     #[test]
     fn record_strings_are_reused_and_always_say_what_was_asked() {
         let (model, provider) = RecordStrings::take("openai:gpt-4.1-mini", "openai");
-        assert_eq!((model.as_str(), provider.as_str()), ("openai:gpt-4.1-mini", "openai"));
+        assert_eq!(
+            (model.as_str(), provider.as_str()),
+            ("openai:gpt-4.1-mini", "openai")
+        );
         let kept = model.as_ptr();
         RecordStrings::give_back(model, provider);
         // A shorter id goes into the same buffer, with nothing of the last one.
@@ -248,7 +251,10 @@ mod tests {
         assert_eq!(model.as_ptr(), kept);
         // Taken while the thread's are out (a sink writing its own record): new ones.
         let (inner_model, inner_provider) = RecordStrings::take("p:m", "p");
-        assert_eq!((inner_model.as_str(), inner_provider.as_str()), ("p:m", "p"));
+        assert_eq!(
+            (inner_model.as_str(), inner_provider.as_str()),
+            ("p:m", "p")
+        );
         RecordStrings::give_back(inner_model, inner_provider);
         RecordStrings::give_back(model, provider);
         // A huge one is not kept.

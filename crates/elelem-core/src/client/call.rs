@@ -192,7 +192,7 @@ impl Operation for Chat<'_> {
         if let Some(choice) = completion.choices.first_mut() {
             choice.message.content = accepted.content;
         }
-        completion.elelem.requested_model = plan.request.model.clone();
+        completion.elelem.requested_model = std::mem::take(&mut plan.request.model);
         completion.elelem.answered_by = finished.target.model.id.clone();
         completion.elelem.candidate = plan.candidates.as_ref().map(|c| c.current);
         completion.elelem.attempts = finished.attempts;

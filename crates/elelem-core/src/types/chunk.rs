@@ -3,6 +3,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::one_first::OneFirst;
 use super::open_object::open_object;
 
 use super::{FinishReason, Role, Usage};
@@ -48,7 +49,7 @@ open_object! {
         object: String = chunk_object(),
         created: u64 = Default::default(),
         model: String = Default::default(),
-        choices: Vec<ChunkChoice> = Default::default(),
+        choices: Vec<ChunkChoice> [via OneFirst<ChunkChoice>] = Default::default(),
         usage: Option<Usage> = Default::default(),
         system_fingerprint: Option<String> = Default::default(),
         service_tier: Option<String> = Default::default(),

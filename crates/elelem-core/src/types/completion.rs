@@ -3,6 +3,7 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
+use super::one_first::OneFirst;
 use super::open_object::open_object;
 use super::{Role, Usage};
 use crate::money::Usd;
@@ -58,7 +59,7 @@ open_object! {
         object: String = chat_completion_object(),
         created: u64 = Default::default(),
         model: String = Default::default(),
-        choices: Vec<Choice> = Default::default(),
+        choices: Vec<Choice> [via OneFirst<Choice>] = Default::default(),
         usage: Option<Usage> = Default::default(),
         system_fingerprint: Option<String> = Default::default(),
         service_tier: Option<String> = Default::default(),
@@ -325,6 +326,44 @@ mod tests {
         let usage = completion.usage.unwrap();
         assert_eq!(usage.cached_tokens(), None);
         assert_eq!(usage.extra["queue_time"], json!(0.02));
+    }
+
+    #[test]
+    fn choices_decode_as_a_vec_does_from_text_and_from_values() {
+        let body = json!({"choices": [
+            {"index": 0, "message": {"content": "a"}},
+            {"index": 1, "message": {"content": "b"}},
+            {"index": 2, "message": {"content": "c"}}
+        ]});
+        let from_value: ChatCompletion = serde_json::from_value(body.clone()).unwrap();
+        let from_text: ChatCompletion = serde_json::from_str(&body.to_string()).unwrap();
+        assert_eq!(from_value, from_text);
+        let contents: Vec<_> = from_text
+            .choices
+            .iter()
+            .map(|c| c.message.content.as_deref())
+            .collect();
+        assert_eq!(contents, [Some("a"), Some("b"), Some("c")]);
+        let one: ChatCompletion =
+            serde_json::from_str(r#"{"choices":[{"message":{"content":"x"}}]}"#).unwrap();
+        assert_eq!(one.choices.capacity(), 1);
+        let none: ChatCompletion = serde_json::from_str(r#"{"choices":[]}"#).unwrap();
+        assert!(none.choices.is_empty());
+        // The same errors as serde's `Vec` decoding.
+        for bad in [
+            r#"{"choices":{}}"#,
+            r#"{"choices":"x"}"#,
+            r#"{"choices":[1]}"#,
+        ] {
+            let ours = serde_json::from_str::<ChatCompletion>(bad).unwrap_err();
+            let plain = serde_json::from_str::<Value>(bad).unwrap()["choices"].to_string();
+            let vec = serde_json::from_str::<Vec<Choice>>(&plain).unwrap_err();
+            assert_eq!(
+                ours.to_string().split(" at line").next(),
+                vec.to_string().split(" at line").next(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod completion;
 mod embedding;
 mod message;
 mod model_list;
+mod one_first;
 mod open_object;
 mod request;
 mod responses;

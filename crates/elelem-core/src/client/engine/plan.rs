@@ -56,7 +56,7 @@ pub(crate) struct CallPlan {
     /// The call id, tags and sink every record of the call goes to.
     pub ledger: Ledger,
     /// The models tried after the first one's JSON ladder fails, in order.
-    pub fallbacks: VecDeque<Target>,
+    pub fallbacks: Fallbacks,
     /// For a virtual model, its candidates (then `fallbacks` is empty).
     pub candidates: Option<Candidates>,
     /// The call's span.
@@ -92,7 +92,7 @@ impl CallPlan {
             if is_virtual(&request.model) && matches!(entry, Entry::Chat | Entry::Stream) {
                 let virtual_model = virtual_model(inner, &request.model)?;
                 let (candidates, first) = Candidates::start(inner, &request, text, virtual_model)?;
-                (first, VecDeque::new(), Some(candidates))
+                (first, Fallbacks::default(), Some(candidates))
             } else {
                 let first = target(inner, &request.model)?;
                 check_vision(&request, &first.model)?;
@@ -108,7 +108,7 @@ impl CallPlan {
                 let fallbacks = match entry {
                     Entry::Chat => fallbacks_of(inner, &request, &first.model)?,
                     Entry::Stream | Entry::Completion | Entry::Response | Entry::Embedding => {
-                        VecDeque::new()
+                        Fallbacks::default()
                     }
                 };
                 (first, fallbacks, None)
@@ -132,7 +132,7 @@ impl CallPlan {
         let ledger = Ledger {
             sink: inner.accounting.sink.clone(),
             call_id,
-            tags: request.tags.clone().into(),
+            tags: shared_tags(&request.tags),
         };
         let plan = CallPlan {
             request,
@@ -220,6 +220,55 @@ impl CallPlan {
         messages.push(Message::assistant(answer.clone()));
         messages.push(Message::user(feedback.clone()));
         Some(messages)
+    }
+}
+
+/// The fallback models of a call, in order. The first is held inline: a call
+/// has one fallback at most unless it names several, so the usual plan
+/// allocates nothing for them (a `VecDeque` of one was an allocation and a free
+/// on every call).
+#[derive(Default)]
+pub(crate) struct Fallbacks {
+    /// The next fallback; `None` only when `rest` is empty too.
+    next: Option<Target>,
+    /// Those after it.
+    rest: VecDeque<Target>,
+}
+
+impl Fallbacks {
+    /// Whether no fallback is left.
+    pub fn is_empty(&self) -> bool {
+        self.next.is_none()
+    }
+
+    /// Takes the next fallback.
+    pub fn pop_front(&mut self) -> Option<Target> {
+        let next = self.next.take();
+        self.next = self.rest.pop_front();
+        next
+    }
+}
+
+impl FromIterator<Target> for Fallbacks {
+    fn from_iter<I: IntoIterator<Item = Target>>(targets: I) -> Self {
+        let mut targets = targets.into_iter();
+        Fallbacks {
+            next: targets.next(),
+            rest: targets.collect(),
+        }
+    }
+}
+
+/// The call's tags as its records share them. Untagged calls (the usual case)
+/// share one empty list: `Arc::from` an empty `Vec` still allocates its counts,
+/// on every call. Tagged ones are copied once, straight into the `Arc`.
+fn shared_tags(tags: &[String]) -> Arc<[String]> {
+    static NONE: std::sync::LazyLock<Arc<[String]>> =
+        std::sync::LazyLock::new(|| Arc::from(Vec::new()));
+    if tags.is_empty() {
+        Arc::clone(&NONE)
+    } else {
+        Arc::from(tags)
     }
 }
 
@@ -345,7 +394,7 @@ fn fallbacks_of(
     inner: &Inner,
     request: &ChatRequest,
     first: &ModelEntry,
-) -> Result<VecDeque<Target>, ElelemError> {
+) -> Result<Fallbacks, ElelemError> {
     if request.fallback_models.is_empty() {
         return Ok(fallback_of(inner, first).into_iter().collect());
     }

@@ -7,7 +7,6 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use futures_core::Stream;
 
 use super::elelem::Inner;
@@ -277,7 +276,6 @@ struct StreamedResponse<'a> {
     idle: Duration,
 }
 
-#[async_trait]
 impl Operation for StreamedResponse<'_> {
     type Answer = OpenedResponse;
     type Accepted = ();

@@ -7,7 +7,6 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use futures_core::Stream;
 
 use super::elelem::Inner;
@@ -446,7 +445,6 @@ struct Streamed<'a> {
     idle: Duration,
 }
 
-#[async_trait]
 impl Operation for Streamed<'_> {
     type Answer = Opened<ChatCompletionChunk>;
     type Accepted = ();

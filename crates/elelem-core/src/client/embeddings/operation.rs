@@ -4,8 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use async_trait::async_trait;
-
 use crate::client::engine::{CallPlan, Finished, Operation, Refused, Target};
 use crate::client::gate::WithHeaders;
 use crate::client::prepare::AttemptParams;
@@ -76,7 +74,6 @@ fn check_indices(response: &EmbeddingResponse, inputs: usize) -> Result<(), Stri
     Ok(())
 }
 
-#[async_trait]
 impl Operation for Batch {
     type Answer = Answer;
     type Accepted = ();

@@ -406,7 +406,7 @@ impl<M: Mapping> Provider for Mapped<M> {
             headers: BTreeMap::new(),
             body: body.clone(),
         };
-        self.0.chat_response(reply).ok().map(|r| r.completion)
+        self.0.chat_response(reply).ok().map(|r| *r.completion)
     }
 
     async fn list_models(&self) -> Result<ModelList, ProviderError> {

@@ -48,7 +48,8 @@ async fn run_chat(
         // without a cache.
         return Box::pin(through_cache(inner, plan, first, op)).await;
     }
-    engine::run_in_span(inner, &mut plan, first, &op).await
+    let completion = engine::run_in_span(inner, &mut plan, first, &op).await?;
+    Ok(*completion)
 }
 
 /// [`run_chat`] with the response cache on: answered from it when it can, and
@@ -62,11 +63,11 @@ async fn through_cache(
     if let Some(hit) = plan.cached_answer(inner, &first).await {
         return Ok(hit);
     }
-    let result = engine::run_in_span(inner, &mut plan, first, &op).await;
-    if let (Some(cache), Ok(completion)) = (&plan.cache, &result) {
-        cache.store(completion).await;
+    let completion = engine::run_in_span(inner, &mut plan, first, &op).await?;
+    if let Some(cache) = &plan.cache {
+        cache.store(&completion).await;
     }
-    result
+    Ok(*completion)
 }
 
 /// Whether the first choice stopped at the output limit.
@@ -89,7 +90,9 @@ struct Chat<'a> {
 impl Operation for Chat<'_> {
     type Answer = ProviderResponse;
     type Accepted = Answer;
-    type Output = ChatCompletion;
+    /// Boxed as the provider's answer was: the engine hands the caller the
+    /// answer's own box, mended in place, through its layers.
+    type Output = Box<ChatCompletion>;
 
     fn json_ladder(&self) -> bool {
         true
@@ -117,7 +120,7 @@ impl Operation for Chat<'_> {
     }
 
     fn into_completion(answer: ProviderResponse) -> Option<ChatCompletion> {
-        Some(answer.completion)
+        Some(*answer.completion)
     }
 
     fn last_response(answer: &ProviderResponse, target: &Target) -> Option<LastResponse> {
@@ -214,7 +217,7 @@ impl Operation for Chat<'_> {
         answer: ProviderResponse,
         accepted: Answer,
         finished: Finished<'_>,
-    ) -> ChatCompletion {
+    ) -> Box<ChatCompletion> {
         let mut completion = answer.completion;
         if let Some(choice) = completion.choices.first_mut() {
             choice.message.content = accepted.content;

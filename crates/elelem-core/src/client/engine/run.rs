@@ -10,7 +10,7 @@ use futures_util::FutureExt;
 use tracing::Instrument;
 
 use super::ladder::{fix_first, next_step, outcome_of, retry_cause, Situation, Step};
-use super::operation::{Finished, Fixed, Fixing, Operation, Refused};
+use super::operation::{Finished, Fixing, Operation, Refused};
 use super::plan::{CallPlan, Target};
 use super::record::{settle_or_charge_worst, AttemptRecord, Settlement};
 use crate::budget::{worst_case, Reservation};
@@ -427,21 +427,8 @@ fn judge<'a, O: Operation>(
     ) {
         inner.accounting.note_request(&at.current.model.provider);
     }
-    let failed = match result {
+    match result {
         Ok(answer) => match op.judge(plan, &at.current, &answer) {
-            Ok(accepted) => {
-                let output = succeed(
-                    inner,
-                    plan,
-                    at,
-                    op,
-                    reservation.take(),
-                    answer,
-                    accepted,
-                    None,
-                );
-                return Ok(Judged::Settled(Settled::Done(output)));
-            }
             Err(refused)
                 if fix_first(
                     &refused.problem,
@@ -450,40 +437,51 @@ fn judge<'a, O: Operation>(
                 ) =>
             {
                 let plan: &'a CallPlan = plan;
-                return Ok(Judged::Fixing(op.fix(plan, &at.current, answer, refused)));
+                Ok(Judged::Fixing(op.fix(plan, &at.current, answer, refused)))
             }
-            Err(refused) => Failed::of_answer::<O>(inner, answer, refused),
+            verdict => {
+                let verdict = verdict.map(|accepted| (accepted, None));
+                settle(inner, plan, at, op, reservation, answer, verdict).map(Judged::Settled)
+            }
         },
-        Err(error) => Failed::of_error(error),
-    };
-    let then = decide(inner, plan, at, op, reservation.take(), failed)?;
-    Ok(Judged::Settled(Settled::Next(then)))
+        Err(error) => {
+            let failed = Failed::of_error(error);
+            let then = decide(inner, plan, at, op, reservation.take(), failed)?;
+            Ok(Judged::Settled(Settled::Next(then)))
+        }
+    }
 }
 
-/// [`judge`] for the JSON fixer's verdict on a refused answer.
-fn settle_fixed<O: Operation>(
+/// Settles an answer on its verdict: accepted (with the JSON fixer's cost when
+/// it was mended), it is recorded and the output made; refused, the attempt is
+/// recorded as failed and the ladder decides.
+fn settle<O: Operation>(
     inner: &Inner,
     plan: &mut CallPlan,
     at: &mut Attempts,
     op: &O,
     reservation: &mut Option<Reservation>,
     answer: O::Answer,
-    fixed: Result<Fixed<O::Accepted>, Refused>,
+    verdict: Result<(O::Accepted, Option<Usd>), Refused>,
 ) -> Result<Settled<O>, ElelemError> {
-    match fixed {
-        Ok(fixed) => Ok(Settled::Done(succeed(
-            inner,
-            plan,
-            at,
-            op,
-            reservation.take(),
-            answer,
-            fixed.accepted,
-            Some(fixed.cost),
-        ))),
+    let reservation = reservation.take();
+    match verdict {
+        Ok((accepted, fixed_cost)) => {
+            let output = succeed(
+                inner,
+                plan,
+                at,
+                op,
+                reservation,
+                answer,
+                accepted,
+                fixed_cost,
+            );
+            Ok(Settled::Done(output))
+        }
         Err(refused) => {
             let failed = Failed::of_answer::<O>(inner, answer, refused);
-            decide(inner, plan, at, op, reservation.take(), failed).map(Settled::Next)
+            decide(inner, plan, at, op, reservation, failed).map(Settled::Next)
         }
     }
 }
@@ -506,7 +504,7 @@ fn attempt_span(attempt: u32, target: &Target) -> tracing::Span {
 ///
 /// The future is kept small, since it is moved into place on every call: the
 /// answer, the body and every record are handled in plain functions
-/// ([`succeed`], [`decide`]) and blocks that end before the next `await`, and
+/// ([`judge`], [`settle`]) and blocks that end before the next `await`, and
 /// the rare waits (a virtual model's deadline, the JSON fixer, a rate limit in
 /// the gate) are boxed.
 pub(crate) async fn run<O: Operation>(
@@ -595,7 +593,8 @@ pub(crate) async fn run<O: Operation>(
             match fixed {
                 Err(then) => then,
                 Ok((answer, fixed)) => {
-                    match settle_fixed(inner, plan, &mut at, op, &mut reservation, answer, fixed)? {
+                    let verdict = fixed.map(|fixed| (fixed.accepted, Some(fixed.cost)));
+                    match settle(inner, plan, &mut at, op, &mut reservation, answer, verdict)? {
                         Settled::Done(output) => return Ok(output),
                         Settled::Next(then) => then,
                     }

@@ -464,16 +464,21 @@ impl Operation for Streamed<'_> {
         body
     }
 
-    async fn send(
+    fn send(
         &self,
         target: &Target,
         body: WireRequest,
-    ) -> Result<Opened<ChatCompletionChunk>, ProviderError> {
-        let opening = async {
-            let stream = target.provider.chat_completion_stream(body).await?;
-            Ok((stream.chunks, stream.alive, stream.headers))
-        };
-        open_to_first(&target.model.provider, self.idle, opening, "chunk").await
+    ) -> impl std::future::Future<Output = Result<Opened<ChatCompletionChunk>, ProviderError>> + Send
+    {
+        // Boxed, as when this was an `async_trait` method: opening is rare
+        // and its future large, and the engine's state should not carry it.
+        Box::pin(async move {
+            let opening = async {
+                let stream = target.provider.chat_completion_stream(body).await?;
+                Ok((stream.chunks, stream.alive, stream.headers))
+            };
+            open_to_first(&target.model.provider, self.idle, opening, "chunk").await
+        })
     }
 
     fn usage(_answer: &Opened<ChatCompletionChunk>) -> Option<&Usage> {

@@ -191,7 +191,7 @@ impl Mapping for OpenAiCompatible {
             self.quirks.adapt_usage(usage);
         }
         Ok(ProviderResponse {
-            completion,
+            completion: Box::new(completion),
             headers: reply.headers,
             body: Some(reply.body),
         })

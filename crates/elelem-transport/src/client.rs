@@ -4,6 +4,7 @@
 //! transport, without the OpenAI request and response shapes.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -232,8 +233,22 @@ impl HttpClient {
         payload: Vec<u8>,
         extra: &[(String, String)],
     ) -> Result<HttpReply, ProviderError> {
-        let request = self.json_post(url, payload, extra, Some(self.settings.timeout))?;
-        self.send(request).await
+        let request = self.post_request(url, payload, extra)?;
+        self.receive(request.send()).await
+    }
+
+    /// A JSON `POST` of `payload` to `url` with the client's headers, `extra`
+    /// (marked sensitive) and its timeout: what
+    /// [`post_bytes_with`](HttpClient::post_bytes_with) sends, for a caller
+    /// that sends it and awaits [`receive`](HttpClient::receive) in its own
+    /// future (with no `async` layer holding the URL and the body in between).
+    pub(crate) fn post_request(
+        &self,
+        url: impl reqwest::IntoUrl,
+        payload: Vec<u8>,
+        extra: &[(String, String)],
+    ) -> Result<reqwest::RequestBuilder, ProviderError> {
+        self.json_post(url, payload, extra, Some(self.settings.timeout))
     }
 
     /// A JSON `POST` of `payload` to `url` with the client's headers, `extra`
@@ -425,13 +440,13 @@ impl HttpClient {
 
     /// `GET`s `url`.
     pub async fn get(&self, url: &str) -> Result<HttpReply, ProviderError> {
-        self.send(
-            self.http
-                .get(url)
-                .timeout(self.settings.timeout)
-                .headers(self.headers.clone()),
-        )
-        .await
+        let pending = self
+            .http
+            .get(url)
+            .timeout(self.settings.timeout)
+            .headers(self.headers.clone())
+            .send();
+        self.receive(pending).await
     }
 
     /// Decodes a reply's JSON body, or explains why it is not the expected shape
@@ -449,19 +464,22 @@ impl HttpClient {
         })
     }
 
-    async fn send(&self, request: reqwest::RequestBuilder) -> Result<HttpReply, ProviderError> {
-        let response = request
-            .send()
-            .await
-            .map_err(|e| self.connection_error(&e))?;
+    /// Awaits a sent request's answer and reads the whole reply. Its future is
+    /// small: the request was sent (and dropped) before, the response is read
+    /// in place, and an error's reading is boxed (it is rare, and large).
+    pub(crate) async fn receive(
+        &self,
+        pending: impl Future<Output = reqwest::Result<reqwest::Response>>,
+    ) -> Result<HttpReply, ProviderError> {
+        let mut response = pending.await.map_err(|e| self.connection_error(&e))?;
         let status = response.status();
         if !status.is_success() {
-            return Err(self.failure(response).await);
+            return Err(Box::pin(self.failure(response)).await);
         }
         // A success keeps only the headers worth keeping, without copying the rest.
         let headers = kept_headers(response.headers());
         let body = self
-            .read_body(response)
+            .read_body(&mut response)
             .await
             .map_err(|error| match error {
                 // A success cut mid-way: the provider took the request.
@@ -476,10 +494,10 @@ impl HttpClient {
 
     /// The classified error of a non-success answer (read with every header:
     /// `retry-after` and the provider's hook may need any of them).
-    async fn failure(&self, response: reqwest::Response) -> ProviderError {
+    async fn failure(&self, mut response: reqwest::Response) -> ProviderError {
         let status = response.status();
         let headers = response.headers().clone();
-        let body = match self.read_body(response).await {
+        let body = match self.read_body(&mut response).await {
             Ok(body) => body,
             Err(error) => return error,
         };
@@ -531,7 +549,7 @@ impl HttpClient {
 
     /// Reads the body, refusing more than the configured limit. A body that
     /// arrives in one piece (the usual answer) is kept as received, not copied.
-    async fn read_body(&self, mut response: reqwest::Response) -> Result<Bytes, ProviderError> {
+    async fn read_body(&self, response: &mut reqwest::Response) -> Result<Bytes, ProviderError> {
         let limit = self.settings.max_response_bytes;
         let too_large = || ProviderError::BodyTooLarge {
             provider: self.name().to_owned(),

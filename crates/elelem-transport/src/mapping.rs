@@ -3,6 +3,8 @@
 //! chunks; [`Mapped`] does the I/O for every mapping, once.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -278,28 +280,57 @@ impl<M: Mapping> Mapped<M> {
     }
 
     /// Sends `http` and reads the whole reply; an error gets what only the
-    /// mapping knows.
-    async fn send(&self, http: HttpRequest) -> Result<HttpReply, ProviderError> {
+    /// mapping knows. A plain function: it signs and sends at once (its caller
+    /// is a future being polled), so the future it returns holds only the
+    /// client's [`receive`](HttpClient::receive), not the request, its URL
+    /// and body, and a layer of its own.
+    fn send(
+        &self,
+        http: HttpRequest,
+    ) -> impl Future<Output = Result<HttpReply, ProviderError>> + Send + '_ {
         let mapping = &self.0;
-        let signed = mapping.request_headers(&http)?;
         let client = mapping.client();
-        let sent = match http.into_parts() {
-            (_, body, Some(parsed)) => client.post_bytes_with(parsed, body, &signed).await,
-            (url, body, None) => client.post_bytes_with(url.as_str(), body, &signed).await,
-        };
-        sent.map_err(|e| mapping.error(e))
+        // A request the mapping cannot sign fails as is; one the client cannot
+        // build fails as sending it would have, with what the mapping adds.
+        let sent = mapping.request_headers(&http).map(|signed| {
+            let request = match http.into_parts() {
+                (_, body, Some(parsed)) => client.post_request(parsed, body, &signed),
+                (url, body, None) => client.post_request(url.as_str(), body, &signed),
+            };
+            request.map(reqwest::RequestBuilder::send)
+        });
+        async move {
+            let pending = match sent {
+                Ok(Ok(pending)) => pending,
+                Ok(Err(error)) => return Err(mapping.error(error)),
+                Err(unsigned) => return Err(unsigned),
+            };
+            client.receive(pending).await.map_err(|e| mapping.error(e))
+        }
     }
 }
 
 #[async_trait]
 impl<M: Mapping> Provider for Mapped<M> {
-    async fn chat_completion(
-        &self,
+    /// Written out (not `async`): the request is translated when the future is
+    /// made, so the boxed future holds the HTTP request (its bytes) and the
+    /// client's answer, not the typed request besides (half its size, and a
+    /// box small enough for the allocator's per-thread cache). The engine makes
+    /// it inside the attempt's span, just before the gate.
+    fn chat_completion<'life0, 'async_trait>(
+        &'life0 self,
         request: WireRequest,
-    ) -> Result<ProviderResponse, ProviderError> {
-        let http = self.0.chat_request_owned(request, false)?;
-        let reply = self.send(http).await?;
-        self.0.chat_response(reply)
+    ) -> Pin<Box<dyn Future<Output = Result<ProviderResponse, ProviderError>> + Send + 'async_trait>>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        let http = self.0.chat_request_owned(request, false);
+        Box::pin(async move {
+            let http = http?;
+            let reply = self.send(http).await?;
+            self.0.chat_response(reply)
+        })
     }
 
     async fn chat_completion_stream(
@@ -375,7 +406,7 @@ impl<M: Mapping> Provider for Mapped<M> {
             headers: BTreeMap::new(),
             body: body.clone(),
         };
-        self.0.chat_response(reply).ok().map(|r| r.completion)
+        self.0.chat_response(reply).ok().map(|r| *r.completion)
     }
 
     async fn list_models(&self) -> Result<ModelList, ProviderError> {

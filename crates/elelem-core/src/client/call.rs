@@ -2,12 +2,12 @@
 //! step cleans, parses, validates and checks the answer), with the response
 //! cache around it.
 
-use async_trait::async_trait;
+use std::future::Future;
 
 use super::answer::{self, Answer, Rejection};
 use super::checks;
 use super::elelem::Inner;
-use super::engine::{self, CallPlan, Entry, Finished, Fixed, Operation, Refused, Target};
+use super::engine::{self, CallPlan, Entry, Finished, Fixed, Fixing, Operation, Refused, Target};
 use super::json_fixer::fix_json;
 use super::parts::LastResponse;
 use super::prepare::AttemptParams;
@@ -17,20 +17,23 @@ use crate::provider::{ProviderError, ProviderResponse, WireRequest};
 use crate::types::{ChatCompletion, ChatRequest, FinishReason, Usage};
 
 /// Sends a chat completion through the pipeline, answering from the response
-/// cache when it can and storing what it answers.
-pub(crate) async fn run(
+/// cache when it can and storing what it answers. A plain function, as is
+/// [`Elelem::create_chat_completion`](crate::Elelem::create_chat_completion):
+/// the caller awaits [`run_chat`]'s future itself, with no layer (and no copy
+/// of the request) around it.
+pub(crate) fn run(
     inner: &Inner,
     request: ChatRequest,
-) -> Result<ChatCompletion, ElelemError> {
-    run_chat(inner, request, true).await
+) -> impl Future<Output = Result<ChatCompletion, ElelemError>> + Send + '_ {
+    run_chat(inner, request, true)
 }
 
 /// [`run`] without the JSON fixer step: the fixer's own call.
-pub(crate) async fn run_unfixed(
+pub(crate) fn run_unfixed(
     inner: &Inner,
     request: ChatRequest,
-) -> Result<ChatCompletion, ElelemError> {
-    run_chat(inner, request, false).await
+) -> impl Future<Output = Result<ChatCompletion, ElelemError>> + Send + '_ {
+    run_chat(inner, request, false)
 }
 
 async fn run_chat(
@@ -39,14 +42,32 @@ async fn run_chat(
     fixes: bool,
 ) -> Result<ChatCompletion, ElelemError> {
     let (mut plan, first) = CallPlan::new(inner, request, Entry::Chat)?;
+    let op = Chat { inner, fixes };
+    if plan.cache.is_some() {
+        // Boxed: the cache's lookup and store are not in the state of a call
+        // without a cache.
+        return Box::pin(through_cache(inner, plan, first, op)).await;
+    }
+    let completion = engine::run_in_span(inner, &mut plan, first, &op).await?;
+    Ok(*completion)
+}
+
+/// [`run_chat`] with the response cache on: answered from it when it can, and
+/// what the engine answers is stored.
+async fn through_cache(
+    inner: &Inner,
+    mut plan: CallPlan,
+    first: Target,
+    op: Chat<'_>,
+) -> Result<ChatCompletion, ElelemError> {
     if let Some(hit) = plan.cached_answer(inner, &first).await {
         return Ok(hit);
     }
-    let result = engine::run_in_span(inner, &mut plan, first, &Chat { inner, fixes }).await;
-    if let (Some(cache), Ok(completion)) = (&plan.cache, &result) {
-        cache.store(completion).await;
+    let completion = engine::run_in_span(inner, &mut plan, first, &op).await?;
+    if let Some(cache) = &plan.cache {
+        cache.store(&completion).await;
     }
-    result
+    Ok(*completion)
 }
 
 /// Whether the first choice stopped at the output limit.
@@ -66,11 +87,12 @@ struct Chat<'a> {
     fixes: bool,
 }
 
-#[async_trait]
 impl Operation for Chat<'_> {
     type Answer = ProviderResponse;
     type Accepted = Answer;
-    type Output = ChatCompletion;
+    /// Boxed as the provider's answer was: the engine hands the caller the
+    /// answer's own box, mended in place, through its layers.
+    type Output = Box<ChatCompletion>;
 
     fn json_ladder(&self) -> bool {
         true
@@ -80,12 +102,13 @@ impl Operation for Chat<'_> {
         plan.chat_body(self.inner, target, params)
     }
 
-    async fn send(
+    /// The provider's own (boxed) future, with no layer around it.
+    fn send(
         &self,
         target: &Target,
         body: WireRequest,
-    ) -> Result<ProviderResponse, ProviderError> {
-        target.provider.chat_completion(body).await
+    ) -> impl Future<Output = Result<ProviderResponse, ProviderError>> + Send {
+        target.provider.chat_completion(body)
     }
 
     fn usage(answer: &ProviderResponse) -> Option<&Usage> {
@@ -97,7 +120,7 @@ impl Operation for Chat<'_> {
     }
 
     fn into_completion(answer: ProviderResponse) -> Option<ChatCompletion> {
-        Some(answer.completion)
+        Some(*answer.completion)
     }
 
     fn last_response(answer: &ProviderResponse, target: &Target) -> Option<LastResponse> {
@@ -115,31 +138,38 @@ impl Operation for Chat<'_> {
         }
     }
 
-    async fn fix(
-        &self,
-        plan: &CallPlan,
-        target: &Target,
+    fn fix<'a>(
+        &'a self,
+        plan: &'a CallPlan,
+        target: &'a Target,
         answer: ProviderResponse,
         refused: Refused,
-    ) -> (ProviderResponse, Result<Fixed<Answer>, Refused>) {
-        if !self.fixes || answer::AnswerMode::of(&plan.request) != answer::AnswerMode::Json {
-            return (answer, Err(refused));
-        }
-        let Some((text, cost)) = fix_json(self.inner, &plan.request, &refused.answer).await else {
-            return (answer, Err(refused));
-        };
-        let mut mended = answer.clone();
-        let Some(choice) = mended.completion.choices.first_mut() else {
-            return (answer, Err(refused));
-        };
-        choice.message.content = Some(text);
-        match self.judge(plan, target, &mended) {
-            Ok(accepted) => (answer, Ok(Fixed { accepted, cost })),
-            Err(still) => {
-                tracing::warn!(problem = %still.problem, "the JSON fixer's answer was refused too");
-                (answer, Err(refused))
+    ) -> Fixing<'a, ProviderResponse, Answer>
+    where
+        Answer: 'a,
+        ProviderResponse: 'a,
+    {
+        Box::pin(async move {
+            if !self.fixes || answer::AnswerMode::of(&plan.request) != answer::AnswerMode::Json {
+                return (answer, Err(refused));
             }
-        }
+            let Some((text, cost)) = fix_json(self.inner, &plan.request, &refused.answer).await
+            else {
+                return (answer, Err(refused));
+            };
+            let mut mended = answer.clone();
+            let Some(choice) = mended.completion.choices.first_mut() else {
+                return (answer, Err(refused));
+            };
+            choice.message.content = Some(text);
+            match self.judge(plan, target, &mended) {
+                Ok(accepted) => (answer, Ok(Fixed { accepted, cost })),
+                Err(still) => {
+                    tracing::warn!(problem = %still.problem, "the JSON fixer's answer was refused too");
+                    (answer, Err(refused))
+                }
+            }
+        })
     }
 
     fn judge(
@@ -187,7 +217,7 @@ impl Operation for Chat<'_> {
         answer: ProviderResponse,
         accepted: Answer,
         finished: Finished<'_>,
-    ) -> ChatCompletion {
+    ) -> Box<ChatCompletion> {
         let mut completion = answer.completion;
         if let Some(choice) = completion.choices.first_mut() {
             choice.message.content = accepted.content;

@@ -1,5 +1,6 @@
 //! The [`Elelem`] client.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use super::builder::ElelemBuilder;
@@ -72,11 +73,14 @@ impl Elelem {
     /// Sends a chat completion through the pipeline: parameter clean-up, JSON
     /// instructions, retries, think-tag removal, JSON extraction and validation,
     /// fallback, and cost recording.
-    pub async fn create_chat_completion(
+    ///
+    /// The pipeline's own future, with no `async` layer around it: nothing runs
+    /// until it is awaited.
+    pub fn create_chat_completion(
         &self,
         request: ChatRequest,
-    ) -> Result<ChatCompletion, ElelemError> {
-        super::call::run(&self.inner, request).await
+    ) -> impl Future<Output = Result<ChatCompletion, ElelemError>> + Send + '_ {
+        super::call::run(&self.inner, request)
     }
 
     /// Streams a chat completion: chunks in OpenAI's `chat.completion.chunk` shape,

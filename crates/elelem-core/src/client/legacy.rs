@@ -1,7 +1,6 @@
 //! Legacy completions (`/v1/completions`) and live model lists: the same retries
 //! on provider failures and the same cost accounting as chat calls.
 
-use async_trait::async_trait;
 use serde_json::Value;
 
 use super::elelem::{Inner, ProviderSlot};
@@ -36,7 +35,6 @@ struct Legacy<'a> {
     request: &'a CompletionRequest,
 }
 
-#[async_trait]
 impl Operation for Legacy<'_> {
     type Answer = TextCompletionResponse;
     type Accepted = ();
@@ -61,12 +59,13 @@ impl Operation for Legacy<'_> {
         WireRequest::new(body)
     }
 
-    async fn send(
+    fn send(
         &self,
         target: &Target,
         body: WireRequest,
-    ) -> Result<TextCompletionResponse, ProviderError> {
-        target.provider.completion(body).await
+    ) -> impl std::future::Future<Output = Result<TextCompletionResponse, ProviderError>> + Send
+    {
+        target.provider.completion(body)
     }
 
     fn usage(answer: &TextCompletionResponse) -> Option<&Usage> {

@@ -4,7 +4,6 @@
 //! ladder (think removal, extraction, local repair, feedback retry, the format
 //! dropped for the instructions).
 
-use async_trait::async_trait;
 use serde_json::{Map, Value};
 
 use super::answer::{self, Answer, AnswerMode, Rejection};
@@ -206,7 +205,6 @@ struct Respond<'a> {
     request: &'a ResponseRequest,
 }
 
-#[async_trait]
 impl Operation for Respond<'_> {
     type Answer = ResponseReply;
     type Accepted = Option<Answer>;
@@ -220,12 +218,12 @@ impl Operation for Respond<'_> {
         body(self.request, plan, target, params)
     }
 
-    async fn send(
+    fn send(
         &self,
         target: &Target,
         body: WireRequest,
-    ) -> Result<ResponseReply, ProviderError> {
-        target.provider.create_response(body).await
+    ) -> impl std::future::Future<Output = Result<ResponseReply, ProviderError>> + Send {
+        target.provider.create_response(body)
     }
 
     fn usage(answer: &ResponseReply) -> Option<&Usage> {

@@ -7,7 +7,6 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use futures_core::Stream;
 
 use super::elelem::Inner;
@@ -277,7 +276,6 @@ struct StreamedResponse<'a> {
     idle: Duration,
 }
 
-#[async_trait]
 impl Operation for StreamedResponse<'_> {
     type Answer = OpenedResponse;
     type Accepted = ();
@@ -297,16 +295,20 @@ impl Operation for StreamedResponse<'_> {
         body
     }
 
-    async fn send(
+    fn send(
         &self,
         target: &Target,
         body: WireRequest,
-    ) -> Result<OpenedResponse, ProviderError> {
-        let opening = async {
-            let stream = target.provider.create_response_stream(body).await?;
-            Ok((stream.events, stream.alive, stream.headers))
-        };
-        open_to_first(&target.model.provider, self.idle, opening, "event").await
+    ) -> impl std::future::Future<Output = Result<OpenedResponse, ProviderError>> + Send {
+        // Boxed, as when this was an `async_trait` method: opening is rare
+        // and its future large, and the engine's state should not carry it.
+        Box::pin(async move {
+            let opening = async {
+                let stream = target.provider.create_response_stream(body).await?;
+                Ok((stream.events, stream.alive, stream.headers))
+            };
+            open_to_first(&target.model.provider, self.idle, opening, "event").await
+        })
     }
 
     fn usage(_answer: &OpenedResponse) -> Option<&Usage> {

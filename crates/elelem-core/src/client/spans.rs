@@ -149,6 +149,13 @@ impl CallAnswer for ChatCompletion {
     }
 }
 
+/// A boxed answer (the chat engine's output) as the answer it holds.
+impl<T: CallAnswer> CallAnswer for Box<T> {
+    fn answered(&self) -> Answered<'_> {
+        (**self).answered()
+    }
+}
+
 impl CallAnswer for TextCompletion {
     fn answered(&self) -> Answered<'_> {
         answered(&self.model, &self.id, self.usage.as_ref(), &self.elelem)

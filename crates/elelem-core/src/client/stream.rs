@@ -7,7 +7,6 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use futures_core::Stream;
 
 use super::elelem::Inner;
@@ -446,7 +445,6 @@ struct Streamed<'a> {
     idle: Duration,
 }
 
-#[async_trait]
 impl Operation for Streamed<'_> {
     type Answer = Opened<ChatCompletionChunk>;
     type Accepted = ();
@@ -466,16 +464,21 @@ impl Operation for Streamed<'_> {
         body
     }
 
-    async fn send(
+    fn send(
         &self,
         target: &Target,
         body: WireRequest,
-    ) -> Result<Opened<ChatCompletionChunk>, ProviderError> {
-        let opening = async {
-            let stream = target.provider.chat_completion_stream(body).await?;
-            Ok((stream.chunks, stream.alive, stream.headers))
-        };
-        open_to_first(&target.model.provider, self.idle, opening, "chunk").await
+    ) -> impl std::future::Future<Output = Result<Opened<ChatCompletionChunk>, ProviderError>> + Send
+    {
+        // Boxed, as when this was an `async_trait` method: opening is rare
+        // and its future large, and the engine's state should not carry it.
+        Box::pin(async move {
+            let opening = async {
+                let stream = target.provider.chat_completion_stream(body).await?;
+                Ok((stream.chunks, stream.alive, stream.headers))
+            };
+            open_to_first(&target.model.provider, self.idle, opening, "chunk").await
+        })
     }
 
     fn usage(_answer: &Opened<ChatCompletionChunk>) -> Option<&Usage> {

@@ -13,8 +13,11 @@ use crate::types::{ChatCompletion, ChatCompletionChunk, TextCompletion};
 /// A provider's successful answer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProviderResponse {
-    /// The completion as the provider sent it.
-    pub completion: ChatCompletion,
+    /// The completion as the provider sent it. Boxed: a response is moved
+    /// through several futures on its way to the pipeline (the provider's, the
+    /// gate's, the attempt loop's), each a pointer's copy instead of the
+    /// 800-byte completion's.
+    pub completion: Box<ChatCompletion>,
     /// Response headers worth keeping (rate-limit state, request ids), lower-case names.
     pub headers: BTreeMap<String, String>,
     /// The reply body as received, when [`Provider::decode_reply`](super::Provider::decode_reply)
@@ -34,7 +37,7 @@ impl ProviderResponse {
     /// ```
     pub fn new(completion: ChatCompletion) -> Self {
         ProviderResponse {
-            completion,
+            completion: Box::new(completion),
             headers: BTreeMap::new(),
             body: None,
         }

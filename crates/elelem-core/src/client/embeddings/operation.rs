@@ -4,8 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use async_trait::async_trait;
-
 use crate::client::engine::{CallPlan, Finished, Operation, Refused, Target};
 use crate::client::gate::WithHeaders;
 use crate::client::prepare::AttemptParams;
@@ -76,7 +74,6 @@ fn check_indices(response: &EmbeddingResponse, inputs: usize) -> Result<(), Stri
     Ok(())
 }
 
-#[async_trait]
 impl Operation for Batch {
     type Answer = Answer;
     type Accepted = ();
@@ -92,18 +89,26 @@ impl Operation for Batch {
         WireRequest::default()
     }
 
-    async fn send(&self, target: &Target, _body: WireRequest) -> Result<Answer, ProviderError> {
-        let mut wire = self.wire.clone();
-        wire.model = target.model.upstream.clone();
-        let reply = target.provider.embeddings(wire).await?;
-        let tokens = if reply.usage_reported {
-            reply.response.usage.prompt_tokens
-        } else {
-            self.estimate
-        };
-        Ok(Answer {
-            usage: usage_of(tokens),
-            reply,
+    fn send(
+        &self,
+        target: &Target,
+        _body: WireRequest,
+    ) -> impl std::future::Future<Output = Result<Answer, ProviderError>> + Send {
+        // Boxed, as when this was an `async_trait` method: the engine's state
+        // does not carry the batch's future (its request and the provider's).
+        Box::pin(async move {
+            let mut wire = self.wire.clone();
+            wire.model = target.model.upstream.clone();
+            let reply = target.provider.embeddings(wire).await?;
+            let tokens = if reply.usage_reported {
+                reply.response.usage.prompt_tokens
+            } else {
+                self.estimate
+            };
+            Ok(Answer {
+                usage: usage_of(tokens),
+                reply,
+            })
         })
     }
 

@@ -8,7 +8,7 @@ mod plan;
 mod record;
 mod run;
 
-pub(crate) use operation::{error_in_answer, Finished, Fixed, Operation, Refused};
+pub(crate) use operation::{error_in_answer, Finished, Fixed, Fixing, Operation, Refused};
 pub(crate) use plan::{check_vision, prompt_estimate, target, CallPlan, Entry, Target};
 pub(crate) use record::Settlement;
 pub(crate) use run::{run, run_in_span};

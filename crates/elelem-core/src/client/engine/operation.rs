@@ -2,7 +2,9 @@
 //! later Responses and embeddings): how to send one attempt and how to accept
 //! its answer. Everything else is the engine's loop.
 
-use async_trait::async_trait;
+use std::future::Future;
+
+use futures_core::future::BoxFuture;
 
 use super::plan::{CallPlan, Target};
 use super::record::Settlement;
@@ -41,8 +43,16 @@ pub(crate) struct Fixed<A> {
     pub cost: Usd,
 }
 
+/// The JSON fixer's call (see [`Operation::fix`]): the answer given back, with
+/// the fix or the refusal.
+pub(crate) type Fixing<'a, Answer, Accepted> =
+    BoxFuture<'a, (Answer, Result<Fixed<Accepted>, Refused>)>;
+
 /// One kind of call the engine runs.
-#[async_trait]
+///
+/// Not an `async_trait`: the engine is generic over its operation, so
+/// [`send`](Operation::send) is the operation's own future, with no box and no
+/// copy of its own (a chat attempt's is the provider's boxed future itself).
 pub(crate) trait Operation: Sync {
     /// What the provider answered.
     type Answer: WithHeaders + Send;
@@ -66,9 +76,13 @@ pub(crate) trait Operation: Sync {
     fn body(&self, plan: &CallPlan, target: &Target, params: &AttemptParams) -> WireRequest;
 
     /// Sends one attempt; the gate, the budget and the candidate deadline are the
-    /// loop's.
-    async fn send(&self, target: &Target, body: WireRequest)
-        -> Result<Self::Answer, ProviderError>;
+    /// loop's. The future is made in the attempt's span just before the gate,
+    /// which may refuse the attempt: nothing may be sent before it is polled.
+    fn send(
+        &self,
+        target: &Target,
+        body: WireRequest,
+    ) -> impl Future<Output = Result<Self::Answer, ProviderError>> + Send;
 
     /// The usage to record now.
     fn usage(answer: &Self::Answer) -> Option<&Usage>;
@@ -102,14 +116,20 @@ pub(crate) trait Operation: Sync {
     /// with the fix, or with the refusal when the operation has no fixer step or
     /// the fix failed. The answer is moved in and out (not borrowed) so that the
     /// future stays `Send` for answers that are not `Sync` (an open stream).
-    async fn fix(
-        &self,
-        _plan: &CallPlan,
-        _target: &Target,
+    /// Boxed: the fixer is a chat call of its own (the engine inside the
+    /// engine), and a rare one, so the loop's state does not carry it.
+    fn fix<'a>(
+        &'a self,
+        _plan: &'a CallPlan,
+        _target: &'a Target,
         answer: Self::Answer,
         refused: Refused,
-    ) -> (Self::Answer, Result<Fixed<Self::Accepted>, Refused>) {
-        (answer, Err(refused))
+    ) -> Fixing<'a, Self::Answer, Self::Accepted>
+    where
+        Self::Accepted: 'a,
+        Self::Answer: 'a,
+    {
+        Box::pin(std::future::ready((answer, Err(refused))))
     }
 
     /// Accepts or refuses an answer.

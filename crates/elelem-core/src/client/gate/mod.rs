@@ -86,29 +86,55 @@ impl ProviderGate {
         self.cooldowns.health()
     }
 
+    /// [`admit`](Self::admit) for a provider with nothing to wait for (no
+    /// shared store, no rate limit): the cool-down check alone, with no future
+    /// at all. `None` when the attempt may have to wait.
+    pub(crate) fn admit_at_once<'a>(
+        &'a self,
+        provider: &'a str,
+    ) -> Option<Result<Permit<'a>, ProviderError>> {
+        if self.shared.is_some() || self.limiters.contains_key(provider) {
+            return None;
+        }
+        Some(
+            self.cooldowns
+                .check(provider)
+                .map(|()| self.permit(provider, None, None)),
+        )
+    }
+
+    fn permit<'a>(
+        &'a self,
+        provider: &'a str,
+        admission: Option<Admission>,
+        shared: Option<(Arc<SharedGate>, Option<u64>)>,
+    ) -> Permit<'a> {
+        Permit {
+            provider,
+            cooldowns: &self.cooldowns,
+            admission,
+            shared,
+        }
+    }
+
     /// Lets one attempt to `provider` go: refused with
     /// [`ProviderError::CoolingDown`] while it cools down, else after waiting for
     /// its rate limit (if any) to have room for one request of `tokens()` tokens
     /// (`tokens` is only called for rate-limited providers). A rate limit with no
     /// room within `bound` is refused at once with
     /// [`ProviderError::RateLimitWait`].
-    pub(crate) async fn admit(
-        &self,
-        provider: &str,
+    pub(crate) async fn admit<'a>(
+        &'a self,
+        provider: &'a str,
         tokens: impl FnOnce() -> u64,
         bound: Duration,
-    ) -> Result<Permit, ProviderError> {
+    ) -> Result<Permit<'a>, ProviderError> {
         self.cooldowns.check(provider)?;
         let tokens = self.limiters.get(provider).map(|_| tokens());
         if let Some(shared) = &self.shared {
             match shared.admit(provider, tokens, bound).await {
                 Ok(admitted_at) => {
-                    return Ok(Permit {
-                        provider: provider.to_owned(),
-                        cooldowns: self.cooldowns.clone(),
-                        admission: None,
-                        shared: Some((shared.clone(), admitted_at)),
-                    })
+                    return Ok(self.permit(provider, None, Some((shared.clone(), admitted_at))))
                 }
                 Err(Refusal::Refused(refused)) => return Err(refused),
                 Err(Refusal::Unavailable) => {}
@@ -137,12 +163,7 @@ impl ProviderGate {
             }
             _ => None,
         };
-        Ok(Permit {
-            provider: provider.to_owned(),
-            cooldowns: self.cooldowns.clone(),
-            admission,
-            shared: None,
-        })
+        Ok(self.permit(provider, admission, None))
     }
 }
 
@@ -158,15 +179,15 @@ struct Admission {
 /// without it (a cancelled call), it only frees its place.
 #[derive(Debug)]
 #[must_use = "observe the attempt's outcome"]
-pub(crate) struct Permit {
-    provider: String,
-    cooldowns: Arc<Cooldowns>,
+pub(crate) struct Permit<'a> {
+    provider: &'a str,
+    cooldowns: &'a Cooldowns,
     admission: Option<Admission>,
     /// Admitted by the shared gate (with its admission time when rate limited).
     shared: Option<(Arc<SharedGate>, Option<u64>)>,
 }
 
-impl Permit {
+impl Permit<'_> {
     /// Counts the attempt's outcome: the response headers on success, the error
     /// on failure.
     pub fn observe(mut self, outcome: Result<&BTreeMap<String, String>, &ProviderError>) {
@@ -197,13 +218,13 @@ impl Permit {
                 Health::Down => Some(true),
                 Health::Neutral => None,
             };
-            shared.observe(&self.provider, admitted_at, headers, retry_after, failed);
+            shared.observe(self.provider, admitted_at, headers, retry_after, failed);
         }
-        self.cooldowns.observe(&self.provider, health);
+        self.cooldowns.observe(self.provider, health);
     }
 }
 
-impl Drop for Permit {
+impl Drop for Permit<'_> {
     fn drop(&mut self) {
         if let Some(admission) = self.admission.take() {
             admission.limiter.release(admission.tokens);
@@ -245,7 +266,12 @@ pub(crate) async fn guarded<T: WithHeaders>(
     bound: Duration,
     send: impl Future<Output = Result<T, ProviderError>>,
 ) -> Result<T, ProviderError> {
-    let permit = gate.admit(provider, tokens, bound).await?;
+    let permit = match gate.admit_at_once(provider) {
+        Some(at_once) => at_once?,
+        // Waiting is rare: its state is boxed, so that an attempt to a provider
+        // with nothing to wait for carries none of it.
+        None => Box::pin(gate.admit(provider, tokens, bound)).await?,
+    };
     let result = send.await;
     permit.observe(result.as_ref().map(WithHeaders::headers));
     result

@@ -2,7 +2,6 @@
 //! usage record and an exact cost (the provider's own figure when it reports
 //! one), for plain answers and stream settlements alike.
 
-use std::cell::Cell;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -108,13 +107,12 @@ impl Ledger {
             .and_then(|usage| record.target.provider.reported_cost(usage));
         let now = Instant::now();
         let cost = answer_cost(model, record.usage, record.service_tier, reported);
-        let (model_id, provider) = RecordStrings::take(&model.id, &model.provider);
-        let written = UsageRecord {
+        self.sink.record(&UsageRecord {
             timestamp: SystemTime::now(),
             call_id: self.call_id,
             attempt: record.attempt,
-            model: model_id,
-            provider,
+            model: model.id.clone(),
+            provider: model.provider.clone(),
             tags: self.tags.clone(),
             tokens: tokens_of(record.usage),
             cost,
@@ -127,51 +125,8 @@ impl Ledger {
             stream_interrupted: record.stream_interrupted,
             cost_unknown: record.cost_unknown,
             time_to_first_token: record.first_token,
-        };
-        self.sink.record(&written);
-        RecordStrings::give_back(written.model, written.provider);
+        });
         (cost.total(), now)
-    }
-}
-
-thread_local! {
-    /// The model and provider strings of the last usage record written on this
-    /// thread, kept for the next one (see [`RecordStrings`]).
-    static RECORD_STRINGS: Cell<Option<(String, String)>> = const { Cell::new(None) };
-}
-
-/// The owned `model` and `provider` strings a [`UsageRecord`] needs, reused from
-/// one record to the next on each thread: a sink only borrows the record, so
-/// its strings come back once it is recorded. Two copies into warm buffers
-/// instead of two allocations and two frees on every attempt (about 800
-/// instructions a call in `benches/peers`; the fields stay `String`s).
-struct RecordStrings;
-
-/// Strings longer than this are not kept (a model id is far shorter).
-const MAX_KEPT_BYTES: usize = 256;
-
-impl RecordStrings {
-    /// `model` and `provider` as owned strings, in the thread's kept buffers when
-    /// it has them (none while a sink writes a record of its own: then new ones).
-    fn take(model: &str, provider: &str) -> (String, String) {
-        let (mut model_id, mut provider_name) = RECORD_STRINGS
-            .try_with(Cell::take)
-            .ok()
-            .flatten()
-            .unwrap_or_default();
-        model_id.clear();
-        model_id.push_str(model);
-        provider_name.clear();
-        provider_name.push_str(provider);
-        (model_id, provider_name)
-    }
-
-    /// Keeps the strings of a recorded record for the thread's next one.
-    fn give_back(model: String, provider: String) {
-        if model.capacity() <= MAX_KEPT_BYTES && provider.capacity() <= MAX_KEPT_BYTES {
-            // A thread being torn down keeps nothing: the strings are dropped.
-            let _ = RECORD_STRINGS.try_with(|kept| kept.set(Some((model, provider))));
-        }
     }
 }
 
@@ -235,36 +190,6 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::catalogue::Catalogue;
-
-    #[test]
-    fn record_strings_are_reused_and_always_say_what_was_asked() {
-        let (model, provider) = RecordStrings::take("openai:gpt-4.1-mini", "openai");
-        assert_eq!(
-            (model.as_str(), provider.as_str()),
-            ("openai:gpt-4.1-mini", "openai")
-        );
-        let kept = model.as_ptr();
-        RecordStrings::give_back(model, provider);
-        // A shorter id goes into the same buffer, with nothing of the last one.
-        let (model, provider) = RecordStrings::take("groq:x", "groq");
-        assert_eq!((model.as_str(), provider.as_str()), ("groq:x", "groq"));
-        assert_eq!(model.as_ptr(), kept);
-        // Taken while the thread's are out (a sink writing its own record): new ones.
-        let (inner_model, inner_provider) = RecordStrings::take("p:m", "p");
-        assert_eq!(
-            (inner_model.as_str(), inner_provider.as_str()),
-            ("p:m", "p")
-        );
-        RecordStrings::give_back(inner_model, inner_provider);
-        RecordStrings::give_back(model, provider);
-        // A huge one is not kept.
-        let long = "p:".to_owned() + &"m".repeat(MAX_KEPT_BYTES);
-        let (model, provider) = RecordStrings::take(&long, "p");
-        assert_eq!(model, long);
-        RecordStrings::give_back(model, provider);
-        let (model, _) = RecordStrings::take("a:b", "a");
-        assert!(model.capacity() <= MAX_KEPT_BYTES);
-    }
 
     #[test]
     fn a_reported_cost_replaces_the_table_and_keeps_its_total_exact() {

@@ -84,18 +84,15 @@ fn outcome_unknown(error: &ProviderError) -> bool {
 }
 
 /// Reserves the worst case of one attempt on the budgets that apply to the call
-/// (`None` when none does): the bound of its prompt (a bound, not the shared
-/// estimate, computed only when a budget applies) and its output limit.
+/// (the caller asks only when one does, so a call with no budget builds no
+/// future here): the bound of its prompt (a bound, not the shared estimate) and
+/// its output limit.
 async fn reserve(
     inner: &Inner,
     plan: &CallPlan,
     target: &Target,
     params: &AttemptParams,
-) -> Result<Option<Reservation>, ElelemError> {
-    let tags = &plan.ledger.tags;
-    if !inner.accounting.budgets.applies(tags) {
-        return Ok(None);
-    }
+) -> Result<Reservation, ElelemError> {
     let prompt = plan.prompt_bound(target, params);
     let worst = worst_case(
         &target.model,
@@ -106,9 +103,8 @@ async fn reserve(
     inner
         .accounting
         .budgets
-        .reserve(&target.model.id, tags, worst)
+        .reserve(&target.model.id, &plan.ledger.tags, worst)
         .await
-        .map(Some)
 }
 
 /// Where the attempts of one call stand.
@@ -522,7 +518,7 @@ pub(crate) async fn run<O: Operation>(
         let attempt_span = attempt_span(attempt, &at.current);
 
         let mut reservation = if inner.accounting.budgets.applies(&plan.ledger.tags) {
-            reserve(inner, plan, &at.current, &at.params).await?
+            Some(reserve(inner, plan, &at.current, &at.params).await?)
         } else {
             None
         };

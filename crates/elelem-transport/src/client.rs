@@ -16,7 +16,7 @@ use serde::Serialize;
 use elelem_core::provider::{ProviderError, ProviderSettings};
 use elelem_core::ElelemError;
 
-use crate::error::{http_error, kept_headers, redact, ErrorHook};
+use crate::error::{http_error, kept_success_headers, redact, ErrorHook};
 
 /// A successful HTTP answer: the kept headers (rate limits, request ids) and the
 /// body.
@@ -365,7 +365,7 @@ impl HttpClient {
             "stream opened"
         );
         Ok(HttpStream {
-            headers: kept_headers(response.headers()),
+            headers: kept_success_headers(response.headers()),
             response,
             client: self.clone(),
         })
@@ -477,7 +477,7 @@ impl HttpClient {
             return Err(Box::pin(self.failure(response)).await);
         }
         // A success keeps only the headers worth keeping, without copying the rest.
-        let headers = kept_headers(response.headers());
+        let headers = kept_success_headers(response.headers());
         let body = self
             .read_body(&mut response)
             .await

@@ -39,14 +39,31 @@ pub(crate) fn is_kept_header(name: &str) -> bool {
         )
 }
 
-/// The headers worth keeping, lower-case names. Inserted one by one: collecting
+/// Whether a success's header is worth keeping: as for an error, but for its
+/// content type (which tells what an error's body is, and nothing on a
+/// success: keeping it cost three allocations on every answer).
+pub(crate) fn is_kept_success_header(name: &str) -> bool {
+    name != "content-type" && is_kept_header(name)
+}
+
+/// The headers of an error worth keeping ([`is_kept_header`]).
+pub(crate) fn kept_headers(headers: &HeaderMap) -> BTreeMap<String, String> {
+    kept_headers_where(headers, is_kept_header)
+}
+
+/// The headers of a success worth keeping ([`is_kept_success_header`]).
+pub(crate) fn kept_success_headers(headers: &HeaderMap) -> BTreeMap<String, String> {
+    kept_headers_where(headers, is_kept_success_header)
+}
+
+/// The headers `keep` keeps, lower-case names. Inserted one by one: collecting
 /// into a `BTreeMap` first gathers the pairs in a `Vec` and sorts it (an
 /// allocation and a sort on every answer, which keeps one or two headers). A
 /// name given twice keeps its last value, as `collect` did.
-pub(crate) fn kept_headers(headers: &HeaderMap) -> BTreeMap<String, String> {
+fn kept_headers_where(headers: &HeaderMap, keep: fn(&str) -> bool) -> BTreeMap<String, String> {
     let mut kept = BTreeMap::new();
     for (name, value) in headers {
-        if !is_kept_header(name.as_str()) {
+        if !keep(name.as_str()) {
             continue;
         }
         if let Ok(value) = value.to_str() {
@@ -137,6 +154,22 @@ mod tests {
             map.insert(HeaderName::from_static(k), HeaderValue::from_static(v));
         }
         map
+    }
+
+    #[test]
+    fn a_success_keeps_its_rate_limit_state_but_not_its_content_type() {
+        let h = headers(&[
+            ("content-type", "application/json"),
+            ("x-ratelimit-remaining-tokens", "9"),
+            ("x-request-id", "req_1"),
+            ("set-cookie", "x"),
+        ]);
+        let kept = kept_success_headers(&h);
+        assert_eq!(
+            kept.keys().map(String::as_str).collect::<Vec<_>>(),
+            ["x-ratelimit-remaining-tokens", "x-request-id"]
+        );
+        assert_eq!(kept_headers(&h).len(), 3, "an error keeps its content type");
     }
 
     #[test]

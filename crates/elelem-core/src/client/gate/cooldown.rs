@@ -172,7 +172,14 @@ impl Cooldowns {
         }
         let now = Instant::now();
         let mut breakers = self.lock();
-        let breaker = breakers.entry(provider.to_owned()).or_default();
+        // Looked up by name first: the provider's name is copied only for its
+        // first breaker, not on every call.
+        if !breakers.contains_key(provider) {
+            breakers.insert(provider.to_owned(), Breaker::default());
+        }
+        let Some(breaker) = breakers.get_mut(provider) else {
+            return;
+        };
         match health {
             Health::Up => {
                 if breaker.open_until.take().is_some() || breaker.consecutive > 0 {

@@ -263,9 +263,8 @@ fn succeed<O: Operation>(
         tracing::info!(attempt, model = %at.current.model.id, cost = %at.cost, "call succeeded");
         None
     };
-    let target = at.current.clone();
     let finished = Finished {
-        target: &target,
+        target: &at.current,
         attempts: attempt,
         cost: at.cost,
         settlement,

@@ -144,22 +144,24 @@ impl Cooldowns {
         if self.policy.is_none() {
             return Ok(());
         }
-        let now = Instant::now();
         let mut breakers = self.lock();
         let Some(breaker) = breakers.get_mut(provider) else {
             return Ok(());
         };
-        match breaker.open_until {
-            Some(until) if until > now => {
-                breaker.skipped += 1;
-                Err(ProviderError::CoolingDown {
-                    provider: provider.to_owned(),
-                    remaining: until - now,
-                    failures: breaker.consecutive,
-                })
-            }
-            _ => Ok(()),
+        // The clock is read only for a breaker that is open.
+        let Some(until) = breaker.open_until else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        if until <= now {
+            return Ok(());
         }
+        breaker.skipped += 1;
+        Err(ProviderError::CoolingDown {
+            provider: provider.to_owned(),
+            remaining: until - now,
+            failures: breaker.consecutive,
+        })
     }
 
     /// Counts an attempt's outcome.
@@ -170,7 +172,6 @@ impl Cooldowns {
         if health == Health::Neutral {
             return;
         }
-        let now = Instant::now();
         let mut breakers = self.lock();
         // Looked up by name first: the provider's name is copied only for its
         // first breaker, not on every call.
@@ -189,6 +190,7 @@ impl Cooldowns {
             }
             Health::Down => {
                 breaker.consecutive = breaker.consecutive.saturating_add(1);
+                let now = Instant::now();
                 let open = breaker.open_until.is_some_and(|until| until > now);
                 if breaker.consecutive >= policy.failures && !open {
                     breaker.open_until = Some(now.later(policy.duration));

@@ -403,6 +403,7 @@ impl ElelemBuilder {
             endpoints,
             key_dir: options.key_dir(self.read_env),
             fallbacks: Default::default(),
+            resolved: Default::default(),
         };
         let json_fixer = options.json_fixer.clone();
         if let Some(fixer) = &json_fixer {

@@ -13,7 +13,7 @@ use std::time::Duration;
 use foldhash::HashMap;
 
 use crate::budget::Budgets;
-use crate::client::engine::Target;
+use crate::client::engine::{ResolvedTargets, Target};
 use crate::cost::CostSink;
 use crate::json::{InstructionCache, SchemaCache};
 use crate::keys::key_file;
@@ -60,6 +60,8 @@ pub(crate) struct Providers {
     /// Each provider's fallback model as resolved on first use (the catalogue
     /// and the providers never change once the client is built).
     pub fallbacks: FallbackTargets,
+    /// The targets model ids resolved to, for the next call.
+    pub resolved: ResolvedTargets,
 }
 
 /// A provider's fallback model id and its target, `None` when the provider has

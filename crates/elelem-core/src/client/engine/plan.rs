@@ -327,8 +327,19 @@ pub(crate) fn prompt_estimate(
     }
 }
 
-/// Finds a model and a ready provider for a `provider:model` id.
+/// Finds a model and a ready provider for a `provider:model` id: as it was
+/// found before, or resolved now (and kept for the next call).
 pub(crate) fn target(inner: &Inner, id: &str) -> Result<Target, ElelemError> {
+    if let Some(known) = inner.providers.resolved.get(id) {
+        return Ok(known);
+    }
+    let found = resolve(inner, id)?;
+    inner.providers.resolved.keep(id, &found);
+    Ok(found)
+}
+
+/// [`target`] resolved from the catalogue and the provider slots.
+fn resolve(inner: &Inner, id: &str) -> Result<Target, ElelemError> {
     if is_virtual(id) {
         return Err(ElelemError::InvalidRequest {
             reason: format!(

@@ -186,12 +186,14 @@ impl Mapping for OpenAiCompatible {
     /// goes with it (a reference count), since decoding it again gives the same
     /// completion.
     fn chat_response(&self, reply: HttpReply) -> Result<ProviderResponse, ProviderError> {
-        let mut completion: ChatCompletion = self.client.decode(&reply)?;
+        let mut completion = self
+            .client
+            .decode_with(&reply, ChatCompletion::from_json_boxed)?;
         if let Some(usage) = completion.usage.as_mut() {
             self.quirks.adapt_usage(usage);
         }
         Ok(ProviderResponse {
-            completion: Box::new(completion),
+            completion,
             headers: reply.headers,
             body: Some(reply.body),
         })

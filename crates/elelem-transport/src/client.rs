@@ -452,7 +452,33 @@ impl HttpClient {
     /// Decodes a reply's JSON body, or explains why it is not the expected shape
     /// (with the key redacted from the body snippet).
     pub fn decode<T: DeserializeOwned>(&self, reply: &HttpReply) -> Result<T, ProviderError> {
-        decode_json(&reply.body).map_err(|e| {
+        self.decode_with(reply, decode_json)
+    }
+
+    /// Decodes a reply's JSON body with `read` (a reader of the provider's own,
+    /// such as [`ChatCompletion::from_json_boxed`](elelem_core::ChatCompletion::from_json_boxed)),
+    /// its error explained as [`decode`](HttpClient::decode) explains one.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use elelem_core::provider::{ProviderError, ProviderSettings};
+    /// # let client = elelem_transport::HttpClient::new(ProviderSettings {
+    /// #     name: "acme".into(), base_url: "http://127.0.0.1:9".into(), api_key: None,
+    /// #     api_key_env: None, timeout: Duration::from_secs(5), max_response_bytes: 1 << 20,
+    /// # }).unwrap();
+    /// let reply = elelem_transport::HttpReply { headers: Default::default(), body: br#"{"choices":[]}"#.to_vec().into() };
+    /// let completion = client.decode_with(&reply, elelem_core::ChatCompletion::from_json_boxed).unwrap();
+    /// assert!(completion.choices.is_empty());
+    /// let broken = elelem_transport::HttpReply { headers: Default::default(), body: b"{".to_vec().into() };
+    /// let error = client.decode_with(&broken, elelem_core::ChatCompletion::from_json_boxed).unwrap_err();
+    /// assert!(matches!(error, ProviderError::InvalidBody { .. }));
+    /// ```
+    pub fn decode_with<T>(
+        &self,
+        reply: &HttpReply,
+        read: impl FnOnce(&[u8]) -> Result<T, serde_json::Error>,
+    ) -> Result<T, ProviderError> {
+        read(&reply.body).map_err(|e| {
             ProviderError::invalid_body(
                 self.name(),
                 e.to_string(),

@@ -72,7 +72,58 @@ fn chat_completion_object() -> String {
     "chat.completion".to_owned()
 }
 
+/// Decodes the whole input into `place`, as `serde_json::from_*` decode a value
+/// (trailing characters are an error).
+fn fill<'de, R: serde_json::de::Read<'de>>(
+    reader: &mut serde_json::Deserializer<R>,
+    place: &mut ChatCompletion,
+) -> Result<(), serde_json::Error> {
+    ChatCompletion::deserialize_in_place(&mut *reader, place)?;
+    reader.end()
+}
+
 impl ChatCompletion {
+    /// Reads a completion from JSON straight into a box: as `serde_json::from_slice`
+    /// reads it (the same fields, defaults and errors), but each field is written
+    /// where it lies in the box instead of the whole 800-byte completion being
+    /// moved through every layer of the decoder and then into a box.
+    ///
+    /// ```
+    /// let json = br#"{"id":"c","choices":[{"message":{"content":"Hi"}}],"x_vendor":1}"#;
+    /// let completion = elelem_core::ChatCompletion::from_json_boxed(json).unwrap();
+    /// assert_eq!(completion.content(), Some("Hi"));
+    /// assert_eq!(completion.object, "chat.completion");
+    /// assert_eq!(completion.extra["x_vendor"], 1);
+    /// assert!(elelem_core::ChatCompletion::from_json_boxed(b"[]").is_err());
+    /// ```
+    pub fn from_json_boxed(json: &[u8]) -> Result<Box<ChatCompletion>, serde_json::Error> {
+        let mut completion = Box::new(ChatCompletion {
+            id: String::new(),
+            object: String::new(),
+            created: 0,
+            model: String::new(),
+            choices: Vec::new(),
+            usage: None,
+            system_fingerprint: None,
+            service_tier: None,
+            extra: Map::new(),
+            elelem: ElelemMeta::default(),
+        });
+        // Valid UTF-8 (every real answer) is read as text: the reader then skips
+        // checking each string again.
+        match std::str::from_utf8(json) {
+            Ok(text) => fill(
+                &mut serde_json::Deserializer::from_str(text),
+                &mut completion,
+            )?,
+            Err(_) => fill(
+                &mut serde_json::Deserializer::from_slice(json),
+                &mut completion,
+            )?,
+        }
+        Ok(completion)
+    }
+
     /// The first choice's content, if any.
     pub fn content(&self) -> Option<&str> {
         self.choices.first()?.message.content.as_deref()

@@ -22,7 +22,10 @@
 //! - a field written `name: Type [via Other] = default` is decoded as `Other` and
 //!   converted with `Type::from` (a lenient decoding, such as token counts);
 //! - fields listed after `skip:` are not read from the JSON (a key of that name goes
-//!   to `extra`) and take `Default::default()`.
+//!   to `extra`) and take `Default::default()`;
+//! - `Deserialize::deserialize_in_place` decodes the same way into an existing
+//!   value, writing each field where it lies (decoding a response into its box
+//!   moves no whole object; `ChatCompletion::from_json_boxed`).
 //!
 //! Serialization is untouched: the types keep `#[derive(Serialize)]` with
 //! `#[serde(flatten)]` on `extra`.
@@ -156,11 +159,68 @@ macro_rules! open_object {
                 }
             }
 
+            /// Decodes into an existing value, field by field: nothing as large
+            /// as the object is moved (serde's `deserialize_in_place`).
+            struct InPlaceVisitor<'a>(&'a mut $name);
+
+            impl<'de> Visitor<'de> for InPlaceVisitor<'_> {
+                type Value = ();
+
+                fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    formatter.write_str(concat!("struct ", stringify!($name)))
+                }
+
+                fn visit_map<A: MapAccess<'de>>(
+                    self,
+                    mut map: A,
+                ) -> ::std::result::Result<(), A::Error> {
+                    let place = self.0;
+                    // Whether each known field was read.
+                    $( let mut $field = false; )*
+                    place.$extra.clear();
+                    while let ::std::option::Option::Some(key) = map.next_key::<Key>()? {
+                        match key {
+                            $( Key::$field => {
+                                if $field {
+                                    return ::std::result::Result::Err(A::Error::duplicate_field(
+                                        $crate::types::open_object::open_object!(@key $field $( $key )?),
+                                    ));
+                                }
+                                $field = true;
+                                place.$field =
+                                    $crate::types::open_object::open_object!(@read map $ty $(, $via)?);
+                            } )*
+                            Key::Other(name) => {
+                                let value = map.next_value::<::serde_json::Value>()?;
+                                place.$extra.insert(name, value);
+                            }
+                        }
+                    }
+                    $( if !$field {
+                        $crate::types::open_object::open_object!(
+                            @fill place $field $( $key )? ; $( $default )?
+                        );
+                    } )*
+                    $( place.$skip = ::std::default::Default::default(); )*
+                    ::std::result::Result::Ok(())
+                }
+            }
+
             impl<'de> Deserialize<'de> for $name {
                 fn deserialize<D: Deserializer<'de>>(
                     deserializer: D,
                 ) -> ::std::result::Result<Self, D::Error> {
                     deserializer.deserialize_map(ObjectVisitor)
+                }
+
+                /// The same decoding as `deserialize`, written into `place`
+                /// (which it overwrites whole; on an error, `place` is left
+                /// partly written).
+                fn deserialize_in_place<D: Deserializer<'de>>(
+                    deserializer: D,
+                    place: &mut Self,
+                ) -> ::std::result::Result<(), D::Error> {
+                    deserializer.deserialize_map(InPlaceVisitor(place))
                 }
             }
         };
@@ -174,6 +234,15 @@ macro_rules! open_object {
     // converts into the field's type).
     (@read $map:ident $ty:ty, $via:ty) => { <$ty>::from($map.next_value::<$via>()?) };
     (@read $map:ident $ty:ty) => { $map.next_value::<$ty>()? };
+
+    // In place, a missing field: set to its default, or serde's `missing field`
+    // error.
+    (@fill $place:ident $field:ident $( $key:literal )? ; $default:expr) => {
+        $place.$field = $default
+    };
+    (@fill $place:ident $field:ident $( $key:literal )? ;) => {
+        $crate::types::open_object::open_object!(@missing $field $( $key )? ;)
+    };
 
     // The value of a missing field: its default, or serde's `missing field` error.
     (@missing $field:ident $( $key:literal )? ; $default:expr) => { $default };

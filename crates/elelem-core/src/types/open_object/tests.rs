@@ -277,10 +277,9 @@ const ANY: &[&str] = &[
     r#"{"big":18446744073709551616,"neg":-1,"f":1.5e300,"e":"\u00e9\n"}"#,
 ];
 
-#[test]
-fn chat_completion_decodes_as_the_derive_did() {
-    let bodies = [
-        r#"{"id":"chatcmpl-abc","object":"chat.completion","created":1741569952,"model":"gpt-4.1",
+/// Chat completion bodies, valid and not.
+const CHAT_BODIES: &[&str] = &[
+    r#"{"id":"chatcmpl-abc","object":"chat.completion","created":1741569952,"model":"gpt-4.1",
            "choices":[{"index":0,"message":{"role":"assistant","content":"Hello!","refusal":null,"annotations":[]},
            "logprobs":null,"finish_reason":"stop"}],
            "usage":{"prompt_tokens":19,"completion_tokens":10,"total_tokens":29,
@@ -288,38 +287,105 @@ fn chat_completion_decodes_as_the_derive_did() {
              "completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,
                "accepted_prediction_tokens":0,"rejected_prediction_tokens":0}},
            "service_tier":"default","system_fingerprint":null}"#,
-        r#"{"id":"x","model":"llama","choices":[{"message":{"content":"{}"},"finish_reason":""}],
+    r#"{"id":"x","model":"llama","choices":[{"message":{"content":"{}"},"finish_reason":""}],
            "service_tier":"on_demand_v2","x_groq":{"id":"req_01"},
            "usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7,"queue_time":0.02}}"#,
-        r#"{"choices":[{"message":{"content":"a"}}]}"#,
-        r#"{"choices":[{}]}"#,
-        r#"{"choices":[{"message":null}]}"#,
-        r#"{"choices":[{"message":{"role":"user","content":null,"refusal":"no","tool_calls":[]},"finish_reason":null}]}"#,
-        r#"{"choices":[{"message":{"role":"robot"}}]}"#,
-        r#"{"choices":[{"message":{"role":null}}]}"#,
-        r#"{"choices":[{"index":-1,"message":{}}]}"#,
-        r#"{"choices":[{"index":4294967296,"message":{}}]}"#,
-        r#"{"choices":[{"message":{},"finish_reason":7}]}"#,
-        r#"{"choices":null}"#,
-        r#"{"choices":{}}"#,
-        r#"{"id":"a","id":"b"}"#,
-        r#"{"x":1,"id":"a","x":2}"#,
-        r#"{"id":null}"#,
-        r#"{"id":7}"#,
-        r#"{"object":null}"#,
-        r#"{"created":"1"}"#,
-        r#"{"created":1.5}"#,
-        r#"{"created":-3}"#,
-        r#"{"created":18446744073709551616}"#,
-        r#"{"usage":null,"service_tier":null,"system_fingerprint":"fp"}"#,
-        r#"{"usage":{"prompt_tokens":null,"queue_time":1,"prompt_tokens_details":null}}"#,
-        r#"{"usage":{"completion_tokens_details":{"reasoning_tokens":2,"x":[1],"reasoning_tokens":3}}}"#,
-        r#"{"usage":[1,2,3]}"#,
-        r#"{"choices":[{"message":{"content":"a"},"logprobs":{"content":[]},"index":2,"extra":1}],"object":"other"}"#,
-    ];
-    for body in bodies.iter().chain(ANY) {
+    r#"{"choices":[{"message":{"content":"a"}}]}"#,
+    r#"{"choices":[{}]}"#,
+    r#"{"choices":[{"message":null}]}"#,
+    r#"{"choices":[{"message":{"role":"user","content":null,"refusal":"no","tool_calls":[]},"finish_reason":null}]}"#,
+    r#"{"choices":[{"message":{"role":"robot"}}]}"#,
+    r#"{"choices":[{"message":{"role":null}}]}"#,
+    r#"{"choices":[{"index":-1,"message":{}}]}"#,
+    r#"{"choices":[{"index":4294967296,"message":{}}]}"#,
+    r#"{"choices":[{"message":{},"finish_reason":7}]}"#,
+    r#"{"choices":null}"#,
+    r#"{"choices":{}}"#,
+    r#"{"id":"a","id":"b"}"#,
+    r#"{"x":1,"id":"a","x":2}"#,
+    r#"{"id":null}"#,
+    r#"{"id":7}"#,
+    r#"{"object":null}"#,
+    r#"{"created":"1"}"#,
+    r#"{"created":1.5}"#,
+    r#"{"created":-3}"#,
+    r#"{"created":18446744073709551616}"#,
+    r#"{"usage":null,"service_tier":null,"system_fingerprint":"fp"}"#,
+    r#"{"usage":{"prompt_tokens":null,"queue_time":1,"prompt_tokens_details":null}}"#,
+    r#"{"usage":{"completion_tokens_details":{"reasoning_tokens":2,"x":[1],"reasoning_tokens":3}}}"#,
+    r#"{"usage":[1,2,3]}"#,
+    r#"{"choices":[{"message":{"content":"a"},"logprobs":{"content":[]},"index":2,"extra":1}],"object":"other"}"#,
+];
+
+#[test]
+fn chat_completion_decodes_as_the_derive_did() {
+    for body in CHAT_BODIES.iter().chain(ANY) {
         same::<ChatCompletion, reference::ChatCompletion>(body);
     }
+}
+
+/// Decodes `body` in place into a copy of `start` and asserts the outcome is
+/// `from_str`'s: the same value (fields `start` had and the body lacks are
+/// replaced, unknown keys and skipped fields included), or the same error.
+fn same_in_place<T>(body: &str, start: &T)
+where
+    T: DeserializeOwned + Clone + PartialEq + std::fmt::Debug,
+{
+    let fresh = serde_json::from_str::<T>(body);
+    let mut place = start.clone();
+    let mut reader = serde_json::Deserializer::from_str(body);
+    let in_place = T::deserialize_in_place(&mut reader, &mut place).and_then(|()| reader.end());
+    assert_eq!(
+        fresh.as_ref().err().map(ToString::to_string),
+        in_place.as_ref().err().map(ToString::to_string),
+        "{body}"
+    );
+    if let Ok(fresh) = fresh {
+        assert_eq!(fresh, place, "{body}");
+    }
+}
+
+#[test]
+fn decoding_in_place_and_into_a_box_decode_as_from_str_does() {
+    let mut dirty: ChatCompletion = serde_json::from_str(CHAT_BODIES[0]).unwrap();
+    dirty.extra.insert("stale".into(), json!(1));
+    dirty.elelem.answered_by = "p:old".into();
+    dirty.object = "old".into();
+    let mut dirty_usage = dirty.usage.clone().unwrap();
+    dirty_usage.extra.insert("stale".into(), json!(2));
+    for body in CHAT_BODIES.iter().chain(ANY) {
+        same_in_place(body, &dirty);
+        let boxed = ChatCompletion::from_json_boxed(body.as_bytes());
+        let fresh = serde_json::from_str::<ChatCompletion>(body);
+        assert_eq!(
+            boxed.as_ref().err().map(ToString::to_string),
+            fresh.as_ref().err().map(ToString::to_string),
+            "{body}"
+        );
+        if let (Ok(boxed), Ok(fresh)) = (boxed, fresh) {
+            assert_eq!(*boxed, fresh, "{body}");
+        }
+    }
+    for body in [
+        r#"{"prompt_tokens":1,"x":2,"completion_tokens_details":{"reasoning_tokens":3}}"#,
+        r#"{"total_tokens":1,"total_tokens":2}"#,
+        "{}",
+    ]
+    .iter()
+    .chain(ANY)
+    {
+        same_in_place(body, &dirty_usage);
+    }
+    // Bytes that are not UTF-8 are read (and refused) as `from_slice` reads them.
+    let latin1 = b"{\"id\":\"caf\xe9\"}";
+    assert_eq!(
+        ChatCompletion::from_json_boxed(latin1)
+            .unwrap_err()
+            .to_string(),
+        serde_json::from_slice::<ChatCompletion>(latin1)
+            .unwrap_err()
+            .to_string()
+    );
 }
 
 #[test]

@@ -47,24 +47,14 @@ const CURRENCIES_TOML: &str = include_str!("../../../../models/currencies.toml")
 /// assert_eq!(split_model_id(" p:a:b").unwrap(), (" p", "a:b"));
 /// ```
 pub fn split_model_id(id: &str) -> Result<(&str, &str), ElelemError> {
-    // Split at the first ':' (a byte search: this runs on every call).
-    let parts =
-        memchr::memchr(b':', id.as_bytes()).and_then(|at| Some((id.get(..at)?, id.get(at + 1..)?)));
-    match parts {
-        Some((provider, model)) if has_text(provider) && has_text(model) => Ok((provider, model)),
+    match id.split_once(':') {
+        Some((provider, model)) if !provider.trim().is_empty() && !model.trim().is_empty() => {
+            Ok((provider, model))
+        }
         _ => Err(ElelemError::MalformedModel {
             input: id.to_owned(),
         }),
     }
-}
-
-/// Whether `part` holds more than whitespace (an ASCII letter or digit first
-/// answers at once, as it does for every real name).
-fn has_text(part: &str) -> bool {
-    part.as_bytes()
-        .first()
-        .is_some_and(u8::is_ascii_alphanumeric)
-        || !part.trim().is_empty()
 }
 
 /// The resolved catalogue.

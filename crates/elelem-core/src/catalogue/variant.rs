@@ -130,10 +130,7 @@ impl Catalogue {
     /// assert!(c.variant("p:plain").unwrap().is_none());
     /// ```
     pub fn variant(&self, id: &str) -> Result<Option<ModelEntry>, ElelemError> {
-        // A byte search: this runs on every call.
-        let split = memchr::memchr(b'?', id.as_bytes())
-            .and_then(|at| Some((id.get(..at)?, id.get(at + 1..)?)));
-        let Some((base, query)) = split else {
+        let Some((base, query)) = id.split_once('?') else {
             return Ok(None);
         };
         let Some(model) = self.callable(base) else {

@@ -8,7 +8,11 @@ use std::future::Future;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
+use http::header::{
+    HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, LOCATION,
+};
+use http::{Method, Request, Response, StatusCode, Uri};
+use hyper_util::client::proxy::matcher::Matcher;
 use reqwest::Url;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -17,6 +21,8 @@ use elelem_core::provider::{ProviderError, ProviderSettings};
 use elelem_core::ElelemError;
 
 use crate::error::{http_error, kept_success_headers, redact, ErrorHook};
+use crate::redirect::{next_hop, Hop};
+use crate::send::{is_timeout, Backend, ResponseBody};
 
 /// A successful HTTP answer: the kept headers (rate limits, request ids) and the
 /// body.
@@ -60,7 +66,7 @@ pub struct HttpClient {
     settings: ProviderSettings,
     base_url: String,
     headers: HeaderMap,
-    http: reqwest::Client,
+    http: Backend,
     hook: Option<ErrorHook>,
 }
 
@@ -69,6 +75,7 @@ impl std::fmt::Debug for HttpClient {
         f.debug_struct("HttpClient")
             .field("name", &self.settings.name)
             .field("base_url", &self.base_url)
+            .field("proxied", &self.http.is_proxied())
             .finish_non_exhaustive()
     }
 }
@@ -78,8 +85,20 @@ fn config_error(reason: String) -> ElelemError {
 }
 
 impl HttpClient {
-    /// A client for these settings, classifying HTTP errors by default.
+    /// A client for these settings, classifying HTTP errors by default. It
+    /// goes through the proxy the environment names for the base URL's host,
+    /// if any (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, less `NO_PROXY`).
     pub fn new(settings: ProviderSettings) -> Result<Self, ElelemError> {
+        Self::with_proxies(settings, &Matcher::from_env(), None)
+    }
+
+    /// [`new`](HttpClient::new), with the proxies `proxies` names (`given` to
+    /// reqwest, when not the environment's).
+    pub(crate) fn with_proxies(
+        settings: ProviderSettings,
+        proxies: &Matcher,
+        given: Option<reqwest::Proxy>,
+    ) -> Result<Self, ElelemError> {
         let base_url = settings.base_url.trim_end_matches('/').to_owned();
         if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
             return Err(config_error(format!(
@@ -87,19 +106,18 @@ impl HttpClient {
                 settings.name, settings.base_url
             )));
         }
-        // No whole-request limit on the client: plain requests get one each, and
-        // streams are bounded by the pipeline's idle timeout instead.
-        let http = reqwest::Client::builder()
-            .connect_timeout(settings.timeout.min(Duration::from_secs(30)))
-            .pool_idle_timeout(Duration::from_secs(90))
-            .redirect(crate::redirect::policy(settings.api_key.is_some()))
-            .build()
-            .map_err(|e| {
-                config_error(format!(
-                    "cannot build the HTTP client for {}: {e}",
-                    settings.name
-                ))
-            })?;
+        // No whole-request limit on the connections: plain requests get one
+        // each, and streams are bounded by the pipeline's idle timeout instead.
+        let connect_timeout = settings.timeout.min(Duration::from_secs(30));
+        let http = Backend::new(&base_url, connect_timeout, proxies, given).map_err(|e| {
+            config_error(format!(
+                "cannot build the HTTP client for {}: {e}",
+                settings.name
+            ))
+        })?;
+        if http.is_proxied() {
+            tracing::debug!(provider = %settings.name, "requests go through a proxy");
+        }
         Ok(HttpClient {
             settings,
             base_url,
@@ -191,11 +209,11 @@ impl HttpClient {
     }
 
     /// `POST`s `body` (anything serializable: a typed request goes straight to
-    /// bytes) as JSON to `url` (a `&str`, or a parsed [`reqwest::Url`], which saves
-    /// parsing it again on every call).
+    /// bytes) as JSON to `url` (a `&str`, a `String` or a parsed [`Url`]) and
+    /// reads the whole reply within the client's timeout.
     pub async fn post_json<T: Serialize + ?Sized>(
         &self,
-        url: impl reqwest::IntoUrl,
+        url: impl AsRef<str>,
         body: &T,
     ) -> Result<HttpReply, ProviderError> {
         let payload = self.encode(body)?;
@@ -212,7 +230,7 @@ impl HttpClient {
     /// `POST`s an already serialized JSON body to `url`.
     pub async fn post_bytes(
         &self,
-        url: impl reqwest::IntoUrl,
+        url: impl AsRef<str>,
         payload: Vec<u8>,
     ) -> Result<HttpReply, ProviderError> {
         self.post_bytes_with(url, payload, &[]).await
@@ -229,60 +247,188 @@ impl HttpClient {
     /// ```
     pub async fn post_bytes_with(
         &self,
-        url: impl reqwest::IntoUrl,
+        url: impl AsRef<str>,
         payload: Vec<u8>,
         extra: &[(String, String)],
     ) -> Result<HttpReply, ProviderError> {
-        let request = self.post_request(url, payload, extra)?;
-        self.receive(request.send()).await
+        self.post(url.as_ref(), payload, extra).await
     }
 
-    /// A JSON `POST` of `payload` to `url` with the client's headers, `extra`
-    /// (marked sensitive) and its timeout: what
-    /// [`post_bytes_with`](HttpClient::post_bytes_with) sends, for a caller
-    /// that sends it and awaits [`receive`](HttpClient::receive) in its own
-    /// future (with no `async` layer holding the URL and the body in between).
-    pub(crate) fn post_request(
+    /// A JSON `POST` of `payload` to `url` with the client's headers and
+    /// `extra` (marked sensitive), its redirects followed and its reply read
+    /// whole, all within the client's timeout.
+    pub(crate) async fn post(
         &self,
-        url: impl reqwest::IntoUrl,
+        url: &str,
         payload: Vec<u8>,
         extra: &[(String, String)],
-    ) -> Result<reqwest::RequestBuilder, ProviderError> {
-        self.json_post(url, payload, extra, Some(self.settings.timeout))
+    ) -> Result<HttpReply, ProviderError> {
+        let exchange = async {
+            let response = self
+                .exchange(Method::POST, url, payload.into(), extra)
+                .await?;
+            self.reply(response).await
+        };
+        self.within_timeout(exchange).await
     }
 
-    /// A JSON `POST` of `payload` to `url` with the client's headers, `extra`
-    /// (marked sensitive) and `Content-Type: application/json`, and `timeout`.
-    /// The request is filled in place, not through the builder's methods (each
-    /// of which moves the whole request, and `headers` merges a copy of the map
-    /// into an empty one): about 1.5k instructions a call.
-    fn json_post(
+    /// `exchange`'s result, or a timeout once the client's timeout has passed.
+    async fn within_timeout(
         &self,
-        url: impl reqwest::IntoUrl,
-        payload: Vec<u8>,
+        exchange: impl Future<Output = Result<HttpReply, ProviderError>>,
+    ) -> Result<HttpReply, ProviderError> {
+        tokio::time::timeout(self.settings.timeout, exchange)
+            .await
+            .unwrap_or_else(|_| {
+                Err(ProviderError::Timeout {
+                    provider: self.name().to_owned(),
+                    after: self.settings.timeout,
+                })
+            })
+    }
+
+    /// Sends a request of `method` with `body` (JSON when not empty) to `url`
+    /// and follows its redirects: the answer, its body unread.
+    async fn exchange(
+        &self,
+        method: Method,
+        url: &str,
+        body: Bytes,
         extra: &[(String, String)],
-        timeout: Option<Duration>,
-    ) -> Result<reqwest::RequestBuilder, ProviderError> {
-        let headers = self.json_headers(extra)?;
-        let (client, built) = self.http.post(url).build_split();
-        // A URL reqwest refuses fails as sending it would have.
-        let mut request = built.map_err(|e| self.connection_error(&e))?;
+    ) -> Result<Response<ResponseBody>, ProviderError> {
+        let request = self.request(method.clone(), url, body.clone(), extra, false)?;
+        let response = self
+            .http
+            .send(request)
+            .await
+            .map_err(|e| self.connection_error(&*e))?;
+        if !response.status().is_redirection() {
+            return Ok(response);
+        }
+        // Rare, and boxed: the common future stays small.
+        Box::pin(self.follow(response, method, url, body, extra)).await
+    }
+
+    /// Follows redirects from `response` (to a request of `method` with `body`
+    /// to `first`) under the policy of [`crate::redirect`].
+    async fn follow(
+        &self,
+        mut response: Response<ResponseBody>,
+        mut method: Method,
+        first: &str,
+        mut body: Bytes,
+        extra: &[(String, String)],
+    ) -> Result<Response<ResponseBody>, ProviderError> {
+        let keyed = self.settings.api_key.is_some();
+        let mut current = first.to_owned();
+        let (mut hops, mut bare) = (0, false);
+        loop {
+            let location = response.headers().get(LOCATION);
+            let hop = next_hop(
+                response.status(),
+                location,
+                &method,
+                (first, &current),
+                hops,
+                keyed,
+            );
+            match hop {
+                Hop::Stay => return Ok(response),
+                Hop::Refused { target } => {
+                    return Err(ProviderError::Redirected {
+                        provider: self.name().to_owned(),
+                        target: redact(&target, self.settings.api_key.as_ref()),
+                    })
+                }
+                Hop::TooMany => {
+                    return Err(ProviderError::Connection {
+                        provider: self.name().to_owned(),
+                        message: format!("too many redirects, starting from {first}"),
+                    })
+                }
+                Hop::Follow {
+                    url,
+                    to_get,
+                    cross_origin,
+                } => {
+                    if to_get {
+                        method = Method::GET;
+                        body = Bytes::new();
+                    }
+                    bare |= cross_origin;
+                    hops += 1;
+                    current = url;
+                    tracing::debug!(provider = self.name(), hops, "following a redirect");
+                    let request =
+                        self.request(method.clone(), &current, body.clone(), extra, bare)?;
+                    response = self
+                        .http
+                        .send(request)
+                        .await
+                        .map_err(|e| self.connection_error(&*e))?;
+                }
+            }
+        }
+    }
+
+    /// A request of `method` with `body` to `url`: the client's headers and
+    /// `extra` (marked sensitive; none of the sensitive ones when `bare`),
+    /// `Content-Type: application/json` when there is a body. A URL that does
+    /// not parse fails as sending it would have.
+    fn request(
+        &self,
+        method: Method,
+        url: &str,
+        body: Bytes,
+        extra: &[(String, String)],
+        bare: bool,
+    ) -> Result<Request<Bytes>, ProviderError> {
+        let uri = self.uri(url)?;
+        let headers = self.request_headers(extra, !body.is_empty(), bare)?;
+        let mut request = Request::new(body);
+        *request.method_mut() = method;
+        *request.uri_mut() = uri;
         *request.headers_mut() = headers;
-        *request.timeout_mut() = timeout;
-        *request.body_mut() = Some(payload.into());
-        Ok(reqwest::RequestBuilder::from_parts(client, request))
+        Ok(request)
+    }
+
+    /// `url` as a request target. A URL written loosely (a host in capitals,
+    /// spaces in the path) is read as a browser would, once.
+    fn uri(&self, url: &str) -> Result<Uri, ProviderError> {
+        if let Ok(uri) = Uri::try_from(url) {
+            if uri.scheme().is_some() && uri.host().is_some() {
+                return Ok(uri);
+            }
+        }
+        Url::parse(url)
+            .map_err(|e| e.to_string())
+            .and_then(|parsed| Uri::try_from(parsed.as_str()).map_err(|e| e.to_string()))
+            .map_err(|e| ProviderError::Connection {
+                provider: self.name().to_owned(),
+                message: redact(
+                    &format!("cannot send to {url:?}, which is not a URL ({e})"),
+                    self.settings.api_key.as_ref(),
+                ),
+            })
     }
 
     /// The client's headers, `extra` (marked sensitive; each replaces a client
-    /// header of its name) and `Content-Type: application/json`, in one new map
-    /// with room for the headers reqwest adds (`Accept`, ...): a clone has no
-    /// spare room, and growing a `HeaderMap` costs more than filling a new one.
-    fn json_headers(&self, extra: &[(String, String)]) -> Result<HeaderMap, ProviderError> {
-        let mut headers = HeaderMap::with_capacity(self.headers.len() + extra.len() + 4);
+    /// header of its name), `Accept: */*` and, for a body, `Content-Type:
+    /// application/json`, in one new map; without the sensitive ones when
+    /// `bare` (after a redirect to another origin).
+    fn request_headers(
+        &self,
+        extra: &[(String, String)],
+        json: bool,
+        bare: bool,
+    ) -> Result<HeaderMap, ProviderError> {
+        let mut headers = HeaderMap::with_capacity(self.headers.len() + extra.len() + 2);
         for (name, value) in &self.headers {
-            headers.append(name, value.clone());
+            if !(bare && value.is_sensitive()) {
+                headers.append(name, value.clone());
+            }
         }
-        for (name, value) in extra {
+        for (name, value) in extra.iter().filter(|_| !bare) {
             let header = HeaderName::from_bytes(name.as_bytes());
             let value = HeaderValue::from_str(value);
             let (Ok(header), Ok(mut value)) = (header, value) else {
@@ -295,7 +441,12 @@ impl HttpClient {
             value.set_sensitive(true);
             headers.insert(header, value);
         }
-        headers.append(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if !headers.contains_key(ACCEPT) {
+            headers.append(ACCEPT, HeaderValue::from_static("*/*"));
+        }
+        if json {
+            headers.append(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
         Ok(headers)
     }
 
@@ -318,7 +469,7 @@ impl HttpClient {
     /// ```
     pub async fn post_json_stream<T: Serialize + ?Sized>(
         &self,
-        url: impl reqwest::IntoUrl,
+        url: impl AsRef<str>,
         body: &T,
     ) -> Result<HttpStream, ProviderError> {
         let payload = self.encode(body)?;
@@ -329,7 +480,7 @@ impl HttpClient {
     /// serialized JSON body.
     pub async fn post_bytes_stream(
         &self,
-        url: impl reqwest::IntoUrl,
+        url: impl AsRef<str>,
         payload: Vec<u8>,
     ) -> Result<HttpStream, ProviderError> {
         self.post_bytes_stream_with(url, payload, &[]).await
@@ -346,27 +497,25 @@ impl HttpClient {
     /// ```
     pub async fn post_bytes_stream_with(
         &self,
-        url: impl reqwest::IntoUrl,
+        url: impl AsRef<str>,
         payload: Vec<u8>,
         extra: &[(String, String)],
     ) -> Result<HttpStream, ProviderError> {
         let response = self
-            .json_post(url, payload, extra, None)?
-            .send()
-            .await
-            .map_err(|e| self.connection_error(&e))?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(self.failure(response).await);
+            .exchange(Method::POST, url.as_ref(), payload.into(), extra)
+            .await?;
+        let (head, body) = response.into_parts();
+        if !head.status.is_success() {
+            return Err(self.failure(head.status, head.headers, body).await);
         }
         tracing::debug!(
             provider = self.name(),
-            status = status.as_u16(),
+            status = head.status.as_u16(),
             "stream opened"
         );
         Ok(HttpStream {
-            headers: kept_success_headers(response.headers()),
-            response,
+            headers: kept_success_headers(&head.headers),
+            body,
             client: self.clone(),
         })
     }
@@ -438,15 +587,13 @@ impl HttpClient {
         }
     }
 
-    /// `GET`s `url`.
+    /// `GET`s `url` (its redirects followed), within the client's timeout.
     pub async fn get(&self, url: &str) -> Result<HttpReply, ProviderError> {
-        let pending = self
-            .http
-            .get(url)
-            .timeout(self.settings.timeout)
-            .headers(self.headers.clone())
-            .send();
-        self.receive(pending).await
+        let exchange = async {
+            let response = self.exchange(Method::GET, url, Bytes::new(), &[]).await?;
+            self.reply(response).await
+        };
+        self.within_timeout(exchange).await
     }
 
     /// Decodes a reply's JSON body, or explains why it is not the expected shape
@@ -490,22 +637,18 @@ impl HttpClient {
         })
     }
 
-    /// Awaits a sent request's answer and reads the whole reply. Its future is
-    /// small: the request was sent (and dropped) before, the response is read
-    /// in place, and an error's reading is boxed (it is rare, and large).
-    pub(crate) async fn receive(
-        &self,
-        pending: impl Future<Output = reqwest::Result<reqwest::Response>>,
-    ) -> Result<HttpReply, ProviderError> {
-        let mut response = pending.await.map_err(|e| self.connection_error(&e))?;
-        let status = response.status();
+    /// Reads an answer whole: the reply, or the classified error of a
+    /// non-success status (boxed: it is rare, and large).
+    async fn reply(&self, response: Response<ResponseBody>) -> Result<HttpReply, ProviderError> {
+        let (head, mut body) = response.into_parts();
+        let status = head.status;
         if !status.is_success() {
-            return Err(Box::pin(self.failure(response)).await);
+            return Err(Box::pin(self.failure(status, head.headers, body)).await);
         }
         // A success keeps only the headers worth keeping, without copying the rest.
-        let headers = kept_success_headers(response.headers());
+        let headers = kept_success_headers(&head.headers);
         let body = self
-            .read_body(&mut response)
+            .read_body(&head.headers, &mut body)
             .await
             .map_err(|error| match error {
                 // A success cut mid-way: the provider took the request.
@@ -520,10 +663,13 @@ impl HttpClient {
 
     /// The classified error of a non-success answer (read with every header:
     /// `retry-after` and the provider's hook may need any of them).
-    async fn failure(&self, mut response: reqwest::Response) -> ProviderError {
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = match self.read_body(&mut response).await {
+    async fn failure(
+        &self,
+        status: StatusCode,
+        headers: HeaderMap,
+        mut body: ResponseBody,
+    ) -> ProviderError {
+        let body = match self.read_body(&headers, &mut body).await {
             Ok(body) => body,
             Err(error) => return error,
         };
@@ -538,7 +684,7 @@ impl HttpClient {
         )))
     }
 
-    fn received(&self, status: reqwest::StatusCode, body: &[u8]) {
+    fn received(&self, status: StatusCode, body: &[u8]) {
         tracing::debug!(
             provider = self.name(),
             status = status.as_u16(),
@@ -547,21 +693,15 @@ impl HttpClient {
         );
     }
 
-    fn connection_error(&self, error: &reqwest::Error) -> ProviderError {
-        if let Some(target) = crate::redirect::refused_target(error) {
-            return ProviderError::Redirected {
-                provider: self.name().to_owned(),
-                target: redact(&target, self.settings.api_key.as_ref()),
-            };
-        }
-        if error.is_timeout() {
+    fn connection_error(&self, error: &(dyn std::error::Error + 'static)) -> ProviderError {
+        if is_timeout(error) {
             return ProviderError::Timeout {
                 provider: self.name().to_owned(),
                 after: self.settings.timeout,
             };
         }
         let mut message = error.to_string();
-        let mut source = std::error::Error::source(error);
+        let mut source = error.source();
         while let Some(cause) = source {
             message.push_str(": ");
             message.push_str(&cause.to_string());
@@ -575,13 +715,20 @@ impl HttpClient {
 
     /// Reads the body, refusing more than the configured limit. A body that
     /// arrives in one piece (the usual answer) is kept as received, not copied.
-    async fn read_body(&self, response: &mut reqwest::Response) -> Result<Bytes, ProviderError> {
+    async fn read_body(
+        &self,
+        headers: &HeaderMap,
+        response: &mut ResponseBody,
+    ) -> Result<Bytes, ProviderError> {
         let limit = self.settings.max_response_bytes;
         let too_large = || ProviderError::BodyTooLarge {
             provider: self.name().to_owned(),
             limit,
         };
-        let expected = response.content_length().unwrap_or(0);
+        let expected = headers
+            .get(CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok()?.parse::<u64>().ok())
+            .unwrap_or(0);
         if expected > limit as u64 {
             return Err(too_large());
         }
@@ -589,7 +736,7 @@ impl HttpClient {
         while let Some(chunk) = response
             .chunk()
             .await
-            .map_err(|e| self.connection_error(&e))?
+            .map_err(|e| self.connection_error(&*e))?
         {
             if body.len() + chunk.len() > limit {
                 return Err(too_large());
@@ -652,7 +799,7 @@ pub(crate) fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, serde_
 pub struct HttpStream {
     /// Response headers worth keeping, lower-case names.
     pub headers: BTreeMap<String, String>,
-    response: reqwest::Response,
+    body: ResponseBody,
     client: HttpClient,
 }
 
@@ -678,10 +825,10 @@ impl HttpStream {
     /// # }
     /// ```
     pub async fn next_bytes(&mut self) -> Result<Option<Bytes>, ProviderError> {
-        self.response
+        self.body
             .chunk()
             .await
-            .map_err(|e| self.client.connection_error(&e))
+            .map_err(|e| self.client.connection_error(&*e))
     }
 
     /// The client that opened the stream (its name, error helpers).
@@ -740,6 +887,102 @@ mod tests {
         assert_eq!(joined(&[b"{\"a\"", b":", b"1}"], 0), &b"{\"a\":1}"[..]);
         assert_eq!(joined(&[b"", b"ab", b"", b"c"], 3), &b"abc"[..]);
         assert_eq!(joined(&[], 0), &b""[..]);
+    }
+
+    /// A proxy that answers every request itself with `{"via":"proxy"}` and
+    /// hands back each request's head.
+    async fn fake_proxy() -> (u16, tokio::sync::mpsc::UnboundedReceiver<String>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (heads, received) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    let n = socket.read(&mut buf).await.unwrap_or(0);
+                    if n == 0 {
+                        break;
+                    }
+                    request.extend_from_slice(&buf[..n]);
+                }
+                let _ = heads.send(String::from_utf8_lossy(&request).into_owned());
+                let body = br#"{"via":"proxy"}"#;
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = socket.write_all(head.as_bytes()).await;
+                let _ = socket.write_all(body).await;
+            }
+        });
+        (port, received)
+    }
+
+    #[tokio::test]
+    async fn a_host_the_environment_proxies_is_reached_through_its_proxy_with_credentials() {
+        let (port, mut heads) = fake_proxy().await;
+        let proxy = format!("http://user:pa55@127.0.0.1:{port}");
+        let proxies = Matcher::builder().http(proxy.clone()).build();
+        let settings = ProviderSettings {
+            name: "acme".into(),
+            // Not a host this machine can reach: only the proxy can answer.
+            base_url: "http://api.acme.invalid/v1".into(),
+            api_key: Some("sk-acme-123".into()),
+            api_key_env: None,
+            timeout: Duration::from_secs(10),
+            max_response_bytes: 1 << 20,
+        };
+        let given = reqwest::Proxy::http(proxy).unwrap();
+        let client = HttpClient::with_proxies(settings, &proxies, Some(given))
+            .unwrap()
+            .with_key_header("authorization", "Bearer ")
+            .unwrap();
+        assert!(format!("{client:?}").contains("proxied: true"));
+        let reply = client
+            .post_json(
+                "http://api.acme.invalid/v1/chat/completions",
+                &serde_json::json!({"a": 1}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(&reply.body[..], br#"{"via":"proxy"}"#);
+        let head = heads.recv().await.unwrap().to_lowercase();
+        assert!(
+            head.starts_with("post http://api.acme.invalid/v1/chat/completions http/1.1"),
+            "{head}"
+        );
+        // "user:pa55", base64.
+        assert!(
+            head.contains("proxy-authorization: basic dxnlcjpwytu1"),
+            "{head}"
+        );
+        assert!(head.contains("authorization: bearer sk-acme-123"), "{head}");
+    }
+
+    #[tokio::test]
+    async fn without_a_proxy_a_request_goes_straight_to_the_host() {
+        let (port, mut heads) = fake_proxy().await;
+        let settings = ProviderSettings {
+            name: "acme".into(),
+            base_url: format!("http://127.0.0.1:{port}/v1"),
+            api_key: None,
+            api_key_env: None,
+            timeout: Duration::from_secs(10),
+            max_response_bytes: 1 << 20,
+        };
+        let client = HttpClient::with_proxies(settings, &Matcher::builder().build(), None).unwrap();
+        assert!(format!("{client:?}").contains("proxied: false"));
+        let reply = client
+            .get(&format!("http://127.0.0.1:{port}/v1/models"))
+            .await
+            .unwrap();
+        assert_eq!(&reply.body[..], br#"{"via":"proxy"}"#);
+        let head = heads.recv().await.unwrap().to_lowercase();
+        assert!(head.starts_with("get /v1/models http/1.1"), "{head}");
+        assert!(head.contains("accept: */*"), "{head}");
+        assert!(!head.contains("content-type"), "a GET has no body: {head}");
     }
 
     #[test]

@@ -19,26 +19,13 @@ use elelem_core::{ChatCompletion, ModelList, Usage, Usd};
 use crate::{decode_stream, Framing, HttpClient, HttpReply, RecordMapper};
 
 /// One HTTP request to send: a JSON `POST` of `body` to `url`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpRequest {
     /// Where to send it.
     pub url: String,
     /// The serialized JSON body.
     pub body: Vec<u8>,
-    /// `url` as its mapping parsed it once ([`HttpRequest::json_to`]): sent as is
-    /// while it still says `url`, which saves parsing the URL on every call.
-    parsed: Option<reqwest::Url>,
 }
-
-/// Two requests are equal when they send the same body to the same URL (parsed
-/// once or not).
-impl PartialEq for HttpRequest {
-    fn eq(&self, other: &Self) -> bool {
-        self.url == other.url && self.body == other.body
-    }
-}
-
-impl Eq for HttpRequest {}
 
 impl HttpRequest {
     /// A request posting `body` as JSON.
@@ -54,12 +41,11 @@ impl HttpRequest {
         Ok(HttpRequest {
             url: url.into(),
             body: serde_json::to_vec(body)?,
-            parsed: None,
         })
     }
 
-    /// A request posting `body` as JSON to a URL the mapping parsed once (at
-    /// construction): the client sends it without parsing it again.
+    /// A request posting `body` as JSON to a URL the mapping parsed (and so
+    /// checked) once, at construction.
     ///
     /// ```
     /// let url = reqwest::Url::parse("http://127.0.0.1:9/x").unwrap();
@@ -74,7 +60,6 @@ impl HttpRequest {
         Ok(HttpRequest {
             url: url.as_str().to_owned(),
             body: serde_json::to_vec(body)?,
-            parsed: Some(url.clone()),
         })
     }
 
@@ -90,15 +75,7 @@ impl HttpRequest {
         HttpRequest {
             url: url.as_str().to_owned(),
             body,
-            parsed: Some(url.clone()),
         }
-    }
-
-    /// The body, and the parsed URL when it still says `url` (a mapping may have
-    /// changed `url` after building the request).
-    fn into_parts(self) -> (String, Vec<u8>, Option<reqwest::Url>) {
-        let parsed = self.parsed.filter(|parsed| parsed.as_str() == self.url);
-        (self.url, self.body, parsed)
     }
 }
 
@@ -289,23 +266,16 @@ impl<M: Mapping> Mapped<M> {
         http: HttpRequest,
     ) -> impl Future<Output = Result<HttpReply, ProviderError>> + Send + '_ {
         let mapping = &self.0;
-        let client = mapping.client();
-        // A request the mapping cannot sign fails as is; one the client cannot
-        // build fails as sending it would have, with what the mapping adds.
-        let sent = mapping.request_headers(&http).map(|signed| {
-            let request = match http.into_parts() {
-                (_, body, Some(parsed)) => client.post_request(parsed, body, &signed),
-                (url, body, None) => client.post_request(url.as_str(), body, &signed),
-            };
-            request.map(reqwest::RequestBuilder::send)
-        });
+        // A request the mapping cannot sign fails as is; any other error gets
+        // what the mapping adds.
+        let signed = mapping.request_headers(&http);
         async move {
-            let pending = match sent {
-                Ok(Ok(pending)) => pending,
-                Ok(Err(error)) => return Err(mapping.error(error)),
-                Err(unsigned) => return Err(unsigned),
-            };
-            client.receive(pending).await.map_err(|e| mapping.error(e))
+            let signed = signed?;
+            mapping
+                .client()
+                .post(&http.url, http.body, &signed)
+                .await
+                .map_err(|e| mapping.error(e))
         }
     }
 }
@@ -341,15 +311,10 @@ impl<M: Mapping> Provider for Mapped<M> {
         let http = mapping.chat_request_owned(request, true)?;
         let signed = mapping.request_headers(&http)?;
         let client = mapping.client();
-        let opened = match http.into_parts() {
-            (_, body, Some(parsed)) => client.post_bytes_stream_with(parsed, body, &signed).await,
-            (url, body, None) => {
-                client
-                    .post_bytes_stream_with(url.as_str(), body, &signed)
-                    .await
-            }
-        };
-        let opened = opened.map_err(|e| mapping.error(e))?;
+        let opened = client
+            .post_bytes_stream_with(&http.url, http.body, &signed)
+            .await
+            .map_err(|e| mapping.error(e))?;
         let (framing, records) = mapping.stream();
         Ok(decode_stream(opened, framing, records))
     }

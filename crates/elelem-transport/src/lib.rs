@@ -28,6 +28,7 @@
 
 mod bearer;
 mod client;
+mod connector;
 mod error;
 mod framing;
 mod mapping;

@@ -17,11 +17,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{Request, Response, Uri};
 use http_body_util::{BodyExt, Full};
-use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_rustls::HttpsConnectorBuilder;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::proxy::matcher::Matcher;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+
+use crate::connector::BoxingConnector;
 
 /// An error of sending or receiving, with its causes.
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -34,7 +36,7 @@ const POOL_IDLE: Duration = Duration::from_secs(90);
 pub(crate) enum Backend {
     /// hyper's pooled client, connecting to the provider itself (boxed: it
     /// is large, and a clone of the client copies it).
-    Direct(Box<Client<HttpsConnector<HttpConnector>, Full<Bytes>>>),
+    Direct(Box<Client<BoxingConnector, Full<Bytes>>>),
     /// reqwest, for a host the environment sends through a proxy (its
     /// redirects off: the client follows them).
     Proxied(reqwest::Client),
@@ -81,7 +83,7 @@ impl Backend {
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(POOL_IDLE)
             .pool_timer(TokioTimer::new())
-            .build(https);
+            .build(BoxingConnector(https));
         Ok(Backend::Direct(Box::new(client)))
     }
 

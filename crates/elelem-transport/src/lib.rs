@@ -1,5 +1,6 @@
 //! The HTTP transport every Elelem provider shares: the HTTP client (hyper over
-//! rustls; reqwest when the environment names a proxy) with its time and size limits and key handling ([`HttpClient`]), the
+//! rustls; reqwest when the environment names a proxy) with its time and size
+//! limits and key handling ([`HttpClient`]), the
 //! classification of HTTP errors into [`ProviderErrorKind`]s with a provider hook
 //! ([`ErrorHook`]), and stream framing (server-sent events, newline-delimited
 //! JSON) with the one stream-decoding loop ([`decode_stream`]) that serves every

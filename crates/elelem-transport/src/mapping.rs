@@ -257,10 +257,9 @@ impl<M: Mapping> Mapped<M> {
     }
 
     /// Sends `http` and reads the whole reply; an error gets what only the
-    /// mapping knows. A plain function: it signs and sends at once (its caller
-    /// is a future being polled), so the future it returns holds only the
-    /// client's [`receive`](HttpClient::receive), not the request, its URL
-    /// and body, and a layer of its own.
+    /// mapping knows. The request is signed when the future is made (its
+    /// caller is a future being polled); the body moves into the HTTP request
+    /// without a copy.
     fn send(
         &self,
         http: HttpRequest,

@@ -1,6 +1,6 @@
 //! URLs that name the model (Gemini's `models/{model}:generateContent`, Azure's
-//! deployment, Bedrock's `model/{id}/converse`), parsed once per model: reqwest
-//! parses a URL given as a string on every request (about 6,500 instructions).
+//! deployment, Bedrock's `model/{id}/converse`), built and checked once per model
+//! rather than formatted on every request.
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -30,7 +30,7 @@ pub struct ModelUrls {
 impl ModelUrls {
     /// A JSON `POST` of `body` to the URL of `model`: parsed once, from
     /// `build()`, and kept. A URL that does not parse is sent as the string
-    /// (reqwest then reports it, as before).
+    /// (the client then reports it as a connection error, as before).
     pub fn json_request<T: Serialize + ?Sized>(
         &self,
         model: &str,

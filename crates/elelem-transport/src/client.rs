@@ -4,7 +4,6 @@
 //! transport, without the OpenAI request and response shapes.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -263,20 +262,22 @@ impl HttpClient {
         payload: Vec<u8>,
         extra: &[(String, String)],
     ) -> Result<HttpReply, ProviderError> {
-        let exchange = async {
-            let response = self
-                .exchange(Method::POST, url, payload.into(), extra)
-                .await?;
-            self.reply(response).await
-        };
-        self.within_timeout(exchange).await
+        self.fetch(Method::POST, url, payload.into(), extra).await
     }
 
-    /// `exchange`'s result, or a timeout once the client's timeout has passed.
-    async fn within_timeout(
+    /// Sends a request (its redirects followed) and reads the whole reply, all
+    /// within the client's timeout: plain `POST`s and `GET`s.
+    async fn fetch(
         &self,
-        exchange: impl Future<Output = Result<HttpReply, ProviderError>>,
+        method: Method,
+        url: &str,
+        body: Bytes,
+        extra: &[(String, String)],
     ) -> Result<HttpReply, ProviderError> {
+        let exchange = async {
+            let response = self.exchange(method, url, body, extra).await?;
+            self.reply(response).await
+        };
         tokio::time::timeout(self.settings.timeout, exchange)
             .await
             .unwrap_or_else(|_| {
@@ -297,11 +298,7 @@ impl HttpClient {
         extra: &[(String, String)],
     ) -> Result<Response<ResponseBody>, ProviderError> {
         let request = self.request(method.clone(), url, body.clone(), extra, false)?;
-        let response = self
-            .http
-            .send(request)
-            .await
-            .map_err(|e| self.connection_error(&*e))?;
+        let response = self.send(request).await?;
         if !response.status().is_redirection() {
             return Ok(response);
         }
@@ -343,7 +340,10 @@ impl HttpClient {
                 Hop::TooMany => {
                     return Err(ProviderError::Connection {
                         provider: self.name().to_owned(),
-                        message: format!("too many redirects, starting from {first}"),
+                        message: redact(
+                            &format!("too many redirects, starting from {first}"),
+                            self.settings.api_key.as_ref(),
+                        ),
                     })
                 }
                 Hop::Follow {
@@ -361,14 +361,18 @@ impl HttpClient {
                     tracing::debug!(provider = self.name(), hops, "following a redirect");
                     let request =
                         self.request(method.clone(), &current, body.clone(), extra, bare)?;
-                    response = self
-                        .http
-                        .send(request)
-                        .await
-                        .map_err(|e| self.connection_error(&*e))?;
+                    response = self.send(request).await?;
                 }
             }
         }
+    }
+
+    /// Sends one request; the answer's body is left to be read.
+    async fn send(&self, request: Request<Bytes>) -> Result<Response<ResponseBody>, ProviderError> {
+        self.http
+            .send(request)
+            .await
+            .map_err(|e| self.connection_error(&*e))
     }
 
     /// A request of `method` with `body` to `url`: the client's headers and
@@ -589,11 +593,7 @@ impl HttpClient {
 
     /// `GET`s `url` (its redirects followed), within the client's timeout.
     pub async fn get(&self, url: &str) -> Result<HttpReply, ProviderError> {
-        let exchange = async {
-            let response = self.exchange(Method::GET, url, Bytes::new(), &[]).await?;
-            self.reply(response).await
-        };
-        self.within_timeout(exchange).await
+        self.fetch(Method::GET, url, Bytes::new(), &[]).await
     }
 
     /// Decodes a reply's JSON body, or explains why it is not the expected shape

@@ -24,12 +24,12 @@ const KEPT: usize = 256;
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct ModelUrls {
-    kept: Arc<RwLock<HashMap<String, reqwest::Url>>>,
+    kept: Arc<RwLock<HashMap<String, String>>>,
 }
 
 impl ModelUrls {
-    /// A JSON `POST` of `body` to the URL of `model`: parsed once, from
-    /// `build()`, and kept. A URL that does not parse is sent as the string
+    /// A JSON `POST` of `body` to the URL of `model`: built once, from
+    /// `build()`, checked, and kept. A URL that does not parse is sent as the string
     /// (the client then reports it as a connection error, as before).
     pub fn json_request<T: Serialize + ?Sized>(
         &self,
@@ -37,21 +37,24 @@ impl ModelUrls {
         build: impl FnOnce() -> String,
         body: &T,
     ) -> Result<HttpRequest, serde_json::Error> {
-        match self.parsed(model, build) {
-            Ok(url) => HttpRequest::json_to(&url, body),
-            Err(url) => HttpRequest::json(url, body),
-        }
+        let url = self
+            .checked(model, build)
+            .unwrap_or_else(|unchecked| unchecked);
+        HttpRequest::json(url, body)
     }
 
-    /// The parsed URL of `model`, else the string that did not parse.
-    fn parsed(&self, model: &str, build: impl FnOnce() -> String) -> Result<reqwest::Url, String> {
+    /// The URL of `model`, checked once (it parses), else the string that
+    /// did not parse (never kept).
+    fn checked(&self, model: &str, build: impl FnOnce() -> String) -> Result<String, String> {
         let kept = self.kept.read().unwrap_or_else(PoisonError::into_inner);
         if let Some(url) = kept.get(model) {
             return Ok(url.clone());
         }
         drop(kept);
-        let text = build();
-        let url = reqwest::Url::parse(&text).map_err(|_| text)?;
+        let url = build();
+        if reqwest::Url::parse(&url).is_err() {
+            return Err(url);
+        }
         let mut kept = self.kept.write().unwrap_or_else(PoisonError::into_inner);
         if kept.len() >= KEPT {
             kept.clear();

@@ -260,3 +260,33 @@ async fn one_huge_event_or_line_is_an_error() {
         "{error:?}"
     );
 }
+
+#[tokio::test]
+async fn endless_redirects_stop_after_ten_and_the_error_hides_the_key() {
+    let (port, hits) = server(|port| {
+        redirect_to(format!(
+            "http://127.0.0.1:{port}/v1/again?key=sk-secret-123"
+        ))
+    })
+    .await;
+    let client = HttpClient::new(settings(port, Some("sk-secret-123"), 1 << 20))
+        .unwrap()
+        .with_key_header("x-api-key", "")
+        .unwrap();
+    let error = client
+        .post_json(
+            format!("http://127.0.0.1:{port}/v1/x?key=sk-secret-123"),
+            &serde_json::json!({}),
+        )
+        .await
+        .unwrap_err();
+    match &error {
+        ProviderError::Connection { message, .. } => {
+            assert!(message.contains("too many redirects"), "{message}");
+            assert!(!message.contains("sk-secret-123"), "{message}");
+        }
+        other => panic!("expected too many redirects, got {other:?}"),
+    }
+    // The first request and ten redirects followed.
+    assert_eq!(hits.load(Ordering::SeqCst), 11);
+}
